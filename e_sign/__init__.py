@@ -1,0 +1,1 @@
+"""The mediation agreement: drafting, the compensation calculator and PAdES signing (issue 5)."""

@@ -1,0 +1,1 @@
+"""Recording as evidence and the live transcript (issue 4)."""

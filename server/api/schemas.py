@@ -1,0 +1,263 @@
+"""Request and response shapes of the HTTP API (pydantic: strict, no unknown fields).
+
+These models validate what arrives and generate the OpenAPI schemas; the
+domain never sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from server.domain.lifecycle import CaseState
+from server.domain.roles import Role
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{5,20}$")]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
+IdNumber = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,32}$")]
+Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+CaseNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Username = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+
+
+class Strict(BaseModel):
+    """Base of request bodies: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Open(BaseModel):
+    """Base of response shapes (documentation only)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# ---------------------------------------------------------------- requests
+
+
+class LoginRequest(Strict):
+    """Log in as a mediator or judge."""
+
+    username: Username
+    password: Password
+
+
+class CreateCaseRequest(Strict):
+    """File a new case."""
+
+    kind: Kind = Field(description="Dispute type, e.g. traffic_accident")
+    title: Name
+    number: CaseNumber | None = Field(default=None, description="Case number; generated when absent")
+
+
+class AddParticipantRequest(Strict):
+    """Add a person to a case."""
+
+    role: Role
+    display_name: Name
+    phone: Phone | None = None
+    email: Email | None = None
+    id_number: IdNumber | None = None
+    account_username: Username | None = Field(default=None, description="For mediators and judges")
+    represents: Uuid | None = Field(default=None, description="For agents: the party they act for")
+
+
+class ScheduleSessionRequest(Strict):
+    """Put a session on the calendar."""
+
+    starts_at: AwareDatetime
+    duration_minutes: int = Field(default=60, ge=1, le=720)
+
+
+class ReasonRequest(Strict):
+    """A state change with an optional reason."""
+
+    reason: Reason = ""
+
+
+class ListCasesQuery(Strict):
+    """Filters for the case list (query string)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    state: list[CaseState] = Field(default_factory=list)
+    kind: Kind | None = None
+    q: Annotated[str, StringConstraints(max_length=100)] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class DocumentQuery(Strict):
+    """Metadata of an uploaded document (query string; the body is the bytes)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    kind: Kind
+    title: Name
+    visibility: Literal["parties", "staff"] = "staff"
+
+
+# ---------------------------------------------------------------- responses
+
+
+class Problem(Open):
+    """An error (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class Health(Open):
+    """Liveness and database reachability."""
+
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unreachable"]
+    version: str
+
+
+class LoginResponse(Open):
+    """A session token for the Authorization header."""
+
+    token: str
+    expires_at: AwareDatetime
+    account: dict[str, Any]
+
+
+class Me(Open):
+    """Who the caller is."""
+
+    kind: Literal["account", "participant"]
+    display_name: str
+
+
+class ParticipantOut(Open):
+    """A participant as the caller may see them (contact fields only where allowed)."""
+
+    id: str
+    role: Role
+    display_name: str
+    represents: str | None
+    added_at: AwareDatetime
+    has_account: bool
+    phone: str | None = None
+    email: str | None = None
+    id_number: str | None = None
+
+
+class SessionOut(Open):
+    """A mediation session."""
+
+    id: str
+    scheduled_start: AwareDatetime
+    duration_minutes: int
+    status: str
+    started_at: AwareDatetime | None
+    ended_at: AwareDatetime | None
+
+
+class CaseView(Open):
+    """A case as the caller's role may see it."""
+
+    id: str
+    number: str
+    kind: str
+    title: str
+    state: CaseState
+    filed_at: AwareDatetime
+    version: int
+    your_role: Role
+    your_participant_id: str | None
+    participants: list[ParticipantOut]
+    sessions: list[SessionOut]
+    documents: list[dict[str, Any]] | None = None
+
+
+class CaseSummaryOut(Open):
+    """One row of the case list."""
+
+    id: str
+    number: str
+    kind: str
+    title: str
+    state: CaseState
+    filed_at: AwareDatetime
+    updated_at: AwareDatetime
+    your_role: Role
+
+
+class CaseList(Open):
+    """A page of cases."""
+
+    items: list[CaseSummaryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class JoinLink(Open):
+    """A participant's personal link (give it to them only)."""
+
+    join_url: str
+    token: str
+    expires_at: AwareDatetime
+
+
+class AddedParticipant(Open):
+    """A participant just added; parties come with their join link."""
+
+    participant: ParticipantOut
+    link: JoinLink | None
+
+
+class Revoked(Open):
+    """How many links were revoked."""
+
+    revoked: int
+
+
+class ScheduledSession(Open):
+    """A session just scheduled and the case after it."""
+
+    session_id: str
+    case: CaseView
+
+
+class DocumentOut(Open):
+    """A stored case document."""
+
+    id: str
+    kind: str
+    title: str
+    sha256: str
+    size: int
+    media_type: str
+    visibility: str
+    created_at: AwareDatetime
+
+
+class AuditEntryOut(Open):
+    """One audit-trail entry, exactly as hashed."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditTrail(Open):
+    """A case's audit trail and its verification."""
+
+    entries: list[AuditEntryOut]
+    verification: dict[str, Any]

@@ -1,0 +1,110 @@
+"""Assemble the aiohttp application from settings: store, identity, use-cases, routes, pages."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from server.api import routes
+from server.api.problems import problem_middleware
+from server.cases import CaseService
+from server.config import Settings
+from server.identity.access import Authenticator
+from server.identity.tokens import TokenSigner
+from server.store import db
+from server.store.blobs import LocalBlobStore
+from server.store.repository import CaseRepository
+from web import add_pages
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The one place the server reads the clock."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Components:
+    """The assembled parts, for the CLI and tests that need them outside HTTP."""
+
+    repo: CaseRepository
+    """The case store."""
+    auth: Authenticator
+    """Credentials."""
+    service: CaseService
+    """Use-cases."""
+
+
+def build_components(settings: Settings) -> Components:
+    """Create the store, authenticator and use-case service for ``settings``."""
+    engine = db.create_engine(settings.resolved_database_url)
+    repo = CaseRepository(engine)
+    auth = Authenticator(repo, TokenSigner(settings.signing_key()), settings.join_link_ttl, settings.session_ttl)
+    blobs = LocalBlobStore(settings.resolved_blob_dir)
+    return Components(repo, auth, CaseService(repo, auth, blobs))
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: routes.Handler) -> web.StreamResponse:
+    """Headers every response carries."""
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web.Application:
+    """The whole application; migrations run at start-up when ``auto_migrate`` is on."""
+    components = build_components(settings)
+    app = web.Application(
+        middlewares=[security_headers, problem_middleware],
+        client_max_size=settings.max_document_bytes + 1024,
+    )
+    app[routes.SERVICE] = components.service
+    app[routes.AUTH] = components.auth
+    app[routes.CLOCK] = clock
+    app[routes.SETTINGS_MAX_BODY] = settings.max_body_bytes
+    app[routes.SETTINGS_MAX_DOC] = settings.max_document_bytes
+    app[routes.BASE_URL] = settings.base_url
+    routes.add_routes(app)
+    add_pages(app)
+
+    async def on_startup(_app: web.Application) -> None:
+        if settings.auto_migrate:
+            await db.upgrade(settings.resolved_database_url)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await components.repo.engine.dispose()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """A server TLS context when a certificate and key are configured."""
+    if not settings.tls:
+        return None
+    assert settings.tls_cert is not None and settings.tls_key is not None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return ctx
+
+
+def serve(settings: Settings) -> None:
+    """Run the server until interrupted."""
+    app = build_app(settings)
+    logger.info(
+        "serving on %s (database: %s)",
+        settings.base_url,
+        "sqlite" if db.is_sqlite(settings.resolved_database_url) else "external",
+    )
+    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context(settings), print=None)

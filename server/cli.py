@@ -1,0 +1,207 @@
+"""The ``mediation`` command: serve, db upgrade, demo, account create, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from server.app import build_components, serve, utc_now
+from server.cases import NewParticipant
+from server.config import Settings, load_settings
+from server.domain.roles import AccountKind, Role
+from server.errors import MediationError
+from server.identity.access import Principal, new_id
+from server.identity.passwords import hash_password
+from server.store import db
+from server.store.repository import Account
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "tls_cert": getattr(args, "tls_cert", None),
+        "tls_key": getattr(args, "tls_key", None),
+        "data_dir": getattr(args, "data_dir", None),
+    }
+    return load_settings(args.config, overrides=overrides)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+async def _create_account(
+    settings: Settings, username: str, password: str, kind: AccountKind, name: str, org: str
+) -> Account:
+    await db.upgrade(settings.resolved_database_url)
+    parts = build_components(settings)
+    try:
+        account = Account(
+            id=new_id(),
+            username=username,
+            display_name=name,
+            kind=kind,
+            organization=org,
+            password_hash=await asyncio.to_thread(hash_password, password),
+            created_at=utc_now(),
+        )
+        await parts.repo.create_account(account)
+        return account
+    finally:
+        await parts.repo.engine.dispose()
+
+
+async def _demo(settings: Settings) -> dict[str, object]:
+    await db.upgrade(settings.resolved_database_url)
+    username = f"demo-mediator-{secrets.token_hex(2)}"
+    password = secrets.token_urlsafe(12)
+    parts = build_components(settings)
+    try:
+        now = utc_now()
+        account = Account(
+            id=new_id(),
+            username=username,
+            display_name="王调解员",
+            kind=AccountKind.MEDIATOR,
+            organization="示范区人民调解委员会",
+            password_hash=await asyncio.to_thread(hash_password, password),
+            created_at=now,
+        )
+        await parts.repo.create_account(account)
+        issued, _ = await parts.auth.login(username, password, now)
+        mediator = Principal(subject_id=account.id, token_id=issued.token_id, account_kind=AccountKind.MEDIATOR)
+        loaded = await parts.service.create_case(mediator, "traffic_accident", "张某与李某机动车交通事故责任纠纷", now)
+        case_id = loaded.case.id
+        people = [
+            NewParticipant(Role.APPLICANT, "张三", phone="13800000001", id_number="110101199001011234"),
+            NewParticipant(Role.RESPONDENT, "李四", phone="13800000002", id_number="110101198505052345"),
+            NewParticipant(
+                Role.INSURER, "示范财产保险公司 赵经理", phone="13800000003", email="claims@insurer.example"
+            ),
+        ]
+        links: dict[str, str] = {}
+        for person in people:
+            added = await parts.service.add_participant(mediator, case_id, person, now)
+            assert added.link is not None
+            links[person.role.value] = f"{settings.base_url}/join#token={added.link.token}"
+        await parts.service.schedule_session(mediator, case_id, now + timedelta(hours=1), timedelta(hours=1), now)
+        return {
+            "case_id": case_id,
+            "case_number": loaded.case.number,
+            "mediator": {"username": username, "password": password, "token": issued.token},
+            "links": links,
+        }
+    finally:
+        await parts.repo.engine.dispose()
+
+
+async def _verify(settings: Settings, case_id: str) -> int:
+    parts = build_components(settings)
+    try:
+        verdict = await parts.repo.verify_audit(case_id)
+    finally:
+        await parts.repo.engine.dispose()
+    print(verdict.describe())
+    return 0 if verdict.ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mediation`` command."""
+    parser = argparse.ArgumentParser(prog="mediation", description="Court-connected online mediation server")
+    parser.add_argument("--config", type=Path, default=None, help="TOML settings file (or MEDIATION_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="data folder (default ./var)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_serve = sub.add_parser("serve", help="run the HTTP server")
+    p_serve.add_argument("--host")
+    p_serve.add_argument("--port", type=int)
+    p_serve.add_argument(
+        "--tls-cert", type=Path, help="PEM certificate chain (phones need HTTPS for camera and microphone)"
+    )
+    p_serve.add_argument("--tls-key", type=Path, help="PEM private key")
+
+    p_db = sub.add_parser("db", help="database maintenance")
+    db_sub = p_db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations")
+
+    p_demo = sub.add_parser("demo", help="create a sample traffic-accident case and print join links")
+    p_demo.add_argument("--json", action="store_true", help="print JSON")
+
+    p_acct = sub.add_parser("account", help="manage mediator and judge accounts")
+    acct_sub = p_acct.add_subparsers(dest="account_command", required=True)
+    p_create = acct_sub.add_parser("create", help="create an account (password from MEDIATION_PASSWORD or a prompt)")
+    p_create.add_argument("--username", required=True)
+    p_create.add_argument("--kind", choices=[k.value for k in AccountKind], required=True)
+    p_create.add_argument("--name", required=True, help="display name")
+    p_create.add_argument("--organization", default="", help="mediation committee or court")
+
+    p_audit = sub.add_parser("audit", help="audit trail tools")
+    audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
+    p_verify = audit_sub.add_parser("verify", help="verify a case's hash chain")
+    p_verify.add_argument("case_id")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+        _logging(settings)
+        if args.command == "serve":
+            serve(settings)
+            return 0
+        if args.command == "db":
+            db.upgrade_sync(settings.resolved_database_url)
+            print("database is up to date")
+            return 0
+        if args.command == "demo":
+            result = asyncio.run(_demo(settings))
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False))
+            else:
+                _print_demo(result)
+            return 0
+        if args.command == "account":
+            password = os.environ.get("MEDIATION_PASSWORD") or getpass.getpass("Password: ")
+            if len(password) < 10:
+                print("error: choose a password of at least 10 characters", file=sys.stderr)
+                return 2
+            account = asyncio.run(
+                _create_account(settings, args.username, password, AccountKind(args.kind), args.name, args.organization)
+            )
+            print(f"created {account.kind.value} account {account.username} ({account.id})")
+            return 0
+        if args.command == "audit":
+            return asyncio.run(_verify(settings, args.case_id))
+    except MediationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _print_demo(result: dict[str, object]) -> None:
+    links = result["links"]
+    mediator = result["mediator"]
+    assert isinstance(links, dict) and isinstance(mediator, dict)
+    print(f"Demo case {result['case_number']} ({result['case_id']})")
+    print(f"Mediator login: {mediator['username']} / {mediator['password']}")
+    print(f"Mediator API token: {mediator['token']}")
+    print("Join links (personal: give each only to its owner):")
+    for role, link in links.items():
+        print(f"  {role:<11} {link}")
+    print(
+        "Try: curl -H 'Authorization: Bearer <token after #token=>' "
+        + str(links["applicant"]).split("/join")[0]
+        + "/api/v1/me"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

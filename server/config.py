@@ -1,0 +1,169 @@
+"""Settings: safe single-machine defaults, overridden by a TOML file, then by environment.
+
+Precedence (last wins): built-in defaults → ``MEDIATION_CONFIG`` (or ``--config``)
+TOML file → ``MEDIATION_*`` environment variables → command-line flags.
+
+With nothing configured, everything lives under one data folder (``./var``):
+the SQLite database, the blob store and a secret key generated on first start
+(file mode 0600). Several nodes must share ``MEDIATION_SECRET_KEY`` and a
+PostgreSQL ``MEDIATION_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from server.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server can be told."""
+
+    data_dir: Path = Path("var")
+    """Folder for the SQLite file, blobs and the generated secret key."""
+    database_url: str = ""
+    """SQLAlchemy async URL; empty means SQLite in ``data_dir``."""
+    blob_dir: Path | None = None
+    """Blob store folder; None means ``data_dir/blobs``."""
+    host: str = "127.0.0.1"
+    """Address to listen on."""
+    port: int = 8080
+    """Port to listen on."""
+    tls_cert: Path | None = None
+    """PEM certificate chain; with ``tls_key`` the server speaks HTTPS."""
+    tls_key: Path | None = None
+    """PEM private key."""
+    public_url: str = ""
+    """Base URL put into links (e.g. ``https://mediation.example.org``); empty: from host and port."""
+    secret_key: str = field(default="", repr=False)
+    """Key that signs tokens (hex or text, at least 32 bytes); empty: generated in ``data_dir``."""
+    join_link_ttl: timedelta = timedelta(days=7)
+    """Lifetime of a participant's join link."""
+    session_ttl: timedelta = timedelta(hours=12)
+    """Lifetime of a mediator's or judge's login."""
+    max_body_bytes: int = 64 * 1024
+    """Largest JSON request body."""
+    max_document_bytes: int = 20 * 1024 * 1024
+    """Largest uploaded document."""
+    auto_migrate: bool = True
+    """Apply migrations at start-up (turn off when several nodes share a database)."""
+    log_level: str = "INFO"
+    """Python logging level."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'mediation.db').resolve()}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        """The blob folder."""
+        return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
+
+    @property
+    def tls(self) -> bool:
+        """Whether HTTPS is configured."""
+        return self.tls_cert is not None and self.tls_key is not None
+
+    @property
+    def base_url(self) -> str:
+        """Where links point."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls else "http"
+        wildcard = self.host in ("0.0.0.0", "::", "127.0.0.1")  # noqa: S104 - a comparison, not a bind
+        host = "localhost" if wildcard else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def signing_key(self) -> bytes:
+        """The token key: configured, or read from (or created in) the data folder."""
+        if self.secret_key:
+            key = self.secret_key.encode("utf-8")
+            if len(key) < 32:
+                raise ConfigError("MEDIATION_SECRET_KEY must be at least 32 characters")
+            return key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            key = path.read_bytes().strip()
+            if len(key) < 32:
+                raise ConfigError(f"{path} holds a key shorter than 32 bytes")
+            return key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32).encode("ascii")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
+
+
+def _coerce(name: str, raw: Any, current: Any) -> Any:
+    kind = type(current)
+    try:
+        if name in ("blob_dir", "tls_cert", "tls_key"):
+            return Path(str(raw)) if raw not in (None, "") else None
+        if isinstance(current, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if isinstance(current, timedelta):
+            return timedelta(seconds=float(raw))
+        if isinstance(current, Path):
+            return Path(str(raw))
+        if isinstance(current, int):
+            return int(raw)
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"Setting {name!r} has an unusable value") from exc
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from defaults, a TOML file, the environment and overrides.
+
+    Durations in the file and environment are seconds.
+    """
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    names = {f.name for f in fields(Settings)}
+    path = config_file or (Path(env["MEDIATION_CONFIG"]) if env.get("MEDIATION_CONFIG") else None)
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"Cannot read configuration file {path}: {exc}") from exc
+        section = data.get("mediation", data)
+        unknown = set(section) - names
+        if unknown:
+            raise ConfigError(f"Unknown settings in {path}: {', '.join(sorted(unknown))}")
+        values.update(section)
+    for name in names:
+        key = "MEDIATION_" + name.upper()
+        if key in env:
+            values[name] = env[key]
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+    coerced = {name: _coerce(name, raw, getattr(settings, name)) for name, raw in values.items()}
+    settings = replace(settings, **coerced)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("Set both tls_cert and tls_key, or neither")
+    return settings

@@ -1,0 +1,87 @@
+"""Roles on a case and what each may do: access rules as data.
+
+A caller reaches a case either through an account (mediators and judges log
+in) or through a personal join link (parties). Either way they hold exactly one
+:class:`Role` on that case, and :data:`PERMISSIONS` says which
+:class:`Action` that role may take. Nothing else decides access.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    """A participant's role on one case."""
+
+    MEDIATOR = "mediator"
+    APPLICANT = "applicant"
+    RESPONDENT = "respondent"
+    AGENT = "agent"
+    INSURER = "insurer"
+    JUDGE = "judge"
+    OBSERVER = "observer"
+
+
+PARTY_ROLES = frozenset({Role.APPLICANT, Role.RESPONDENT, Role.AGENT, Role.INSURER})
+"""Roles that speak for a side of the dispute."""
+
+ACCOUNT_ROLES = frozenset({Role.MEDIATOR, Role.JUDGE})
+"""Roles held through a logged-in account rather than a join link."""
+
+
+class AccountKind(enum.StrEnum):
+    """What an account is for; an account takes the same role on its cases."""
+
+    MEDIATOR = "mediator"
+    JUDGE = "judge"
+
+
+class Action(enum.StrEnum):
+    """Something a caller may try to do to a case."""
+
+    READ_CASE = "read_case"
+    READ_CONTACTS = "read_contacts"
+    """See every participant's phone, e-mail and ID number."""
+    ADD_PARTICIPANT = "add_participant"
+    MANAGE_LINKS = "manage_links"
+    """Issue and revoke participants' join links."""
+    SCHEDULE_SESSION = "schedule_session"
+    RUN_SESSION = "run_session"
+    """Start and end sessions."""
+    CHANGE_STATE = "change_state"
+    """Withdraw, refer to litigation, close."""
+    READ_AUDIT = "read_audit"
+    ADD_DOCUMENT = "add_document"
+    READ_DOCUMENTS = "read_documents"
+    """Read documents meant for parties."""
+    READ_ALL_DOCUMENTS = "read_all_documents"
+    """Read every document of the case, staff-only ones included."""
+
+
+_STAFF_READ = frozenset(
+    {Action.READ_CASE, Action.READ_CONTACTS, Action.READ_AUDIT, Action.READ_DOCUMENTS, Action.READ_ALL_DOCUMENTS}
+)
+_PARTY = frozenset({Action.READ_CASE, Action.READ_DOCUMENTS})
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.MEDIATOR: frozenset(Action),
+    Role.JUDGE: _STAFF_READ,
+    Role.APPLICANT: _PARTY,
+    Role.RESPONDENT: _PARTY,
+    Role.AGENT: _PARTY,
+    Role.INSURER: _PARTY,
+    Role.OBSERVER: frozenset({Action.READ_CASE}),
+}
+"""Which role may take which action on a case it belongs to."""
+
+ACCOUNT_PERMISSIONS: dict[AccountKind, frozenset[str]] = {
+    AccountKind.MEDIATOR: frozenset({"create_case", "list_cases"}),
+    AccountKind.JUDGE: frozenset({"list_cases"}),
+}
+"""Actions that concern no single case, by account kind."""
+
+
+def may(role: Role, action: Action) -> bool:
+    """Return whether ``role`` may take ``action`` on its own case."""
+    return action in PERMISSIONS[role]

@@ -1,0 +1,159 @@
+"""The one exception tree of the mediation server.
+
+Every error the server raises on purpose derives from :class:`MediationError`;
+the HTTP edge maps each class to a problem response in one place
+(``server.api.problems``) and everything else becomes a bare 500 without a
+stack trace in the response::
+
+    MediationError                       code
+    ├── DomainError                      (the pure core refuses a command)
+    │   ├── IllegalTransition            illegal_transition      409
+    │   ├── InvalidCommand               invalid_command         422
+    │   └── ConfirmationDeadlinePassed   confirmation_deadline_passed 409
+    ├── StoreError
+    │   ├── NotFound                     not_found               404
+    │   ├── ConcurrentUpdate             concurrent_update       409
+    │   ├── VersionMismatch              precondition_failed     412
+    │   ├── Duplicate                    duplicate               409
+    │   └── BlobIntegrityError           blob_integrity          500
+    ├── AccessError
+    │   ├── Unauthenticated              unauthenticated         401
+    │   │   ├── TokenExpired             token_expired           401
+    │   │   └── TokenRevoked             token_revoked           401
+    │   ├── Forbidden                    forbidden               403
+    │   └── TooManyAttempts              too_many_attempts       429
+    └── ConfigError                      (start-up only)
+
+Messages never contain personal data (names, phone numbers, ID numbers,
+tokens): they are shown to callers and may reach logs.
+"""
+
+from __future__ import annotations
+
+
+class MediationError(Exception):
+    """Base of every error the mediation server raises on purpose."""
+
+    code = "error"
+    status = 500
+
+
+class DomainError(MediationError):
+    """The case life cycle refused a command."""
+
+    code = "domain_error"
+    status = 409
+
+
+class IllegalTransition(DomainError):
+    """A command is not allowed in the case's current state."""
+
+    code = "illegal_transition"
+    status = 409
+
+    def __init__(self, command: str, state: str) -> None:
+        super().__init__(f'Cannot {command} in state "{state}"')
+        self.command = command
+        self.state = state
+
+
+class InvalidCommand(DomainError):
+    """A command is allowed in this state but its arguments are not acceptable."""
+
+    code = "invalid_command"
+    status = 422
+
+
+class ConfirmationDeadlinePassed(DomainError):
+    """A joint application for judicial confirmation came after the 30-day limit."""
+
+    code = "confirmation_deadline_passed"
+    status = 409
+
+
+class StoreError(MediationError):
+    """The case store could not do what was asked."""
+
+    code = "store_error"
+    status = 500
+
+
+class NotFound(StoreError):
+    """The thing asked for does not exist (or the caller may not know it exists)."""
+
+    code = "not_found"
+    status = 404
+
+
+class ConcurrentUpdate(StoreError):
+    """Someone else changed the case between our read and our write."""
+
+    code = "concurrent_update"
+    status = 409
+
+
+class VersionMismatch(StoreError):
+    """The caller's expected case version (If-Match) is not the stored one."""
+
+    code = "precondition_failed"
+    status = 412
+
+
+class Duplicate(StoreError):
+    """A unique value (case number, user name) is already taken."""
+
+    code = "duplicate"
+    status = 409
+
+
+class BlobIntegrityError(StoreError):
+    """Stored bytes no longer match their SHA-256 address."""
+
+    code = "blob_integrity"
+    status = 500
+
+
+class AccessError(MediationError):
+    """Who is asking, or whether they may, is not settled."""
+
+    code = "access_denied"
+    status = 403
+
+
+class Unauthenticated(AccessError):
+    """No valid credential came with the request."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class TokenExpired(Unauthenticated):
+    """The credential was valid but its lifetime is over."""
+
+    code = "token_expired"
+
+
+class TokenRevoked(Unauthenticated):
+    """The credential was revoked and never works again."""
+
+    code = "token_revoked"
+
+
+class Forbidden(AccessError):
+    """The caller is known but their role may not do this on this case."""
+
+    code = "forbidden"
+    status = 403
+
+
+class TooManyAttempts(AccessError):
+    """Too many failed attempts; try again later."""
+
+    code = "too_many_attempts"
+    status = 429
+
+
+class ConfigError(MediationError):
+    """The configuration is unusable; raised at start-up."""
+
+    code = "config_error"

@@ -1,0 +1,1 @@
+"""Who is asking: signed expiring tokens, password hashing, and principals."""

@@ -1,0 +1,181 @@
+"""Authentication: from a bearer token (or a password) to a :class:`Principal`.
+
+A token must carry a valid signature, be unexpired, be known to the store and
+not be revoked; its subject (participant or account) must still exist and, for
+accounts, not be disabled. Failed logins are limited per user name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from server.domain.participants import Participant
+from server.domain.roles import AccountKind, Role
+from server.errors import NotFound, TokenRevoked, TooManyAttempts, Unauthenticated
+from server.identity.passwords import DUMMY_HASH, verify_password
+from server.identity.tokens import TokenClaims, TokenKind, TokenSigner, new_token_id
+from server.store.repository import Account, CaseRepository, TokenRecord
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking."""
+
+    subject_id: str
+    """Account id or participant id."""
+    token_id: str
+    """The credential's id (for logout and revocation)."""
+    account_kind: AccountKind | None = None
+    """Set for logged-in accounts."""
+    case_id: str | None = None
+    """For a join link: the one case it opens."""
+    role: Role | None = None
+    """For a join link: the participant's role on that case."""
+    display_name: str = ""
+    """Shown back to the caller."""
+
+    @property
+    def is_account(self) -> bool:
+        """Whether this is a logged-in mediator or judge."""
+        return self.account_kind is not None
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller."""
+        return f"account:{self.subject_id}" if self.is_account else f"participant:{self.subject_id}"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly issued credential."""
+
+    token: str
+    """The bearer token (give it to its owner only; never store or log it)."""
+    token_id: str
+    """Its id."""
+    expires_at: datetime
+    """When it stops working."""
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per user name in ``window`` seconds (per node)."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+
+    def check(self, username: str) -> None:
+        """Raise TooManyAttempts if this name is locked out."""
+        now = time.monotonic()
+        q = self._failures.get(username)
+        if q is None:
+            return
+        while q and q[0] < now - self.window:
+            q.popleft()
+        if len(q) >= self.limit:
+            raise TooManyAttempts("Too many failed logins for this account; try again later")
+
+    def failed(self, username: str) -> None:
+        """Count a failure."""
+        self._failures.setdefault(username, deque()).append(time.monotonic())
+
+    def succeeded(self, username: str) -> None:
+        """Forget failures after a success."""
+        self._failures.pop(username, None)
+
+
+class Authenticator:
+    """Issues, checks and revokes credentials."""
+
+    def __init__(
+        self,
+        repo: CaseRepository,
+        signer: TokenSigner,
+        join_link_ttl: timedelta,
+        session_ttl: timedelta,
+    ) -> None:
+        self.repo = repo
+        self.signer = signer
+        self.join_link_ttl = join_link_ttl
+        self.session_ttl = session_ttl
+        self.throttle = LoginThrottle()
+
+    async def _issue(
+        self, kind: TokenKind, subject: str, case_id: str | None, ttl: timedelta, now: datetime
+    ) -> IssuedToken:
+        jti = new_token_id()
+        expires = now + ttl
+        token = self.signer.issue(TokenClaims(jti, kind, subject, case_id, expires))
+        await self.repo.record_token(TokenRecord(jti, kind.value, subject, case_id, now, expires))
+        return IssuedToken(token, jti, expires)
+
+    async def issue_join_link(self, participant: Participant, now: datetime) -> IssuedToken:
+        """A personal join token for a participant."""
+        return await self._issue(TokenKind.JOIN, participant.id, participant.case_id, self.join_link_ttl, now)
+
+    async def login(self, username: str, password: str, now: datetime) -> tuple[IssuedToken, Account]:
+        """Check a password and open a session."""
+        self.throttle.check(username)
+        account = await self.repo.account_by_username(username)
+        stored = account.password_hash if account is not None else DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, password, stored)
+        if account is None or not ok or account.disabled:
+            self.throttle.failed(username)
+            raise Unauthenticated("Wrong user name or password")
+        self.throttle.succeeded(username)
+        issued = await self._issue(TokenKind.SESSION, account.id, None, self.session_ttl, now)
+        logger.info("account %s logged in", account.id)
+        return issued, account
+
+    async def authenticate(self, token: str, now: datetime) -> Principal:
+        """The principal behind a bearer token; raise Unauthenticated (or a subclass)."""
+        claims = self.signer.verify(token, now)
+        record = await self.repo.token(claims.jti)
+        if record is None or record.subject_id != claims.subject:
+            raise Unauthenticated("Unknown token")
+        if record.revoked_at is not None:
+            raise TokenRevoked("This link or login has been revoked")
+        if claims.kind is TokenKind.SESSION:
+            try:
+                account = await self.repo.account(claims.subject)
+            except NotFound as exc:
+                raise Unauthenticated("Unknown account") from exc
+            if account.disabled:
+                raise TokenRevoked("This account is disabled")
+            return Principal(
+                subject_id=account.id,
+                token_id=claims.jti,
+                account_kind=account.kind,
+                display_name=account.display_name,
+            )
+        try:
+            participant = await self.repo.participant(claims.subject)
+        except NotFound as exc:
+            raise Unauthenticated("Unknown participant") from exc
+        if participant.case_id != claims.case_id:
+            raise Unauthenticated("Token does not match its case")
+        return Principal(
+            subject_id=participant.id,
+            token_id=claims.jti,
+            case_id=participant.case_id,
+            role=participant.role,
+            display_name=participant.display_name,
+        )
+
+    async def logout(self, principal: Principal, now: datetime) -> None:
+        """Revoke the credential the principal is using."""
+        await self.repo.revoke_tokens(principal.subject_id, now, jti=principal.token_id)
+
+
+def new_id() -> str:
+    """A fresh opaque identifier."""
+    return str(uuid.uuid4())

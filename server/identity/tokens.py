@@ -1,0 +1,114 @@
+"""Signed, expiring bearer tokens.
+
+A token is ``m1.<payload>.<mac>``: the payload is base64url JSON with the
+token's id (``jti``), kind, subject, case and expiry; the MAC is HMAC-SHA256
+over ``m1.<payload>`` with the server's secret key. The signature lets any node
+reject a forged or expired token without the database; the store keeps each
+``jti`` so that a revoked token never works again. The token itself is never
+stored or logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from server.errors import TokenExpired, Unauthenticated
+
+PREFIX = "m1"
+MAX_TOKEN_LENGTH = 1024
+
+
+class TokenKind(enum.StrEnum):
+    """What a token opens."""
+
+    JOIN = "join"
+    """A participant's personal link to one case."""
+    SESSION = "session"
+    """A logged-in account (mediator or judge)."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says."""
+
+    jti: str
+    """The token's id; the store records it for revocation."""
+    kind: TokenKind
+    """Join link or account session."""
+    subject: str
+    """Participant id (join) or account id (session)."""
+    case_id: str | None
+    """The case a join link is for; None for sessions."""
+    expires_at: datetime
+    """After this the token is refused."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def new_token_id() -> str:
+    """A fresh random token id (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+class TokenSigner:
+    """Issues and checks tokens with one secret key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the token key must be at least 32 bytes")
+        self._key = key
+
+    def _mac(self, signed_part: str) -> str:
+        return _b64(hmac.new(self._key, signed_part.encode("ascii"), hashlib.sha256).digest())
+
+    def issue(self, claims: TokenClaims) -> str:
+        """Encode and sign ``claims``."""
+        payload = {
+            "jti": claims.jti,
+            "k": claims.kind.value,
+            "sub": claims.subject,
+            "cid": claims.case_id,
+            "exp": int(claims.expires_at.timestamp()),
+        }
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        signed_part = f"{PREFIX}.{body}"
+        return f"{signed_part}.{self._mac(signed_part)}"
+
+    def verify(self, token: str, now: datetime) -> TokenClaims:
+        """Check the signature and expiry; raise :class:`Unauthenticated` otherwise."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise Unauthenticated("Malformed token")
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != PREFIX:
+            raise Unauthenticated("Malformed token")
+        signed_part = f"{parts[0]}.{parts[1]}"
+        if not hmac.compare_digest(self._mac(signed_part), parts[2]):
+            raise Unauthenticated("Invalid token signature")
+        try:
+            payload = json.loads(_unb64(parts[1]))
+            claims = TokenClaims(
+                jti=str(payload["jti"]),
+                kind=TokenKind(payload["k"]),
+                subject=str(payload["sub"]),
+                case_id=None if payload["cid"] is None else str(payload["cid"]),
+                expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=UTC),
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise Unauthenticated("Malformed token") from exc
+        if now >= claims.expires_at:
+            raise TokenExpired("The token has expired")
+        return claims

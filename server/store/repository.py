@@ -1,0 +1,610 @@
+"""The case repository over SQLAlchemy 2 async (SQLite or PostgreSQL).
+
+Every write to a case runs in one transaction that
+
+1. bumps the case's ``version`` with ``UPDATE … WHERE version = :expected``
+   (optimistic locking: if someone else wrote first, no row matches and
+   :class:`ConcurrentUpdate` is raised, so nothing is silently overwritten);
+2. writes what changed (case columns, sessions, participants);
+3. appends one audit entry per event to the case's hash chain and moves the
+   chain head kept on the case row.
+
+The conditional UPDATE comes first so that on SQLite the transaction takes the
+write lock at once instead of failing a lock upgrade later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.domain import audit
+from server.domain.audit import AuditEntry, ChainHead, ChainVerdict
+from server.domain.lifecycle import Case, CaseState, Event, Session, SessionStatus
+from server.domain.participants import Participant
+from server.domain.roles import AccountKind, Role
+from server.errors import ConcurrentUpdate, Duplicate, NotFound
+from server.store import schema as t
+from server.store.codec import decode_lifecycle, encode_lifecycle
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A mediator's or judge's login."""
+
+    id: str
+    """Opaque identifier."""
+    username: str
+    """Login name."""
+    display_name: str
+    """Name shown on cases."""
+    kind: AccountKind
+    """Mediator or judge."""
+    organization: str
+    """Mediation committee or court."""
+    password_hash: str
+    """scrypt hash (see ``server.identity.passwords``)."""
+    created_at: datetime
+    """When created."""
+    disabled: bool = False
+    """A disabled account cannot log in."""
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """The store's memory of an issued token (never the token itself)."""
+
+    jti: str
+    """Token id."""
+    kind: str
+    """``join`` or ``session``."""
+    subject_id: str
+    """Participant or account id."""
+    case_id: str | None
+    """Case of a join link."""
+    issued_at: datetime
+    """When issued."""
+    expires_at: datetime
+    """When it stops working."""
+    revoked_at: datetime | None = None
+    """When revoked, if it was."""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A case document's metadata; the bytes are in the blob store under ``sha256``."""
+
+    id: str
+    """Opaque identifier."""
+    case_id: str
+    """The case."""
+    kind: str
+    """e.g. ``evidence``, ``liability_finding``, ``agreement_draft``."""
+    title: str
+    """Shown in lists."""
+    sha256: str
+    """Content address."""
+    size: int
+    """Bytes."""
+    media_type: str
+    """MIME type."""
+    visibility: str
+    """``parties`` (everyone on the case) or ``staff`` (mediator and judge)."""
+    created_at: datetime
+    """When added."""
+    created_by: str
+    """Audit actor that added it."""
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A case as read, with what a later write must present."""
+
+    case: Case
+    """The domain value."""
+    version: int
+    """Optimistic-lock version."""
+    head: ChainHead
+    """Audit chain head."""
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One row of a case list."""
+
+    id: str
+    """Case id."""
+    number: str
+    """Case number."""
+    kind: str
+    """Dispute type."""
+    title: str
+    """Title."""
+    state: CaseState
+    """State."""
+    filed_at: datetime
+    """When filed."""
+    updated_at: datetime
+    """Last change."""
+    role: Role
+    """The listing account's role on it."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An event to append: who did what, with JSON-ready details."""
+
+    actor: str
+    """``account:<id>``, ``participant:<id>`` or ``system``."""
+    action: str
+    """Dotted name."""
+    details: Mapping[str, Any]
+    """JSON-ready details; never personal data."""
+
+
+def records_from_events(actor: str, events: Sequence[Event]) -> list[AuditRecord]:
+    """One audit record per domain event."""
+    return [AuditRecord(actor, e.action, e.details()) for e in events]
+
+
+def _participant(row: Any) -> Participant:
+    return Participant(
+        id=row.id,
+        case_id=row.case_id,
+        role=Role(row.role),
+        display_name=row.display_name,
+        added_at=row.added_at,
+        phone=row.phone,
+        email=row.email,
+        id_number=row.id_number,
+        account_id=row.account_id,
+        represents=row.represents,
+    )
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        kind=AccountKind(row.kind),
+        organization=row.organization,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        disabled=bool(row.disabled),
+    )
+
+
+def _participant_row(p: Participant) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "case_id": p.case_id,
+        "role": p.role.value,
+        "display_name": p.display_name,
+        "phone": p.phone,
+        "email": p.email,
+        "id_number": p.id_number,
+        "account_id": p.account_id,
+        "represents": p.represents,
+        "added_at": p.added_at,
+    }
+
+
+def _session_row(case_id: str, s: Session) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "case_id": case_id,
+        "scheduled_start": s.scheduled_start,
+        "duration_s": int(s.duration.total_seconds()),
+        "status": s.status.value,
+        "started_at": s.started_at,
+        "ended_at": s.ended_at,
+    }
+
+
+class CaseRepository:
+    """Reads and writes cases, participants, accounts, tokens, documents and the audit trail."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------------ audit helpers
+
+    @staticmethod
+    async def _append(
+        conn: AsyncConnection, case_id: str, head: ChainHead, records: Sequence[AuditRecord], now: datetime
+    ) -> ChainHead:
+        rows = []
+        for rec in records:
+            entry = audit.next_entry(head, case_id, now, rec.actor, rec.action, rec.details)
+            rows.append(
+                {
+                    "case_id": entry.case_id,
+                    "seq": entry.seq,
+                    "at": entry.at,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "details": entry.details,
+                    "prev_hash": entry.prev_hash,
+                    "hash": entry.hash,
+                }
+            )
+            head = ChainHead(entry.seq, entry.hash)
+        if rows:
+            await conn.execute(insert(t.audit_entries), rows)
+        return head
+
+    @staticmethod
+    def _head_after(head: ChainHead, case_id: str, records: Sequence[AuditRecord], now: datetime) -> ChainHead:
+        for rec in records:
+            entry = audit.next_entry(head, case_id, now, rec.actor, rec.action, rec.details)
+            head = ChainHead(entry.seq, entry.hash)
+        return head
+
+    async def _bump(
+        self,
+        conn: AsyncConnection,
+        loaded: LoadedCase,
+        records: Sequence[AuditRecord],
+        now: datetime,
+        values: Mapping[str, Any] | None = None,
+    ) -> tuple[int, ChainHead]:
+        """Take the case's write lock by version; raise ConcurrentUpdate if it moved."""
+        case_id = loaded.case.id
+        new_head = self._head_after(loaded.head, case_id, records, now)
+        result = await conn.execute(
+            update(t.cases)
+            .where(and_(t.cases.c.id == case_id, t.cases.c.version == loaded.version))
+            .values(
+                version=loaded.version + 1,
+                updated_at=now,
+                audit_seq=new_head.seq,
+                audit_head=new_head.hash,
+                **(values or {}),
+            )
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(
+                f"Case was changed by someone else (expected version {loaded.version}); reload and retry"
+            )
+        written = await self._append(conn, case_id, loaded.head, records, now)
+        assert written == new_head
+        return loaded.version + 1, new_head
+
+    # ------------------------------------------------------------------ cases
+
+    async def create_case(
+        self,
+        case: Case,
+        created_by: str | None,
+        records: Sequence[AuditRecord],
+        now: datetime,
+        participants: Sequence[Participant] = (),
+    ) -> LoadedCase:
+        """Insert a new case, its first participants and its first audit entries, atomically."""
+        head = self._head_after(audit.EMPTY_HEAD, case.id, records, now)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(t.cases).values(
+                        id=case.id,
+                        number=case.number,
+                        kind=case.kind,
+                        title=case.title,
+                        state=case.state.value,
+                        version=1,
+                        filed_at=case.filed_at,
+                        updated_at=now,
+                        created_by=created_by,
+                        lifecycle=encode_lifecycle(case),
+                        audit_seq=head.seq,
+                        audit_head=head.hash,
+                    )
+                )
+                for participant in participants:
+                    await conn.execute(insert(t.participants).values(**_participant_row(participant)))
+                await self._append(conn, case.id, audit.EMPTY_HEAD, records, now)
+        except IntegrityError as exc:
+            raise Duplicate("A case with this number already exists") from exc
+        return LoadedCase(case, 1, head)
+
+    async def load_case(self, case_id: str) -> LoadedCase:
+        """Read a case with its sessions; raise NotFound."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.cases).where(t.cases.c.id == case_id))).first()
+            if row is None:
+                raise NotFound("No such case")
+            session_rows = (
+                await conn.execute(
+                    select(t.sessions)
+                    .where(t.sessions.c.case_id == case_id)
+                    .order_by(t.sessions.c.scheduled_start, t.sessions.c.id)
+                )
+            ).all()
+        sessions = tuple(
+            Session(
+                id=s.id,
+                scheduled_start=s.scheduled_start,
+                duration=timedelta(seconds=s.duration_s),
+                status=SessionStatus(s.status),
+                started_at=s.started_at,
+                ended_at=s.ended_at,
+            )
+            for s in session_rows
+        )
+        case = Case(
+            id=row.id,
+            number=row.number,
+            kind=row.kind,
+            title=row.title,
+            state=CaseState(row.state),
+            filed_at=row.filed_at,
+            sessions=sessions,
+            **decode_lifecycle(row.lifecycle),
+        )
+        return LoadedCase(case, row.version, ChainHead(row.audit_seq, row.audit_head))
+
+    async def save_case(
+        self, loaded: LoadedCase, new_case: Case, records: Sequence[AuditRecord], now: datetime
+    ) -> LoadedCase:
+        """Write ``new_case`` over ``loaded`` if nobody else wrote in between."""
+        async with self.engine.begin() as conn:
+            version, head = await self._bump(
+                conn,
+                loaded,
+                records,
+                now,
+                {"state": new_case.state.value, "title": new_case.title, "lifecycle": encode_lifecycle(new_case)},
+            )
+            old = {s.id: s for s in loaded.case.sessions}
+            for s in new_case.sessions:
+                if s.id not in old:
+                    await conn.execute(insert(t.sessions).values(**_session_row(new_case.id, s)))
+                elif old[s.id] != s:
+                    row = _session_row(new_case.id, s)
+                    del row["id"]
+                    await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**row))
+        return LoadedCase(new_case, version, head)
+
+    async def record(self, case_id: str, records: Sequence[AuditRecord], now: datetime, attempts: int = 5) -> None:
+        """Append audit entries that change nothing else (retries on concurrent writes)."""
+        for attempt in range(attempts):
+            loaded = await self.load_case(case_id)
+            try:
+                async with self.engine.begin() as conn:
+                    await self._bump(conn, loaded, records, now)
+                return
+            except ConcurrentUpdate:
+                if attempt == attempts - 1:
+                    raise
+
+    async def list_cases(
+        self,
+        account_id: str,
+        *,
+        states: Sequence[CaseState] = (),
+        kind: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[CaseSummary], int]:
+        """Cases on which ``account_id`` is a participant, newest first, and the total count."""
+        p = t.participants
+        c = t.cases
+        where = [p.c.account_id == account_id]
+        if states:
+            where.append(c.c.state.in_([s.value for s in states]))
+        if kind:
+            where.append(c.c.kind == kind)
+        if query:
+            pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(or_(c.c.number.like(pattern, escape="\\"), c.c.title.like(pattern, escape="\\")))
+        base = select(c, p.c.role).join(p, p.c.case_id == c.c.id).where(and_(*where))
+        async with self.engine.connect() as conn:
+            total = (await conn.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+            rows = (await conn.execute(base.order_by(c.c.filed_at.desc(), c.c.id).limit(limit).offset(offset))).all()
+        return (
+            [
+                CaseSummary(r.id, r.number, r.kind, r.title, CaseState(r.state), r.filed_at, r.updated_at, Role(r.role))
+                for r in rows
+            ],
+            int(total),
+        )
+
+    # ------------------------------------------------------------------ participants
+
+    async def add_participant(
+        self, loaded: LoadedCase, participant: Participant, records: Sequence[AuditRecord], now: datetime
+    ) -> LoadedCase:
+        """Add a participant to a case, audited, under the case's version lock."""
+        async with self.engine.begin() as conn:
+            version, head = await self._bump(conn, loaded, records, now)
+            await conn.execute(insert(t.participants).values(**_participant_row(participant)))
+        return LoadedCase(loaded.case, version, head)
+
+    async def participants(self, case_id: str) -> list[Participant]:
+        """Everyone on a case, in the order they were added."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.participants)
+                    .where(t.participants.c.case_id == case_id)
+                    .order_by(t.participants.c.added_at, t.participants.c.id)
+                )
+            ).all()
+        return [_participant(r) for r in rows]
+
+    async def participant(self, participant_id: str) -> Participant:
+        """One participant; raise NotFound."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.participants).where(t.participants.c.id == participant_id))).first()
+        if row is None:
+            raise NotFound("No such participant")
+        return _participant(row)
+
+    async def account_role_on_case(self, account_id: str, case_id: str) -> Participant | None:
+        """The participant through which an account is on a case, if any."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(t.participants).where(
+                        and_(t.participants.c.account_id == account_id, t.participants.c.case_id == case_id)
+                    )
+                )
+            ).first()
+        return _participant(row) if row is not None else None
+
+    # ------------------------------------------------------------------ accounts
+
+    async def create_account(self, account: Account) -> None:
+        """Insert an account; raise Duplicate if the user name is taken."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(t.accounts).values(
+                        id=account.id,
+                        username=account.username,
+                        display_name=account.display_name,
+                        kind=account.kind.value,
+                        organization=account.organization,
+                        password_hash=account.password_hash,
+                        created_at=account.created_at,
+                        disabled=account.disabled,
+                    )
+                )
+        except IntegrityError as exc:
+            raise Duplicate("This user name is taken") from exc
+
+    async def account_by_username(self, username: str) -> Account | None:
+        """The account with this login name, if any."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.accounts).where(t.accounts.c.username == username))).first()
+        return _account(row) if row is not None else None
+
+    async def account(self, account_id: str) -> Account:
+        """One account; raise NotFound."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.accounts).where(t.accounts.c.id == account_id))).first()
+        if row is None:
+            raise NotFound("No such account")
+        return _account(row)
+
+    # ------------------------------------------------------------------ tokens
+
+    async def record_token(self, token: TokenRecord) -> None:
+        """Remember an issued token's id so it can be checked and revoked."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(t.tokens).values(
+                    jti=token.jti,
+                    kind=token.kind,
+                    subject_id=token.subject_id,
+                    case_id=token.case_id,
+                    issued_at=token.issued_at,
+                    expires_at=token.expires_at,
+                    revoked_at=token.revoked_at,
+                )
+            )
+
+    async def token(self, jti: str) -> TokenRecord | None:
+        """What the store knows of a token id."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.tokens).where(t.tokens.c.jti == jti))).first()
+        if row is None:
+            return None
+        return TokenRecord(
+            row.jti, row.kind, row.subject_id, row.case_id, row.issued_at, row.expires_at, row.revoked_at
+        )
+
+    async def revoke_tokens(self, subject_id: str, now: datetime, jti: str | None = None) -> int:
+        """Revoke one token (``jti``) or all of a subject's; return how many were live."""
+        where = [t.tokens.c.subject_id == subject_id, t.tokens.c.revoked_at.is_(None)]
+        if jti is not None:
+            where.append(t.tokens.c.jti == jti)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(t.tokens).where(and_(*where)).values(revoked_at=now))
+        return int(result.rowcount)
+
+    # ------------------------------------------------------------------ documents
+
+    async def add_document(self, loaded: LoadedCase, doc: DocumentRecord, records: Sequence[AuditRecord]) -> None:
+        """Record a document's metadata, audited, under the case's version lock."""
+        async with self.engine.begin() as conn:
+            await self._bump(conn, loaded, records, doc.created_at)
+            await conn.execute(
+                insert(t.documents).values(
+                    id=doc.id,
+                    case_id=doc.case_id,
+                    kind=doc.kind,
+                    title=doc.title,
+                    sha256=doc.sha256,
+                    size=doc.size,
+                    media_type=doc.media_type,
+                    visibility=doc.visibility,
+                    created_at=doc.created_at,
+                    created_by=doc.created_by,
+                )
+            )
+
+    async def documents(self, case_id: str) -> list[DocumentRecord]:
+        """A case's documents, oldest first."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.documents)
+                    .where(t.documents.c.case_id == case_id)
+                    .order_by(t.documents.c.created_at, t.documents.c.id)
+                )
+            ).all()
+        return [
+            DocumentRecord(
+                r.id,
+                r.case_id,
+                r.kind,
+                r.title,
+                r.sha256,
+                r.size,
+                r.media_type,
+                r.visibility,
+                r.created_at,
+                r.created_by,
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ audit trail
+
+    async def audit_trail(self, case_id: str) -> tuple[list[AuditEntry], ChainHead]:
+        """A case's audit entries in order, and the head kept on the case."""
+        async with self.engine.connect() as conn:
+            case_row = (
+                await conn.execute(select(t.cases.c.audit_seq, t.cases.c.audit_head).where(t.cases.c.id == case_id))
+            ).first()
+            if case_row is None:
+                raise NotFound("No such case")
+            rows = (
+                await conn.execute(
+                    select(t.audit_entries).where(t.audit_entries.c.case_id == case_id).order_by(t.audit_entries.c.seq)
+                )
+            ).all()
+        entries = [AuditEntry(r.case_id, r.seq, r.at, r.actor, r.action, r.details, r.prev_hash, r.hash) for r in rows]
+        return entries, ChainHead(case_row.audit_seq, case_row.audit_head)
+
+    async def verify_audit(self, case_id: str) -> ChainVerdict:
+        """Check a case's audit chain; the verdict names the first bad entry."""
+        entries, head = await self.audit_trail(case_id)
+        return audit.verify(entries, head)
+
+    async def ping(self) -> None:
+        """Fail if the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))

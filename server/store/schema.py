@@ -1,0 +1,157 @@
+"""Tables of the case store (SQLAlchemy Core); Alembic migrations create them.
+
+``tests/integration/test_migrations.py`` checks that the migrations produce
+exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the case store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("organization", String(200), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", String(64), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("state", String(32), nullable=False, index=True),
+    Column("version", Integer(), nullable=False),
+    Column("filed_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(36), ForeignKey("accounts.id"), nullable=True),
+    Column("lifecycle", Text(), nullable=False),
+    Column("audit_seq", Integer(), nullable=False),
+    Column("audit_head", String(64), nullable=False),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("phone", String(32), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("id_number", String(32), nullable=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=True, index=True),
+    Column("represents", String(36), ForeignKey("participants.id"), nullable=True),
+    Column("added_at", UTCDateTime(), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("scheduled_start", UTCDateTime(), nullable=False),
+    Column("duration_s", Integer(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size", BigInteger(), nullable=False),
+    Column("media_type", String(127), nullable=False),
+    Column("visibility", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(80), nullable=False),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("seq", Integer(), primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("details", Text(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("subject_id", String(36), nullable=False, index=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=True),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+Index("ix_cases_filed_at", cases.c.filed_at)

@@ -1,0 +1,1 @@
+"""Signaling over python-socketio: joining rooms, SDP and ICE exchange, presence, chat (issue 3)."""
