@@ -41,8 +41,20 @@ class Components:
     """Use-cases."""
 
 
+PARAMETER_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool")
+"""Third-party loggers that print SQL parameters (personal data) below INFO/WARNING."""
+
+
+def quiet_parameter_loggers() -> None:
+    """Keep SQL parameters out of the logs whatever level the operator chooses."""
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.WARNING)
+
+
 def build_components(settings: Settings) -> Components:
     """Create the store, authenticator and use-case service for ``settings``."""
+    quiet_parameter_loggers()
     engine = db.create_engine(settings.resolved_database_url)
     repo = CaseRepository(engine)
     auth = Authenticator(repo, TokenSigner(settings.signing_key()), settings.join_link_ttl, settings.session_ttl)

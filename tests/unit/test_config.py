@@ -1,0 +1,53 @@
+"""Settings: defaults, file, environment, and the generated secret key."""
+
+from __future__ import annotations
+
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from server.config import load_settings
+from server.errors import ConfigError
+
+
+def test_defaults_are_single_machine(tmp_path: Path) -> None:
+    s = load_settings(environ={"MEDIATION_DATA_DIR": str(tmp_path)})
+    assert s.resolved_database_url == f"sqlite+aiosqlite:///{(tmp_path / 'mediation.db').resolve()}"
+    assert s.resolved_blob_dir == tmp_path / "blobs"
+    assert s.host == "127.0.0.1" and s.port == 8080 and not s.tls
+    assert s.base_url == "http://localhost:8080"
+
+
+def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(
+        '[mediation]\nport = 9000\nhost = "0.0.0.0"\njoin_link_ttl = 3600\npublic_url = "https://m.example"\n'
+    )
+    s = load_settings(cfg, environ={"MEDIATION_PORT": "9100"}, overrides={"host": "10.0.0.1"})
+    assert s.port == 9100 and s.host == "10.0.0.1"
+    assert s.join_link_ttl == timedelta(hours=1)
+    assert s.base_url == "https://m.example"
+
+
+def test_bad_settings_are_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "m.toml"
+    cfg.write_text("[mediation]\nprot = 1\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings(cfg, environ={})
+    with pytest.raises(ConfigError, match="port"):
+        load_settings(environ={"MEDIATION_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="both"):
+        load_settings(environ={"MEDIATION_TLS_CERT": "/x.pem"})
+    with pytest.raises(ConfigError, match="32"):
+        load_settings(environ={"MEDIATION_SECRET_KEY": "short"}).signing_key()
+
+
+def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:
+    s = load_settings(environ={"MEDIATION_DATA_DIR": str(tmp_path / "d")})
+    key = s.signing_key()
+    assert len(key) == 64
+    assert s.signing_key() == key
+    mode = stat.S_IMODE((tmp_path / "d" / "secret.key").stat().st_mode)
+    assert mode == 0o600
