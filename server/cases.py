@@ -97,7 +97,7 @@ class AddedParticipant:
 
 
 def _case_number(now: datetime) -> str:
-    return f"TJ{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
+    return f"TJ{now:%Y%m%d}-{secrets.token_hex(4).upper()}"
 
 
 class CaseService:
@@ -144,21 +144,30 @@ class CaseService:
         """File a new case; the creating mediator becomes its mediator."""
         self.require_account(principal, "create_case")
         account = await self.repo.account(principal.subject_id)
-        case_id = new_id()
-        transition = lc.file_case(case_id, number or _case_number(now), kind, title, now)
-        mediator = Participant(
-            id=new_id(),
-            case_id=case_id,
-            role=Role.MEDIATOR,
-            display_name=account.display_name,
-            added_at=now,
-            account_id=account.id,
-        )
-        records = records_from_events(principal.actor, transition.events)
-        records.append(
-            AuditRecord(principal.actor, "participant.added", {"participant_id": mediator.id, "role": "mediator"})
-        )
-        loaded = await self.repo.create_case(transition.case, account.id, records, now, [mediator])
+        # a generated number may (rarely) collide with an existing one: draw again
+        for attempt in range(1 if number else RETRIES):
+            case_id = new_id()
+            transition = lc.file_case(case_id, number or _case_number(now), kind, title, now)
+            mediator = Participant(
+                id=new_id(),
+                case_id=case_id,
+                role=Role.MEDIATOR,
+                display_name=account.display_name,
+                added_at=now,
+                account_id=account.id,
+            )
+            records = records_from_events(principal.actor, transition.events)
+            records.append(
+                AuditRecord(principal.actor, "participant.added", {"participant_id": mediator.id, "role": "mediator"})
+            )
+            try:
+                loaded = await self.repo.create_case(transition.case, account.id, records, now, [mediator])
+                break
+            except Duplicate:
+                if number or attempt == RETRIES - 1:
+                    raise
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise AssertionError("unreachable")
         CaseLog(logger, {"case": case_id}).info("case filed by account %s", account.id)
         return loaded
 

@@ -432,3 +432,17 @@ async def test_personal_data_and_tokens_never_reach_the_logs(api: Api, caplog: p
         PASSWORD,
     ):
         assert secret not in logged
+
+
+async def test_generated_case_number_collision_draws_again(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, mediator = await account(api, AccountKind.MEDIATOR)
+    status, first, _ = await api.call(
+        "POST", "/api/v1/cases", mediator, json={"kind": "traffic_accident", "title": "a"}
+    )
+    assert status == 201
+    numbers = iter([first["number"], "TJ-FRESH-0001"])
+    monkeypatch.setattr("server.cases._case_number", lambda now: next(numbers))
+    status, second, _ = await api.call(
+        "POST", "/api/v1/cases", mediator, json={"kind": "traffic_accident", "title": "b"}
+    )
+    assert (status, second["number"]) == (201, "TJ-FRESH-0001")
