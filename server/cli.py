@@ -36,8 +36,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, overrides=overrides)
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(settings: Settings, command: str) -> None:
+    # one-shot commands print their result; their progress lines only matter when asked for
+    level = settings.log_level if command == "serve" or "MEDIATION_LOG_LEVEL" in os.environ else "WARNING"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 async def _create_account(
@@ -153,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = _settings(args)
-        _logging(settings)
+        _logging(settings, args.command)
         if args.command == "serve":
             serve(settings)
             return 0
