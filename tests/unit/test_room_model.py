@@ -1,0 +1,159 @@
+"""The room state machine and the routes it derives: waiting room, mute, caucus, lock, removal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from rooms import model as rm
+from rooms.model import Kind, Presence, Room, Route
+from server.domain.roles import Role
+from server.errors import IllegalTransition, InvalidCommand
+
+T = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+A, V = Kind.AUDIO, Kind.VIDEO
+
+
+def run(room: Room, *commands: rm.RoomCommand) -> Room:
+    for cmd in commands:
+        room = rm.apply(room, cmd, T).room
+    return room
+
+
+def joined(*extra: rm.RoomCommand) -> Room:
+    """Mediator m, applicant a and respondent r admitted and connected; insurer i too."""
+    room = Room("case", "session")
+    room = run(
+        room,
+        rm.Join("m", Role.MEDIATOR, "M"),
+        rm.Join("a", Role.APPLICANT, "A"),
+        rm.Join("r", Role.RESPONDENT, "R"),
+        rm.Join("i", Role.INSURER, "I"),
+        rm.Admit("a"),
+        rm.Admit("r"),
+        rm.Admit("i"),
+        *(rm.SetConnected(p, True) for p in "mari"),
+    )
+    return run(room, *extra)
+
+
+def pairs(room: Room, kind: Kind = V) -> set[tuple[str, str]]:
+    return {(r.publisher, r.subscriber) for r in rm.routes(room) if r.kind is kind}
+
+
+def test_everyone_admitted_receives_everyone_else() -> None:
+    room = joined()
+    assert len(rm.routes(room)) == 4 * 3 * 2
+    assert ("a", "a") not in pairs(room)
+
+
+def test_waiting_room_gets_and_gives_nothing() -> None:
+    room = run(
+        Room("c", "s"),
+        rm.Join("m", Role.MEDIATOR, "M"),
+        rm.Join("a", Role.APPLICANT, "A"),
+        rm.SetConnected("m", True),
+        rm.SetConnected("a", True),
+    )
+    assert room.members["m"].presence is Presence.ADMITTED
+    assert room.members["a"].presence is Presence.WAITING
+    assert rm.routes(room) == frozenset()
+    room = run(room, rm.Admit("a"))
+    assert pairs(room) == {("m", "a"), ("a", "m")}
+
+
+def test_deny_then_knock_again() -> None:
+    room = run(Room("c", "s"), rm.Join("m", Role.MEDIATOR, "M"), rm.Join("a", Role.APPLICANT, "A"), rm.Deny("a"))
+    assert room.members["a"].presence is Presence.DENIED
+    with pytest.raises(InvalidCommand, match="waiting"):
+        run(room, rm.Admit("a"))
+    room = run(room, rm.Join("a", Role.APPLICANT, "A"))
+    assert room.members["a"].presence is Presence.WAITING
+
+
+def test_mute_stops_only_that_kind_from_that_member() -> None:
+    room = joined(rm.SetMuted("a", A, True))
+    assert all(p != "a" for p, _ in pairs(room, A))
+    assert ("a", "r") in pairs(room, V)
+    room = run(room, rm.SetMuted("a", A, False))
+    assert ("a", "r") in pairs(room, A)
+    with pytest.raises(InvalidCommand, match="mediator"):
+        run(room, rm.SetMuted("m", A, True))
+
+
+def test_caucus_is_enforced_by_routes() -> None:
+    room = joined(rm.StartCaucus(frozenset({"a"})))
+    assert room.caucus == frozenset({"a", "m"})
+    for kind in Kind:
+        p = pairs(room, kind)
+        assert ("a", "m") in p and ("m", "a") in p
+        assert not {("a", "r"), ("a", "i"), ("m", "r"), ("m", "i"), ("r", "a"), ("r", "m")} & p
+        assert ("r", "i") in p  # the excluded side may still talk among itself
+    room = run(room, rm.EndCaucus())
+    assert len(rm.routes(room)) == 24
+
+
+def test_caucus_rules() -> None:
+    with pytest.raises(InvalidCommand, match="besides the mediator"):
+        joined(rm.StartCaucus(frozenset({"m"})))
+    with pytest.raises(InvalidCommand, match="leave someone out"):
+        joined(rm.StartCaucus(frozenset({"a", "r", "i"})))
+    with pytest.raises(InvalidCommand, match="No caucus"):
+        joined(rm.EndCaucus())
+    room = run(Room("c", "s"), rm.Join("m", Role.MEDIATOR, "M"), rm.Join("a", Role.APPLICANT, "A"))
+    with pytest.raises(InvalidCommand, match="admitted"):
+        run(room, rm.StartCaucus(frozenset({"a"})))
+
+
+def test_leaving_member_drops_out_of_the_caucus() -> None:
+    room = joined(rm.StartCaucus(frozenset({"a", "i"})), rm.Leave("i"))
+    assert room.caucus == frozenset({"a", "m"})
+
+
+def test_lock_keeps_newcomers_out_but_lets_members_reconnect() -> None:
+    room = joined(rm.SetLocked(True), rm.Leave("a"))
+    room = run(room, rm.Join("a", Role.APPLICANT, "A"))
+    assert room.members["a"].presence is Presence.ADMITTED
+    with pytest.raises(InvalidCommand, match="locked"):
+        run(room, rm.Join("x", Role.AGENT, "X"))
+    room = run(room, rm.SetLocked(False), rm.Join("x", Role.AGENT, "X"))
+    assert room.members["x"].presence is Presence.WAITING
+
+
+def test_reconnect_keeps_place_and_mutes() -> None:
+    room = joined(rm.SetMuted("a", V, True), rm.SetConnected("a", False))
+    assert not any("a" in (r.publisher, r.subscriber) for r in rm.routes(room))
+    t = rm.apply(room, rm.Join("a", Role.APPLICANT, "A"), T)
+    assert t.events == ()  # same member, same place: no new tile
+    room = run(t.room, rm.SetConnected("a", True))
+    assert ("a", "r") in pairs(room, A) and ("a", "r") not in pairs(room, V)
+
+
+def test_removed_member_cannot_come_back() -> None:
+    room = joined(rm.Remove("r"))
+    assert not any("r" in (r.publisher, r.subscriber) for r in rm.routes(room))
+    with pytest.raises(InvalidCommand, match="removed"):
+        run(room, rm.Join("r", Role.RESPONDENT, "R"))
+    with pytest.raises(InvalidCommand, match="mediator"):
+        run(room, rm.Remove("m"))
+
+
+def test_observers_receive_but_never_publish() -> None:
+    room = joined(rm.Join("o", Role.OBSERVER, "O"), rm.Admit("o"), rm.SetConnected("o", True))
+    assert ("a", "o") in pairs(room)
+    assert not any(r.publisher == "o" for r in rm.routes(room))
+
+
+def test_ended_room_forwards_nothing_and_takes_no_control() -> None:
+    room = joined(rm.EndRoom())
+    assert rm.routes(room) == frozenset()
+    with pytest.raises(IllegalTransition, match='in state "ended"'):
+        run(room, rm.Admit("a"))
+    run(room, rm.Leave("a"))  # leaving an ended room is fine
+
+
+def test_events_are_what_the_audit_trail_gets() -> None:
+    t = rm.apply(joined(), rm.StartCaucus(frozenset({"r"})), T)
+    assert [(e.action, e.details()) for e in t.events] == [("room.caucus", {"members": ["m", "r"]})]
+    assert Route("r", "m", A) in rm.routes(t.room)
