@@ -7,6 +7,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -20,6 +21,9 @@ from server.store import db
 from server.store.blobs import LocalBlobStore
 from server.store.repository import CaseRepository
 from web import add_pages
+
+ROOMS: web.AppKey[Any] = web.AppKey("rooms", object)
+SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 
 logger = logging.getLogger(__name__)
 
@@ -87,17 +91,42 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[routes.BASE_URL] = settings.base_url
     routes.add_routes(app)
     add_pages(app)
+    _add_live_rooms(app, settings, components, clock)
 
     async def on_startup(_app: web.Application) -> None:
         if settings.auto_migrate:
             await db.upgrade(settings.resolved_database_url)
 
+    async def on_shutdown(_app: web.Application) -> None:
+        await app[ROOMS].close_all()
+
     async def on_cleanup(_app: web.Application) -> None:
         await components.repo.engine.dispose()
+
+    app.on_shutdown.append(on_shutdown)
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def _add_live_rooms(
+    app: web.Application, settings: Settings, components: Components, clock: Callable[[], datetime]
+) -> None:
+    """Live rooms: the aiortc forwarder and socket.io signaling (imported here: the edges call inward)."""
+    from rooms.service import RoomService
+    from rooms.sfu import MediaConfig, aiortc_factory
+    from signaling.server import SignalingServer
+
+    ice = settings.ice_server_list
+    media = MediaConfig(
+        ice_servers=tuple(ice), video_codec=settings.video_codec, stall_after=settings.media_stall_seconds
+    )
+    rooms = RoomService(components.service, aiortc_factory(media), clock, ice_servers=ice)
+    signaling = SignalingServer(rooms, components.auth, clock)
+    signaling.attach(app)
+    app[ROOMS] = rooms
+    app[SIGNALING] = signaling
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

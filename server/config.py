@@ -11,6 +11,7 @@ PostgreSQL ``MEDIATION_DATABASE_URL``.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tomllib
@@ -53,6 +54,14 @@ class Settings:
     """Largest JSON request body."""
     max_document_bytes: int = 20 * 1024 * 1024
     """Largest uploaded document."""
+    ice_servers: str = ""
+    """JSON list of STUN/TURN servers for pages and the media server, e.g.
+    ``[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]``;
+    empty: none (loopback and LAN only; no default server on the internet)."""
+    video_codec: str = "VP8"
+    """The one video codec of every room: ``VP8`` (default) or ``H264``."""
+    media_stall_seconds: float = 5.0
+    """Seconds without media from a participant before the room is told they are gone."""
     auto_migrate: bool = True
     """Apply migrations at start-up (turn off when several nodes share a database)."""
     log_level: str = "INFO"
@@ -69,6 +78,19 @@ class Settings:
     def resolved_blob_dir(self) -> Path:
         """The blob folder."""
         return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
+
+    @property
+    def ice_server_list(self) -> list[dict[str, Any]]:
+        """The parsed STUN/TURN list."""
+        if not self.ice_servers.strip():
+            return []
+        try:
+            value = json.loads(self.ice_servers)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("ice_servers must be a JSON list") from exc
+        if not isinstance(value, list) or not all(isinstance(v, dict) and "urls" in v for v in value):
+            raise ConfigError('ice_servers must be a JSON list of {"urls": ...} objects')
+        return value
 
     @property
     def tls(self) -> bool:
@@ -124,6 +146,8 @@ def _coerce(name: str, raw: Any, current: Any) -> Any:
             return timedelta(seconds=float(raw))
         if isinstance(current, Path):
             return Path(str(raw))
+        if isinstance(current, float):
+            return float(raw)
         if isinstance(current, int):
             return int(raw)
         return kind(raw)
@@ -166,4 +190,7 @@ def load_settings(
     settings = replace(settings, **coerced)
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("Set both tls_cert and tls_key, or neither")
+    if settings.video_codec not in ("VP8", "H264"):
+        raise ConfigError('video_codec must be "VP8" or "H264"')
+    settings.ice_server_list  # noqa: B018 - validate at start-up
     return settings

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from server.domain.participants import Participant
 from server.domain.roles import AccountKind, Role
-from server.errors import NotFound, TokenRevoked, TooManyAttempts, Unauthenticated
+from server.errors import NotFound, TokenExpired, TokenRevoked, TooManyAttempts, Unauthenticated
 from server.identity.passwords import DUMMY_HASH, verify_password
 from server.identity.tokens import TokenClaims, TokenKind, TokenSigner, new_token_id
 from server.store.repository import Account, CaseRepository, TokenRecord
@@ -170,6 +170,17 @@ class Authenticator:
             role=participant.role,
             display_name=participant.display_name,
         )
+
+    async def authenticate_again(self, principal: Principal, now: datetime) -> Principal:
+        """Re-check a principal of a long-lived connection: still unexpired and not revoked."""
+        record = await self.repo.token(principal.token_id)
+        if record is None:
+            raise Unauthenticated("Unknown token")
+        if record.revoked_at is not None:
+            raise TokenRevoked("This link or login has been revoked")
+        if now >= record.expires_at:
+            raise TokenExpired("The token has expired")
+        return principal
 
     async def logout(self, principal: Principal, now: datetime) -> None:
         """Revoke the credential the principal is using."""

@@ -15,7 +15,9 @@ write lock at once instead of failing a lock upgrade later.
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -603,6 +605,49 @@ class CaseRepository:
         """Check a case's audit chain; the verdict names the first bad entry."""
         entries, head = await self.audit_trail(case_id)
         return audit.verify(entries, head)
+
+    # ------------------------------------------------------------------ chat
+
+    async def add_chat(
+        self, case_id: str, session_id: str, participant_id: str, text: str, audience: Sequence[str], now: datetime
+    ) -> str:
+        """Keep a chat line in the case record (text is personal data: never logged)."""
+        message_id = str(uuid.uuid4())
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(t.chat_messages).values(
+                    id=message_id,
+                    case_id=case_id,
+                    session_id=session_id,
+                    participant_id=participant_id,
+                    text=text,
+                    audience=json.dumps(sorted(audience)),
+                    at=now,
+                )
+            )
+        return message_id
+
+    async def chat(self, case_id: str) -> list[dict[str, Any]]:
+        """A case's chat lines, oldest first, with who could read each."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.chat_messages)
+                    .where(t.chat_messages.c.case_id == case_id)
+                    .order_by(t.chat_messages.c.at, t.chat_messages.c.id)
+                )
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "session_id": r.session_id,
+                "participant_id": r.participant_id,
+                "text": r.text,
+                "audience": json.loads(r.audience),
+                "at": r.at,
+            }
+            for r in rows
+        ]
 
     async def ping(self) -> None:
         """Fail if the database cannot be reached."""

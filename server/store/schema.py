@@ -154,4 +154,16 @@ tokens = Table(
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
 
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("session_id", String(36), nullable=False),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("audience", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
 Index("ix_cases_filed_at", cases.c.filed_at)

@@ -1,0 +1,328 @@
+"""Live rooms: the room state, the media router and the case record, kept in step.
+
+One :class:`LiveRoom` per case with a session open or about to open. Every
+change goes through :meth:`RoomService._commit`: the pure room machine decides,
+control events are appended to the case's audit trail, the media router is
+given the new set of routes (so caucus, mute and waiting room are enforced by
+what the server forwards), and the members are told.
+
+The socket.io edge (``signaling/``) calls in; it implements :class:`RoomNotifier`
+to reach the pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from rooms import model as rm
+from rooms.media import MediaListener, MediaSession
+from rooms.model import Presence, Room
+from server.cases import CaseLog, CaseService
+from server.domain import lifecycle as lc
+from server.domain.lifecycle import CaseState, SessionStatus
+from server.domain.roles import Action, Role
+from server.errors import Forbidden, InvalidCommand
+from server.identity.access import Principal
+from server.store.repository import AuditRecord
+
+logger = logging.getLogger(__name__)
+
+
+class RoomNotifier(Protocol):
+    """How the room reaches the pages (implemented by the signaling edge)."""
+
+    async def room_changed(self, live: LiveRoom) -> None:
+        """Send every member the room as they may see it."""
+        ...
+
+    async def send(self, case_id: str, participant_id: str, event: str, data: dict[str, Any]) -> None:
+        """Send one event to one member's page."""
+        ...
+
+    async def disconnect(self, case_id: str, participant_id: str, event: str, data: dict[str, Any]) -> None:
+        """Tell one member's page why, then close its connection."""
+        ...
+
+
+@dataclass
+class LiveRoom:
+    """A room with its media and the lock that orders changes to it."""
+
+    room: Room
+    """The current room value."""
+    media: MediaSession
+    """Forwards media along the room's routes."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while the room changes."""
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    """What pages pass to RTCPeerConnection."""
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What a page learns when it joins."""
+
+    participant_id: str
+    """Its participant."""
+    role: Role
+    """Its role."""
+    presence: Presence
+    """Waiting or admitted."""
+
+
+MediaFactory = Callable[[str, MediaListener], MediaSession]
+
+
+class RoomService:
+    """Runs every live room of this node."""
+
+    def __init__(
+        self,
+        cases: CaseService,
+        media_factory: MediaFactory,
+        clock: Callable[[], datetime],
+        ice_servers: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.cases = cases
+        self.media_factory = media_factory
+        self.clock = clock
+        self.ice_servers = ice_servers or []
+        self.rooms: dict[str, LiveRoom] = {}
+        self.notifier: RoomNotifier | None = None
+
+    # ------------------------------------------------------------------ internals
+
+    def _live(self, case_id: str) -> LiveRoom:
+        live = self.rooms.get(case_id)
+        if live is None:
+            listener = _Listener(self, case_id)
+            live = LiveRoom(Room(case_id, ""), self.media_factory(case_id, listener), ice_servers=self.ice_servers)
+            self.rooms[case_id] = live
+        return live
+
+    async def _commit(self, live: LiveRoom, transition: rm.Transition, actor: str) -> None:
+        live.room = transition.room
+        audited = [e for e in transition.events if type(e) in rm.AUDITED]
+        if audited:
+            records = [
+                AuditRecord(actor, e.action, {**e.details(), "session_id": live.room.session_id}) for e in audited
+            ]
+            await self.cases.repo.record(live.room.case_id, records, self.clock())
+        live.media.set_routes(rm.routes(live.room))
+        if self.notifier is not None and transition.events:
+            await self.notifier.room_changed(live)
+
+    async def _start_session_if_needed(self, principal: Principal, case_id: str, role: Role) -> str:
+        """The running session's id, starting the next scheduled one when the mediator arrives."""
+        loaded = await self.cases.repo.load_case(case_id)
+        case = loaded.case
+        running = [s for s in case.sessions if s.status is SessionStatus.IN_PROGRESS]
+        if running:
+            return running[0].id
+        scheduled = sorted(
+            (s for s in case.sessions if s.status is SessionStatus.SCHEDULED), key=lambda s: s.scheduled_start
+        )
+        if case.state is CaseState.SESSION_SCHEDULED and scheduled:
+            if role is Role.MEDIATOR:
+                await self.cases.execute(
+                    principal, case_id, lc.StartSession(scheduled[0].id), Action.RUN_SESSION, self.clock()
+                )
+                return scheduled[0].id
+            return ""  # parties wait for the mediator to open it
+        raise InvalidCommand("No session is open or scheduled for this case")
+
+    # ------------------------------------------------------------------ what pages do
+
+    async def join(self, principal: Principal, case_id: str) -> Joined:
+        """Enter the room (the waiting room for parties)."""
+        access = await self.cases.require(principal, case_id, Action.READ_CASE)
+        participant = await self.cases.repo.participant(access.participant_id)
+        live = self._live(case_id)
+        async with live.lock:
+            session_id = await self._start_session_if_needed(principal, case_id, access.role)
+            if session_id and not live.room.session_id:
+                live.room = replace(live.room, session_id=session_id)
+            transition = rm.apply(
+                live.room, rm.Join(participant.id, access.role, participant.display_name), self.clock()
+            )
+            await self._commit(live, transition, principal.actor)
+            member = live.room.members[participant.id]
+        CaseLog(logger, {"case": case_id}).info("participant %s joined (%s)", participant.id, member.presence.value)
+        return Joined(participant.id, access.role, member.presence)
+
+    async def leave(self, case_id: str, participant_id: str, actor: str) -> None:
+        """A member's page left or its connection died."""
+        live = self.rooms.get(case_id)
+        if live is None:
+            return
+        async with live.lock:
+            if participant_id not in live.room.members:
+                return
+            await live.media.disconnect(participant_id)
+            transition = rm.apply(live.room, rm.Leave(participant_id), self.clock())
+            await self._commit(live, transition, actor)
+
+    async def connected(self, case_id: str, participant_id: str, up: bool) -> None:
+        """The media layer says a member's connection is up or down."""
+        live = self.rooms.get(case_id)
+        if live is None:
+            return
+        async with live.lock:
+            if participant_id not in live.room.members:
+                return
+            transition = rm.apply(live.room, rm.SetConnected(participant_id, up), self.clock())
+            await self._commit(live, transition, "system")
+
+    def _member(self, case_id: str, participant_id: str) -> tuple[LiveRoom, rm.Member]:
+        live = self.rooms.get(case_id)
+        member = live.room.members.get(participant_id) if live else None
+        if live is None or member is None:
+            raise InvalidCommand("Join the room first")
+        return live, member
+
+    async def offer(self, case_id: str, participant_id: str, sdp: str) -> str:
+        """The page's offer: (re)connect its media; return the server's answer."""
+        live, member = self._member(case_id, participant_id)
+        if member.presence not in (Presence.ADMITTED, Presence.WAITING):
+            raise InvalidCommand("Join the room first")
+        return await live.media.connect(participant_id, sdp)
+
+    async def answer(self, case_id: str, participant_id: str, sdp: str) -> None:
+        """The page's answer to a renegotiation offer."""
+        live, _ = self._member(case_id, participant_id)
+        await live.media.accept_answer(participant_id, sdp)
+
+    async def candidate(self, case_id: str, participant_id: str, candidate: dict[str, Any]) -> None:
+        """A trickled ICE candidate from the page."""
+        live, _ = self._member(case_id, participant_id)
+        await live.media.add_candidate(participant_id, candidate)
+
+    async def chat(self, case_id: str, participant_id: str, text: str) -> tuple[dict[str, Any], list[str]]:
+        """Keep a chat line in the case record; return it and who receives it (caucus-aware)."""
+        live, member = self._member(case_id, participant_id)
+        if member.presence is not Presence.ADMITTED:
+            raise Forbidden("Only admitted members can chat")
+        room = live.room
+        caucus = room.caucus or frozenset()
+        mine = participant_id in caucus
+        audience = [
+            pid
+            for pid, m in room.members.items()
+            if m.presence is Presence.ADMITTED and (room.caucus is None or (pid in caucus) == mine)
+        ]
+        now = self.clock()
+        message_id = await self.cases.repo.add_chat(case_id, room.session_id, participant_id, text, audience, now)
+        line = {
+            "id": message_id,
+            "from": participant_id,
+            "name": member.display_name,
+            "text": text,
+            "at": now.isoformat(),
+            "private": room.caucus is not None,
+        }
+        return line, audience
+
+    # ------------------------------------------------------------------ what the mediator does
+
+    async def control(self, principal: Principal, case_id: str, command: rm.RoomCommand) -> None:
+        """A mediator's control: admit, deny, mute, remove, lock, caucus, end."""
+        await self.cases.require(principal, case_id, Action.RUN_SESSION)
+        live = self.rooms.get(case_id)
+        if live is None:
+            raise InvalidCommand("The room is not open")
+        now = self.clock()
+        async with live.lock:
+            transition = rm.apply(live.room, command, now)
+            if isinstance(command, rm.EndRoom) and live.room.session_id:
+                await self.cases.execute(
+                    principal, case_id, lc.EndSession(live.room.session_id), Action.RUN_SESSION, now
+                )
+            await self._commit(live, transition, principal.actor)
+            if isinstance(command, rm.Remove):
+                await live.media.disconnect(command.participant_id)
+        if isinstance(command, rm.Remove):
+            await self.cases.revoke_links(principal, case_id, command.participant_id, now)
+            if self.notifier is not None:
+                await self.notifier.disconnect(case_id, command.participant_id, "removed", {"reason": "removed"})
+        if isinstance(command, rm.EndRoom):
+            await self._close(case_id)
+
+    async def _close(self, case_id: str) -> None:
+        live = self.rooms.pop(case_id, None)
+        if live is None:
+            return
+        await live.media.close()
+        if self.notifier is not None:
+            for pid in list(live.room.members):
+                await self.notifier.disconnect(case_id, pid, "ended", {"session_id": live.room.session_id})
+
+    async def close_all(self) -> None:
+        """Shut every room's media (server shutdown)."""
+        for case_id in list(self.rooms):
+            live = self.rooms.pop(case_id)
+            await live.media.close()
+
+    async def renegotiate(self, case_id: str, participant_id: str, sdp: str, tracks: dict[str, Any]) -> None:
+        """Pass a server-made offer to the member's page."""
+        if self.notifier is not None:
+            await self.notifier.send(case_id, participant_id, "sdp", {"type": "offer", "sdp": sdp, "tracks": tracks})
+
+
+class _Listener:
+    """Routes media-layer callbacks into the room service."""
+
+    def __init__(self, service: RoomService, case_id: str) -> None:
+        self.service = service
+        self.case_id = case_id
+
+    async def connection_changed(self, participant_id: str, connected: bool) -> None:
+        await self.service.connected(self.case_id, participant_id, connected)
+
+    async def offer(self, participant_id: str, sdp: str, tracks: dict[str, Any]) -> None:
+        await self.service.renegotiate(self.case_id, participant_id, sdp, tracks)
+
+
+def room_view(live: LiveRoom, viewer: str) -> dict[str, Any]:
+    """The room as one member's page may see it."""
+    room = live.room
+    me = room.members.get(viewer)
+    base: dict[str, Any] = {
+        "case_id": room.case_id,
+        "session_id": room.session_id,
+        "started": bool(room.session_id),
+        "ended": room.ended,
+        "me": None,
+        "ice_servers": live.ice_servers,
+    }
+    if me is not None:
+        base["me"] = _member_view(me)
+    if me is None or me.presence is not Presence.ADMITTED:
+        return base  # the waiting room shows nobody else
+    base.update(
+        locked=room.locked,
+        caucus=sorted(room.caucus) if room.caucus is not None else None,
+        in_caucus=room.caucus is not None and viewer in room.caucus,
+        members=[
+            _member_view(m)
+            for m in room.members.values()
+            if m.presence is Presence.ADMITTED or (m.presence is Presence.WAITING and me.role in rm.HOSTS)
+        ],
+        receiving=sorted(f"{p}:{k.value}" for p, k in rm.publishers_for(room, viewer)),
+    )
+    return base
+
+
+def _member_view(m: rm.Member) -> dict[str, Any]:
+    return {
+        "participant_id": m.participant_id,
+        "display_name": m.display_name,
+        "role": m.role.value,
+        "presence": m.presence.value,
+        "connected": m.connected,
+        "muted": sorted(k.value for k in m.muted),
+    }

@@ -1,0 +1,604 @@
+"""Selective forwarding on aiortc without decoding or re-encoding.
+
+aiortc (pinned at 1.16.0) decodes everything it receives and encodes
+everything it sends. Two facts let us forward encoded media instead:
+
+* **Receive.** ``RTCRtpReceiver._handle_rtp_packet`` assembles each complete
+  encoded frame in its jitter buffer and hands ``(codec, JitterFrame)`` to the
+  decoder thread through the private queue ``__decoder_queue``
+  (``rtcrtpreceiver.py`` lines 291, 567). :class:`Publication` swaps that
+  queue for :class:`_Tap`, whose ``put`` gives the frame to us on the event
+  loop and never enqueues it: the decoder thread stays blocked in ``get()``
+  and ``get_decoder`` is never called. The tap must be installed before
+  ``receive()`` starts the thread, i.e. in the ``track`` event.
+* **Send.** ``RTCRtpSender._next_encoded_frame`` packs anything that is not an
+  ``av.Frame`` with the codec's ``Encoder.pack()`` (no encoding, lines
+  294–327). :class:`Outlet` is a track that yields ``av.Packet``.
+
+Keyframes: a subscriber's PLI/FIR reaches ``RTCRtpSender._send_keyframe``,
+which we redirect per sender into a PLI towards the publisher
+(``RTCRtpReceiver._send_rtcp_pli``); a new or resumed route waits for the next
+keyframe and asks for one. ``tests/integration/test_sfu.py`` pins these
+internals: if an aiortc upgrade moves them, it fails.
+
+Every peer uses one video codec per room (VP8 by default, H.264 for rooms
+with iPhones on old Safari), enforced with codec preferences on every
+transceiver, because a forwarder cannot translate between codecs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from rooms.media import MediaListener
+from rooms.model import Kind, Route
+from server.errors import InvalidCommand
+
+logger = logging.getLogger(__name__)
+
+VIDEO_STEP = 3000
+"""90 kHz ticks of one frame at 30 fps: the gap put between two sources on a switch."""
+AUDIO_STEP = 960
+"""48 kHz ticks of one 20 ms Opus frame."""
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    """How the forwarder behaves."""
+
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    """STUN/TURN servers (``{"urls", "username", "credential"}``); none by default."""
+    video_codec: str = "VP8"
+    """``VP8`` or ``H264``: every peer of a room sends and receives this one."""
+    stall_after: float = 5.0
+    """Seconds without any media from a publisher before the room is told it is gone."""
+    answer_timeout: float = 10.0
+    """Seconds to wait for a page's answer to a renegotiation offer."""
+    max_queue: int = 90
+    """Frames buffered per outlet before it drops and waits for a keyframe."""
+
+
+def check_aiortc_internals() -> None:
+    """Fail loudly at start-up if an aiortc upgrade moved what the forwarder relies on."""
+    receiver_code = RTCRtpReceiver.__init__.__code__.co_names + RTCRtpReceiver.receive.__code__.co_names
+    missing = [
+        name
+        for name, present in (
+            ("RTCRtpReceiver.__decoder_queue", "_RTCRtpReceiver__decoder_queue" in receiver_code),
+            ("RTCRtpReceiver.__decoder_thread", "_RTCRtpReceiver__decoder_thread" in receiver_code),
+            ("RTCRtpReceiver._send_rtcp_pli", hasattr(RTCRtpReceiver, "_send_rtcp_pli")),
+            ("RTCRtpSender._send_keyframe", hasattr(RTCRtpSender, "_send_keyframe")),
+            ("RTCRtpSender._next_encoded_frame", hasattr(RTCRtpSender, "_next_encoded_frame")),
+        )
+        if not present
+    ]
+    if missing:
+        raise RuntimeError(f"aiortc internals the forwarder needs are gone: {', '.join(missing)}")
+
+
+def is_keyframe(codec_name: str, data: bytes) -> bool:
+    """Whether a depacketised frame starts a picture that decodes on its own."""
+    if codec_name == "VP8":
+        # RFC 6386 §9.1: P bit clear, and the start code 9d 01 2a at bytes 3..5
+        return len(data) >= 10 and not (data[0] & 0x01) and data[3:6] == b"\x9d\x01\x2a"
+    if codec_name == "H264":
+        # aiortc depacketises to Annex B; an IDR slice is NAL type 5
+        i = 0
+        while (i := data.find(b"\x00\x00\x01", i)) >= 0 and i + 3 < len(data):
+            if data[i + 3] & 0x1F == 5:
+                return True
+            i += 3
+        return False
+    return True  # audio frames stand alone
+
+
+def _codecs(kind: str, video_codec: str) -> list[Any]:
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    if kind == "audio":
+        return [c for c in caps if c.mimeType.lower() == "audio/opus"]
+    wanted = f"video/{video_codec}".lower()
+    chosen = [c for c in caps if c.mimeType.lower() == wanted]
+    if not chosen:
+        raise ValueError(f"unsupported video codec {video_codec!r}")
+    return chosen + [c for c in caps if c.mimeType.lower() == "video/rtx"]
+
+
+class _Tap(queue.Queue[Any]):
+    """Stands in for the receiver's decoder queue: frames go to us, never to a decoder."""
+
+    def __init__(self, sink: Callable[[Any, Any], None]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:  # the receiver stopping: let the idle decoder thread end
+            super().put(item, block, timeout)
+            return
+        try:
+            self.sink(*item)
+        except Exception:  # an exception here would close the DTLS transport (rtcdtlstransport.py)
+            logger.exception("forwarding a frame failed")
+
+
+class Publication:
+    """One published track (a member's microphone or camera) and the outlets fed from it."""
+
+    def __init__(self, publisher: str, kind: Kind, receiver: RTCRtpReceiver) -> None:
+        if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
+            raise RuntimeError("the tap must be installed before the receiver starts")
+        self.publisher = publisher
+        self.kind = kind
+        self.receiver = receiver
+        self.outlets: set[Outlet] = set()
+        self.frames = 0
+        self.keyframes = 0
+        self.plis_sent = 0
+        self.last_frame = time.monotonic()
+        self._last_pli = 0.0
+        self._ssrc: int | None = None
+        receiver._RTCRtpReceiver__decoder_queue = _Tap(self._on_frame)  # type: ignore[attr-defined]
+        self._raw_pli = receiver._send_rtcp_pli
+        original_receive = receiver.receive
+
+        async def receive(parameters: Any) -> None:
+            if parameters.encodings:
+                self._ssrc = parameters.encodings[0].ssrc
+            await original_receive(parameters)
+
+        receiver.receive = receive  # type: ignore[method-assign]
+
+        async def on_loss(media_ssrc: int) -> None:
+            # the jitter buffer dropped data: forwarded pictures are broken until a keyframe
+            if self.kind is Kind.VIDEO:
+                for outlet in self.outlets:
+                    outlet.waiting_keyframe = True
+            await self._raw_pli(media_ssrc)
+
+        receiver._send_rtcp_pli = on_loss  # type: ignore[method-assign]
+
+    def _on_frame(self, codec: Any, frame: Any) -> None:
+        self.frames += 1
+        self.last_frame = time.monotonic()
+        key = is_keyframe(codec.name, frame.data) if self.kind is Kind.VIDEO else True
+        self.keyframes += key
+        if not self.outlets:
+            return
+        base = fractions.Fraction(1, codec.clockRate)
+        for outlet in list(self.outlets):
+            outlet.offer(frame.data, frame.timestamp, base, key)
+
+    def media_ssrc(self) -> int | None:
+        """The publisher's SSRC for PLI."""
+        if self._ssrc is not None:
+            return self._ssrc
+        rtx = set(getattr(self.receiver, "_RTCRtpReceiver__rtx_ssrc", {}))
+        for ssrc in getattr(self.receiver, "_RTCRtpReceiver__remote_streams", {}):
+            if ssrc not in rtx:
+                return int(ssrc)
+        return None
+
+    def request_keyframe(self, min_interval: float = 0.3) -> None:
+        """Ask the publisher for a keyframe (PLI), at most every ``min_interval`` seconds."""
+        if self.kind is not Kind.VIDEO:
+            return
+        now = time.monotonic()
+        ssrc = self.media_ssrc()
+        if ssrc is None or now - self._last_pli < min_interval:
+            return
+        self._last_pli = now
+        self.plis_sent += 1
+        task = asyncio.ensure_future(self._raw_pli(ssrc))
+        task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("background media task failed: %r", task.exception())
+
+
+class Outlet(MediaStreamTrack):
+    """What one subscriber's sender sends for one publisher and kind: encoded packets."""
+
+    def __init__(self, subscriber: str, publisher: str, kind: Kind, max_queue: int) -> None:
+        super().__init__()
+        self.kind = kind.value
+        self.subscriber = subscriber
+        self.publisher = publisher
+        self.media_kind = kind
+        self.max_queue = max_queue
+        self.source: Publication | None = None
+        self.active = False
+        self.waiting_keyframe = kind is Kind.VIDEO
+        self.forwarded = 0
+        self.dropped = 0
+        self.keyframe_requests = 0
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
+        self._offset: int | None = None
+        self._last_pts: int | None = None
+
+    def attach(self, source: Publication | None) -> None:
+        """Forward from ``source`` (None: nothing to forward now)."""
+        if self.source is source:
+            return
+        if self.source is not None:
+            self.source.outlets.discard(self)
+        self.source = source
+        self._offset = None
+        self.waiting_keyframe = self.media_kind is Kind.VIDEO
+        if source is not None and self.active:
+            source.outlets.add(self)
+            source.request_keyframe()
+
+    def set_active(self, active: bool) -> None:
+        """Whether the room's routes include this outlet now."""
+        if active == self.active:
+            return
+        self.active = active
+        if self.source is None:
+            return
+        if active:
+            self._offset = None
+            self.waiting_keyframe = self.media_kind is Kind.VIDEO
+            self.source.outlets.add(self)
+            self.source.request_keyframe()
+        else:
+            self.source.outlets.discard(self)
+            while not self._queue.empty():
+                self._queue.get_nowait()
+
+    def bind(self, sender: RTCRtpSender) -> None:
+        """Turn the subscriber's keyframe requests into PLIs towards the publisher."""
+
+        def on_keyframe_request() -> None:
+            self.keyframe_requests += 1
+            if self.source is not None:
+                self.source.request_keyframe()
+
+        sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+
+    def offer(self, data: bytes, timestamp: int, time_base: fractions.Fraction, key: bool) -> None:
+        """A frame from the source."""
+        if self.waiting_keyframe:
+            if not key:
+                self.dropped += 1
+                return
+            self.waiting_keyframe = False
+        if self._queue.qsize() >= self.max_queue:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self.dropped += 1
+            if self.media_kind is Kind.VIDEO and self.source is not None:
+                self.waiting_keyframe = True
+                self.source.request_keyframe()
+            return
+        if self._offset is None:
+            # keep outgoing timestamps monotonic across pauses and source switches
+            step = VIDEO_STEP if self.media_kind is Kind.VIDEO else AUDIO_STEP
+            self._offset = 0 if self._last_pts is None else self._last_pts + step - timestamp
+        pts = timestamp + self._offset
+        self._last_pts = pts
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.time_base = time_base
+        self._queue.put_nowait(packet)
+        self.forwarded += 1
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            raise MediaStreamError
+        return packet
+
+    def stop(self) -> None:
+        if self.source is not None:
+            self.source.outlets.discard(self)
+        self._queue.put_nowait(None)
+        super().stop()
+
+
+@dataclass
+class Peer:
+    """One member's peer connection and what it publishes and receives."""
+
+    participant_id: str
+    pc: RTCPeerConnection
+    publications: dict[Kind, Publication] = field(default_factory=dict)
+    outlets: dict[tuple[str, Kind], tuple[RTCRtpTransceiver, Outlet]] = field(default_factory=dict)
+    remote_set: bool = False
+    pending_candidates: list[dict[str, Any]] = field(default_factory=list)
+    dirty: bool = False
+    negotiating: asyncio.Task[None] | None = None
+    answer: asyncio.Future[str] | None = None
+    connected: bool = False
+    stalled: bool = False
+
+
+class AiortcMediaSession:
+    """The media of one room: a peer connection per member, forwarding along the routes."""
+
+    def __init__(self, case_id: str, listener: MediaListener, config: MediaConfig) -> None:
+        self.case_id = case_id
+        self.listener = listener
+        self.config = config
+        self.peers: dict[str, Peer] = {}
+        self.routes: frozenset[Route] = frozenset()
+        self._watchdog = asyncio.ensure_future(self._watch())
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+
+    def _configuration(self) -> RTCConfiguration:
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in self.config.ice_servers
+        ]
+        # an explicit (possibly empty) list: aiortc's default STUN server is on the internet
+        return RTCConfiguration(iceServers=servers)
+
+    def _report(self, peer: Peer) -> None:
+        up = peer.connected and not peer.stalled
+        self._spawn(self.listener.connection_changed(peer.participant_id, up))
+
+    # ------------------------------------------------------------------ MediaSession
+
+    async def connect(self, participant_id: str, offer_sdp: str) -> str:
+        await self.disconnect(participant_id)
+        try:
+            parsed = SessionDescription.parse(offer_sdp)
+        except (ValueError, IndexError, KeyError, AssertionError) as exc:
+            raise InvalidCommand("The offer is not a valid session description") from exc
+        pc = RTCPeerConnection(self._configuration())
+        peer = Peer(participant_id, pc)
+        self.peers[participant_id] = peer
+        for media in parsed.media:
+            if media.kind in ("audio", "video"):
+                t = pc.addTransceiver(media.kind, direction="recvonly")
+                t.setCodecPreferences(_codecs(media.kind, self.config.video_codec))
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            kind = Kind(track.kind)
+            publication = Publication(participant_id, kind, receiver)
+            peer.publications[kind] = publication
+            for other in self.peers.values():
+                entry = other.outlets.get((participant_id, kind))
+                if entry is not None:
+                    entry[1].attach(publication)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if self.peers.get(participant_id) is not peer:
+                return
+            state = pc.connectionState
+            if state == "connected" and not peer.connected:
+                peer.connected = True
+                self._report(peer)
+            elif state in ("failed", "closed") and peer.connected:
+                peer.connected = False
+                self._report(peer)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+            peer.remote_set = True
+            for candidate in peer.pending_candidates:
+                await self._add_candidate(peer, candidate)
+            peer.pending_candidates.clear()
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+        except (ValueError, AssertionError) as exc:
+            await self.disconnect(participant_id)
+            raise InvalidCommand("The offer cannot be answered (codecs or format)") from exc
+        except Exception as exc:  # aiortc raises its own InvalidStateError/OperationError types
+            await self.disconnect(participant_id)
+            raise InvalidCommand("The offer cannot be answered") from exc
+        self._sync_outlets(peer)
+        return str(pc.localDescription.sdp)
+
+    async def accept_answer(self, participant_id: str, answer_sdp: str) -> None:
+        peer = self.peers.get(participant_id)
+        if peer is None or peer.answer is None or peer.answer.done():
+            raise InvalidCommand("No offer from the server is waiting for an answer")
+        peer.answer.set_result(answer_sdp)
+
+    async def add_candidate(self, participant_id: str, candidate: dict[str, Any]) -> None:
+        _parse_candidate(candidate)  # refuse garbage at once, even if it would be buffered
+        peer = self.peers.get(participant_id)
+        if peer is None or not peer.remote_set:
+            if peer is not None and len(peer.pending_candidates) < 64:
+                peer.pending_candidates.append(candidate)
+            return
+        await self._add_candidate(peer, candidate)
+
+    async def _add_candidate(self, peer: Peer, candidate: dict[str, Any]) -> None:
+        parsed = _parse_candidate(candidate)
+        if parsed is None:
+            return  # end of candidates
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
+            parsed.sdpMLineIndex = 0
+        try:
+            await peer.pc.addIceCandidate(parsed)
+        except (ValueError, AssertionError) as exc:
+            raise InvalidCommand("The ICE candidate does not match the session") from exc
+
+    def set_routes(self, routes: frozenset[Route]) -> None:
+        self.routes = routes
+        for peer in self.peers.values():
+            self._sync_outlets(peer)
+
+    def _sync_outlets(self, peer: Peer) -> None:
+        """Make the subscriber's outlets match the routes; renegotiate if new ones are needed."""
+        if not peer.remote_set or peer.pc.connectionState == "closed":
+            return
+        wanted = {(r.publisher, r.kind) for r in self.routes if r.subscriber == peer.participant_id}
+        for key in wanted - set(peer.outlets):
+            publisher, kind = key
+            outlet = Outlet(peer.participant_id, publisher, kind, self.config.max_queue)
+            transceiver = peer.pc.addTransceiver(outlet, direction="sendonly")
+            transceiver.setCodecPreferences(_codecs(kind.value, self.config.video_codec))
+            outlet.bind(transceiver.sender)
+            peer.outlets[key] = (transceiver, outlet)
+            source = self.peers.get(publisher)
+            outlet.attach(source.publications.get(kind) if source else None)
+            peer.dirty = True
+        for key, (_, outlet) in peer.outlets.items():
+            outlet.set_active(key in wanted)
+        if peer.dirty and (peer.negotiating is None or peer.negotiating.done()):
+            peer.negotiating = asyncio.ensure_future(self._negotiate(peer))
+            peer.negotiating.add_done_callback(_log_failure)
+
+    async def _negotiate(self, peer: Peer) -> None:
+        """Offer the page its new tracks, one round at a time."""
+        pc = peer.pc
+        waits = 0
+        while peer.dirty and self.peers.get(peer.participant_id) is peer:
+            peer.dirty = False
+            if pc.signalingState != "stable":
+                waits += 1
+                if waits > 200:
+                    raise RuntimeError("signaling never became stable")
+                await asyncio.sleep(0.05)
+                peer.dirty = True
+                continue
+            offer = await pc.createOffer()
+            await pc.setLocalDescription(offer)
+            tracks = {
+                t.mid: {"participant_id": o.publisher, "kind": o.kind}
+                for t, o in peer.outlets.values()
+                if t.mid is not None
+            }
+            loop = asyncio.get_running_loop()
+            peer.answer = loop.create_future()
+            await self.listener.offer(peer.participant_id, str(pc.localDescription.sdp), tracks)
+            try:
+                answer = await asyncio.wait_for(peer.answer, self.config.answer_timeout)
+            except TimeoutError:
+                # aiortc cannot roll back an offer: drop the connection, the page reconnects
+                logger.warning("[case=%s] no answer from %s to a renegotiation", self.case_id, peer.participant_id)
+                self._spawn(self.disconnect(peer.participant_id))
+                return
+            finally:
+                peer.answer = None
+            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def disconnect(self, participant_id: str) -> None:
+        peer = self.peers.pop(participant_id, None)
+        if peer is None:
+            return
+        if peer.negotiating is not None:
+            peer.negotiating.cancel()
+        for publication in peer.publications.values():
+            for outlet in list(publication.outlets):
+                outlet.attach(None)
+                outlet.source = None
+        for _, outlet in peer.outlets.values():
+            outlet.stop()
+        if peer.connected:
+            peer.connected = False
+            self._report(peer)
+        with contextlib.suppress(Exception):
+            await peer.pc.close()
+
+    async def close(self) -> None:
+        self._watchdog.cancel()
+        for pid in list(self.peers):
+            await self.disconnect(pid)
+        for task in list(self._tasks):
+            task.cancel()
+
+    # ------------------------------------------------------------------ dead peers
+
+    async def _watch(self) -> None:
+        """Every second: a publisher whose media stopped for ``stall_after`` seconds is gone."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for peer in list(self.peers.values()):
+                if not peer.connected or not peer.publications:
+                    continue
+                newest = max(p.last_frame for p in peer.publications.values())
+                stalled = now - newest > self.config.stall_after
+                if stalled != peer.stalled:
+                    peer.stalled = stalled
+                    logger.info(
+                        "[case=%s] media from %s %s",
+                        self.case_id,
+                        peer.participant_id,
+                        "stopped" if stalled else "resumed",
+                    )
+                    self._report(peer)
+
+    # ------------------------------------------------------------------ figures
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for tests and benchmarks."""
+        return {
+            pid: {
+                "published": {
+                    k.value: {"frames": p.frames, "keyframes": p.keyframes, "plis": p.plis_sent}
+                    for k, p in peer.publications.items()
+                },
+                "outlets": {
+                    f"{pub}:{kind.value}": {
+                        "active": o.active,
+                        "forwarded": o.forwarded,
+                        "dropped": o.dropped,
+                        "keyframe_requests": o.keyframe_requests,
+                    }
+                    for (pub, kind), (_, o) in peer.outlets.items()
+                },
+            }
+            for pid, peer in self.peers.items()
+        }
+
+
+def _parse_candidate(candidate: dict[str, Any]) -> Any:
+    """An aiortc candidate from the browser's fields; None for end-of-candidates."""
+    text = candidate.get("candidate") or ""
+    if not text:
+        return None
+    try:
+        return candidate_from_sdp(text.split(":", 1)[1] if text.startswith("candidate:") else text)
+    except (ValueError, IndexError, AssertionError) as exc:
+        raise InvalidCommand("Malformed ICE candidate") from exc
+
+
+def aiortc_factory(config: MediaConfig) -> Callable[[str, MediaListener], AiortcMediaSession]:
+    """A media factory for :class:`rooms.service.RoomService` (checks aiortc's internals first)."""
+    check_aiortc_internals()
+
+    def make(case_id: str, listener: MediaListener) -> AiortcMediaSession:
+        return AiortcMediaSession(case_id, listener, config)
+
+    return make

@@ -1,0 +1,348 @@
+"""Live rooms with real aiortc peers over real socket.io: forwarding without transcoding, keyframes,
+PLI relay, caucus and mute enforced by the server, reconnection, dead peers, signaling errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+import socketio  # type: ignore[import-untyped]
+from aiohttp.test_utils import TestServer
+
+from rooms.sfu import AiortcMediaSession, _Tap
+from server.app import ROOMS, build_app
+from server.config import Settings
+from server.domain.roles import AccountKind
+from server.identity.access import new_id
+from server.identity.passwords import hash_password
+from server.store import db
+from server.store.repository import Account
+from tests.media import make_clip
+from tests.peers import ClientPeer
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "vp8": make_clip(folder / "a.webm", tone_hz=440),
+        "vp8b": make_clip(folder / "b.webm", tone_hz=660),
+        "h264": make_clip(folder / "c.ts", video="libx264"),
+    }
+
+
+@dataclass
+class Live:
+    base: str
+    app: Any
+    case_id: str
+    tokens: dict[str, str]
+    ids: dict[str, str]
+
+    def media(self) -> AiortcMediaSession:
+        media = self.app[ROOMS].rooms[self.case_id].media
+        assert isinstance(media, AiortcMediaSession)
+        return media
+
+    def peer(self, who: str, clip: Path | None = None) -> ClientPeer:
+        return ClientPeer(self.base, self.tokens[who], case_id=self.case_id if who == "mediator" else None, clip=clip)
+
+
+async def _live(tmp_path: Path, video_codec: str = "VP8") -> AsyncIterator[Live]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    await db.upgrade(url)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        secret_key="s" * 40,
+        auto_migrate=False,
+        video_codec=video_codec,
+        media_stall_seconds=1.5,
+    )
+    app = build_app(settings)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    repo = app[ROOMS].cases.repo
+    username = f"m-{uuid.uuid4().hex[:6]}"
+    await repo.create_account(
+        Account(
+            new_id(),
+            username,
+            "调解员",
+            AccountKind.MEDIATOR,
+            "org",
+            hash_password("pw-123456789", log2_n=10),
+            datetime.now(UTC),
+        )
+    )
+    async with aiohttp.ClientSession() as http:
+
+        async def call(method: str, path: str, token: str | None = None, json: Any = None) -> Any:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with http.request(method, base + path, json=json, headers=headers) as resp:
+                body = await resp.json()
+                assert resp.status < 300, body
+                return body
+
+        login = await call("POST", "/api/v1/auth/login", json={"username": username, "password": "pw-123456789"})
+        mediator = login["token"]
+        case = await call("POST", "/api/v1/cases", mediator, {"kind": "traffic_accident", "title": "live"})
+        tokens, ids = {"mediator": mediator}, {}
+        for role in ("applicant", "respondent", "insurer"):
+            added = await call(
+                "POST", f"/api/v1/cases/{case['id']}/participants", mediator, {"role": role, "display_name": role}
+            )
+            tokens[role] = added["link"]["token"]
+            ids[role] = added["participant"]["id"]
+        ids["mediator"] = next(p["id"] for p in case["participants"] if p["role"] == "mediator")
+        starts = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        await call("POST", f"/api/v1/cases/{case['id']}/sessions", mediator, {"starts_at": starts})
+        yield Live(base, app, case["id"], tokens, ids)
+    await server.close()
+
+
+@pytest_asyncio.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Live]:
+    async for value in _live(tmp_path):
+        yield value
+
+
+@pytest_asyncio.fixture
+async def live_h264(tmp_path: Path) -> AsyncIterator[Live]:
+    async for value in _live(tmp_path, "H264"):
+        yield value
+
+
+async def enter(live: Live, who: str, clip: Path | None, admit_by: ClientPeer | None = None) -> ClientPeer:
+    peer = live.peer(who, clip)
+    await peer.connect()
+    ack = await peer.join()
+    assert ack["ok"], ack
+    if admit_by is not None:
+        assert ack["presence"] == "waiting"
+        result = await admit_by.emit("admit", {"participant_id": live.ids[who]})
+        assert result["ok"], result
+    await peer.publish()
+    return peer
+
+
+async def settle(peer: ClientPeer, publisher: str, kind: str, quiet: float = 0.6, limit: float = 5.0) -> None:
+    """Wait until no frame of this publisher and kind arrived for ``quiet`` seconds (bounded)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    last, since = peer.frames_from(publisher, kind), loop.time()
+    while loop.time() - since < quiet:
+        assert loop.time() < deadline, f"{kind} from {publisher} kept arriving"
+        await asyncio.sleep(0.1)
+        now_count = peer.frames_from(publisher, kind)
+        if now_count != last:
+            last, since = now_count, loop.time()
+
+
+def server_decoders_idle(media: AiortcMediaSession) -> None:
+    """No server receiver handed a frame to a decoder; no server video sender encoded one."""
+    for peer in media.peers.values():
+        for publication in peer.publications.values():
+            queue = publication.receiver._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
+            assert isinstance(queue, _Tap) and queue.qsize() == 0
+            assert publication.frames > 0
+        for transceiver, outlet in peer.outlets.values():
+            encoder = transceiver.sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+            if outlet.kind == "video" and encoder is not None:
+                assert encoder.codec is None, "a video encoder ran on the server"
+
+
+async def test_three_members_receive_each_other_without_transcoding(live: Live, clips: dict[str, Path]) -> None:
+    mediator = await enter(live, "mediator", clips["vp8"])
+    applicant = await enter(live, "applicant", clips["vp8b"], admit_by=mediator)
+    respondent = await enter(live, "respondent", clips["vp8"], admit_by=mediator)
+    peers = {"mediator": mediator, "applicant": applicant, "respondent": respondent}
+    try:
+        for name, peer in peers.items():
+            for other in peers:
+                if other == name:
+                    continue
+                pid = live.ids[other]
+                await peer.wait_for(
+                    lambda p, pid=pid: p.frames_from(pid, "video") >= 30 and p.frames_from(pid, "audio") >= 50,
+                    what=f"{name} receiving {other}",
+                )
+                inbound = peer.inbound[(pid, "video")]
+                assert inbound.first_is_keyframe is True, f"{name} got {other}'s video starting without a keyframe"
+        server_decoders_idle(live.media())
+        room = mediator.last_room()
+        assert {m["presence"] for m in room["members"]} == {"admitted"} and len(room["members"]) == 3
+    finally:
+        for peer in peers.values():
+            await peer.close()
+
+
+async def test_subscriber_pli_reaches_the_publisher(live: Live, clips: dict[str, Path]) -> None:
+    mediator = await enter(live, "mediator", clips["vp8"])
+    applicant = await enter(live, "applicant", None, admit_by=mediator)
+    try:
+        mid = live.ids["mediator"]
+        await applicant.wait_for(lambda p: p.frames_from(mid) >= 10, what="video from the mediator")
+        assert mediator.pc is not None
+        video_sender = next(t.sender for t in mediator.pc.getTransceivers() if t.kind == "video" and t.sender.track)
+        requests: list[float] = []
+        video_sender._send_keyframe = lambda: requests.append(1.0)  # type: ignore[method-assign]
+        receiver = next(
+            r for m, r in applicant.receivers.items() if applicant.track_owner.get(m, {}).get("kind") == "video"
+        )
+        ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))  # type: ignore[attr-defined]
+        await asyncio.sleep(0.4)  # past the server's PLI rate limit from the join
+        await receiver._send_rtcp_pli(ssrc)
+        await mediator.wait_for(lambda p: bool(requests), timeout=5, what="the relayed PLI")
+        outlet_stats = live.media().stats()[live.ids["applicant"]]["outlets"][f"{mid}:video"]
+        assert outlet_stats["keyframe_requests"] >= 1
+    finally:
+        await applicant.close()
+        await mediator.close()
+
+
+async def test_caucus_and_mute_are_enforced_by_what_the_server_forwards(live: Live, clips: dict[str, Path]) -> None:
+    mediator = await enter(live, "mediator", clips["vp8"])
+    applicant = await enter(live, "applicant", clips["vp8b"], admit_by=mediator)
+    respondent = await enter(live, "respondent", clips["vp8"], admit_by=mediator)
+    m, a = live.ids["mediator"], live.ids["applicant"]
+    try:
+        await respondent.wait_for(lambda p: p.frames_from(m) >= 10 and p.frames_from(a) >= 10, what="joint session")
+        ack = await mediator.emit("caucus_start", {"members": [a]})
+        assert ack["ok"], ack
+        await respondent.wait_for(lambda p: p.last_room().get("caucus") == sorted([a, m]), what="caucus notice")
+        for key in ((m, "audio"), (m, "video"), (a, "audio"), (a, "video")):
+            await settle(respondent, *key)  # frames already in flight land
+        before = {(k, kind): respondent.frames_from(k, kind) for k in (m, a) for kind in ("audio", "video")}
+        mark = applicant.frames_from(m)
+        await applicant.wait_for(lambda p: p.frames_from(m) >= mark + 30, what="caucus pair still talking")
+        after = {(k, kind): respondent.frames_from(k, kind) for k in (m, a) for kind in ("audio", "video")}
+        assert after == before, "the excluded respondent received media of the caucus pair"
+        assert respondent.last_room()["in_caucus"] is False
+        ack = await mediator.emit("caucus_end")
+        assert ack["ok"]
+        mark = respondent.frames_from(a)
+        await respondent.wait_for(lambda p: p.frames_from(a) >= mark + 10, what="back in the joint session")
+        # mute: the server stops forwarding the applicant's audio to everyone
+        ack = await mediator.emit("mute", {"participant_id": a, "kind": "audio", "muted": True})
+        assert ack["ok"]
+        await settle(respondent, a, "audio")
+        audio_mark, video_mark = respondent.frames_from(a, "audio"), respondent.frames_from(a, "video")
+        await respondent.wait_for(lambda p: p.frames_from(a, "video") >= video_mark + 30, what="video still flowing")
+        assert respondent.frames_from(a, "audio") == audio_mark
+        assert [x for x in applicant.last_room()["members"] if x["participant_id"] == a][0]["muted"] == ["audio"]
+        trail = await live.app[ROOMS].cases.repo.audit_trail(live.case_id)
+        actions = [e.action for e in trail[0]]
+        assert actions.count("room.caucus") == 2 and "room.mute" in actions and "session.started" in actions
+    finally:
+        for peer in (mediator, applicant, respondent):
+            await peer.close()
+
+
+async def test_h264_room_forwards_h264(live_h264: Live, clips: dict[str, Path]) -> None:
+    mediator = await enter(live_h264, "mediator", clips["h264"])
+    applicant = await enter(live_h264, "applicant", None, admit_by=mediator)
+    try:
+        mid = live_h264.ids["mediator"]
+        await applicant.wait_for(lambda p: p.frames_from(mid) >= 30, what="H.264 from the mediator")
+        assert applicant.inbound[(mid, "video")].first_is_keyframe is True
+        assert "H264" in (applicant.pc.remoteDescription.sdp if applicant.pc else "")
+        server_decoders_idle(live_h264.media())
+    finally:
+        await applicant.close()
+        await mediator.close()
+
+
+async def test_reconnect_keeps_identity_and_dead_peers_are_noticed(live: Live, clips: dict[str, Path]) -> None:
+    mediator = await enter(live, "mediator", clips["vp8"])
+    applicant = await enter(live, "applicant", clips["vp8b"], admit_by=mediator)
+    a = live.ids["applicant"]
+    try:
+        await mediator.wait_for(lambda p: p.frames_from(a) >= 10, what="applicant video")
+        # the applicant's network drops: no goodbye, media just stops
+        for track in applicant.sending:
+            track.stop()
+        await mediator.wait_for(
+            lambda p: any(x["participant_id"] == a and not x["connected"] for x in p.last_room().get("members", [])),
+            timeout=10,
+            what="the room noticing the dead peer",
+        )
+        await applicant.close()
+        # back within seconds on a new connection: same participant, admitted without waiting, no second tile
+        again = await enter(live, "applicant", clips["vp8b"])
+        assert again.participant_id == a
+        mark = mediator.frames_from(a)
+        await mediator.wait_for(lambda p: p.frames_from(a) >= mark + 30, what="video after the reconnect")
+        members = [x for x in mediator.last_room()["members"] if x["participant_id"] == a]
+        assert len(members) == 1 and members[0]["connected"] and members[0]["presence"] == "admitted"
+        await again.close()
+    finally:
+        await mediator.close()
+
+
+async def test_remove_revokes_the_link_and_end_closes_the_session(live: Live, clips: dict[str, Path]) -> None:
+    mediator = await enter(live, "mediator", clips["vp8"])
+    respondent = await enter(live, "respondent", None, admit_by=mediator)
+    try:
+        ack = await mediator.emit("remove", {"participant_id": live.ids["respondent"]})
+        assert ack["ok"], ack
+        await respondent.wait_for(lambda p: any(e == "removed" for e, _ in p.events), what="removed notice")
+        again = live.peer("respondent")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await again.connect()
+        ack = await mediator.emit("end")
+        assert ack["ok"], ack
+        await mediator.wait_for(lambda p: any(e == "ended" for e, _ in p.events), what="ended notice")
+        loaded = await live.app[ROOMS].cases.repo.load_case(live.case_id)
+        assert loaded.case.state.value == "between_sessions"
+        assert live.case_id not in live.app[ROOMS].rooms
+    finally:
+        await respondent.close()
+        await mediator.close()
+
+
+async def test_signaling_refuses_bad_input_with_codes(live: Live) -> None:
+    for auth in (None, {}, {"token": "nonsense"}, {"token": live.tokens["mediator"]}):
+        client = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(live.base, auth=auth, transports=["websocket"], wait_timeout=5)
+    party = live.peer("applicant")
+    await party.connect()
+    try:
+        checks: list[tuple[str, Any, str]] = [
+            ("chat", {"text": "hi"}, "invalid_command"),  # not joined yet
+            ("no_such_event", {}, "unknown_event"),
+            ("join", {"extra": 1}, "validation_failed"),
+            ("sdp", {"type": "pranswer", "sdp": "x" * 20}, "validation_failed"),
+            ("sdp", "just a string", "validation_failed"),
+        ]
+        for event, payload, code in checks:
+            ack = await party.emit(event, payload)
+            assert (ack["ok"], ack["code"]) == (False, code), (event, ack)
+        assert (await party.join())["presence"] == "waiting"
+        for event, payload, code in [
+            ("admit", {"participant_id": live.ids["applicant"]}, "forbidden"),
+            ("caucus_start", {"members": []}, "validation_failed"),
+            ("chat", {"text": "hello"}, "forbidden"),  # waiting members cannot chat
+            ("sdp", {"type": "offer", "sdp": "v=0 garbage here"}, "invalid_command"),
+            ("ice", {"candidate": "candidate:garbage"}, "invalid_command"),
+        ]:
+            ack = await party.emit(event, payload)
+            assert (ack["ok"], ack["code"]) == (False, code), (event, ack)
+        assert party.errors and all(set(e) >= {"code", "message", "event"} for e in party.errors)
+        results = await asyncio.gather(*(party.emit("leave_not", {}) for _ in range(120)))
+        assert any(r["code"] == "rate_limited" for r in results)
+    finally:
+        await party.close()
