@@ -14,11 +14,12 @@ class MediaListener(Protocol):
         """A member's media came up, or stopped (connection lost or no packets for a few seconds)."""
         ...
 
-    async def offer(self, participant_id: str, sdp: str, tracks: dict[str, Any]) -> None:
-        """The server needs to renegotiate with a member: send them this offer.
+    async def offer(self, participant_id: str, sdp: str, tracks: dict[str, Any], uplink: dict[str, str]) -> None:
+        """Send a member the server's offer (the server always offers).
 
-        ``tracks`` maps each transceiver ``mid`` to ``{"participant_id", "kind"}``
-        so that the page knows whose tile a track belongs to.
+        ``uplink`` maps the ``mid`` of each line on which the page sends its own
+        media to its kind; ``tracks`` maps each other ``mid`` to
+        ``{"participant_id", "kind"}`` so that the page knows whose tile it feeds.
         """
         ...
 
@@ -26,12 +27,12 @@ class MediaListener(Protocol):
 class MediaSession(Protocol):
     """One room's media: a peer connection per member and the forwarding between them."""
 
-    async def connect(self, participant_id: str, offer_sdp: str) -> str:
-        """(Re)connect a member from their page's offer; return the server's answer."""
+    async def connect(self, participant_id: str) -> None:
+        """(Re)connect a member: a new peer connection, offered to the page through the listener."""
         ...
 
     async def accept_answer(self, participant_id: str, answer_sdp: str) -> None:
-        """The page's answer to a renegotiation offer."""
+        """The page's answer to the server's latest offer."""
         ...
 
     async def add_candidate(self, participant_id: str, candidate: dict[str, Any]) -> None:

@@ -185,12 +185,12 @@ class RoomService:
             raise InvalidCommand("Join the room first")
         return live, member
 
-    async def offer(self, case_id: str, participant_id: str, sdp: str) -> str:
-        """The page's offer: (re)connect its media; return the server's answer."""
+    async def start_media(self, case_id: str, participant_id: str) -> None:
+        """(Re)connect a member's media; the server's offer reaches the page as an ``sdp`` event."""
         live, member = self._member(case_id, participant_id)
         if member.presence not in (Presence.ADMITTED, Presence.WAITING):
             raise InvalidCommand("Join the room first")
-        return await live.media.connect(participant_id, sdp)
+        await live.media.connect(participant_id)
 
     async def answer(self, case_id: str, participant_id: str, sdp: str) -> None:
         """The page's answer to a renegotiation offer."""
@@ -267,10 +267,14 @@ class RoomService:
             live = self.rooms.pop(case_id)
             await live.media.close()
 
-    async def renegotiate(self, case_id: str, participant_id: str, sdp: str, tracks: dict[str, Any]) -> None:
+    async def renegotiate(
+        self, case_id: str, participant_id: str, sdp: str, tracks: dict[str, Any], uplink: dict[str, str]
+    ) -> None:
         """Pass a server-made offer to the member's page."""
         if self.notifier is not None:
-            await self.notifier.send(case_id, participant_id, "sdp", {"type": "offer", "sdp": sdp, "tracks": tracks})
+            await self.notifier.send(
+                case_id, participant_id, "sdp", {"type": "offer", "sdp": sdp, "tracks": tracks, "uplink": uplink}
+            )
 
 
 class _Listener:
@@ -283,8 +287,8 @@ class _Listener:
     async def connection_changed(self, participant_id: str, connected: bool) -> None:
         await self.service.connected(self.case_id, participant_id, connected)
 
-    async def offer(self, participant_id: str, sdp: str, tracks: dict[str, Any]) -> None:
-        await self.service.renegotiate(self.case_id, participant_id, sdp, tracks)
+    async def offer(self, participant_id: str, sdp: str, tracks: dict[str, Any], uplink: dict[str, str]) -> None:
+        await self.service.renegotiate(self.case_id, participant_id, sdp, tracks, uplink)
 
 
 def room_view(live: LiveRoom, viewer: str) -> dict[str, Any]:

@@ -21,6 +21,10 @@ which we redirect per sender into a PLI towards the publisher
 keyframe and asks for one. ``tests/integration/test_sfu.py`` pins these
 internals: if an aiortc upgrade moves them, it fails.
 
+The server always makes the offers (the page only answers): one side choosing
+header-extension ids and codec payload types keeps every renegotiation
+consistent (a browser refuses a re-offer that renumbers its extensions).
+
 Every peer uses one video codec per room (VP8 by default, H.264 for rooms
 with iPhones on old Safari), enforced with codec preferences on every
 transceiver, because a forwarder cannot translate between codecs.
@@ -49,7 +53,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import candidate_from_sdp
 
 from rooms.media import MediaListener
 from rooms.model import Kind, Route
@@ -327,6 +331,7 @@ class Peer:
     pc: RTCPeerConnection
     publications: dict[Kind, Publication] = field(default_factory=dict)
     outlets: dict[tuple[str, Kind], tuple[RTCRtpTransceiver, Outlet]] = field(default_factory=dict)
+    uplink: list[RTCRtpTransceiver] = field(default_factory=list)
     remote_set: bool = False
     pending_candidates: list[dict[str, Any]] = field(default_factory=list)
     dirty: bool = False
@@ -370,19 +375,16 @@ class AiortcMediaSession:
 
     # ------------------------------------------------------------------ MediaSession
 
-    async def connect(self, participant_id: str, offer_sdp: str) -> str:
+    async def connect(self, participant_id: str) -> None:
         await self.disconnect(participant_id)
-        try:
-            parsed = SessionDescription.parse(offer_sdp)
-        except (ValueError, IndexError, KeyError, AssertionError) as exc:
-            raise InvalidCommand("The offer is not a valid session description") from exc
         pc = RTCPeerConnection(self._configuration())
         peer = Peer(participant_id, pc)
         self.peers[participant_id] = peer
-        for media in parsed.media:
-            if media.kind in ("audio", "video"):
-                t = pc.addTransceiver(media.kind, direction="recvonly")
-                t.setCodecPreferences(_codecs(media.kind, self.config.video_codec))
+        # the page's own microphone and camera arrive on two receive-only lines
+        for kind in ("audio", "video"):
+            t = pc.addTransceiver(kind, direction="recvonly")
+            t.setCodecPreferences(_codecs(kind, self.config.video_codec))
+            peer.uplink.append(t)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -407,22 +409,8 @@ class AiortcMediaSession:
                 peer.connected = False
                 self._report(peer)
 
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-            peer.remote_set = True
-            for candidate in peer.pending_candidates:
-                await self._add_candidate(peer, candidate)
-            peer.pending_candidates.clear()
-            answer = await pc.createAnswer()
-            await pc.setLocalDescription(answer)
-        except (ValueError, AssertionError) as exc:
-            await self.disconnect(participant_id)
-            raise InvalidCommand("The offer cannot be answered (codecs or format)") from exc
-        except Exception as exc:  # aiortc raises its own InvalidStateError/OperationError types
-            await self.disconnect(participant_id)
-            raise InvalidCommand("The offer cannot be answered") from exc
+        peer.dirty = True
         self._sync_outlets(peer)
-        return str(pc.localDescription.sdp)
 
     async def accept_answer(self, participant_id: str, answer_sdp: str) -> None:
         peer = self.peers.get(participant_id)
@@ -459,7 +447,7 @@ class AiortcMediaSession:
 
     def _sync_outlets(self, peer: Peer) -> None:
         """Make the subscriber's outlets match the routes; renegotiate if new ones are needed."""
-        if not peer.remote_set or peer.pc.connectionState == "closed":
+        if peer.pc.connectionState == "closed":
             return
         wanted = {(r.publisher, r.kind) for r in self.routes if r.subscriber == peer.participant_id}
         for key in wanted - set(peer.outlets):
@@ -498,19 +486,31 @@ class AiortcMediaSession:
                 for t, o in peer.outlets.values()
                 if t.mid is not None
             }
+            uplink = {t.mid: t.kind for t in peer.uplink if t.mid is not None}
             loop = asyncio.get_running_loop()
             peer.answer = loop.create_future()
-            await self.listener.offer(peer.participant_id, str(pc.localDescription.sdp), tracks)
+            await self.listener.offer(peer.participant_id, str(pc.localDescription.sdp), tracks, uplink)
             try:
                 answer = await asyncio.wait_for(peer.answer, self.config.answer_timeout)
             except TimeoutError:
                 # aiortc cannot roll back an offer: drop the connection, the page reconnects
-                logger.warning("[case=%s] no answer from %s to a renegotiation", self.case_id, peer.participant_id)
+                logger.warning("[case=%s] no answer from %s to an offer", self.case_id, peer.participant_id)
                 self._spawn(self.disconnect(peer.participant_id))
                 return
             finally:
                 peer.answer = None
-            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            except Exception:  # noqa: BLE001 - aiortc raises ValueError and its own error types
+                logger.warning("[case=%s] unusable answer from %s", self.case_id, peer.participant_id)
+                self._spawn(self.disconnect(peer.participant_id))
+                return
+            if not peer.remote_set:
+                peer.remote_set = True
+                for candidate in peer.pending_candidates:
+                    with contextlib.suppress(InvalidCommand):
+                        await self._add_candidate(peer, candidate)
+                peer.pending_candidates.clear()
 
     async def disconnect(self, participant_id: str) -> None:
         peer = self.peers.pop(participant_id, None)

@@ -8,7 +8,8 @@ emitted as an ``error`` event):
 event              payload                                                who
 =================  =====================================================  ===========
 ``join``           ``{}``                                                 anyone on the case
-``sdp``            ``{"type": "offer"|"answer", "sdp": str}``             joined members
+``media``          ``{}`` (start or restart my media connection)         joined members
+``sdp``            ``{"type": "answer", "sdp": str}``                     joined members
 ``ice``            ``{"candidate": str, "sdpMid": str?, "sdpMLineIndex"}``  joined members
 ``chat``           ``{"text": str}``                                      admitted members
 ``leave``          ``{}``                                                 joined members
@@ -22,8 +23,9 @@ event              payload                                                who
 ``end``            ``{}``                                                 mediator
 =================  =====================================================  ===========
 
-Server → client: ``room`` (the room as this member may see it), ``sdp`` (a
-renegotiation offer with ``tracks``: mid → publisher and kind), ``chat``,
+Server → client: ``room`` (the room as this member may see it), ``sdp`` (an
+offer with ``uplink``: mid → kind of the page's own audio and video, and
+``tracks``: mid → publisher and kind of what it receives), ``chat``,
 ``error`` (``{"code", "message", "event"}``), ``removed``, ``ended``.
 """
 
@@ -49,9 +51,10 @@ class Empty(Strict):
 
 
 class Sdp(Strict):
-    """A session description."""
+    """The page's answer to the server's offer (the server always offers: one side
+    choosing header-extension ids and codecs keeps renegotiation consistent)."""
 
-    type: Literal["offer", "answer"]
+    type: Literal["answer"]
     sdp: Annotated[str, StringConstraints(min_length=10, max_length=MAX_SDP)]
 
 
@@ -98,6 +101,7 @@ class Caucus(Strict):
 
 EVENTS: dict[str, type[Strict]] = {
     "join": Empty,
+    "media": Empty,
     "sdp": Sdp,
     "ice": Ice,
     "chat": Chat,

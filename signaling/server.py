@@ -104,6 +104,7 @@ class SignalingServer:
         self.sio.on("*", self._dispatch)
         self._handlers: dict[str, Callable[[Connection, Any], Awaitable[dict[str, Any]]]] = {
             "join": self._join,
+            "media": self._media,
             "sdp": self._sdp,
             "ice": self._ice,
             "chat": self._chat,
@@ -208,14 +209,14 @@ class SignalingServer:
             "presence": joined.presence.value,
         }
 
+    async def _media(self, conn: Connection, _: BaseModel) -> dict[str, Any]:
+        pid = self._joined(conn)
+        await self.rooms.start_media(conn.case_id, pid)
+        return {"ok": True}
+
     async def _sdp(self, conn: Connection, msg: p.Sdp) -> dict[str, Any]:
         pid = self._joined(conn)
-        if msg.type == "offer":
-            answer = await self.rooms.offer(conn.case_id, pid, msg.sdp)
-            # sent as an event, before any renegotiation offer, so the page applies them in order
-            await self.sio.emit("sdp", {"type": "answer", "sdp": answer}, to=conn.sid)
-        else:
-            await self.rooms.answer(conn.case_id, pid, msg.sdp)
+        await self.rooms.answer(conn.case_id, pid, msg.sdp)
         return {"ok": True}
 
     async def _ice(self, conn: Connection, msg: p.Ice) -> dict[str, Any]:

@@ -103,6 +103,7 @@ class ClientPeer:
     sio: Any = None
     pc: RTCPeerConnection | None = None
     sending: list[ClipTrack] = field(default_factory=list)
+    _sdp_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     rooms: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     chats: list[dict[str, Any]] = field(default_factory=list)
@@ -149,20 +150,13 @@ class ClientPeer:
         return ack
 
     async def publish(self) -> None:
-        """Open the peer connection, send the clip (if any), offer."""
+        """Ask the server for a media connection; its offer arrives as an ``sdp`` event."""
+        if self.pc is not None:
+            await self.pc.close()
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        if self.clip is not None:
-            for kind in ("audio", "video"):
-                track = ClipTrack(self.clip, kind)
-                self.sending.append(track)
-                self.pc.addTrack(track)
-        else:
-            self.pc.addTransceiver("audio", direction="recvonly")
-            self.pc.addTransceiver("video", direction="recvonly")
         self.pc.on("track", self._on_track)
-        offer = await self.pc.createOffer()
-        await self.pc.setLocalDescription(offer)
-        ack = await self.emit("sdp", {"type": "offer", "sdp": self.pc.localDescription.sdp})
+        self.sending = [ClipTrack(self.clip, kind) for kind in ("audio", "video")] if self.clip else []
+        ack = await self.emit("media")
         assert ack["ok"], ack
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -187,15 +181,21 @@ class ClientPeer:
 
     async def _on_sdp(self, data: dict[str, Any]) -> None:
         async with self._sdp_lock:
-            assert self.pc is not None
-            if data["type"] == "answer":
-                await self.pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))
-                return
+            pc = self.pc
+            assert pc is not None and data["type"] == "offer"
             self.track_owner.update(data.get("tracks", {}))
-            await self.pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
-            answer = await self.pc.createAnswer()
-            await self.pc.setLocalDescription(answer)
-            await self.sio.emit("sdp", {"type": "answer", "sdp": self.pc.localDescription.sdp})
+            await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+            uplink = data.get("uplink", {})
+            for transceiver in pc.getTransceivers():
+                kind = uplink.get(transceiver.mid)
+                track = next((t for t in self.sending if t.kind == kind), None)
+                if track is not None and transceiver.sender.track is None:
+                    transceiver.sender.replaceTrack(track)
+                    transceiver.direction = "sendonly"
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+            ack = await self.emit("sdp", {"type": "answer", "sdp": pc.localDescription.sdp})
+            assert ack["ok"], ack
 
     async def wait_for(self, predicate: Any, timeout: float = 20.0, what: str = "") -> None:
         """Wait (bounded) until ``predicate(self)`` is true."""

@@ -12,6 +12,14 @@ from pathlib import Path
 from aiohttp import web
 
 STATIC = Path(__file__).parent / "static"
+VENDOR = {
+    # served file -> where ./dev puts it (npm, pinned in web/package.json)
+    "socket.io.esm.min.js": Path(__file__).parent
+    / "node_modules"
+    / "socket.io-client"
+    / "dist"
+    / "socket.io.esm.min.js",
+}
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -28,8 +36,17 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     return handler
 
 
+async def _vendor(request: web.Request) -> web.StreamResponse:
+    path = VENDOR.get(request.match_info["name"])
+    if path is None or not path.exists():
+        raise web.HTTPNotFound(text="Run ./dev to install the browser dependencies (npm).")
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+
+
 def add_pages(app: web.Application) -> None:
-    """Serve the pages and ``/static``."""
+    """Serve the pages, ``/static`` and the npm-installed browser client."""
     app.router.add_get("/", _page("index.html"), name="index")
     app.router.add_get("/join", _page("join.html"), name="join")
+    app.router.add_get("/console", _page("console.html"), name="console")
+    app.router.add_get("/static/vendor/{name}", _vendor, name="vendor")
     app.router.add_static("/static", STATIC, name="static", append_version=False)

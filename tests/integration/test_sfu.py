@@ -336,7 +336,8 @@ async def test_signaling_refuses_bad_input_with_codes(live: Live) -> None:
             ("admit", {"participant_id": live.ids["applicant"]}, "forbidden"),
             ("caucus_start", {"members": []}, "validation_failed"),
             ("chat", {"text": "hello"}, "forbidden"),  # waiting members cannot chat
-            ("sdp", {"type": "offer", "sdp": "v=0 garbage here"}, "invalid_command"),
+            ("sdp", {"type": "answer", "sdp": "v=0 garbage here"}, "invalid_command"),  # nothing offered
+            ("sdp", {"type": "offer", "sdp": "v=0 the page never offers"}, "validation_failed"),
             ("ice", {"candidate": "candidate:garbage"}, "invalid_command"),
         ]:
             ack = await party.emit(event, payload)

@@ -1,65 +1,112 @@
-// Join page: reads the personal token from the URL fragment (never sent to the server
-// in the request line), then shows the case as this participant may see it.
-"use strict";
+// The party's page: check the devices, read the recording notice, join, take part.
+import { RoomClient, T, ERRORS, chatLine } from "/static/call.js";
 
-const ROLE = {
-  mediator: "调解员 Mediator", applicant: "申请人 Applicant", respondent: "被申请人 Respondent",
-  agent: "代理人 Agent", insurer: "保险公司 Insurer", judge: "法官 Judge", observer: "旁听 Observer",
-};
-const STATE = {
-  filed: "已立案 Filed", session_scheduled: "已安排调解 Session scheduled", in_session: "调解中 In session",
-  between_sessions: "调解进行中 Mediating", agreement_drafted: "协议已起草 Agreement drafted",
-  signing: "签署中 Signing", signed: "已签署 Signed", serving: "送达中 Serving", served: "已送达 Served",
-  confirmation_applied: "已申请司法确认 Confirmation applied", confirmed: "已司法确认 Confirmed",
-  rejected: "司法确认被驳回 Rejected", mediation_failed: "调解不成 Mediation failed", withdrawn: "已撤回 Withdrawn",
-  signing_expired: "签署超时 Signing expired", service_failed: "送达失败 Service failed", closed: "已结案 Closed",
-};
+const $ = (id) => document.getElementById(id);
+const show = (id, on = true) => { $(id).hidden = !on; };
+const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
 
-function token() {
-  const params = new URLSearchParams(window.location.hash.slice(1));
-  return params.get("token");
-}
+function status(text) { $("status").textContent = text; }
 
-function text(id, value) { document.getElementById(id).textContent = value; }
-
-async function api(path, tok) {
-  const res = await fetch(path, { headers: { Authorization: "Bearer " + tok } });
+async function api(path) {
+  const res = await fetch(path, { headers: { Authorization: "Bearer " + token } });
   const body = await res.json();
-  if (!res.ok) { throw body; }
+  if (!res.ok) throw body;
   return body;
 }
 
+function meter(stream) {
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const data = new Uint8Array(analyser.fftSize);
+  const tick = () => {
+    analyser.getByteTimeDomainData(data);
+    let peak = 0;
+    for (const v of data) peak = Math.max(peak, Math.abs(v - 128));
+    $("mic-level").style.width = Math.min(100, peak * 1.5) + "%";
+    if (!$("check").hidden) requestAnimationFrame(tick);
+  };
+  tick();
+}
+
 async function main() {
-  const tok = token();
-  const status = document.getElementById("status");
-  if (!tok) { status.textContent = "链接不完整。Your link is incomplete."; return; }
+  if (!token) { status("链接不完整。Your link is incomplete."); return; }
+  let me;
   try {
-    const me = await api("/api/v1/me", tok);
-    const c = await api("/api/v1/cases/" + encodeURIComponent(me.case_id), tok);
-    text("case-number", c.number);
-    text("case-title", c.title);
-    text("your-role", ROLE[c.your_role] || c.your_role);
-    text("case-state", STATE[c.state] || c.state);
-    const sessions = document.getElementById("sessions");
-    for (const s of c.sessions) {
-      const li = document.createElement("li");
-      li.textContent = new Date(s.scheduled_start).toLocaleString() + " · " + s.status;
-      sessions.appendChild(li);
-    }
-    const people = document.getElementById("participants");
-    for (const p of c.participants) {
-      const li = document.createElement("li");
-      li.textContent = p.display_name + " · " + (ROLE[p.role] || p.role);
-      people.appendChild(li);
-    }
-    status.textContent = "您好，" + me.display_name + "。 Welcome.";
-    document.getElementById("case").hidden = false;
+    me = await api("/api/v1/me");
+    const c = await api("/api/v1/cases/" + encodeURIComponent(me.case_id));
+    $("case-number").textContent = c.number;
+    $("case-title").textContent = c.title;
+    $("your-role").textContent = T[c.your_role] || c.your_role;
   } catch (err) {
-    const code = err && err.code;
-    status.textContent = code === "token_expired" ? "链接已过期，请联系调解员。This link has expired; ask your mediator for a new one."
-      : code === "token_revoked" ? "链接已失效。This link has been revoked."
-      : "无法打开此链接。This link cannot be opened.";
+    status(ERRORS[err && err.code] || "无法打开此链接。This link cannot be opened.");
+    return;
   }
+  status(`您好，${me.display_name}。 Welcome.`);
+  show("case"); show("check");
+
+  const client = new RoomClient({ token, tiles: $("tiles"), localVideo: $("self") });
+  window.__room = client;  // diagnostics and tests
+  try {
+    const stream = await client.openDevices();
+    $("preview").srcObject = stream;
+    meter(stream);
+  } catch (err) {
+    $("device-error").textContent = "无法使用摄像头或麦克风，请检查浏览器权限。Camera or microphone unavailable: check the browser's permissions.";
+    show("device-error");
+  }
+  $("consent").addEventListener("change", () => { $("join").disabled = !$("consent").checked; });
+  $("join").addEventListener("click", () => {
+    show("check", false); show("call");
+    status("正在连接… Connecting…");
+    client.connect();
+  });
+
+  client.addEventListener("joined", (e) => {
+    status(e.detail.presence === "waiting" ? "请稍候，调解员将准许您进入。 Please wait: the mediator will let you in." : "已进入调解。 You are in the session.");
+  });
+  client.addEventListener("room", (e) => {
+    const room = e.detail;
+    const mine = room.me;
+    if (mine && mine.presence === "admitted") status(room.started ? "调解进行中。 The session is in progress." : "等待调解员开始。 Waiting for the mediator to start.");
+    if (mine && mine.presence === "waiting") status("请稍候，调解员将准许您进入。 Please wait: the mediator will let you in.");
+    if (mine && mine.presence === "denied") status("调解员暂未准许您进入。 The mediator has not let you in.");
+    const banner = $("banner");
+    if (room.caucus) {
+      banner.textContent = room.in_caucus ? "您正在与调解员单独沟通。 You are speaking privately with the mediator."
+        : "调解员正在与另一方单独沟通，请稍候。 The mediator is speaking privately with the other side; please wait.";
+      show("banner");
+    } else show("banner", false);
+    if (mine && mine.muted.includes("audio")) status("调解员已将您静音。 The mediator has muted you.");
+  });
+  client.addEventListener("chat", (e) => { $("chat-lines").append(chatLine(e.detail, client.me && client.me.participant_id)); show("chat"); });
+  client.addEventListener("problem", (e) => { const d = e.detail || {}; status(ERRORS[d.code] || d.message || "出现问题。Something went wrong."); });
+  for (const [name, text] of [["removed", "您已被调解员移出本次调解。 The mediator removed you from the session."],
+                              ["ended", "本次调解已结束，感谢参与。 The session has ended. Thank you."],
+                              ["replaced", "您已在另一处加入。 You joined from another window."]]) {
+    client.addEventListener(name, () => { show("call", false); $("gone-text").textContent = text; show("gone"); });
+  }
+
+  const toggle = (button, kind) => {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(on));
+    client.setEnabled(kind, on);
+  };
+  $("mic").addEventListener("click", () => toggle($("mic"), "audio"));
+  $("cam").addEventListener("click", () => toggle($("cam"), "video"));
+  $("chat-toggle").addEventListener("click", () => show("chat", $("chat").hidden));
+  $("chat-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("chat-text").value.trim();
+    if (!text) return;
+    const ack = await client.call("chat", { text });
+    if (ack.ok) $("chat-text").value = ""; else status(ERRORS[ack.code] || ack.message);
+  });
+  $("leave").addEventListener("click", async () => {
+    await client.leave();
+    show("call", false); $("gone-text").textContent = "您已离开。 You left the session."; show("gone"); show("rejoin");
+  });
+  $("rejoin").addEventListener("click", () => window.location.reload());
 }
 
 main();
