@@ -1,0 +1,98 @@
+"""A running server with a case ready for a live session: accounts, parties, a scheduled session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from rooms.sfu import AiortcMediaSession
+from server.app import ROOMS, build_app
+from server.config import Settings
+from server.domain.roles import AccountKind
+from server.identity.access import new_id
+from server.identity.passwords import hash_password
+from server.store import db
+from server.store.repository import Account
+from tests.peers import ClientPeer
+
+PASSWORD = "pw-123456789"
+
+
+@dataclass
+class Live:
+    base: str
+    app: Any
+    case_id: str
+    tokens: dict[str, str]
+    ids: dict[str, str]
+    username: str = ""
+
+    def media(self) -> AiortcMediaSession:
+        media = self.app[ROOMS].rooms[self.case_id].media
+        assert isinstance(media, AiortcMediaSession)
+        return media
+
+    def peer(self, who: str, clip: Path | None = None) -> ClientPeer:
+        return ClientPeer(self.base, self.tokens[who], case_id=self.case_id if who == "mediator" else None, clip=clip)
+
+
+async def _live(tmp_path: Path, video_codec: str = "VP8") -> AsyncIterator[Live]:
+    """Start the server and prepare the case; yields a :class:`Live`."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    await db.upgrade(url)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        secret_key="s" * 40,
+        auto_migrate=False,
+        video_codec=video_codec,
+        media_stall_seconds=1.5,
+    )
+    app = build_app(settings)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    repo = app[ROOMS].cases.repo
+    username = f"m-{uuid.uuid4().hex[:6]}"
+    await repo.create_account(
+        Account(
+            new_id(),
+            username,
+            "调解员",
+            AccountKind.MEDIATOR,
+            "org",
+            hash_password(PASSWORD, log2_n=10),
+            datetime.now(UTC),
+        )
+    )
+    async with aiohttp.ClientSession() as http:
+
+        async def call(method: str, path: str, token: str | None = None, json: Any = None) -> Any:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with http.request(method, base + path, json=json, headers=headers) as resp:
+                body = await resp.json()
+                assert resp.status < 300, body
+                return body
+
+        login = await call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        mediator = login["token"]
+        case = await call("POST", "/api/v1/cases", mediator, {"kind": "traffic_accident", "title": "live"})
+        tokens, ids = {"mediator": mediator}, {}
+        for role in ("applicant", "respondent", "insurer"):
+            added = await call(
+                "POST", f"/api/v1/cases/{case['id']}/participants", mediator, {"role": role, "display_name": role}
+            )
+            tokens[role] = added["link"]["token"]
+            ids[role] = added["participant"]["id"]
+        ids["mediator"] = next(p["id"] for p in case["participants"] if p["role"] == "mediator")
+        starts = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        await call("POST", f"/api/v1/cases/{case['id']}/sessions", mediator, {"starts_at": starts})
+        yield Live(base, app, case["id"], tokens, ids, username)
+    await server.close()
