@@ -81,6 +81,8 @@ class MediaConfig:
     """Seconds to wait for a page's answer to a renegotiation offer."""
     max_queue: int = 90
     """Frames buffered per outlet before it drops and waits for a keyframe."""
+    announce: tuple[str, ...] = ()
+    """Local addresses the server may offer as ICE host candidates (empty: every interface)."""
 
 
 def check_aiortc_internals() -> None:
@@ -479,6 +481,9 @@ class AiortcMediaSession:
                 await asyncio.sleep(0.05)
                 peer.dirty = True
                 continue
+            if self.config.announce:
+                for t in pc.getTransceivers():
+                    _restrict_host_candidates(t, frozenset(self.config.announce))
             offer = await pc.createOffer()
             await pc.setLocalDescription(offer)
             tracks = {
@@ -581,6 +586,33 @@ class AiortcMediaSession:
             }
             for pid, peer in self.peers.items()
         }
+
+
+def _restrict_host_candidates(transceiver: RTCRtpTransceiver, allowed: frozenset[str]) -> None:
+    """Gather, offer and check only from the configured local addresses (relay candidates stay).
+
+    aiortc has no setting for this: after aioice gathers, drop the other host
+    candidates and their sockets, so they are neither announced in the offer nor
+    used for connectivity checks (aioice pairs from its sockets, ``ice.py``
+    ``_pair_remote_candidate``).
+    """
+    connection = transceiver.sender.transport.transport.iceGatherer._connection
+    if connection._local_candidates_start or getattr(connection, "_mediation_restricted", False):
+        return
+    setattr(connection, "_mediation_restricted", True)  # noqa: B010 - a mark on a foreign object
+    gather = connection.gather_candidates
+
+    async def gather_allowed() -> None:
+        await gather()
+        keep = [c for c in connection._local_candidates if c.type == "relay" or c.host in allowed]
+        for protocol in list(connection._protocols):
+            if protocol.local_candidate not in keep:
+                connection._protocols.remove(protocol)
+                if protocol.transport is not None:
+                    protocol.transport.close()
+        connection._local_candidates = keep
+
+    connection.gather_candidates = gather_allowed  # type: ignore[method-assign]
 
 
 def _parse_candidate(candidate: dict[str, Any]) -> Any:

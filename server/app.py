@@ -120,7 +120,10 @@ def _add_live_rooms(
 
     ice = settings.ice_server_list
     media = MediaConfig(
-        ice_servers=tuple(ice), video_codec=settings.video_codec, stall_after=settings.media_stall_seconds
+        ice_servers=tuple(ice),
+        video_codec=settings.video_codec,
+        stall_after=settings.media_stall_seconds,
+        announce=tuple(a.strip() for a in settings.media_addresses.split(",") if a.strip()),
     )
     rooms = RoomService(components.service, aiortc_factory(media), clock, ice_servers=ice)
     signaling = SignalingServer(rooms, components.auth, clock)

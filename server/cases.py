@@ -429,6 +429,19 @@ class CaseService:
                 return doc, await self.blobs.get(doc.sha256)
         raise NotFound("No such document on this case")
 
+    # ------------------------------------------------------------------ chat
+
+    async def chat(self, principal: Principal, case_id: str) -> list[dict[str, Any]]:
+        """Chat lines kept in the case record: staff read all; a party reads what reached them."""
+        access = await self.require(principal, case_id, Action.READ_CASE)
+        staff = may(access.role, Action.READ_ALL_DOCUMENTS)
+        lines = await self.repo.chat(case_id)
+        return [
+            {**line, "at": line["at"].isoformat()}
+            for line in lines
+            if staff or access.participant_id in line["audience"]
+        ]
+
     # ------------------------------------------------------------------ audit
 
     async def audit_trail(self, principal: Principal, case_id: str) -> tuple[list[AuditEntry], ChainVerdict]:

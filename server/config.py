@@ -58,6 +58,9 @@ class Settings:
     """JSON list of STUN/TURN servers for pages and the media server, e.g.
     ``[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]``;
     empty: none (loopback and LAN only; no default server on the internet)."""
+    media_addresses: str = ""
+    """Comma-separated local IP addresses the media server offers to browsers (ICE host
+    candidates); empty: every interface. Set it to the public or LAN address only."""
     video_codec: str = "VP8"
     """The one video codec of every room: ``VP8`` (default) or ``H264``."""
     media_stall_seconds: float = 5.0

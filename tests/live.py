@@ -43,7 +43,7 @@ class Live:
         return ClientPeer(self.base, self.tokens[who], case_id=self.case_id if who == "mediator" else None, clip=clip)
 
 
-async def _live(tmp_path: Path, video_codec: str = "VP8") -> AsyncIterator[Live]:
+async def _live(tmp_path: Path, video_codec: str = "VP8", **settings_extra: Any) -> AsyncIterator[Live]:
     """Start the server and prepare the case; yields a :class:`Live`."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
     await db.upgrade(url)
@@ -54,6 +54,7 @@ async def _live(tmp_path: Path, video_codec: str = "VP8") -> AsyncIterator[Live]
         auto_migrate=False,
         video_codec=video_codec,
         media_stall_seconds=1.5,
+        **settings_extra,
     )
     app = build_app(settings)
     server = TestServer(app, host="127.0.0.1")

@@ -395,6 +395,11 @@ async def audit_trail(request: web.Request) -> web.Response:
     )
 
 
+async def chat(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return respond({"lines": await request.app[SERVICE].chat(who, case_id(request))})
+
+
 async def openapi(request: web.Request) -> web.Response:
     from server.api.openapi import document  # the document is built from this module's table
 
@@ -606,6 +611,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         raw_response="application/octet-stream",
         errors=(401, 403, 404),
         tags=("documents",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_CASE}/chat",
+        chat,
+        "Chat lines of the case's sessions (staff: all; parties: those that reached them)",
+        "readChat",
+        s.ChatLog,
+        errors=(401, 403, 404),
+        tags=("sessions",),
     ),
     Endpoint(
         "GET",

@@ -261,3 +261,20 @@ class AuditTrail(Open):
 
     entries: list[AuditEntryOut]
     verification: dict[str, Any]
+
+
+class ChatLine(Open):
+    """One chat line as kept in the case record."""
+
+    id: str
+    session_id: str
+    participant_id: str
+    text: str
+    audience: list[str]
+    at: AwareDatetime
+
+
+class ChatLog(Open):
+    """A case's chat lines, oldest first."""
+
+    lines: list[ChatLine]

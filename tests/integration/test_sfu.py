@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 import socketio  # type: ignore[import-untyped]
@@ -41,6 +42,15 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
 @pytest_asyncio.fixture
 async def live_h264(tmp_path: Path) -> AsyncIterator[Live]:
     async for value in _live(tmp_path, "H264"):
+        yield value
+
+
+@pytest_asyncio.fixture
+async def live_one_address(tmp_path: Path) -> AsyncIterator[Live]:
+    from aioice.ice import get_host_addresses
+
+    address = get_host_addresses(use_ipv4=True, use_ipv6=False)[0]
+    async for value in _live(tmp_path, media_addresses=address):
         yield value
 
 
@@ -266,3 +276,70 @@ async def test_signaling_refuses_bad_input_with_codes(live: Live) -> None:
         assert any(r["code"] == "rate_limited" for r in results)
     finally:
         await party.close()
+
+
+async def test_server_offers_only_the_configured_address(live_one_address: Live, clips: dict[str, Path]) -> None:
+    live = live_one_address
+    from aioice.ice import get_host_addresses
+
+    address = get_host_addresses(use_ipv4=True, use_ipv6=False)[0]
+    mediator = await enter(live, "mediator", clips["vp8"])
+    applicant = await enter(live, "applicant", clips["vp8b"], admit_by=mediator)
+    try:
+        mid = live.ids["mediator"]
+        await applicant.wait_for(lambda p: p.frames_from(mid) >= 10, what="media over the one address")
+        assert applicant.pc is not None
+        offered = [
+            line.split()[4]
+            for line in applicant.pc.remoteDescription.sdp.splitlines()
+            if line.startswith("a=candidate:")
+        ]
+        assert offered and set(offered) == {address}
+    finally:
+        await applicant.close()
+        await mediator.close()
+
+
+async def test_chat_follows_the_caucus_and_is_kept_in_the_case_record(live: Live) -> None:
+    mediator = await enter(live, "mediator", None)
+    applicant = await enter(live, "applicant", None, admit_by=mediator)
+    respondent = await enter(live, "respondent", None, admit_by=mediator)
+    a = live.ids["applicant"]
+    try:
+        assert (await mediator.emit("caucus_start", {"members": [a]}))["ok"]
+        assert (await applicant.emit("chat", {"text": "只给调解员看 private line"}))["ok"]
+        await mediator.wait_for(lambda p: len(p.chats) == 1, what="private line at the mediator")
+        assert mediator.chats[0]["private"] is True and mediator.chats[0]["from"] == a
+        assert (await mediator.emit("caucus_end"))["ok"]
+        assert (await respondent.emit("chat", {"text": "大家好 hello all"}))["ok"]
+        for peer in (mediator, applicant, respondent):
+            await peer.wait_for(lambda p: any(c["text"] == "大家好 hello all" for c in p.chats), what="joint line")
+        assert not any("private" in c["text"] for c in respondent.chats)
+        async with aiohttp.ClientSession() as http:
+            for who, expected in (("mediator", 2), ("respondent", 1), ("applicant", 2)):
+                async with http.get(
+                    f"{live.base}/api/v1/cases/{live.case_id}/chat",
+                    headers={"Authorization": f"Bearer {live.tokens[who]}"},
+                ) as resp:
+                    lines = (await resp.json())["lines"]
+                assert len(lines) == expected, (who, lines)
+    finally:
+        for peer in (mediator, applicant, respondent):
+            await peer.close()
+
+
+async def test_oversized_message_closes_only_that_connection(live: Live) -> None:
+    mediator = await enter(live, "mediator", None)
+    party = live.peer("applicant")
+    await party.connect()
+    try:
+        await party.sio.emit("chat", {"text": "x" * 300_000})
+        for _ in range(50):
+            if not party.sio.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not party.sio.connected
+        assert (await mediator.emit("lock", {"locked": True}))["ok"]  # the server carries on
+    finally:
+        await party.close()
+        await mediator.close()
