@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rooms import model as rm
+from rooms.directory import LocalDirectory, RoomDirectory
 from rooms.media import MediaListener, MediaSession
 from rooms.model import Presence, Room
 from server.cases import CaseLog, CaseService
@@ -87,8 +88,10 @@ class RoomService:
         media_factory: MediaFactory,
         clock: Callable[[], datetime],
         ice_servers: list[dict[str, Any]] | None = None,
+        directory: RoomDirectory | None = None,
     ) -> None:
         self.cases = cases
+        self.directory: RoomDirectory = directory or LocalDirectory()
         self.media_factory = media_factory
         self.clock = clock
         self.ice_servers = ice_servers or []
@@ -142,6 +145,8 @@ class RoomService:
         """Enter the room (the waiting room for parties)."""
         access = await self.cases.require(principal, case_id, Action.READ_CASE)
         participant = await self.cases.repo.participant(access.participant_id)
+        if case_id not in self.rooms:
+            await self.directory.claim(case_id)  # raises OtherNode when another node hosts it
         live = self._live(case_id)
         async with live.lock:
             session_id = await self._start_session_if_needed(principal, case_id, access.role)
@@ -257,6 +262,7 @@ class RoomService:
         if live is None:
             return
         await live.media.close()
+        await self.directory.release(case_id)
         if self.notifier is not None:
             for pid in list(live.room.members):
                 await self.notifier.disconnect(case_id, pid, "ended", {"session_id": live.room.session_id})
@@ -266,6 +272,7 @@ class RoomService:
         for case_id in list(self.rooms):
             live = self.rooms.pop(case_id)
             await live.media.close()
+        await self.directory.close()
 
     async def renegotiate(
         self, case_id: str, participant_id: str, sdp: str, tracks: dict[str, Any], uplink: dict[str, str]

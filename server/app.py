@@ -90,7 +90,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[routes.SETTINGS_MAX_DOC] = settings.max_document_bytes
     app[routes.BASE_URL] = settings.base_url
     routes.add_routes(app)
-    add_pages(app)
+    add_pages(app, connect_origins=settings.cluster_url_list)
     _add_live_rooms(app, settings, components, clock)
 
     async def on_startup(_app: web.Application) -> None:
@@ -125,8 +125,14 @@ def _add_live_rooms(
         stall_after=settings.media_stall_seconds,
         announce=tuple(a.strip() for a in settings.media_addresses.split(",") if a.strip()),
     )
-    rooms = RoomService(components.service, aiortc_factory(media), clock, ice_servers=ice)
-    signaling = SignalingServer(rooms, components.auth, clock)
+    directory = None
+    if settings.redis_url:
+        from rooms.directory import RedisDirectory
+
+        directory = RedisDirectory(settings.redis_url, settings.base_url)
+    rooms = RoomService(components.service, aiortc_factory(media), clock, ice_servers=ice, directory=directory)
+    cluster = settings.cluster_url_list
+    signaling = SignalingServer(rooms, components.auth, clock, allowed_origins=cluster or None)
     signaling.attach(app)
     app[ROOMS] = rooms
     app[SIGNALING] = signaling

@@ -65,6 +65,10 @@ class Settings:
     """The one video codec of every room: ``VP8`` (default) or ``H264``."""
     media_stall_seconds: float = 5.0
     """Seconds without media from a participant before the room is told they are gone."""
+    redis_url: str = ""
+    """Redis for several nodes (room claims), e.g. ``redis://127.0.0.1:6379/0``; empty: one node."""
+    cluster_urls: str = ""
+    """Comma-separated public URLs of every node (pages may be sent from one to another)."""
     auto_migrate: bool = True
     """Apply migrations at start-up (turn off when several nodes share a database)."""
     log_level: str = "INFO"
@@ -94,6 +98,14 @@ class Settings:
         if not isinstance(value, list) or not all(isinstance(v, dict) and "urls" in v for v in value):
             raise ConfigError('ice_servers must be a JSON list of {"urls": ...} objects')
         return value
+
+    @property
+    def cluster_url_list(self) -> list[str]:
+        """Every node's public URL (this node's included)."""
+        urls = [u.strip().rstrip("/") for u in self.cluster_urls.split(",") if u.strip()]
+        if urls and self.base_url not in urls:
+            urls.append(self.base_url)
+        return urls
 
     @property
     def tls(self) -> bool:
@@ -196,4 +208,6 @@ def load_settings(
     if settings.video_codec not in ("VP8", "H264"):
         raise ConfigError('video_codec must be "VP8" or "H264"')
     settings.ice_server_list  # noqa: B018 - validate at start-up
+    if settings.redis_url and not settings.public_url:
+        raise ConfigError("Several nodes (redis_url) need public_url set on each node")
     return settings

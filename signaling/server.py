@@ -27,6 +27,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from rooms import model as rm
+from rooms.directory import OtherNode
 from rooms.service import LiveRoom, RoomService, room_view
 from server.errors import InvalidCommand, MediationError
 from server.identity.access import Authenticator, Principal
@@ -83,7 +84,13 @@ def _error(code: str, message: str, event: str) -> dict[str, Any]:
 class SignalingServer:
     """The socket.io server of one node, and the room notifier."""
 
-    def __init__(self, rooms: RoomService, auth: Authenticator, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        rooms: RoomService,
+        auth: Authenticator,
+        clock: Callable[[], datetime],
+        allowed_origins: list[str] | None = None,
+    ) -> None:
         self.rooms = rooms
         self.auth = auth
         self.clock = clock
@@ -93,6 +100,7 @@ class SignalingServer:
             max_http_buffer_size=MAX_MESSAGE_BYTES,
             ping_interval=5,
             ping_timeout=5,
+            cors_allowed_origins=allowed_origins,  # None: same origin only
             logger=False,
             engineio_logger=False,
         )
@@ -174,6 +182,8 @@ class SignalingServer:
         except ValidationError as exc:
             fields = sorted({".".join(str(x) for x in e["loc"]) for e in exc.errors(include_input=False)})
             return _error("validation_failed", f"Invalid payload: {', '.join(fields) or 'body'}", event)
+        except OtherNode as exc:
+            return {**_error(exc.code, str(exc), event), "url": exc.url}
         except MediationError as exc:
             return _error(exc.code, str(exc), event)
         except Exception:
@@ -247,6 +257,10 @@ class SignalingServer:
         await self.rooms.control(conn.principal, conn.case_id, command)
         return {"ok": True}
 
+    async def _disconnect_later(self, sid: str, delay: float = 0.5) -> None:
+        await asyncio.sleep(delay)
+        await self.sio.disconnect(sid)
+
     # ------------------------------------------------------------------ RoomNotifier
 
     async def room_changed(self, live: LiveRoom) -> None:
@@ -268,7 +282,8 @@ class SignalingServer:
         if conn is not None:
             conn.participant_id = None
         await self.sio.emit(event, data, to=sid)
-        # not awaited here: this may run inside that very socket's event handler
-        task = asyncio.ensure_future(self.sio.disconnect(sid))
+        # not awaited here: this may run inside that very socket's event handler, whose
+        # acknowledgement must still go out before the socket closes
+        task = asyncio.ensure_future(self._disconnect_later(sid))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

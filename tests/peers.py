@@ -112,6 +112,7 @@ class ClientPeer:
     receivers: dict[str, Any] = field(default_factory=dict)
     track_owner: dict[str, dict[str, str]] = field(default_factory=dict)
     participant_id: str | None = None
+    moved_from: str | None = None
     _sdp_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -145,6 +146,13 @@ class ClientPeer:
 
     async def join(self) -> dict[str, Any]:
         ack = await self.emit("join")
+        if not ack.get("ok") and ack.get("code") == "other_node":
+            # the room is hosted by another node: move there, as the page does
+            self.moved_from = self.base_url
+            await self.sio.disconnect()
+            self.base_url = ack["url"]
+            await self.connect()
+            ack = await self.emit("join")
         if ack.get("ok"):
             self.participant_id = ack["participant_id"]
         return ack

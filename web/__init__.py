@@ -21,17 +21,25 @@ VENDOR = {
     / "socket.io.esm.min.js",
 }
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
+
+def csp(connect_origins: list[str]) -> str:
+    """The pages' Content-Security-Policy; ``connect_origins``: other nodes a page may move to."""
+    extra = []
+    for origin in connect_origins:
+        extra.append(origin)
+        extra.append(origin.replace("https://", "wss://", 1).replace("http://", "ws://", 1))
+    connect = " ".join(["'self'", *extra])
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
 
 
-def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _page(name: str, policy: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     path = STATIC / name
 
     async def handler(_request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(path, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
+        return web.FileResponse(path, headers={"Content-Security-Policy": policy, "Cache-Control": "no-cache"})
 
     return handler
 
@@ -43,10 +51,11 @@ async def _vendor(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
 
 
-def add_pages(app: web.Application) -> None:
+def add_pages(app: web.Application, connect_origins: list[str] | None = None) -> None:
     """Serve the pages, ``/static`` and the npm-installed browser client."""
-    app.router.add_get("/", _page("index.html"), name="index")
-    app.router.add_get("/join", _page("join.html"), name="join")
-    app.router.add_get("/console", _page("console.html"), name="console")
+    policy = csp(connect_origins or [])
+    app.router.add_get("/", _page("index.html", policy), name="index")
+    app.router.add_get("/join", _page("join.html", policy), name="join")
+    app.router.add_get("/console", _page("console.html", policy), name="console")
     app.router.add_get("/static/vendor/{name}", _vendor, name="vendor")
     app.router.add_static("/static", STATIC, name="static", append_version=False)

@@ -243,10 +243,11 @@ async def test_remove_revokes_the_link_and_end_closes_the_session(live: Live, cl
 
 
 async def test_signaling_refuses_bad_input_with_codes(live: Live) -> None:
-    for auth in (None, {}, {"token": "nonsense"}, {"token": live.tokens["mediator"]}):
-        client = socketio.AsyncClient(reconnection=False)
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            await client.connect(live.base, auth=auth, transports=["websocket"], wait_timeout=5)
+    async with aiohttp.ClientSession() as http:
+        for auth in (None, {}, {"token": "nonsense"}, {"token": live.tokens["mediator"]}):
+            client = socketio.AsyncClient(reconnection=False, http_session=http)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await client.connect(live.base, auth=auth, transports=["websocket"], wait_timeout=5)
     party = live.peer("applicant")
     await party.connect()
     try:

@@ -45,6 +45,7 @@ export class RoomClient extends EventTarget {
     this.sdpChain = Promise.resolve();
     this.left = false;
     this.socket = null;
+    this.server = undefined;         // another node's URL when the room is hosted there
   }
 
   async openDevices() {
@@ -56,7 +57,8 @@ export class RoomClient extends EventTarget {
   connect() {
     const auth = { token: this.token };
     if (this.caseId) auth.case_id = this.caseId;
-    this.socket = io({ auth, transports: ["websocket"], reconnectionDelay: 500, reconnectionDelayMax: 3000 });
+    const options = { auth, transports: ["websocket"], reconnectionDelay: 500, reconnectionDelayMax: 3000 };
+    this.socket = this.server ? io(this.server, options) : io(options);
     this.socket.on("connect", () => this.join());
     this.socket.on("connect_error", (err) => this.emitEvent("problem", (err && err.data) || { code: "unreachable" }));
     this.socket.on("room", (room) => this.onRoom(room));
@@ -82,6 +84,14 @@ export class RoomClient extends EventTarget {
   async join() {
     if (this.left) return;
     const ack = await this.call("join");
+    if (!ack.ok && ack.code === "other_node" && ack.url && ack.url !== this.server) {
+      // the session is hosted by another node: move there (same link, same identity)
+      this.socket.io.opts.reconnection = false;
+      this.socket.disconnect();
+      this.server = ack.url;
+      this.connect();
+      return;
+    }
     if (!ack.ok) { this.emitEvent("problem", ack); return; }
     this.me = ack;
     this.emitEvent("joined", ack);
