@@ -60,7 +60,19 @@ async def _live(tmp_path: Path, video_codec: str = "VP8", **settings_extra: Any)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
-    repo = app[ROOMS].cases.repo
+    case_id, tokens, ids, username = await prepare_case(base, app[ROOMS].cases.repo)
+    yield Live(base, app, case_id, tokens, ids, username)
+    await server.close()
+
+
+async def prepare_case(
+    base: str, repo: Any, roles: tuple[str, ...] = ("applicant", "respondent", "insurer")
+) -> tuple[str, dict[str, str], dict[str, str], str]:
+    """Over the HTTP API of ``base``: a mediator account, a case, its parties, a session in a minute.
+
+    Returns the case id, each role's token (the mediator's login; the parties' join
+    links), each role's participant id, and the mediator's user name.
+    """
     username = f"m-{uuid.uuid4().hex[:6]}"
     await repo.create_account(
         Account(
@@ -86,7 +98,7 @@ async def _live(tmp_path: Path, video_codec: str = "VP8", **settings_extra: Any)
         mediator = login["token"]
         case = await call("POST", "/api/v1/cases", mediator, {"kind": "traffic_accident", "title": "live"})
         tokens, ids = {"mediator": mediator}, {}
-        for role in ("applicant", "respondent", "insurer"):
+        for role in roles:
             added = await call(
                 "POST", f"/api/v1/cases/{case['id']}/participants", mediator, {"role": role, "display_name": role}
             )
@@ -95,5 +107,4 @@ async def _live(tmp_path: Path, video_codec: str = "VP8", **settings_extra: Any)
         ids["mediator"] = next(p["id"] for p in case["participants"] if p["role"] == "mediator")
         starts = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
         await call("POST", f"/api/v1/cases/{case['id']}/sessions", mediator, {"starts_at": starts})
-        yield Live(base, app, case["id"], tokens, ids, username)
-    await server.close()
+    return case["id"], tokens, ids, username

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from server.app import ROOMS, build_app
 from server.config import Settings
-from server.domain.roles import AccountKind
-from server.identity.access import new_id
-from server.identity.passwords import hash_password
-from server.store.repository import Account
+from tests.live import prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
 
@@ -82,41 +77,8 @@ async def cluster(pg_url: str, tmp_path: Path, redis_client: Any) -> AsyncIterat
         await server.start_server()
         servers.append(server)
         apps.append(app)
-    repo = apps[0][ROOMS].cases.repo
-    username = f"m-{uuid.uuid4().hex[:6]}"
-    await repo.create_account(
-        Account(
-            new_id(),
-            username,
-            "调解员",
-            AccountKind.MEDIATOR,
-            "org",
-            hash_password("pw-123456789", log2_n=10),
-            datetime.now(UTC),
-        )
-    )
-    async with aiohttp.ClientSession() as http:
-
-        async def call(method: str, path: str, token: str | None = None, json: Any = None) -> Any:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            async with http.request(method, urls[0] + path, json=json, headers=headers) as resp:
-                body = await resp.json()
-                assert resp.status < 300, body
-                return body
-
-        mediator = (await call("POST", "/api/v1/auth/login", json={"username": username, "password": "pw-123456789"}))[
-            "token"
-        ]
-        case = await call("POST", "/api/v1/cases", mediator, {"kind": "traffic_accident", "title": "cluster"})
-        tokens, ids = {"mediator": mediator}, {}
-        for role in ("applicant", "respondent"):
-            added = await call(
-                "POST", f"/api/v1/cases/{case['id']}/participants", mediator, {"role": role, "display_name": role}
-            )
-            tokens[role], ids[role] = added["link"]["token"], added["participant"]["id"]
-        starts = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
-        await call("POST", f"/api/v1/cases/{case['id']}/sessions", mediator, {"starts_at": starts})
-        yield Cluster(urls, apps, case["id"], tokens, ids)
+    case_id, tokens, ids, _ = await prepare_case(urls[0], apps[0][ROOMS].cases.repo, ("applicant", "respondent"))
+    yield Cluster(urls, apps, case_id, tokens, ids)
     for server in servers:
         await server.close()
 
