@@ -98,9 +98,10 @@ class _OpenSegment:
         self.path = path
         self.container: Any = av.open(str(path), "w", format="matroska")
         libav, kind = CODECS[codec]
+        self.stream: Any
         if kind == "video":
-            self.stream = self.container.add_stream(libav, rate=30)
             assert size is not None
+            self.stream = self.container.add_stream(libav, rate=30)
             self.stream.width, self.stream.height = size
         else:
             self.stream = self.container.add_stream(libav, rate=clock_rate)
