@@ -22,8 +22,6 @@ import json
 import os
 import random
 import secrets
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -37,6 +35,9 @@ import aiohttp
 import asyncpg
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _process import free_port, log_tail, run_cli, stop_process  # noqa: E402
+
 HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_USER = "root"
@@ -118,12 +119,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def server_env(database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_")}
     env["MEDIATION_SECRET_KEY"] = secrets.token_hex(24)  # 48 characters
@@ -132,48 +127,6 @@ def server_env(database_url: str | None) -> dict[str, str]:
     if database_url:
         env["MEDIATION_DATABASE_URL"] = database_url
     return env
-
-
-async def run_cli(args: list[str], env: dict[str, str], limit_s: float) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server.cli",
-        *args,
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), limit_s)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise RuntimeError(f"server.cli {' '.join(args)} took longer than {limit_s:.0f} s") from None
-    if proc.returncode != 0:
-        raise RuntimeError(f"server.cli {' '.join(args)} failed ({proc.returncode}): {out.decode(errors='replace')}")
-
-
-async def stop_process(proc: asyncio.subprocess.Process, grace: float = 10.0) -> None:
-    """SIGINT (aiohttp shuts down cleanly), then SIGKILL after ``grace`` seconds."""
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(proc.wait(), grace)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await asyncio.wait_for(proc.wait(), grace)
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
 
 
 # ---------------------------------------------------------------- PostgreSQL

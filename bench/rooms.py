@@ -36,8 +36,6 @@ import json
 import math
 import os
 import secrets
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -52,6 +50,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _process import free_port, log_tail, stop_process  # noqa: E402
+
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -87,33 +88,6 @@ def machine_ticks() -> tuple[int, int]:
     total = sum(values)
     idle = values[3] + values[4]
     return total - idle, total
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-async def stop_process(proc: asyncio.subprocess.Process, grace: float = 10.0) -> None:
-    """SIGINT (aiohttp shuts down cleanly), then SIGKILL after ``grace`` seconds."""
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(proc.wait(), grace)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await asyncio.wait_for(proc.wait(), grace)
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
 
 
 # ---------------------------------------------------------------- receiving side
