@@ -203,6 +203,9 @@ class RelayMediaSession:
         parsed.sdpMLineIndex = candidate.get("sdpMLineIndex", 0)
         await member.pc.addIceCandidate(parsed)
 
+    def set_recording(self, publishers: frozenset[str]) -> None:
+        """The baseline measures forwarding only: it records nothing."""
+
     def set_routes(self, routes: frozenset[Route]) -> None:
         self.routes = routes
         for member in self.members.values():

@@ -2,14 +2,14 @@
 
 A :class:`TrackRecorder` takes the encoded frames one forwarded track
 already yields (``rooms.sfu.Publication``: VP8 or Opus as received) and muxes
-them, unchanged, into Matroska files of about ``segment_seconds`` each. A
-crash loses at most the open segment: every closed segment is a complete file
-(Matroska stays readable up to its last cluster even when cut, see
-``../shared/MEDIA-NOTES.md``). Video segments start on a keyframe: when a
+them, unchanged, into Matroska files of about ``segment_seconds`` each, in
+memory: nothing of a recording touches the disk unencrypted. A crash loses
+at most the open segment; every closed segment is a complete file, handed to
+``on_segment``, which stores it encrypted (``recording.vault``). Video segments start on a keyframe: when a
 segment is due, the recorder asks the publisher for one and cuts when it
 arrives, so every segment decodes on its own.
 
-When a segment is closed (in a worker thread: flush, fsync, SHA-256) the
+When a segment is closed (in a worker thread: finish the file, SHA-256) the
 ``on_segment`` callback receives a :class:`Segment`, which the caller appends
 to the case's audit trail, so the segments' hashes form part of the hash chain
 as they are written.
@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import fractions
 import hashlib
+import io
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import av
@@ -44,8 +43,10 @@ class Segment:
     """``<participant id>:<kind>``."""
     index: int
     """0, 1, 2… within the track."""
-    path: Path
-    """The file."""
+    name: str
+    """File name, ``<participant>-<kind>-<index>.mkv``."""
+    data: bytes
+    """The complete Matroska file (kept in memory until the caller stores it, encrypted)."""
     started_at: datetime
     """Wall-clock time of the segment's first frame (UTC): aligns tracks for playback."""
     duration: float
@@ -62,7 +63,7 @@ class Segment:
         return {
             "track": self.track,
             "index": self.index,
-            "file": self.path.name,
+            "file": self.name,
             "started_at": self.started_at.isoformat(),
             "duration": round(self.duration, 3),
             "frames": self.frames,
@@ -80,23 +81,13 @@ def vp8_size(data: bytes) -> tuple[int, int] | None:
     return width, height
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """SHA-256 and size of a file."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 class _OpenSegment:
     """A segment being written."""
 
-    def __init__(self, path: Path, codec: str, clock_rate: int, size: tuple[int, int] | None) -> None:
-        self.path = path
-        self.container: Any = av.open(str(path), "w", format="matroska")
+    def __init__(self, name: str, codec: str, clock_rate: int, size: tuple[int, int] | None) -> None:
+        self.name = name
+        self.buffer = io.BytesIO()
+        self.container: Any = av.open(self.buffer, "w", format="matroska")
         libav, kind = CODECS[codec]
         self.stream: Any
         if kind == "video":
@@ -136,7 +127,6 @@ class TrackRecorder:
 
     def __init__(
         self,
-        folder: Path,
         track: str,
         codec: str,
         clock_rate: int,
@@ -146,7 +136,6 @@ class TrackRecorder:
     ) -> None:
         if codec not in CODECS:
             raise ValueError(f"recording {codec} is not supported")
-        self.folder = folder
         self.track = track
         self.codec = codec
         self.kind = CODECS[codec][1]
@@ -159,14 +148,13 @@ class TrackRecorder:
         self.asked_keyframe = False
         self.closing: set[asyncio.Task[None]] = set()
         self.frame_seconds = 1 / 30 if self.kind == "video" else 0.02
-        folder.mkdir(parents=True, exist_ok=True)
 
     def _new_segment(self, data: bytes) -> _OpenSegment | None:
         size = vp8_size(data) if self.kind == "video" else None
         if self.kind == "video" and size is None:
             return None  # a video segment starts on a keyframe
         name = f"{self.track.replace(':', '-')}-{self.index:05d}.mkv"
-        segment = _OpenSegment(self.folder / name, self.codec, self.clock_rate, size)
+        segment = _OpenSegment(name, self.codec, self.clock_rate, size)
         self.index += 1
         return segment
 
@@ -208,27 +196,27 @@ class TrackRecorder:
         task.add_done_callback(self.closing.discard)
 
     async def _finish(self, segment: _OpenSegment) -> None:
-        def close_and_hash() -> tuple[str, int]:
+        def close_and_hash() -> tuple[bytes, str]:
             segment.container.close()
-            with segment.path.open("rb+") as fh:
-                os.fsync(fh.fileno())
-            return file_digest(segment.path)
+            data = segment.buffer.getvalue()
+            return data, hashlib.sha256(data).hexdigest()
 
-        sha256, size = await asyncio.to_thread(close_and_hash)
+        data, sha256 = await asyncio.to_thread(close_and_hash)
         info = Segment(
             track=self.track,
-            index=int(segment.path.stem.rsplit("-", 1)[1]),
-            path=segment.path,
+            index=int(segment.name.rsplit("-", 1)[1].split(".")[0]),
+            name=segment.name,
+            data=data,
             started_at=segment.started_at,
             duration=segment.seconds() + self.frame_seconds,
             frames=segment.frames,
             sha256=sha256,
-            size=size,
+            size=len(data),
         )
         try:
             await self.on_segment(info)
         except Exception:
-            logger.exception("recording the segment's hash failed")
+            logger.exception("storing a closed segment failed")
 
     async def close(self) -> None:
         """Close the open segment and wait for every segment to be hashed and reported."""

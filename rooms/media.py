@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from recording.segments import Segment
 from rooms.model import Route
 
 
@@ -21,6 +22,10 @@ class MediaListener(Protocol):
         media to its kind; ``tracks`` maps each other ``mid`` to
         ``{"participant_id", "kind"}`` so that the page knows whose tile it feeds.
         """
+        ...
+
+    async def segment(self, segment: Segment) -> None:
+        """A recording segment closed: store it (encrypted) and put its hash in the audit trail."""
         ...
 
 
@@ -41,6 +46,10 @@ class MediaSession(Protocol):
 
     def set_routes(self, routes: frozenset[Route]) -> None:
         """Forward exactly these routes from now on."""
+        ...
+
+    def set_recording(self, publishers: frozenset[str]) -> None:
+        """Record exactly these members' media from now on (empty: record nothing)."""
         ...
 
     async def disconnect(self, participant_id: str) -> None:

@@ -71,6 +71,8 @@ class Member:
     """Kinds the mediator stopped forwarding."""
     ever_admitted: bool = False
     """Once admitted, a reconnect skips the waiting room."""
+    consented: bool = False
+    """Was shown the recording notice and accepted it (staff count as having seen it)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class Join(RoomCommand):
     """Their role on the case."""
     display_name: str
     """Tile name."""
+    consented: bool = False
+    """The page showed the recording notice and the person accepted it."""
 
 
 @dataclass(frozen=True)
@@ -291,13 +295,22 @@ class CaucusChanged(RoomEvent):
 
 
 @dataclass(frozen=True)
+class ConsentGiven(RoomEvent):
+    """A member accepted the recording notice."""
+
+    action = "room.consent"
+    participant_id: str
+    """Who."""
+
+
+@dataclass(frozen=True)
 class RoomEnded(RoomEvent):
     """The session ended."""
 
     action = "room.ended"
 
 
-AUDITED = frozenset({PresenceChanged, MuteChanged, LockChanged, CaucusChanged, RoomEnded})
+AUDITED = frozenset({PresenceChanged, MuteChanged, LockChanged, CaucusChanged, RoomEnded, ConsentGiven})
 """Events that go into the case's audit trail (connection flaps do not)."""
 
 
@@ -363,8 +376,11 @@ def _join(room: Room, cmd: Join, events: list[RoomEvent]) -> Room:
     old = room.members.get(cmd.participant_id)
     if old is not None and old.presence is Presence.REMOVED:
         raise InvalidCommand("This participant was removed from the session")
+    consented = cmd.consented or cmd.role in DIRECT_ENTRY or (old is not None and old.consented)
+    if cmd.consented and not (old is not None and old.consented):
+        events.append(ConsentGiven(cmd.participant_id))
     if old is not None and old.presence in (Presence.ADMITTED, Presence.WAITING):
-        return room  # a reconnect: same member, same place
+        return _put(room, replace(old, consented=consented))  # a reconnect: same member, same place
     returning = old is not None and old.ever_admitted
     if room.locked and not returning and cmd.role not in DIRECT_ENTRY:
         raise InvalidCommand("The room is locked")
@@ -377,6 +393,7 @@ def _join(room: Room, cmd: Join, events: list[RoomEvent]) -> Room:
         connected=old.connected if old else False,
         muted=old.muted if old else frozenset(),
         ever_admitted=returning,
+        consented=consented,
     )
     room = _put(room, member)
     target = Presence.ADMITTED if direct else Presence.WAITING
@@ -505,6 +522,16 @@ def routes(room: Room) -> frozenset[Route]:
                 if kind not in pub.muted:
                     out.add(Route(pub.participant_id, sub.participant_id, kind))
     return frozenset(out)
+
+
+def recorded(room: Room) -> frozenset[str]:
+    """Whose media is recorded now: nobody until every admitted member accepted the notice."""
+    if room.ended or not room.session_id:
+        return frozenset()
+    admitted = [m for m in room.members.values() if m.presence is Presence.ADMITTED]
+    if not admitted or not all(m.consented for m in admitted):
+        return frozenset()
+    return frozenset(m.participant_id for m in admitted if m.connected and m.role not in SILENT_ROLES)
 
 
 def publishers_for(room: Room, subscriber: str) -> frozenset[tuple[str, Kind]]:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from recording.segments import Segment
+from recording.vault import Vault, seal
 from rooms import model as rm
 from rooms.directory import LocalDirectory, RoomDirectory
 from rooms.media import MediaListener, MediaSession
@@ -89,7 +91,9 @@ class RoomService:
         clock: Callable[[], datetime],
         ice_servers: list[dict[str, Any]] | None = None,
         directory: RoomDirectory | None = None,
+        vault: Vault | None = None,
     ) -> None:
+        self.vault = vault
         self.cases = cases
         self.directory: RoomDirectory = directory or LocalDirectory()
         self.media_factory = media_factory
@@ -117,6 +121,7 @@ class RoomService:
             ]
             await self.cases.repo.record(live.room.case_id, records, self.clock())
         live.media.set_routes(rm.routes(live.room))
+        live.media.set_recording(rm.recorded(live.room) if self.vault is not None else frozenset())
         if self.notifier is not None and transition.events:
             await self.notifier.room_changed(live)
 
@@ -141,8 +146,8 @@ class RoomService:
 
     # ------------------------------------------------------------------ what pages do
 
-    async def join(self, principal: Principal, case_id: str) -> Joined:
-        """Enter the room (the waiting room for parties)."""
+    async def join(self, principal: Principal, case_id: str, consent: bool = False) -> Joined:
+        """Enter the room (the waiting room for parties); ``consent``: the recording notice was accepted."""
         access = await self.cases.require(principal, case_id, Action.READ_CASE)
         participant = await self.cases.repo.participant(access.participant_id)
         if case_id not in self.rooms:
@@ -153,7 +158,7 @@ class RoomService:
             if session_id and not live.room.session_id:
                 live.room = replace(live.room, session_id=session_id)
             transition = rm.apply(
-                live.room, rm.Join(participant.id, access.role, participant.display_name), self.clock()
+                live.room, rm.Join(participant.id, access.role, participant.display_name, consent), self.clock()
             )
             await self._commit(live, transition, principal.actor)
             member = live.room.members[participant.id]
@@ -274,6 +279,22 @@ class RoomService:
             await live.media.close()
         await self.directory.close()
 
+    async def store_segment(self, case_id: str, segment: Segment) -> None:
+        """Seal a closed recording segment into the blob store and chain its hash into the audit trail."""
+        assert self.vault is not None
+        now = self.clock()
+        key = await self.vault.data_key(case_id, now)
+        sealed = await asyncio.to_thread(seal, key, segment.data, case_id, segment.name)
+        ref = await self.cases.blobs.put(sealed)
+        live = self.rooms.get(case_id)
+        details = {
+            **segment.details(),
+            "session_id": live.room.session_id if live else "",
+            "blob": ref.sha256,
+            "sealed_size": ref.size,
+        }
+        await self.cases.repo.record(case_id, [AuditRecord("system", "recording.segment", details)], now, attempts=20)
+
     async def renegotiate(
         self, case_id: str, participant_id: str, sdp: str, tracks: dict[str, Any], uplink: dict[str, str]
     ) -> None:
@@ -296,6 +317,9 @@ class _Listener:
 
     async def offer(self, participant_id: str, sdp: str, tracks: dict[str, Any], uplink: dict[str, str]) -> None:
         await self.service.renegotiate(self.case_id, participant_id, sdp, tracks, uplink)
+
+    async def segment(self, segment: Segment) -> None:
+        await self.service.store_segment(self.case_id, segment)
 
 
 def room_view(live: LiveRoom, viewer: str) -> dict[str, Any]:

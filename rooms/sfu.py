@@ -55,6 +55,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from recording.segments import CODECS, TrackRecorder
 from rooms.media import MediaListener
 from rooms.model import Kind, Route
 from server.errors import InvalidCommand
@@ -83,6 +84,8 @@ class MediaConfig:
     """Frames buffered per outlet before it drops and waits for a keyframe."""
     announce: tuple[str, ...] = ()
     """Local addresses the server may offer as ICE host candidates (empty: every interface)."""
+    segment_seconds: float = 4.0
+    """Length of a recording segment."""
 
 
 def check_aiortc_internals() -> None:
@@ -157,6 +160,9 @@ class Publication:
         self.kind = kind
         self.receiver = receiver
         self.outlets: set[Outlet] = set()
+        self.recording = False
+        self.recorder: TrackRecorder | None = None
+        self.make_recorder: Callable[[Any], TrackRecorder | None] | None = None
         self.frames = 0
         self.keyframes = 0
         self.plis_sent = 0
@@ -188,6 +194,12 @@ class Publication:
         self.last_frame = time.monotonic()
         key = is_keyframe(codec.name, frame.data) if self.kind is Kind.VIDEO else True
         self.keyframes += key
+        if self.recording:
+            if self.recorder is None and self.make_recorder is not None:
+                self.recorder = self.make_recorder(codec)
+                self.make_recorder = None
+            if self.recorder is not None:
+                self.recorder.write(frame.data, frame.timestamp)
         if not self.outlets:
             return
         base = fractions.Fraction(1, codec.clockRate)
@@ -352,8 +364,10 @@ class AiortcMediaSession:
         self.config = config
         self.peers: dict[str, Peer] = {}
         self.routes: frozenset[Route] = frozenset()
+        self.recording: frozenset[str] = frozenset()
         self._watchdog = asyncio.ensure_future(self._watch())
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ helpers
 
@@ -394,6 +408,7 @@ class AiortcMediaSession:
             kind = Kind(track.kind)
             publication = Publication(participant_id, kind, receiver)
             peer.publications[kind] = publication
+            self._apply_recording(publication)
             for other in self.peers.values():
                 entry = other.outlets.get((participant_id, kind))
                 if entry is not None:
@@ -441,6 +456,44 @@ class AiortcMediaSession:
             await peer.pc.addIceCandidate(parsed)
         except (ValueError, AssertionError) as exc:
             raise InvalidCommand("The ICE candidate does not match the session") from exc
+
+    def set_recording(self, publishers: frozenset[str]) -> None:
+        self.recording = publishers
+        for peer in self.peers.values():
+            for publication in peer.publications.values():
+                self._apply_recording(publication)
+
+    def _apply_recording(self, publication: Publication) -> None:
+        """Start or stop recording one publication as the room's consent allows."""
+        wanted = publication.publisher in self.recording
+        if wanted and not publication.recording:
+            publication.recording = True
+            publication.make_recorder = lambda codec: self._recorder(publication, codec)
+        elif not wanted and publication.recording:
+            publication.recording = False
+            publication.make_recorder = None
+            self._stop_recorder(publication)
+
+    def _recorder(self, publication: Publication, codec: Any) -> TrackRecorder | None:
+        if codec.name not in CODECS:
+            logger.warning("[case=%s] %s is forwarded but not recorded", self.case_id, codec.name)
+            return None
+        return TrackRecorder(
+            f"{publication.publisher}:{publication.kind.value}",
+            codec.name,
+            codec.clockRate,
+            self.listener.segment,
+            request_keyframe=publication.request_keyframe,
+            segment_seconds=self.config.segment_seconds,
+        )
+
+    def _stop_recorder(self, publication: Publication) -> None:
+        recorder, publication.recorder = publication.recorder, None
+        if recorder is not None:
+            task = asyncio.ensure_future(recorder.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+            task.add_done_callback(_log_failure)
 
     def set_routes(self, routes: frozenset[Route]) -> None:
         self.routes = routes
@@ -524,6 +577,7 @@ class AiortcMediaSession:
         if peer.negotiating is not None:
             peer.negotiating.cancel()
         for publication in peer.publications.values():
+            self._stop_recorder(publication)
             for outlet in list(publication.outlets):
                 outlet.attach(None)
                 outlet.source = None
@@ -539,6 +593,8 @@ class AiortcMediaSession:
         self._watchdog.cancel()
         for pid in list(self.peers):
             await self.disconnect(pid)
+        if self._closing:  # the last segments are stored before the room goes
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
 

@@ -119,18 +119,24 @@ def _add_live_rooms(
     from signaling.server import SignalingServer
 
     ice = settings.ice_server_list
+    from recording.vault import Vault
+
     media = MediaConfig(
         ice_servers=tuple(ice),
         video_codec=settings.video_codec,
         stall_after=settings.media_stall_seconds,
         announce=tuple(a.strip() for a in settings.media_addresses.split(",") if a.strip()),
+        segment_seconds=settings.recording_segment_seconds,
     )
     directory = None
     if settings.redis_url:
         from rooms.directory import RedisDirectory
 
         directory = RedisDirectory(settings.redis_url, settings.base_url)
-    rooms = RoomService(components.service, aiortc_factory(media), clock, ice_servers=ice, directory=directory)
+    vault = Vault(components.repo, settings.master_key())
+    rooms = RoomService(
+        components.service, aiortc_factory(media), clock, ice_servers=ice, directory=directory, vault=vault
+    )
     cluster = settings.cluster_url_list
     signaling = SignalingServer(rooms, components.auth, clock, allowed_origins=cluster or None)
     signaling.attach(app)

@@ -65,6 +65,10 @@ class Settings:
     """The one video codec of every room: ``VP8`` (default) or ``H264``."""
     media_stall_seconds: float = 5.0
     """Seconds without media from a participant before the room is told they are gone."""
+    recording_master_key: str = field(default="", repr=False)
+    """64 hex digits wrapping every case's recording key; empty: generated in ``data_dir``."""
+    recording_segment_seconds: float = 4.0
+    """Length of a recording segment: a crash loses at most this much."""
     redis_url: str = ""
     """Redis for several nodes (room claims), e.g. ``redis://127.0.0.1:6379/0``; empty: one node."""
     cluster_urls: str = ""
@@ -129,7 +133,24 @@ class Settings:
             if len(key) < 32:
                 raise ConfigError("MEDIATION_SECRET_KEY must be at least 32 characters")
             return key
-        path = self.data_dir / "secret.key"
+        return self._key_file("secret.key")
+
+    def master_key(self) -> bytes:
+        """The recordings' master key (32 bytes): configured as hex, or kept in the data folder."""
+        if self.recording_master_key:
+            try:
+                key = bytes.fromhex(self.recording_master_key)
+            except ValueError as exc:
+                raise ConfigError("MEDIATION_RECORDING_MASTER_KEY must be 64 hex digits") from exc
+        else:
+            key = bytes.fromhex(self._key_file("master.key").decode("ascii"))
+        if len(key) != 32:
+            raise ConfigError("MEDIATION_RECORDING_MASTER_KEY must be 64 hex digits")
+        return key
+
+    def _key_file(self, name: str) -> bytes:
+        """A random 256-bit key (hex) in the data folder, created once with mode 0600."""
+        path = self.data_dir / name
         if path.exists():
             key = path.read_bytes().strip()
             if len(key) < 32:

@@ -7,7 +7,7 @@ emitted as an ``error`` event):
 =================  =====================================================  ===========
 event              payload                                                who
 =================  =====================================================  ===========
-``join``           ``{}``                                                 anyone on the case
+``join``           ``{"consent": bool}`` (the recording notice accepted)   anyone on the case
 ``media``          ``{}`` (start or restart my media connection)         joined members
 ``sdp``            ``{"type": "answer", "sdp": str}``                     joined members
 ``ice``            ``{"candidate": str, "sdpMid": str?, "sdpMLineIndex"}``  joined members
@@ -48,6 +48,12 @@ class Strict(BaseModel):
 
 class Empty(Strict):
     """An event without arguments."""
+
+
+class Join(Strict):
+    """Enter the room; ``consent``: the page showed the recording notice and the person accepted it."""
+
+    consent: bool = False
 
 
 class Sdp(Strict):
@@ -100,7 +106,7 @@ class Caucus(Strict):
 
 
 EVENTS: dict[str, type[Strict]] = {
-    "join": Empty,
+    "join": Join,
     "media": Empty,
     "sdp": Sdp,
     "ice": Ice,

@@ -197,9 +197,9 @@ class SignalingServer:
 
     # ------------------------------------------------------------------ handlers
 
-    async def _join(self, conn: Connection, _: BaseModel) -> dict[str, Any]:
+    async def _join(self, conn: Connection, msg: p.Join) -> dict[str, Any]:
         conn.principal = await self.auth.authenticate_again(conn.principal, self.clock())
-        joined = await self.rooms.join(conn.principal, conn.case_id)
+        joined = await self.rooms.join(conn.principal, conn.case_id, consent=msg.consent)
         key = (conn.case_id, joined.participant_id)
         old = self.members.get(key)
         conn.participant_id = joined.participant_id

@@ -144,15 +144,15 @@ class ClientPeer:
         assert isinstance(result, dict)
         return result
 
-    async def join(self) -> dict[str, Any]:
-        ack = await self.emit("join")
+    async def join(self, consent: bool = True) -> dict[str, Any]:
+        ack = await self.emit("join", {"consent": consent})
         if not ack.get("ok") and ack.get("code") == "other_node":
             # the room is hosted by another node: move there, as the page does
             self.moved_from = self.base_url
             await self.sio.disconnect()
             self.base_url = ack["url"]
             await self.connect()
-            ack = await self.emit("join")
+            ack = await self.emit("join", {"consent": consent})
         if ack.get("ok"):
             self.participant_id = ack["participant_id"]
         return ack

@@ -649,6 +649,26 @@ class CaseRepository:
             for r in rows
         ]
 
+    # ------------------------------------------------------------------ keys
+
+    async def case_key(self, case_id: str) -> bytes | None:
+        """A case's wrapped data key, if it has one."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.case_keys.c.wrapped).where(t.case_keys.c.case_id == case_id))).first()
+        return bytes(row.wrapped) if row is not None else None
+
+    async def add_case_key(self, case_id: str, wrapped: bytes, now: datetime) -> bytes:
+        """Store a wrapped data key; if another writer was first, return theirs."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(t.case_keys).values(case_id=case_id, wrapped=wrapped, created_at=now))
+        except IntegrityError:
+            existing = await self.case_key(case_id)
+            if existing is None:
+                raise
+            return existing
+        return wrapped
+
     async def ping(self) -> None:
         """Fail if the database cannot be reached."""
         async with self.engine.connect() as conn:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -164,6 +165,14 @@ chat_messages = Table(
     Column("text", Text(), nullable=False),
     Column("audience", Text(), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
+)
+
+case_keys = Table(
+    "case_keys",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("wrapped", LargeBinary(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 Index("ix_cases_filed_at", cases.c.filed_at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -343,4 +344,77 @@ async def test_oversized_message_closes_only_that_connection(live: Live) -> None
         assert (await mediator.emit("lock", {"locked": True}))["ok"]  # the server carries on
     finally:
         await party.close()
+        await mediator.close()
+
+
+@pytest_asyncio.fixture
+async def live_recording(tmp_path: Path) -> AsyncIterator[Live]:
+    async for value in _live(tmp_path, recording_segment_seconds=1.0):
+        yield value
+
+
+async def segments_of(live: Live) -> list[dict[str, Any]]:
+    trail, _ = await live.app[ROOMS].cases.repo.audit_trail(live.case_id)
+    return [e.details_dict() for e in trail if e.action == "recording.segment"]
+
+
+async def test_recording_is_sealed_chained_and_waits_for_consent(live_recording: Live, clips: dict[str, Path]) -> None:
+    import hashlib
+    import io
+
+    import av
+
+    from recording.vault import unseal
+    from server.errors import BlobIntegrityError
+
+    live = live_recording
+    rooms = live.app[ROOMS]
+    mediator = await enter(live, "mediator", clips["vp8"])
+    applicant = await enter(live, "applicant", clips["vp8b"], admit_by=mediator)
+    m = live.ids["mediator"]
+    try:
+
+        async def video_segments() -> list[dict[str, Any]]:
+            return [d for d in await segments_of(live) if d["track"] == f"{m}:video"]
+
+        for _ in range(100):
+            if len(await video_segments()) >= 2:
+                break
+            await asyncio.sleep(0.2)
+        found = await video_segments()
+        assert len(found) >= 2 and [d["index"] for d in found[:2]] == [0, 1]
+        key = await rooms.vault.data_key(live.case_id, datetime.now(UTC))
+        for d in found[:2]:
+            sealed = await rooms.cases.blobs.get(d["blob"])
+            plain = unseal(key, sealed, live.case_id, d["file"])
+            assert hashlib.sha256(plain).hexdigest() == d["sha256"]
+            with av.open(io.BytesIO(plain)) as container:
+                frames = sum(1 for _ in container.decode(video=0))
+            assert frames == d["frames"] and frames >= 25
+            assert b"webm" not in sealed[:64] and plain[:4] == b"\x1a\x45\xdf\xa3"  # sealed vs Matroska
+        # a byte flipped at rest: the store and the seal both name what was touched
+        d = found[0]
+        blob_path = rooms.cases.blobs.root / d["blob"][:2] / d["blob"][2:4] / d["blob"]
+        raw = bytearray(blob_path.read_bytes())
+        raw[100] ^= 0x01
+        blob_path.write_bytes(bytes(raw))
+        with pytest.raises(BlobIntegrityError, match=d["blob"]):
+            await rooms.cases.blobs.get(d["blob"])
+        with pytest.raises(BlobIntegrityError, match=d["file"]):
+            unseal(key, bytes(raw), live.case_id, d["file"])
+        # someone admitted who has not accepted the notice: recording stops for everyone
+        respondent = live.peer("respondent")
+        await respondent.connect()
+        assert (await respondent.join(consent=False))["presence"] == "waiting"
+        assert (await mediator.emit("admit", {"participant_id": live.ids["respondent"]}))["ok"]
+        await asyncio.sleep(2.5)  # open segments close and are stored
+        before = len(await segments_of(live))
+        await asyncio.sleep(2.5)
+        assert len(await segments_of(live)) == before
+        await respondent.close()
+        assert (await rooms.cases.repo.verify_audit(live.case_id)).ok
+        trail, _ = await rooms.cases.repo.audit_trail(live.case_id)
+        assert "room.consent" in [e.action for e in trail]
+    finally:
+        await applicant.close()
         await mediator.close()

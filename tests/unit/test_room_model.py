@@ -157,3 +157,28 @@ def test_events_are_what_the_audit_trail_gets() -> None:
     t = rm.apply(joined(), rm.StartCaucus(frozenset({"r"})), T)
     assert [(e.action, e.details()) for e in t.events] == [("room.caucus", {"members": ["m", "r"]})]
     assert Route("r", "m", A) in rm.routes(t.room)
+
+
+def test_recording_waits_for_every_admitted_member_to_accept_the_notice() -> None:
+    room = run(
+        Room("c", "s1"),
+        rm.Join("m", Role.MEDIATOR, "M"),
+        rm.Join("a", Role.APPLICANT, "A", consented=True),
+        rm.Join("r", Role.RESPONDENT, "R"),
+        rm.Admit("a"),
+        *(rm.SetConnected(p, True) for p in "mar"),
+    )
+    assert rm.recorded(room) == frozenset({"m", "a"})  # r is still waiting
+    room = run(room, rm.Admit("r"))
+    assert rm.recorded(room) == frozenset()  # r never saw the notice
+    t = rm.apply(room, rm.Join("r", Role.RESPONDENT, "R", consented=True), T)
+    assert [e.action for e in t.events] == ["room.consent"]
+    assert rm.recorded(t.room) == frozenset({"m", "a", "r"})
+    assert rm.recorded(run(t.room, rm.EndRoom())) == frozenset()
+    assert rm.recorded(replace_session(t.room, "")) == frozenset()  # no session open yet
+
+
+def replace_session(room: Room, session_id: str) -> Room:
+    from dataclasses import replace
+
+    return replace(room, session_id=session_id)

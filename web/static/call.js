@@ -30,8 +30,9 @@ function el(tag, attrs = {}, ...children) {
 }
 
 export class RoomClient extends EventTarget {
-  constructor({ token, caseId, tiles, localVideo }) {
+  constructor({ token, caseId, tiles, localVideo, consent = false }) {
     super();
+    this.consent = consent;          // the recording notice was shown and accepted
     this.token = token;
     this.caseId = caseId;
     this.tiles = tiles;              // container element
@@ -83,7 +84,7 @@ export class RoomClient extends EventTarget {
 
   async join() {
     if (this.left) return;
-    const ack = await this.call("join");
+    const ack = await this.call("join", { consent: this.consent });
     if (!ack.ok && ack.code === "other_node" && ack.url && ack.url !== this.server) {
       // the session is hosted by another node: move there (same link, same identity)
       this.socket.io.opts.reconnection = false;

@@ -57,6 +57,7 @@ async function main() {
   }
   $("consent").addEventListener("change", () => { $("join").disabled = !$("consent").checked; });
   $("join").addEventListener("click", () => {
+    client.consent = $("consent").checked;
     show("check", false); show("call");
     status("正在连接… Connecting…");
     client.connect();
