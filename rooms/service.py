@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from recording.archive import RecordingArchive
 from recording.segments import Segment
 from recording.vault import Vault, seal
 from rooms import model as rm
@@ -92,14 +93,17 @@ class RoomService:
         ice_servers: list[dict[str, Any]] | None = None,
         directory: RoomDirectory | None = None,
         vault: Vault | None = None,
+        archive: RecordingArchive | None = None,
     ) -> None:
         self.vault = vault
+        self.archive = archive
         self.cases = cases
         self.directory: RoomDirectory = directory or LocalDirectory()
         self.media_factory = media_factory
         self.clock = clock
         self.ice_servers = ice_servers or []
         self.rooms: dict[str, LiveRoom] = {}
+        self._ending: dict[str, str] = {}
         self.notifier: RoomNotifier | None = None
 
     # ------------------------------------------------------------------ internals
@@ -266,7 +270,19 @@ class RoomService:
         live = self.rooms.pop(case_id, None)
         if live is None:
             return
-        await live.media.close()
+        self._ending[case_id] = live.room.session_id
+        try:
+            await self._finish(case_id, live)
+        finally:
+            self._ending.pop(case_id, None)
+
+    async def _finish(self, case_id: str, live: LiveRoom) -> None:
+        await live.media.close()  # waits until the last segments are stored
+        if self.archive is not None and live.room.session_id:
+            try:
+                await self.archive.seal_session(case_id, live.room.session_id, self.clock())
+            except Exception:  # the session has ended either way; verification will show the gap
+                logger.exception("[case=%s] writing the recording manifest failed", case_id)
         await self.directory.release(case_id)
         if self.notifier is not None:
             for pid in list(live.room.members):
@@ -289,7 +305,7 @@ class RoomService:
         live = self.rooms.get(case_id)
         details = {
             **segment.details(),
-            "session_id": live.room.session_id if live else "",
+            "session_id": live.room.session_id if live else self._ending.get(case_id, ""),
             "blob": ref.sha256,
             "sealed_size": ref.size,
         }

@@ -119,6 +119,7 @@ def _add_live_rooms(
     from signaling.server import SignalingServer
 
     ice = settings.ice_server_list
+    from recording.archive import RecordingArchive
     from recording.vault import Vault
 
     media = MediaConfig(
@@ -134,14 +135,22 @@ def _add_live_rooms(
 
         directory = RedisDirectory(settings.redis_url, settings.base_url)
     vault = Vault(components.repo, settings.master_key())
+    archive = RecordingArchive(components.repo, components.service.blobs, vault, settings.manifest_key())
     rooms = RoomService(
-        components.service, aiortc_factory(media), clock, ice_servers=ice, directory=directory, vault=vault
+        components.service,
+        aiortc_factory(media),
+        clock,
+        ice_servers=ice,
+        directory=directory,
+        vault=vault,
+        archive=archive,
     )
     cluster = settings.cluster_url_list
     signaling = SignalingServer(rooms, components.auth, clock, allowed_origins=cluster or None)
     signaling.attach(app)
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
+    app[routes.RECORDINGS] = archive
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

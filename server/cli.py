@@ -107,6 +107,27 @@ async def _demo(settings: Settings) -> dict[str, object]:
         await parts.repo.engine.dispose()
 
 
+async def _verify_recording(settings: Settings, case_id: str) -> int:
+    from recording.archive import RecordingArchive
+    from recording.vault import Vault
+
+    parts = build_components(settings)
+    try:
+        archive = RecordingArchive(
+            parts.repo, parts.service.blobs, Vault(parts.repo, settings.master_key()), settings.manifest_key()
+        )
+        verdicts = await archive.verify(case_id)
+    finally:
+        await parts.repo.engine.dispose()
+    if not verdicts:
+        print("no recorded session")
+    for v in verdicts:
+        print(f"session {v.session_id}: {v.segments} segments, " + ("verified" if v.ok else "FAILED"))
+        for problem in v.problems:
+            print(f"  {problem}")
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
 async def _verify(settings: Settings, case_id: str) -> int:
     parts = build_components(settings)
     try:
@@ -152,6 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_verify = audit_sub.add_parser("verify", help="verify a case's hash chain")
     p_verify.add_argument("case_id")
 
+    p_rec = sub.add_parser("recording", help="recording tools")
+    rec_sub = p_rec.add_subparsers(dest="recording_command", required=True)
+    p_rverify = rec_sub.add_parser("verify", help="verify a case's recordings (signatures, seals, hashes)")
+    p_rverify.add_argument("case_id")
+
     args = parser.parse_args(argv)
     try:
         settings = _settings(args)
@@ -182,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "audit":
             return asyncio.run(_verify(settings, args.case_id))
+        if args.command == "recording":
+            return asyncio.run(_verify_recording(settings, args.case_id))
     except MediationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

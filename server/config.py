@@ -148,6 +148,10 @@ class Settings:
             raise ConfigError("MEDIATION_RECORDING_MASTER_KEY must be 64 hex digits")
         return key
 
+    def manifest_key(self) -> bytes:
+        """Seed of the server's Ed25519 key that signs recording manifests (kept in the data folder)."""
+        return self._key_file("manifest.key")
+
     def _key_file(self, name: str) -> bytes:
         """A random 256-bit key (hex) in the data folder, created once with mode 0600."""
         path = self.data_dir / name

@@ -37,6 +37,7 @@ CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock", Callable[[], dat
 SETTINGS_MAX_BODY: web.AppKey[int] = web.AppKey("max_body", int)
 SETTINGS_MAX_DOC: web.AppKey[int] = web.AppKey("max_doc", int)
 BASE_URL: web.AppKey[str] = web.AppKey("base_url", str)
+RECORDINGS: web.AppKey[Any] = web.AppKey("recordings", object)
 
 
 @dataclass(frozen=True)
@@ -395,6 +396,14 @@ async def audit_trail(request: web.Request) -> web.Response:
     )
 
 
+async def verify_recording(request: web.Request) -> web.Response:
+    who = await principal(request)
+    cid = case_id(request)
+    await request.app[SERVICE].require(who, cid, Action.READ_AUDIT)
+    verdicts = await request.app[RECORDINGS].verify(cid)
+    return respond({"ok": all(v.ok for v in verdicts), "sessions": [v.as_dict() for v in verdicts]})
+
+
 async def chat(request: web.Request) -> web.Response:
     who = await principal(request)
     return respond({"lines": await request.app[SERVICE].chat(who, case_id(request))})
@@ -611,6 +620,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         raw_response="application/octet-stream",
         errors=(401, 403, 404),
         tags=("documents",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_CASE}/recording/verify",
+        verify_recording,
+        "Verify the case's recordings: manifest signatures, every segment's seal and hash",
+        "verifyRecording",
+        s.RecordingVerification,
+        errors=(401, 403, 404),
+        tags=("recording",),
     ),
     Endpoint(
         "GET",

@@ -278,3 +278,20 @@ class ChatLog(Open):
     """A case's chat lines, oldest first."""
 
     lines: list[ChatLine]
+
+
+class SessionRecordingVerdict(Open):
+    """One session's recording check."""
+
+    session_id: str
+    ok: bool
+    signature_ok: bool
+    segments: int
+    problems: list[str]
+
+
+class RecordingVerification(Open):
+    """Every recorded session of a case, verified."""
+
+    ok: bool
+    sessions: list[SessionRecordingVerdict]

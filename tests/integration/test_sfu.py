@@ -418,3 +418,49 @@ async def test_recording_is_sealed_chained_and_waits_for_consent(live_recording:
     finally:
         await applicant.close()
         await mediator.close()
+
+
+async def test_session_end_writes_a_signed_manifest_and_verification_names_a_changed_segment(
+    live_recording: Live, clips: dict[str, Path]
+) -> None:
+    live = live_recording
+    rooms = live.app[ROOMS]
+    mediator = await enter(live, "mediator", clips["vp8"])
+    applicant = await enter(live, "applicant", clips["vp8b"], admit_by=mediator)
+    try:
+        for _ in range(100):
+            if len(await segments_of(live)) >= 6:
+                break
+            await asyncio.sleep(0.2)
+        assert (await mediator.emit("end"))["ok"]
+        docs = [d for d in await rooms.cases.repo.documents(live.case_id) if d.kind == "recording_manifest"]
+        assert len(docs) == 1 and docs[0].visibility == "staff"
+        async with aiohttp.ClientSession() as http:
+
+            async def check(who: str) -> tuple[int, Any]:
+                async with http.get(
+                    f"{live.base}/api/v1/cases/{live.case_id}/recording/verify",
+                    headers={"Authorization": f"Bearer {live.tokens[who]}"},
+                ) as resp:
+                    return resp.status, await resp.json()
+
+            status, report = await check("mediator")
+            assert status == 200 and report["ok"], report
+            session = report["sessions"][0]
+            stored = await segments_of(live)
+            assert session["segments"] == len(stored) >= 6  # every stored segment is in the manifest
+            status, body = await check("applicant")
+            assert (status, body["code"]) == (403, "forbidden")
+            # flip one byte of one stored segment
+            victim = stored[1]
+            path = rooms.cases.blobs.root / victim["blob"][:2] / victim["blob"][2:4] / victim["blob"]
+            raw = bytearray(path.read_bytes())
+            raw[len(raw) // 2] ^= 0x80
+            path.write_bytes(bytes(raw))
+            status, report = await check("mediator")
+            assert status == 200 and report["ok"] is False
+            problems = report["sessions"][0]["problems"]
+            assert problems == [f"segment {victim['file']}: altered at rest (does not match its address)"]
+    finally:
+        await applicant.close()
+        await mediator.close()
