@@ -1,9 +1,10 @@
 """Live rooms under load: the passthrough forwarder against aiortc's decode/re-encode relay.
 
 N rooms of 3 members (mediator, applicant, respondent; the parties admitted by the
-mediator) each publish a pre-encoded VP8 + Opus clip (``tests.peers.ClipTrack``: paced, looping
-packets, no encoder) and count what they receive without decoding (:class:`BenchPeer`). The server runs in its own process (``bench/relay_baseline.py``) so that its
-CPU time can be read from ``/proc/<pid>/stat`` (all threads: the relay's decoder and
+mediator) each publish a pre-encoded VP8 + Opus clip (``tests.peers.ClipTrack``: paced,
+looping packets, no encoder) and count what they receive without decoding
+(:class:`BenchPeer`). The server runs in its own process (``bench/relay_baseline.py``)
+so that its CPU time can be read from ``/proc/<pid>/stat`` (all threads: the relay's decoder and
 encoder threads included); the clients all run in this process, whose CPU is reported
 but not charged to the server. On one machine they compete for the same cores.
 
@@ -12,8 +13,10 @@ Per engine (a fresh server each: ``passthrough`` is the product's forwarder,
 HTTP API and socket.io, wait until every member receives the other two, settle, then
 measure over a window:
 
-* server CPU seconds per forwarded stream-second, where forwarded streams =
-  rooms x 3 publishers x 2 subscribers x 2 kinds (audio and video counted alike);
+* server CPU seconds (user + system, all threads) per forwarded stream-second,
+  where forwarded streams = rooms x 3 publishers x 2 subscribers x 2 kinds (audio
+  and video counted alike); also per stream-second actually delivered (frames
+  received / frame rate), which is the fairer figure for an engine that falls behind;
 * per received stream, frames expected from the clip's rate (30 video / 50 audio
   frames a second) against frames counted in the window. *Lost*: the larger of the
   RTP-timestamp gaps seen and the shortfall beyond one frame (the window edge);
@@ -21,7 +24,9 @@ measure over a window:
   exceeds the stream's smallest delay by more than ``--late-ms`` (default 200 ms).
   *Lost or late* = 1 - on-time frames / expected, again with one frame of slack.
 
-The last line printed is one JSON object.
+"cli cores" is this process (the 3N clients); "other cores" is what the rest of the
+machine used in the window (a note is printed when it exceeds 0.25: the figures are
+then disturbed). The last line printed is one JSON object.
 
     .venv/bin/python bench/rooms.py --quick
     .venv/bin/python bench/rooms.py --rooms 3 --seconds 10

@@ -91,6 +91,7 @@ class RecordingArchive:
         entries, _ = await self.repo.audit_trail(case_id)
         tracks: dict[str, list[dict[str, Any]]] = {}
         caucus: list[dict[str, Any]] = []
+        interrupted: list[str] = []
         open_caucus: dict[str, Any] | None = None
         for entry in entries:
             details = entry.details_dict()
@@ -101,6 +102,8 @@ class RecordingArchive:
                     k: details[k] for k in ("index", "file", "blob", "sha256", "started_at", "duration", "frames")
                 }
                 tracks.setdefault(details["track"], []).append(segment)
+            elif entry.action == "session.interrupted":
+                interrupted.append(entry.at)
             elif entry.action == "room.caucus":
                 if details.get("members"):
                     open_caucus = {"start": entry.at, "members": details["members"]}
@@ -135,6 +138,7 @@ class RecordingArchive:
             "generated_at": now.isoformat(),
             "tracks": out_tracks,
             "caucus": caucus,
+            "resumed_after_interruption": interrupted,
             "public_key": self.public_key(),
         }
 

@@ -22,6 +22,7 @@ import fractions
 import hashlib
 import io
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -144,6 +145,7 @@ class TrackRecorder:
         self.request_keyframe = request_keyframe
         self.segment_seconds = segment_seconds
         self.index = 0
+        self.run = f"{time.time_ns() // 1_000_000:x}"  # a restarted recorder never reuses a name
         self.current: _OpenSegment | None = None
         self.asked_keyframe = False
         self.closing: set[asyncio.Task[None]] = set()
@@ -153,7 +155,7 @@ class TrackRecorder:
         size = vp8_size(data) if self.kind == "video" else None
         if self.kind == "video" and size is None:
             return None  # a video segment starts on a keyframe
-        name = f"{self.track.replace(':', '-')}-{self.index:05d}.mkv"
+        name = f"{self.track.replace(':', '-')}-{self.run}-{self.index:05d}.mkv"
         segment = _OpenSegment(name, self.codec, self.clock_rate, size)
         self.index += 1
         return segment

@@ -129,13 +129,14 @@ class RoomService:
         if self.notifier is not None and transition.events:
             await self.notifier.room_changed(live)
 
-    async def _start_session_if_needed(self, principal: Principal, case_id: str, role: Role) -> str:
-        """The running session's id, starting the next scheduled one when the mediator arrives."""
+    async def _start_session_if_needed(self, principal: Principal, case_id: str, role: Role) -> tuple[str, bool]:
+        """The running session's id (and whether it was already running), starting the next
+        scheduled one when the mediator arrives."""
         loaded = await self.cases.repo.load_case(case_id)
         case = loaded.case
         running = [s for s in case.sessions if s.status is SessionStatus.IN_PROGRESS]
         if running:
-            return running[0].id
+            return running[0].id, True
         scheduled = sorted(
             (s for s in case.sessions if s.status is SessionStatus.SCHEDULED), key=lambda s: s.scheduled_start
         )
@@ -144,8 +145,8 @@ class RoomService:
                 await self.cases.execute(
                     principal, case_id, lc.StartSession(scheduled[0].id), Action.RUN_SESSION, self.clock()
                 )
-                return scheduled[0].id
-            return ""  # parties wait for the mediator to open it
+                return scheduled[0].id, False
+            return "", False  # parties wait for the mediator to open it
         raise InvalidCommand("No session is open or scheduled for this case")
 
     # ------------------------------------------------------------------ what pages do
@@ -158,9 +159,18 @@ class RoomService:
             await self.directory.claim(case_id)  # raises OtherNode when another node hosts it
         live = self._live(case_id)
         async with live.lock:
-            session_id = await self._start_session_if_needed(principal, case_id, access.role)
+            session_id, resumed = await self._start_session_if_needed(principal, case_id, access.role)
             if session_id and not live.room.session_id:
                 live.room = replace(live.room, session_id=session_id)
+                if resumed:
+                    # the session was running with no room here: the server stopped mid-session
+                    await self.cases.repo.record(
+                        case_id,
+                        [AuditRecord("system", "session.interrupted", {"session_id": session_id})],
+                        self.clock(),
+                        attempts=20,
+                    )
+                    CaseLog(logger, {"case": case_id}).warning("session resumed after an interruption")
             transition = rm.apply(
                 live.room, rm.Join(participant.id, access.role, participant.display_name, consent), self.clock()
             )

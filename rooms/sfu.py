@@ -80,8 +80,9 @@ class MediaConfig:
     """Seconds without any media from a publisher before the room is told it is gone."""
     answer_timeout: float = 10.0
     """Seconds to wait for a page's answer to a renegotiation offer."""
-    max_queue: int = 90
-    """Frames buffered per outlet before it drops and waits for a keyframe."""
+    max_queue: int = 30
+    """Frames buffered per outlet (1 s of video, 0.6 s of audio) before it drops and waits for a
+    keyframe: in a live conversation old media is worth less than current media."""
     announce: tuple[str, ...] = ()
     """Local addresses the server may offer as ICE host candidates (empty: every interface)."""
     segment_seconds: float = 4.0
