@@ -7,7 +7,10 @@ import contextlib
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
+
+import aiohttp
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -62,3 +65,19 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no server log)"
+
+
+async def wait_healthy(
+    http: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process, limit_s: float
+) -> None:
+    """Poll ``/api/v1/health`` until it answers 200 (bounded); fail if the server exits."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before it was healthy")
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with http.get(f"{base}/api/v1/health", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                if r.status == 200:
+                    return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"server not healthy after {limit_s:.0f} s")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -36,7 +35,7 @@ import asyncpg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _process import free_port, log_tail, run_cli, stop_process  # noqa: E402
+from _process import free_port, log_tail, run_cli, stop_process, wait_healthy  # noqa: E402
 
 HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -197,21 +196,6 @@ async def run_phase(
     if pid is not None:
         result.server_cpu_s = cpu_seconds(pid) - cpu0
     return result
-
-
-async def wait_healthy(
-    http: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process, limit_s: float
-) -> None:
-    deadline = time.perf_counter() + limit_s
-    while time.perf_counter() < deadline:
-        if proc.returncode is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before it was healthy")
-        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            async with http.get(f"{base}{API}/health", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                if r.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"server not healthy after {limit_s:.0f} s")
 
 
 async def bench_backend(backend: str, sizes: Sizes, concurrency: int, seed: int) -> list[PhaseResult]:

@@ -56,7 +56,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _process import free_port, log_tail, stop_process  # noqa: E402
+from _process import free_port, log_tail, stop_process, wait_healthy  # noqa: E402
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -328,19 +328,6 @@ class Api:
         return Room(case["id"], tokens, ids)
 
 
-async def wait_healthy(http: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process, limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.returncode is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before it was healthy")
-        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            async with http.get(f"{base}{API}/health", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                if r.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"server not healthy after {limit:.0f} s")
-
-
 async def enter(room: Room, role: str, base: str, clip: Path, rates: dict[str, float], late_after: float) -> None:
     peer = BenchPeer(base, room.tokens[role], room.case_id if role == "mediator" else None, clip, rates, late_after)
     room.peers[role] = peer
@@ -420,7 +407,7 @@ async def run_engine(engine: str, args: argparse.Namespace, clip: Path, rates: d
             finally:
                 os.close(log_fd)
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-                await wait_healthy(http, base, proc, limit=60)
+                await wait_healthy(http, base, proc, limit_s=60)
                 t_setup = time.monotonic()
                 api = Api(http, base)
                 login = await api.call("POST", "/auth/login", {"username": USERNAME, "password": password})
