@@ -65,6 +65,8 @@ class LiveRoom:
     """Held while the room changes."""
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
     """What pages pass to RTCPeerConnection."""
+    recording_enabled: bool = False
+    """Whether this server records (a vault is configured)."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,12 @@ class RoomService:
         live = self.rooms.get(case_id)
         if live is None:
             listener = _Listener(self, case_id)
-            live = LiveRoom(Room(case_id, ""), self.media_factory(case_id, listener), ice_servers=self.ice_servers)
+            live = LiveRoom(
+                Room(case_id, ""),
+                self.media_factory(case_id, listener),
+                ice_servers=self.ice_servers,
+                recording_enabled=self.vault is not None,
+            )
             self.rooms[case_id] = live
         return live
 
@@ -357,6 +364,7 @@ def room_view(live: LiveRoom, viewer: str) -> dict[str, Any]:
         "session_id": room.session_id,
         "started": bool(room.session_id),
         "ended": room.ended,
+        "recording": bool(rm.recorded(room)) and live.recording_enabled,
         "me": None,
         "ice_servers": live.ice_servers,
     }

@@ -146,6 +146,9 @@ async def test_mediation_session_in_chromium(browser: Any, live: Live) -> None:
     for page, others in ((console, [a, r]), (applicant, [m, r]), (respondent, [m, a])):
         await poll(lambda page=page, others=others: receiving(page, others), f"media at {others}")
     assert await applicant.locator(".tile").count() == 2
+    # everyone accepted the recording notice: every page shows that the session is recorded
+    for page in (console, applicant, respondent):
+        await page.wait_for_selector("#rec:not([hidden])")
 
     # mute: the applicant's audio stops reaching the respondent; video keeps flowing
     await console.click(f"li[data-pid='{a}'] button[data-action='mute-audio']")

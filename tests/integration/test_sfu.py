@@ -383,6 +383,7 @@ async def test_recording_is_sealed_chained_and_waits_for_consent(live_recording:
             await asyncio.sleep(0.2)
         found = await video_segments()
         assert len(found) >= 2 and [d["index"] for d in found[:2]] == [0, 1]
+        assert mediator.last_room()["recording"] is True and applicant.last_room()["recording"] is True
         key = await rooms.vault.data_key(live.case_id, datetime.now(UTC))
         for d in found[:2]:
             sealed = await rooms.cases.blobs.get(d["blob"])
@@ -407,6 +408,7 @@ async def test_recording_is_sealed_chained_and_waits_for_consent(live_recording:
         await respondent.connect()
         assert (await respondent.join(consent=False))["presence"] == "waiting"
         assert (await mediator.emit("admit", {"participant_id": live.ids["respondent"]}))["ok"]
+        await mediator.wait_for(lambda p: p.last_room()["recording"] is False, what="the indicator going off")
         await asyncio.sleep(2.5)  # open segments close and are stored
         before = len(await segments_of(live))
         await asyncio.sleep(2.5)

@@ -72,6 +72,7 @@ function renderPeople(room) {
     }
     list.append(li);
   }
+  $("rec").hidden = !room.recording;
   $("lock").setAttribute("aria-pressed", String(Boolean(room.locked)));
   show("caucus-end", Boolean(room.caucus));
   if (room.caucus) { $("banner").textContent = "单独沟通中 Caucus in progress"; show("banner"); } else show("banner", false);

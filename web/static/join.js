@@ -72,6 +72,7 @@ async function main() {
     if (mine && mine.presence === "admitted") status(room.started ? "调解进行中。 The session is in progress." : "等待调解员开始。 Waiting for the mediator to start.");
     if (mine && mine.presence === "waiting") status("请稍候，调解员将准许您进入。 Please wait: the mediator will let you in.");
     if (mine && mine.presence === "denied") status("调解员暂未准许您进入。 The mediator has not let you in.");
+    show("rec", Boolean(room.recording));
     const banner = $("banner");
     if (room.caucus) {
       banner.textContent = room.in_caucus ? "您正在与调解员单独沟通。 You are speaking privately with the mediator."
