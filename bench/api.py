@@ -35,7 +35,7 @@ import asyncpg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _process import free_port, log_tail, run_cli, stop_process, wait_healthy  # noqa: E402
+from support.process import free_port, log_tail, run_cli, stop_process, wait_healthy  # noqa: E402
 
 HOST = "127.0.0.1"
 PG_PORT = 5432

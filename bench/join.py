@@ -67,7 +67,7 @@ from aiortc.mediastreams import MediaStreamError
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _process import free_port, log_tail, run_cli, stop_process  # noqa: E402
+from support.process import free_port, log_tail, run_cli, stop_process  # noqa: E402
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

@@ -3,13 +3,13 @@
 N rooms of 3 members (mediator, applicant, respondent; the parties admitted by the
 mediator) each publish a pre-encoded VP8 + Opus clip (``tests.peers.ClipTrack``: paced,
 looping packets, no encoder) and count what they receive without decoding
-(:class:`BenchPeer`). The server runs in its own process (``bench/relay_baseline.py``)
+(:class:`BenchPeer`). The server runs in its own process (``bench/support/relay_baseline.py``)
 so that its CPU time can be read from ``/proc/<pid>/stat`` (all threads: the relay's decoder and
 encoder threads included); the clients all run in this process, whose CPU is reported
 but not charged to the server. On one machine they compete for the same cores.
 
 Per engine (a fresh server each: ``passthrough`` is the product's forwarder,
-``rooms/sfu.py``; ``relay`` is ``bench/relay_baseline.py``): set up the rooms over the
+``rooms/sfu.py``; ``relay`` is ``bench/support/relay_baseline.py``): set up the rooms over the
 HTTP API and socket.io, wait until every member receives the other two, settle, then
 measure over a window:
 
@@ -56,7 +56,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _process import free_port, log_tail, stop_process, wait_healthy  # noqa: E402
+from support.process import free_port, log_tail, stop_process, wait_healthy  # noqa: E402
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -390,7 +390,7 @@ async def run_engine(engine: str, args: argparse.Namespace, clip: Path, rates: d
             try:
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
-                    str(REPO / "bench" / "relay_baseline.py"),
+                    str(REPO / "bench" / "support" / "relay_baseline.py"),
                     "--engine",
                     engine,
                     "--port",
