@@ -35,7 +35,7 @@ import asyncpg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from support.process import free_port, log_tail, run_cli, stop_process, wait_healthy  # noqa: E402
+from support.process import log_tail, run_cli, spawn_server, stop_process, wait_healthy  # noqa: E402
 
 HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -229,28 +229,7 @@ async def bench_backend(backend: str, sizes: Sizes, concurrency: int, seed: int)
                 {**env, "MEDIATION_PASSWORD": password},
                 limit_s=60,
             )
-            port = free_port()
-            base = f"http://{HOST}:{port}"
-            log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "server.cli",
-                    "--data-dir",
-                    str(data_dir),
-                    "serve",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(port),
-                    cwd=REPO,
-                    env=env,
-                    stdout=log_fd,
-                    stderr=asyncio.subprocess.STDOUT,
-                )
-            finally:
-                os.close(log_fd)
+            proc, base = await spawn_server(data_dir, env, log_path)
             connector = aiohttp.TCPConnector(limit=concurrency)
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:

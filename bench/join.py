@@ -51,7 +51,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -67,11 +66,13 @@ from aiortc.mediastreams import MediaStreamError
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from support.process import free_port, log_tail, run_cli, stop_process  # noqa: E402
+from support.process import log_tail, run_cli, spawn_server, stop_process  # noqa: E402
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.e2e.test_browser import ARGS as CHROMIUM_ARGS  # noqa: E402
+from tests.e2e.test_browser import CHROMIUM, PHONE  # noqa: E402
 from tests.media import make_clip  # noqa: E402
 from tests.peers import ClientPeer, ClipTrack, _demuxed  # noqa: E402
 
@@ -79,19 +80,6 @@ HOST = "127.0.0.1"
 API = "/api/v1"
 USERNAME = "bench-join"
 TARGET_P50_MS = 800.0
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # as tests/e2e/test_browser.py
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
-PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
 PARTY_ROLES = ("applicant", "respondent", "agent", "insurer")
 POLL_MS = 20
 STEPS = (  # (mark, column title): in the order they usually happen
@@ -456,28 +444,8 @@ async def start_server(data_dir: Path, log_path: Path) -> tuple[asyncio.subproce
         {**env, "MEDIATION_PASSWORD": password},
         limit_s=60,
     )
-    port = free_port()
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server.cli",
-            "--data-dir",
-            str(data_dir),
-            "serve",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            cwd=REPO,
-            env=env,
-            stdout=log_fd,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    finally:
-        os.close(log_fd)
-    return proc, f"http://{HOST}:{port}", password
+    proc, url = await spawn_server(data_dir, env, log_path)
+    return proc, url, password
 
 
 async def prepare_case(

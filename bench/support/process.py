@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -81,3 +82,29 @@ async def wait_healthy(
                     return
         await asyncio.sleep(0.2)
     raise RuntimeError(f"server not healthy after {limit_s:.0f} s")
+
+
+async def spawn_server(data_dir: Path, env: dict[str, str], log_path: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """Start ``server.cli serve`` on a free loopback port, its output in ``log_path``; return it and its URL."""
+    port = free_port()
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "server.cli",
+            "--data-dir",
+            str(data_dir),
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            cwd=REPO,
+            env=env,
+            stdout=log_fd,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    finally:
+        os.close(log_fd)
+    return proc, f"http://{HOST}:{port}"
