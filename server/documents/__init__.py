@@ -1,0 +1,2 @@
+"""Court documents rendered as PDF: the mediation record, the mediation agreement,
+the proof of service and rulings, all built with :mod:`server.documents.pdf`."""
