@@ -1,0 +1,228 @@
+"""Speech recognisers behind one interface.
+
+An :class:`Engine` turns one utterance (16 kHz mono float32 PCM, already cut
+by voice-activity detection) into text. Whisper transcribes whole utterances,
+not streams, so the worker calls an engine once per finished utterance and,
+for partial captions, on the growing utterance at most once a second.
+
+* ``whisper`` (default): faster-whisper (CTranslate2, int8) with the bundled
+  Whisper base model (``models.bundled_whisper_base``), or any CTranslate2
+  Whisper model folder given as ``model`` (e.g. small or medium for better
+  Mandarin). Mandarin output is converted to simplified characters (OpenCC).
+  On our English test speech it makes a third of pocketsphinx's errors at a
+  third of its cost (``shared/ASR-NOTES.md``; ``bench/asr.py``).
+* ``pocketsphinx``: CMU PocketSphinx with the US-English model inside its wheel.
+* ``vosk``: Vosk (Kaldi) with a model folder from alphacephei.com, e.g.
+  ``vosk-model-cn-0.22`` for Mandarin. ``pip install vosk`` first.
+* ``sherpa-onnx``: an offline sherpa-onnx model folder (Paraformer or
+  SenseVoice: ``model.onnx`` or ``model.int8.onnx`` with ``tokens.txt``), e.g.
+  ``sherpa-onnx-paraformer-zh-2023-09-14``. ``pip install sherpa-onnx`` first.
+
+Engines run only inside worker processes (``worker``); nothing here touches the
+event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from server.errors import ConfigError
+
+Audio = npt.NDArray[np.float32]
+SAMPLE_RATE = 16_000
+
+ENGINES = ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off")
+
+ZH_PROMPT = "以下是普通话的对话，关于道路交通事故损害赔偿的调解。"
+"""Whisper's initial prompt for Mandarin: simplified characters and punctuation, and the topic."""
+
+MAX_TOKENS = 224
+"""Tokens per utterance (a 15 s utterance of fast Mandarin needs about 150): bounds a runaway decode."""
+
+HALLUCINATIONS = (
+    "请不吝点赞",
+    "订阅 转发",
+    "字幕由",
+    "明镜与点点",
+    "Amara.org",
+    "谢谢观看",
+    "Thanks for watching",
+)
+"""Phrases Whisper is known to invent on noise (from its subtitle training data): dropped."""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which engine a worker loads (picklable: it crosses into the worker process)."""
+
+    name: str = "whisper"
+    """One of :data:`ENGINES`."""
+    model: str = ""
+    """Model folder; empty: the bundled model (whisper, pocketsphinx only)."""
+    cache_dir: str = "var/models"
+    """Where the bundled Whisper model is assembled."""
+    threads: int = 1
+    """CPU threads per worker."""
+    beam_size: int = 1
+    """Whisper beam width (1: greedy, which measured as accurate as 5 on our speech and cheaper)."""
+
+
+class Engine(Protocol):
+    """Recognises one utterance."""
+
+    label: str
+    """Engine and model, stored with every line."""
+
+    def transcribe(self, audio: Audio, language: str) -> str:
+        """The text of ``audio`` (16 kHz mono float32) in ``language`` (``zh``, ``en``…)."""
+        ...
+
+
+class WhisperEngine:
+    """faster-whisper on CTranslate2 (int8 on the CPU)."""
+
+    def __init__(self, folder: Path, threads: int = 1, beam_size: int = 1, label: str = "whisper") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
+        self.beam_size = beam_size
+        self.label = label
+        self._t2s: Any = None
+
+    def transcribe(self, audio: Audio, language: str) -> str:
+        segments, _ = self.model.transcribe(
+            audio,
+            language=language or None,
+            beam_size=self.beam_size,
+            temperature=0.0,  # no fallback re-decoding: it multiplies the cost on noise
+            vad_filter=False,  # the worker has already cut the utterance
+            condition_on_previous_text=False,
+            initial_prompt=ZH_PROMPT if language == "zh" else None,
+            without_timestamps=True,
+            max_new_tokens=MAX_TOKENS,
+        )
+        parts = [
+            segment.text
+            for segment in segments
+            if not (segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0)  # Whisper's own "not speech"
+            and segment.compression_ratio <= 2.4  # a repetition loop, not speech
+        ]
+        return finish_text(parts, language, self._simplified)
+
+    def _simplified(self, text: str) -> str:
+        if self._t2s is None:
+            import opencc
+
+            self._t2s = opencc.OpenCC("t2s")
+        return str(self._t2s.convert(text))
+
+
+def finish_text(parts: list[str], language: str, simplify: Callable[[str], str]) -> str:
+    """Join a recogniser's pieces: drop known hallucinations, and for Mandarin (Whisper may answer
+    in traditional characters; zh-CN readers want simplified) convert with ``simplify``."""
+    kept = [p.strip() for p in parts if p.strip() and not any(h in p for h in HALLUCINATIONS)]
+    text = ("" if language in ("zh", "ja") else " ").join(kept).strip()
+    return simplify(text) if language == "zh" and text else text
+
+
+class PocketsphinxEngine:
+    """CMU PocketSphinx 5 with the US-English model shipped in its wheel."""
+
+    def __init__(self, model: str = "") -> None:
+        from pocketsphinx import Decoder
+
+        self.decoder = Decoder(hmm=model, samprate=SAMPLE_RATE) if model else Decoder(samprate=SAMPLE_RATE)
+        self.label = "pocketsphinx-5/en-us" if not model else f"pocketsphinx-5/{Path(model).name}"
+
+    def transcribe(self, audio: Audio, language: str) -> str:
+        if language not in ("en", ""):
+            raise ConfigError("The bundled pocketsphinx model recognises English only")
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        return "" if hyp is None else str(hyp.hypstr).strip()
+
+
+class VoskEngine:
+    """Vosk (Kaldi) with a model folder."""
+
+    def __init__(self, model: str) -> None:
+        try:
+            import vosk
+        except ImportError as exc:
+            raise ConfigError("The vosk engine needs `pip install vosk`") from exc
+        vosk.SetLogLevel(-1)
+        self.vosk = vosk
+        self.model = vosk.Model(model)
+        self.label = f"vosk/{Path(model).name}"
+
+    def transcribe(self, audio: Audio, language: str) -> str:
+        recognizer = self.vosk.KaldiRecognizer(self.model, SAMPLE_RATE)
+        recognizer.AcceptWaveform((np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+        text = str(json.loads(recognizer.FinalResult()).get("text", ""))
+        # Vosk's Mandarin models put spaces between words
+        return text.replace(" ", "") if language == "zh" else text
+
+
+class SherpaOnnxEngine:
+    """An offline sherpa-onnx recogniser (Paraformer or SenseVoice) from a model folder."""
+
+    def __init__(self, model: str, threads: int = 1) -> None:
+        try:
+            import sherpa_onnx
+        except ImportError as exc:
+            raise ConfigError("The sherpa-onnx engine needs `pip install sherpa-onnx`") from exc
+        folder = Path(model)
+        onnx = next((folder / n for n in ("model.int8.onnx", "model.onnx") if (folder / n).exists()), None)
+        tokens = folder / "tokens.txt"
+        if onnx is None or not tokens.exists():
+            raise ConfigError(f"{folder} needs model.onnx (or model.int8.onnx) and tokens.txt")
+        if "sense" in folder.name.lower():
+            self.recognizer = sherpa_onnx.OfflineRecognizer.from_sense_voice(
+                model=str(onnx), tokens=str(tokens), num_threads=threads, use_itn=True
+            )
+        else:
+            self.recognizer = sherpa_onnx.OfflineRecognizer.from_paraformer(
+                paraformer=str(onnx), tokens=str(tokens), num_threads=threads
+            )
+        self.label = f"sherpa-onnx/{folder.name}"
+
+    def transcribe(self, audio: Audio, language: str) -> str:
+        stream = self.recognizer.create_stream()
+        stream.accept_waveform(SAMPLE_RATE, audio)
+        self.recognizer.decode_stream(stream)
+        return str(stream.result.text).strip()
+
+
+def load_engine(spec: EngineSpec) -> Engine:
+    """Load the configured engine (in the worker process: this takes a second or more)."""
+    if spec.name == "whisper":
+        from recording.asr.models import bundled_whisper_base
+
+        if spec.model:
+            folder, label = Path(spec.model), f"whisper/{Path(spec.model).name}"
+        else:
+            folder, label = bundled_whisper_base(Path(spec.cache_dir)), "whisper-base/ct2-int8"
+        return WhisperEngine(folder, spec.threads, spec.beam_size, label)
+    if spec.name == "pocketsphinx":
+        return PocketsphinxEngine(spec.model)
+    if spec.name == "vosk":
+        if not spec.model:
+            raise ConfigError("The vosk engine needs MEDIATION_TRANSCRIPT_MODEL (a model folder)")
+        return VoskEngine(spec.model)
+    if spec.name == "sherpa-onnx":
+        if not spec.model:
+            raise ConfigError("The sherpa-onnx engine needs MEDIATION_TRANSCRIPT_MODEL (a model folder)")
+        return SherpaOnnxEngine(spec.model, spec.threads)
+    raise ConfigError(f"Unknown transcript engine {spec.name!r}; choose one of {', '.join(ENGINES)}")
