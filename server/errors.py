@@ -71,6 +71,20 @@ class ConfirmationDeadlinePassed(DomainError):
     status = 409
 
 
+class RecordFinalised(DomainError):
+    """The mediation record of that session is final: it can no longer be changed."""
+
+    code = "record_finalised"
+    status = 409
+
+
+class SessionNotEnded(DomainError):
+    """The session is still running (or never ran): its record cannot be finalised yet."""
+
+    code = "session_not_ended"
+    status = 409
+
+
 class StoreError(MediationError):
     """The case store could not do what was asked."""
 

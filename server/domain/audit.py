@@ -91,6 +91,11 @@ def canonical_json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of a text's UTF-8 bytes: the audit trail holds this, never personal text itself."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def timestamp(now: datetime) -> str:
     """The stored form of a time: UTC, microseconds, ``+00:00``."""
     if now.tzinfo is None:

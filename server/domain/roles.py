@@ -57,10 +57,24 @@ class Action(enum.StrEnum):
     """Read documents meant for parties."""
     READ_ALL_DOCUMENTS = "read_all_documents"
     """Read every document of the case, staff-only ones included."""
+    PLAY_RECORDING = "play_recording"
+    """Play the session recordings (parties only where the server is configured to allow it)."""
+    READ_TRANSCRIPT = "read_transcript"
+    """Read the stored transcript lines with their corrections."""
+    EDIT_RECORD = "edit_record"
+    """Correct transcript lines, add notes and finalise the mediation record."""
 
 
 _STAFF_READ = frozenset(
-    {Action.READ_CASE, Action.READ_CONTACTS, Action.READ_AUDIT, Action.READ_DOCUMENTS, Action.READ_ALL_DOCUMENTS}
+    {
+        Action.READ_CASE,
+        Action.READ_CONTACTS,
+        Action.READ_AUDIT,
+        Action.READ_DOCUMENTS,
+        Action.READ_ALL_DOCUMENTS,
+        Action.PLAY_RECORDING,
+        Action.READ_TRANSCRIPT,
+    }
 )
 _PARTY = frozenset({Action.READ_CASE, Action.READ_DOCUMENTS})
 

@@ -175,4 +175,34 @@ case_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+transcript_lines = Table(
+    "transcript_lines",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("session_id", String(36), nullable=False),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("engine", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+"""What the recogniser heard, as it heard it: never updated (corrections live beside it)."""
+
+record_edits = Table(
+    "record_edits",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("session_id", String(36), nullable=False),
+    Column("line_id", String(36), ForeignKey("transcript_lines.id"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+"""Corrections of transcript lines and the mediator's notes, in the order they were made."""
+
 Index("ix_cases_filed_at", cases.c.filed_at)
