@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from recording.asr.pool import Caption
 from recording.segments import Segment
 from rooms.model import Route
 
@@ -26,6 +27,10 @@ class MediaListener(Protocol):
 
     async def segment(self, segment: Segment) -> None:
         """A recording segment closed: store it (encrypted) and put its hash in the audit trail."""
+        ...
+
+    async def caption(self, participant_id: str, caption: Caption) -> None:
+        """The live transcript heard a member: show it to those who hear them; keep final lines."""
         ...
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from recording.archive import RecordingArchive
+from recording.asr.pool import Caption
 from recording.segments import Segment
 from recording.vault import Vault, seal
 from rooms import model as rm
@@ -32,7 +34,7 @@ from server.domain.lifecycle import CaseState, SessionStatus
 from server.domain.roles import Action, Role
 from server.errors import Forbidden, InvalidCommand
 from server.identity.access import Principal
-from server.store.repository import AuditRecord
+from server.store.repository import AuditRecord, TranscriptLine
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +107,8 @@ class RoomService:
         self.clock = clock
         self.ice_servers = ice_servers or []
         self.rooms: dict[str, LiveRoom] = {}
-        self._ending: dict[str, str] = {}
+        self._ending: dict[str, LiveRoom] = {}
+        """Rooms being closed: their last segments and captions still arrive."""
         self.notifier: RoomNotifier | None = None
 
     # ------------------------------------------------------------------ internals
@@ -287,7 +290,7 @@ class RoomService:
         live = self.rooms.pop(case_id, None)
         if live is None:
             return
-        self._ending[case_id] = live.room.session_id
+        self._ending[case_id] = live
         try:
             await self._finish(case_id, live)
         finally:
@@ -319,14 +322,56 @@ class RoomService:
         key = await self.vault.data_key(case_id, now)
         sealed = await asyncio.to_thread(seal, key, segment.data, case_id, segment.name)
         ref = await self.cases.blobs.put(sealed)
-        live = self.rooms.get(case_id)
+        live = self.rooms.get(case_id) or self._ending.get(case_id)
         details = {
             **segment.details(),
-            "session_id": live.room.session_id if live else self._ending.get(case_id, ""),
+            "session_id": live.room.session_id if live else "",
             "blob": ref.sha256,
             "sealed_size": ref.size,
         }
         await self.cases.repo.record(case_id, [AuditRecord("system", "recording.segment", details)], now, attempts=20)
+
+    async def caption(self, case_id: str, participant_id: str, caption: Caption) -> None:
+        """Show a caption to whoever hears the speaker now (caucus-aware); keep final lines."""
+        live = self.rooms.get(case_id) or self._ending.get(case_id)
+        if live is None:
+            return
+        room = live.room
+        member = room.members.get(participant_id)
+        line_id = str(uuid.uuid4()) if caption.final and caption.text else None
+        data = {
+            "participant_id": participant_id,
+            "name": member.display_name if member else "",
+            "text": caption.text,
+            "final": caption.final,
+            "line_id": line_id,
+            "started_at": caption.started_at.isoformat(),
+            "ended_at": caption.ended_at.isoformat(),
+        }
+        if self.notifier is not None:
+            audience = {participant_id} | {
+                r.subscriber for r in rm.routes(room) if r.publisher == participant_id and r.kind is rm.Kind.AUDIO
+            }
+            for pid in sorted(audience):
+                await self.notifier.send(case_id, pid, "caption", data)
+        if line_id is None or not room.session_id:
+            return
+        line = TranscriptLine(
+            line_id,
+            case_id,
+            room.session_id,
+            participant_id,
+            caption.started_at,
+            caption.ended_at,
+            caption.text,
+            caption.language,
+            caption.engine,
+        )
+        try:
+            await self.cases.repo.add_transcript_line(line, self.clock())
+        except Exception as exc:  # noqa: BLE001 - the caption was shown; log the loss, never the text
+            # (a database error's message carries the statement's parameters: log only its type)
+            CaseLog(logger, {"case": case_id}).error("storing a transcript line failed: %s", type(exc).__name__)
 
     async def renegotiate(
         self, case_id: str, participant_id: str, sdp: str, tracks: dict[str, Any], uplink: dict[str, str]
@@ -353,6 +398,9 @@ class _Listener:
 
     async def segment(self, segment: Segment) -> None:
         await self.service.store_segment(self.case_id, segment)
+
+    async def caption(self, participant_id: str, caption: Caption) -> None:
+        await self.service.caption(self.case_id, participant_id, caption)
 
 
 def room_view(live: LiveRoom, viewer: str) -> dict[str, Any]:

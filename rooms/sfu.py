@@ -55,6 +55,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from recording.asr.pool import Caption, TranscriptionPool, TranscriptStream
 from recording.segments import CODECS, TrackRecorder
 from rooms.media import MediaListener
 from rooms.model import Kind, Route
@@ -164,6 +165,8 @@ class Publication:
         self.recording = False
         self.recorder: TrackRecorder | None = None
         self.make_recorder: Callable[[Any], TrackRecorder | None] | None = None
+        self.transcript: TranscriptStream | None = None
+        """The live transcript's stream of this microphone (while recorded)."""
         self.frames = 0
         self.keyframes = 0
         self.plis_sent = 0
@@ -201,6 +204,8 @@ class Publication:
                 self.make_recorder = None
             if self.recorder is not None:
                 self.recorder.write(frame.data, frame.timestamp)
+            if self.transcript is not None and codec.name == "opus":
+                self.transcript.feed(frame.data, frame.timestamp)
         if not self.outlets:
             return
         base = fractions.Fraction(1, codec.clockRate)
@@ -359,10 +364,18 @@ class Peer:
 class AiortcMediaSession:
     """The media of one room: a peer connection per member, forwarding along the routes."""
 
-    def __init__(self, case_id: str, listener: MediaListener, config: MediaConfig) -> None:
+    def __init__(
+        self,
+        case_id: str,
+        listener: MediaListener,
+        config: MediaConfig,
+        transcriber: TranscriptionPool | None = None,
+    ) -> None:
         self.case_id = case_id
         self.listener = listener
         self.config = config
+        self.transcriber = transcriber
+        self._captions: set[asyncio.Task[None]] = set()
         self.peers: dict[str, Peer] = {}
         self.routes: frozenset[Route] = frozenset()
         self.recording: frozenset[str] = frozenset()
@@ -470,6 +483,9 @@ class AiortcMediaSession:
         if wanted and not publication.recording:
             publication.recording = True
             publication.make_recorder = lambda codec: self._recorder(publication, codec)
+            if self.transcriber is not None and publication.kind is Kind.AUDIO and self.transcriber.available:
+                publisher = publication.publisher
+                publication.transcript = self.transcriber.open(lambda c: self._caption(publisher, c))
         elif not wanted and publication.recording:
             publication.recording = False
             publication.make_recorder = None
@@ -488,13 +504,22 @@ class AiortcMediaSession:
             segment_seconds=self.config.segment_seconds,
         )
 
+    def _caption(self, publisher: str, caption: Caption) -> None:
+        """A caption for a publisher's speech: to the room (kept until delivered, even at close)."""
+        task = asyncio.ensure_future(self.listener.caption(publisher, caption))
+        self._captions.add(task)
+        task.add_done_callback(self._captions.discard)
+        task.add_done_callback(_log_failure)
+
     def _stop_recorder(self, publication: Publication) -> None:
         recorder, publication.recorder = publication.recorder, None
-        if recorder is not None:
-            task = asyncio.ensure_future(recorder.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-            task.add_done_callback(_log_failure)
+        transcript, publication.transcript = publication.transcript, None
+        for closing in (recorder, transcript):
+            if closing is not None:
+                task = asyncio.ensure_future(closing.close())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+                task.add_done_callback(_log_failure)
 
     def set_routes(self, routes: frozenset[Route]) -> None:
         self.routes = routes
@@ -594,8 +619,10 @@ class AiortcMediaSession:
         self._watchdog.cancel()
         for pid in list(self.peers):
             await self.disconnect(pid)
-        if self._closing:  # the last segments are stored before the room goes
+        if self._closing:  # the last segments and utterances are stored before the room goes
             await asyncio.gather(*list(self._closing), return_exceptions=True)
+        if self._captions:
+            await asyncio.gather(*list(self._captions), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
 
@@ -683,11 +710,13 @@ def _parse_candidate(candidate: dict[str, Any]) -> Any:
         raise InvalidCommand("Malformed ICE candidate") from exc
 
 
-def aiortc_factory(config: MediaConfig) -> Callable[[str, MediaListener], AiortcMediaSession]:
+def aiortc_factory(
+    config: MediaConfig, transcriber: TranscriptionPool | None = None
+) -> Callable[[str, MediaListener], AiortcMediaSession]:
     """A media factory for :class:`rooms.service.RoomService` (checks aiortc's internals first)."""
     check_aiortc_internals()
 
     def make(case_id: str, listener: MediaListener) -> AiortcMediaSession:
-        return AiortcMediaSession(case_id, listener, config)
+        return AiortcMediaSession(case_id, listener, config, transcriber)
 
     return make

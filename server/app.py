@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.api import routes
+from server.api import routes, table
 from server.api.problems import problem_middleware
 from server.cases import CaseService
 from server.config import Settings
@@ -89,16 +89,20 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[routes.SETTINGS_MAX_BODY] = settings.max_body_bytes
     app[routes.SETTINGS_MAX_DOC] = settings.max_document_bytes
     app[routes.BASE_URL] = settings.base_url
-    routes.add_routes(app)
+    table.add_routes(app)
     add_pages(app, connect_origins=settings.cluster_url_list)
     _add_live_rooms(app, settings, components, clock)
 
     async def on_startup(_app: web.Application) -> None:
         if settings.auto_migrate:
             await db.upgrade(settings.resolved_database_url)
+        if app[routes.TRANSCRIBER] is not None:
+            await app[routes.TRANSCRIBER].start()  # workers load the model in the background
 
     async def on_shutdown(_app: web.Application) -> None:
         await app[ROOMS].close_all()
+        if app[routes.TRANSCRIBER] is not None:
+            await app[routes.TRANSCRIBER].close()
 
     async def on_cleanup(_app: web.Application) -> None:
         await components.repo.engine.dispose()
@@ -134,11 +138,24 @@ def _add_live_rooms(
         from rooms.directory import RedisDirectory
 
         directory = RedisDirectory(settings.redis_url, settings.base_url)
+    transcriber = None
+    if settings.transcript_engine != "off":
+        from recording.asr.engines import EngineSpec
+        from recording.asr.pool import TranscriptionPool
+
+        spec = EngineSpec(
+            name=settings.transcript_engine,
+            model=settings.transcript_model,
+            cache_dir=str(settings.resolved_model_dir),
+            threads=settings.transcript_threads,
+        )
+        transcriber = TranscriptionPool(spec, settings.transcript_workers, settings.transcript_language, clock=clock)
+    app[routes.TRANSCRIBER] = transcriber
     vault = Vault(components.repo, settings.master_key())
     archive = RecordingArchive(components.repo, components.service.blobs, vault, settings.manifest_key())
     rooms = RoomService(
         components.service,
-        aiortc_factory(media),
+        aiortc_factory(media, transcriber),
         clock,
         ice_servers=ice,
         directory=directory,
@@ -151,6 +168,14 @@ def _add_live_rooms(
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
     app[routes.RECORDINGS] = archive
+    from recording.record import RecordService
+    from recording.record_pdf import render_record
+    from server.api.transcript import RECORDS
+
+    app[RECORDS] = RecordService(components.service, render_record)
+    from server.api.playback import PLAYBACK_PARTIES
+
+    app[PLAYBACK_PARTIES] = settings.playback_parties
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

@@ -69,6 +69,22 @@ class Settings:
     """64 hex digits wrapping every case's recording key; empty: generated in ``data_dir``."""
     recording_segment_seconds: float = 4.0
     """Length of a recording segment: a crash loses at most this much."""
+    transcript_engine: str = "whisper"
+    """Live transcript engine: ``whisper`` (bundled Whisper base, Mandarin and English),
+    ``pocketsphinx`` (bundled, English only), ``vosk`` or ``sherpa-onnx`` (need
+    ``transcript_model``), or ``off``."""
+    transcript_model: str = ""
+    """Model folder for the engine; empty: the bundled model (whisper, pocketsphinx)."""
+    transcript_language: str = "zh"
+    """Language spoken in sessions: ``zh`` (Mandarin, captions in simplified characters) or ``en``."""
+    transcript_workers: int = 1
+    """Recognition worker processes (each loads the model: about 350 MB for Whisper base)."""
+    transcript_threads: int = 1
+    """CPU threads per worker."""
+    model_dir: Path | None = None
+    """Where the bundled speech model is assembled; None means ``data_dir/models``."""
+    playback_parties: bool = False
+    """Whether parties may play the recordings of their own case (mediators and judges always may)."""
     redis_url: str = ""
     """Redis for several nodes (room claims), e.g. ``redis://127.0.0.1:6379/0``; empty: one node."""
     cluster_urls: str = ""
@@ -89,6 +105,11 @@ class Settings:
     def resolved_blob_dir(self) -> Path:
         """The blob folder."""
         return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        """Where bundled models are assembled."""
+        return self.model_dir if self.model_dir is not None else self.data_dir / "models"
 
     @property
     def ice_server_list(self) -> list[dict[str, Any]]:
@@ -171,7 +192,7 @@ class Settings:
 def _coerce(name: str, raw: Any, current: Any) -> Any:
     kind = type(current)
     try:
-        if name in ("blob_dir", "tls_cert", "tls_key"):
+        if name in ("blob_dir", "tls_cert", "tls_key", "model_dir"):
             return Path(str(raw)) if raw not in (None, "") else None
         if isinstance(current, bool):
             if isinstance(raw, bool):
@@ -233,6 +254,20 @@ def load_settings(
     if settings.video_codec not in ("VP8", "H264"):
         raise ConfigError('video_codec must be "VP8" or "H264"')
     settings.ice_server_list  # noqa: B018 - validate at start-up
+    if settings.transcript_engine not in ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off"):
+        raise ConfigError("transcript_engine must be whisper, pocketsphinx, vosk, sherpa-onnx or off")
+    if settings.transcript_engine in ("vosk", "sherpa-onnx") and not settings.transcript_model:
+        raise ConfigError(f"transcript_engine {settings.transcript_engine} needs transcript_model (a model folder)")
+    if settings.transcript_language not in ("zh", "en"):
+        raise ConfigError('transcript_language must be "zh" or "en"')
+    if (
+        settings.transcript_engine == "pocketsphinx"
+        and settings.transcript_language != "en"
+        and not (settings.transcript_model)
+    ):
+        raise ConfigError("The bundled pocketsphinx model is English only: set transcript_language to en")
+    if settings.transcript_workers < 1 or settings.transcript_threads < 1:
+        raise ConfigError("transcript_workers and transcript_threads must be at least 1")
     if settings.redis_url and not settings.public_url:
         raise ConfigError("Several nodes (redis_url) need public_url set on each node")
     return settings

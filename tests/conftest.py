@@ -129,6 +129,7 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
         secret_key="k" * 48,
         public_url="https://mediation.test",
         auto_migrate=False,
+        transcript_engine="off",
     )
     app = build_app(settings, clock=clock)
     server = TestServer(app, host="127.0.0.1")

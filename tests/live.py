@@ -54,7 +54,7 @@ async def _live(tmp_path: Path, video_codec: str = "VP8", **settings_extra: Any)
         auto_migrate=False,
         video_codec=video_codec,
         media_stall_seconds=1.5,
-        **settings_extra,
+        **{"transcript_engine": "off", **settings_extra},
     )
     app = build_app(settings)
     server = TestServer(app, host="127.0.0.1")

@@ -18,8 +18,12 @@ def make_clip(
     fps: int = 30,
     gop: int = 30,
     tone_hz: float = 440.0,
+    speech: np.ndarray | None = None,
 ) -> Path:
-    """Write a clip with a keyframe every ``gop`` frames and a tone; return ``path``."""
+    """Write a clip with a keyframe every ``gop`` frames and a tone (or ``speech``: mono int16 samples
+    at 48 kHz, which then set the length); return ``path``."""
+    if speech is not None:
+        seconds = len(speech) / 48000
     w, h = size
     container = av.open(str(path), "w")
     vs = container.add_stream(video, rate=fps)
@@ -47,8 +51,13 @@ def make_clip(
         for packet in vs.encode(frame):
             container.mux(packet)
         while audio_index * samples / 48000 < (i + 1) / fps:
-            t = (np.arange(samples) + audio_index * samples) / 48000
-            pcm = (0.3 * np.sin(2 * np.pi * tone_hz * t) * 32767).astype(np.int16)[None, :]
+            if speech is not None:
+                pcm = np.zeros((1, samples), dtype=np.int16)
+                piece = speech[audio_index * samples : (audio_index + 1) * samples]
+                pcm[0, : len(piece)] = piece
+            else:
+                t = (np.arange(samples) + audio_index * samples) / 48000
+                pcm = (0.3 * np.sin(2 * np.pi * tone_hz * t) * 32767).astype(np.int16)[None, :]
             af = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
             af.sample_rate = 48000
             af.pts = audio_index * samples

@@ -107,6 +107,7 @@ class ClientPeer:
     rooms: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     chats: list[dict[str, Any]] = field(default_factory=list)
+    captions: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
     inbound: dict[tuple[str, str], Inbound] = field(default_factory=lambda: defaultdict(Inbound))
     receivers: dict[str, Any] = field(default_factory=dict)
@@ -118,7 +119,7 @@ class ClientPeer:
 
     async def connect(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
-        for name in ("room", "error", "chat", "removed", "ended", "replaced"):
+        for name in ("room", "error", "chat", "removed", "ended", "replaced", "caption"):
             self.sio.on(name, self._recorder(name))
         self.sio.on("sdp", self._on_sdp)
         auth = {"token": self.token}
@@ -135,6 +136,8 @@ class ClientPeer:
                 self.errors.append(data)
             elif name == "chat":
                 self.chats.append(data)
+            elif name == "caption":
+                self.captions.append(data)
             self._changed.set()
 
         return handler

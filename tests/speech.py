@@ -13,6 +13,8 @@ import av
 import numpy as np
 
 ESPEAK = shutil.which("espeak-ng") or "/usr/bin/espeak-ng"
+MODELS = Path(__file__).parents[1] / "var" / "test-models"
+"""The bundled speech model is assembled here once and shared by every test run (git-ignored)."""
 
 
 def espeak(text: str, voice: str = "en-us+f2", rate: int = 48_000) -> np.ndarray:
@@ -38,6 +40,15 @@ def speech_wav(
     path: Path, sentences: list[str], voice: str = "en-us+f2", gap: float = 1.5, rate: int = 48_000
 ) -> list[tuple[float, float]]:
     """The sentences one after another with ``gap`` seconds of silence around each; their (start, end)."""
+    samples, spans = speech(sentences, voice, gap, rate)
+    write_wav(path, samples, rate)
+    return spans
+
+
+def speech(
+    sentences: list[str], voice: str = "en-us+f2", gap: float = 1.5, rate: int = 48_000
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The samples of :func:`speech_wav`, and each sentence's (start, end) in seconds."""
     silence = np.zeros(int(gap * rate), dtype="<i2")
     parts, spans, t = [silence], [], gap
     for sentence in sentences:
@@ -45,8 +56,7 @@ def speech_wav(
         spans.append((t, t + len(audio) / rate))
         parts += [audio, silence]
         t += len(audio) / rate + gap
-    write_wav(path, np.concatenate(parts), rate)
-    return spans
+    return np.concatenate(parts), spans
 
 
 def _fix_lengths(data: bytes) -> bytes:

@@ -57,5 +57,6 @@ def add_pages(app: web.Application, connect_origins: list[str] | None = None) ->
     app.router.add_get("/", _page("index.html", policy), name="index")
     app.router.add_get("/join", _page("join.html", policy), name="join")
     app.router.add_get("/console", _page("console.html", policy), name="console")
+    app.router.add_get("/playback", _page("playback.html", policy), name="playback")
     app.router.add_get("/static/vendor/{name}", _vendor, name="vendor")
     app.router.add_static("/static", STATIC, name="static", append_version=False)

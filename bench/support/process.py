@@ -85,7 +85,11 @@ async def wait_healthy(
 
 
 async def spawn_server(data_dir: Path, env: dict[str, str], log_path: Path) -> tuple[asyncio.subprocess.Process, str]:
-    """Start ``server.cli serve`` on a free loopback port, its output in ``log_path``; return it and its URL."""
+    """Start ``server.cli serve`` on a free loopback port, its output in ``log_path``; return it and its URL.
+
+    The live transcript is off unless ``env`` turns it on: its workers would share the CPU being measured.
+    """
+    env = {"MEDIATION_TRANSCRIPT_ENGINE": "off", **env}
     port = free_port()
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

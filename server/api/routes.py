@@ -38,6 +38,8 @@ SETTINGS_MAX_BODY: web.AppKey[int] = web.AppKey("max_body", int)
 SETTINGS_MAX_DOC: web.AppKey[int] = web.AppKey("max_doc", int)
 BASE_URL: web.AppKey[str] = web.AppKey("base_url", str)
 RECORDINGS: web.AppKey[Any] = web.AppKey("recordings", object)
+TRANSCRIBER: web.AppKey[Any] = web.AppKey("transcriber", object)
+"""The live transcript's worker pool (None when the transcript is off)."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,18 @@ async def health(request: web.Request) -> web.Response:
         db = "ok"
     except Exception:  # noqa: BLE001 - health reports, never raises
         db = "unreachable"
+    pool = request.app.get(TRANSCRIBER)
+    if pool is None:
+        transcript = "off"
+    else:
+        transcript = "unavailable" if not pool.available else ("ready" if pool.engine else "loading")
     return respond(
-        {"status": "ok" if db == "ok" else "degraded", "database": db, "version": __version__},
+        {
+            "status": "ok" if db == "ok" else "degraded",
+            "database": db,
+            "transcript": transcript,
+            "version": __version__,
+        },
         200 if db == "ok" else 503,
     )
 
@@ -410,9 +422,10 @@ async def chat(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    from server.api.openapi import document  # the document is built from this module's table
+    from server.api.openapi import document  # the document is built from the endpoint tables
+    from server.api.table import ENDPOINTS as ALL
 
-    return respond(document(ENDPOINTS))
+    return respond(document(ALL))
 
 
 # ---------------------------------------------------------------- the table
@@ -652,9 +665,3 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         tags=("audit",),
     ),
 )
-
-
-def add_routes(app: web.Application) -> None:
-    """Register every endpoint of the table."""
-    for ep in ENDPOINTS:
-        app.router.add_route(ep.method, ep.path, ep.handler, name=ep.operation_id)

@@ -121,6 +121,8 @@ class Health(Open):
 
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unreachable"]
+    transcript: Literal["off", "loading", "ready", "unavailable"]
+    """The live transcript: its engine still loading, ready, failed to load (no captions), or off."""
     version: str
 
 

@@ -16,12 +16,10 @@ import pytest_asyncio
 from recording.asr.engines import EngineSpec
 from recording.asr.pool import Caption, TranscriptionPool
 from recording.asr.scoring import wer
-from tests.speech import opus_packets, speech_wav
+from tests.speech import MODELS, opus_packets, speech_wav
 
 pytestmark = pytest.mark.asyncio
 
-MODELS = Path(__file__).parents[2] / "var" / "test-models"
-"""The bundled model is assembled here once and shared by every test run (git-ignored)."""
 SENTENCES = [
     "The other driver did not stop at the crossing.",
     "My left arm was broken and I spent two weeks in hospital.",

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.speech import MODELS
+
 CLI = [sys.executable, "-m", "server.cli"]
 
 
@@ -33,7 +35,8 @@ def free_port() -> int:
 
 def env_for(data_dir: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_")}
-    env.update(MEDIATION_DATA_DIR=str(data_dir), MEDIATION_PORT=str(port))
+    # the bundled speech model is assembled once per checkout, not in every data folder
+    env.update(MEDIATION_DATA_DIR=str(data_dir), MEDIATION_PORT=str(port), MEDIATION_MODEL_DIR=str(MODELS))
     return env
 
 
@@ -109,6 +112,13 @@ def test_fresh_data_dir_serves_and_demo_links_work(server: tuple[str, dict[str, 
     assert verify.returncode == 0 and b"chain intact" in verify.stdout
     upgrade = subprocess.run([*CLI, "db", "upgrade"], env=env, capture_output=True, timeout=60)
     assert upgrade.returncode == 0 and b"up to date" in upgrade.stdout
+    # out of the box, the bundled speech engine loads in its worker process
+    for _ in range(300):
+        status, health = get(base + "/api/v1/health")
+        if health["transcript"] != "loading":
+            break
+        time.sleep(0.2)
+    assert health["transcript"] == "ready", health
 
 
 def test_account_create_and_bad_configuration(tmp_path: Path) -> None:

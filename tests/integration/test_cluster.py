@@ -71,6 +71,7 @@ async def cluster(pg_url: str, tmp_path: Path, redis_client: Any) -> AsyncIterat
             redis_url=REDIS_URL,
             cluster_urls=",".join(urls),
             auto_migrate=False,
+            transcript_engine="off",
         )
         app = build_app(settings)
         server = TestServer(app, host="127.0.0.1", port=port)

@@ -43,6 +43,7 @@ async def start(data: Path, port: int) -> subprocess.Popen[bytes]:
         MEDIATION_PORT=str(port),
         MEDIATION_RECORDING_SEGMENT_SECONDS="1",
         MEDIATION_LOG_LEVEL="WARNING",
+        MEDIATION_TRANSCRIPT_ENGINE="off",
     )
     with (data.parent / f"server-{port}.log").open("ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, stdout=log, stderr=log)

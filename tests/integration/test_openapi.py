@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from server.api.routes import ENDPOINTS
+from server.api.table import ENDPOINTS
 from server.app import build_app
 from server.config import Settings
 from tests.conftest import Api
@@ -26,7 +26,7 @@ async def test_document_is_valid_and_covers_every_route(api: Api, tmp_path: Any)
     status, doc, _ = await api.call("GET", "/api/v1/openapi.json")
     assert status == 200
     validate(doc)
-    app = build_app(Settings(data_dir=tmp_path, secret_key="k" * 40))
+    app = build_app(Settings(data_dir=tmp_path, secret_key="k" * 40, transcript_engine="off"))
     routed = {
         (r.method.lower(), r.resource.canonical)
         for r in app.router.routes()

@@ -51,3 +51,27 @@ def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:
     assert s.signing_key() == key
     mode = stat.S_IMODE((tmp_path / "d" / "secret.key").stat().st_mode)
     assert mode == 0o600
+
+
+def test_transcript_settings(tmp_path: Path) -> None:
+    s = load_settings(environ={"MEDIATION_DATA_DIR": str(tmp_path)})
+    assert (s.transcript_engine, s.transcript_language, s.transcript_workers) == ("whisper", "zh", 1)
+    assert s.resolved_model_dir == tmp_path / "models"
+    s = load_settings(
+        environ={
+            "MEDIATION_TRANSCRIPT_ENGINE": "pocketsphinx",
+            "MEDIATION_TRANSCRIPT_LANGUAGE": "en",
+            "MEDIATION_MODEL_DIR": str(tmp_path / "m"),
+        }
+    )
+    assert s.transcript_engine == "pocketsphinx" and s.resolved_model_dir == tmp_path / "m"
+    with pytest.raises(ConfigError, match="transcript_engine must be"):
+        load_settings(environ={"MEDIATION_TRANSCRIPT_ENGINE": "siri"})
+    with pytest.raises(ConfigError, match="needs transcript_model"):
+        load_settings(environ={"MEDIATION_TRANSCRIPT_ENGINE": "vosk"})
+    with pytest.raises(ConfigError, match="English only"):
+        load_settings(environ={"MEDIATION_TRANSCRIPT_ENGINE": "pocketsphinx"})
+    with pytest.raises(ConfigError, match="transcript_language"):
+        load_settings(environ={"MEDIATION_TRANSCRIPT_LANGUAGE": "fr"})
+    with pytest.raises(ConfigError, match="at least 1"):
+        load_settings(environ={"MEDIATION_TRANSCRIPT_WORKERS": "0"})

@@ -65,6 +65,7 @@ export class RoomClient extends EventTarget {
     this.socket.on("room", (room) => this.onRoom(room));
     this.socket.on("sdp", (msg) => this.onSdp(msg));
     this.socket.on("chat", (line) => this.emitEvent("chat", line));
+    this.socket.on("caption", (caption) => this.emitEvent("caption", caption));
     this.socket.on("error", (err) => this.emitEvent("problem", err));
     for (const name of ["removed", "ended", "replaced"]) {
       this.socket.on(name, (data) => { this.left = true; this.teardown(); this.emitEvent(name, data); });
@@ -229,3 +230,35 @@ export function chatLine(line, myId) {
   node.append(el("b", { text: who + "：" }), line.text);
   return node;
 }
+
+/** Live captions: one line per speaker while they talk (partial, in grey), then the final text.
+ *  Keeps the last `keep` final lines; screen readers hear final lines only. */
+export class Captions {
+  constructor(box, keep = 4) { this.box = box; this.keep = keep; this.partials = new Map(); }
+  show(c) {
+    if (!c || typeof c.text !== "string") return;
+    let el = this.partials.get(c.participant_id);
+    if (!el) {
+      if (!c.text) return;
+      el = document.createElement("p");
+      el.className = "caption";
+      const who = document.createElement("b");
+      who.textContent = (c.name || "") + "：";
+      el.append(who, document.createElement("span"));
+      el.dataset.speaker = c.participant_id;
+      this.box.append(el);
+      this.partials.set(c.participant_id, el);
+    }
+    el.lastChild.textContent = c.text;
+    el.classList.toggle("partial", !c.final);
+    if (c.final) {
+      this.partials.delete(c.participant_id);
+      if (!c.text) el.remove();
+      else { el.setAttribute("role", "status"); el.dataset.line = c.line_id || ""; }
+      const finals = [...this.box.querySelectorAll(".caption:not(.partial)")];
+      for (const old of finals.slice(0, Math.max(0, finals.length - this.keep))) old.remove();
+    }
+    this.box.hidden = !this.box.childElementCount;
+  }
+}
+

@@ -1,5 +1,5 @@
 // The mediator's console: log in, pick a case, host the session.
-import { RoomClient, T, ERRORS, chatLine } from "/static/call.js";
+import { RoomClient, T, ERRORS, chatLine, Captions } from "/static/call.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -81,6 +81,8 @@ function renderPeople(room) {
 async function openRoom(caseId) {
   show("cases", false); show("room");
   client = new RoomClient({ token, caseId, tiles: $("tiles"), localVideo: $("self") });
+  const captions = new Captions($("captions"));
+  client.addEventListener("caption", (e) => captions.show(e.detail));
   window.__room = client;
   try { await client.openDevices(); } catch { status("无法使用摄像头或麦克风。Camera or microphone unavailable."); }
   client.addEventListener("room", (e) => renderPeople(e.detail));

@@ -1,5 +1,5 @@
 // The party's page: check the devices, read the recording notice, join, take part.
-import { RoomClient, T, ERRORS, chatLine } from "/static/call.js";
+import { RoomClient, T, ERRORS, chatLine, Captions } from "/static/call.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -46,7 +46,13 @@ async function main() {
   show("case"); show("check");
 
   const client = new RoomClient({ token, tiles: $("tiles"), localVideo: $("self") });
+  const captions = new Captions($("captions"));
+  client.addEventListener("caption", (e) => captions.show(e.detail));
   window.__room = client;  // diagnostics and tests
+  // before the camera opens (it can take seconds): a notice accepted early must count
+  const consentChanged = () => { $("join").disabled = !$("consent").checked; };
+  $("consent").addEventListener("change", consentChanged);
+  consentChanged();
   try {
     const stream = await client.openDevices();
     $("preview").srcObject = stream;
@@ -55,7 +61,6 @@ async function main() {
     $("device-error").textContent = "无法使用摄像头或麦克风，请检查浏览器权限。Camera or microphone unavailable: check the browser's permissions.";
     show("device-error");
   }
-  $("consent").addEventListener("change", () => { $("join").disabled = !$("consent").checked; });
   $("join").addEventListener("click", () => {
     client.consent = $("consent").checked;
     show("check", false); show("call");

@@ -1,0 +1,674 @@
+"""Playing a session's recording back: a timeline of clips, and each clip as one playable file.
+
+A session's recording is a set of tracks (each participant's microphone and
+camera); a track is recorded in *runs* (one per recorder: a reconnect or a
+server restart starts a new run, whose segment names carry a new run id) and
+each run in segments of a few seconds. For playback:
+
+- :meth:`RecordingPlayback.timeline` turns the session's manifest (the sealed
+  one when the session has ended, else the one the audit trail gives now) into
+  a :class:`Timeline`: the session's origin (the earliest segment's wall-clock
+  start), one :class:`Clip` per run of a track with its offset from the origin,
+  the interruptions between runs (and gaps inside one), the caucus periods and
+  the restarts after a crash, all as offsets in seconds.
+- :meth:`RecordingPlayback.clip_media` opens a clip's segments (blob address,
+  seal and recorded SHA-256 are checked for each: a segment that fails is left
+  out and named in :attr:`ClipMedia.skipped`, never served silently) and
+  :func:`remux` joins them into one file **without re-encoding**: each
+  segment's packets are shifted by the segment's wall-clock offset from the
+  clip's start, so a clip stays aligned with the other tracks. VP8 and Opus go
+  into WebM, H.264 into fragmented MP4: what browsers play.
+
+The CPU work (opening seals, hashing, muxing) runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import av
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from recording.archive import GAP_TOLERANCE, MANIFEST_KIND, RecordingArchive
+from recording.vault import unseal
+from server.domain.audit import canonical_json
+from server.errors import BlobIntegrityError, MediationError, NotFound
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPES = {
+    ("video", "vp8"): "video/webm",
+    ("audio", "opus"): "audio/webm",
+    ("video", "h264"): "video/mp4",
+}
+"""(kind, libav codec) -> the Content-Type of a clip's file."""
+
+DEFAULT_CODECS = {"video": "vp8", "audio": "opus"}
+"""What a track is taken to hold when no segment of it can be opened to look."""
+
+_CODEC_NAMES = {"vp8": "vp8", "opus": "opus", "h264": "h264", "avc1": "h264", "libopus": "opus", "libvpx": "vp8"}
+
+
+def _codec_name(name: str) -> str:
+    return _CODEC_NAMES.get(name.lower(), name.lower())
+
+
+# ---------------------------------------------------------------- the timeline
+
+
+@dataclass(frozen=True)
+class ClipSegment:
+    """One stored segment of a clip (what :meth:`RecordingPlayback.clip_media` opens)."""
+
+    index: int
+    """Index within the track."""
+    file: str
+    """Segment file name (the seal's label)."""
+    blob: str
+    """Blob address of the sealed segment."""
+    sha256: str
+    """SHA-256 of the plaintext, as recorded in the audit trail."""
+    started_at: datetime
+    """Wall-clock start of its first frame."""
+    duration: float
+    """Seconds."""
+    frames: int
+    """Encoded frames."""
+    offset: float
+    """Seconds from the clip's start to this segment's start (wall clock)."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One run of one track: consecutive segments written by one recorder."""
+
+    id: str
+    """``<participant>-<kind>-<run>``: stable and URL-safe."""
+    track: str
+    """``<participant>:<kind>``."""
+    participant_id: str
+    """Whose microphone or camera."""
+    kind: str
+    """``audio`` or ``video``."""
+    run: str
+    """The recorder run (hex milliseconds of its start)."""
+    codec: str
+    """``vp8``, ``opus`` or ``h264``."""
+    media_type: str
+    """Content-Type of the clip's file."""
+    start: float
+    """Seconds from the session's origin to the clip's first frame."""
+    duration: float
+    """Seconds from its first frame to the end of its last segment."""
+    started_at: datetime
+    """Wall-clock start."""
+    frames: int
+    """Encoded frames in all its segments."""
+    segments: tuple[ClipSegment, ...]
+    """Its segments in order."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (without blob addresses: those are in the audit trail)."""
+        return {
+            "id": self.id,
+            "track": self.track,
+            "participant_id": self.participant_id,
+            "kind": self.kind,
+            "run": self.run,
+            "codec": self.codec,
+            "media_type": self.media_type,
+            "start": round(self.start, 3),
+            "duration": round(self.duration, 3),
+            "started_at": self.started_at.isoformat(),
+            "segments": len(self.segments),
+            "frames": self.frames,
+        }
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Time when one track was not recorded, between two of its segments."""
+
+    track: str
+    """``<participant>:<kind>``."""
+    participant_id: str
+    """Whose track."""
+    kind: str
+    """``audio`` or ``video``."""
+    reason: str
+    """``restart`` (the recorder started again: reconnect, crash) or ``gap`` (inside one run)."""
+    start: float
+    """Offset where the recording stopped."""
+    end: float
+    """Offset where it went on."""
+    started_at: datetime
+    """Wall clock of ``start``."""
+    ended_at: datetime
+    """Wall clock of ``end``."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "track": self.track,
+            "participant_id": self.participant_id,
+            "kind": self.kind,
+            "reason": self.reason,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class CaucusPeriod:
+    """A caucus during the session."""
+
+    start: float
+    """Offset of its start (negative: before the recording began)."""
+    end: float | None
+    """Offset of its end (None: it had not ended)."""
+    started_at: datetime
+    """Wall clock of its start."""
+    ended_at: datetime | None
+    """Wall clock of its end."""
+    members: tuple[str, ...]
+    """Participant ids with the mediator in the caucus."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "start": round(self.start, 3),
+            "end": None if self.end is None else round(self.end, 3),
+            "started_at": self.started_at.isoformat(),
+            "ended_at": None if self.ended_at is None else self.ended_at.isoformat(),
+            "members": list(self.members),
+        }
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A session's recording, laid out for playback."""
+
+    case_id: str
+    """The case."""
+    session_id: str
+    """The session."""
+    sealed: bool
+    """Built from the signed manifest (the session ended) rather than from the audit trail now."""
+    manifest_document_id: str | None
+    """The signed manifest's document, when sealed."""
+    signature_ok: bool | None
+    """Whether the manifest's signature holds under this server's key (None: not sealed)."""
+    origin: datetime
+    """Wall-clock time of offset 0: the earliest segment's start."""
+    duration: float
+    """Seconds from the origin to the end of the last clip."""
+    clips: tuple[Clip, ...]
+    """Every run of every track, ordered by track, then start."""
+    interruptions: tuple[Interruption, ...]
+    """Where tracks were not recorded."""
+    caucus: tuple[CaucusPeriod, ...]
+    """Caucus periods."""
+    resumed_after_interruption: tuple[float, ...]
+    """Offsets where the session went on after the server had stopped mid-session."""
+    resumed_at: tuple[datetime, ...] = field(default=())
+    """Wall clock of the same."""
+
+    def clip(self, clip_id: str) -> Clip:
+        """The clip with this id; NotFound if there is none."""
+        for clip in self.clips:
+            if clip.id == clip_id:
+                return clip
+        raise NotFound("No such clip in this session's recording")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "case_id": self.case_id,
+            "session_id": self.session_id,
+            "sealed": self.sealed,
+            "manifest_document_id": self.manifest_document_id,
+            "signature_ok": self.signature_ok,
+            "origin": self.origin.isoformat(),
+            "duration": round(self.duration, 3),
+            "clips": [c.as_dict() for c in self.clips],
+            "interruptions": [i.as_dict() for i in self.interruptions],
+            "caucus": [c.as_dict() for c in self.caucus],
+            "resumed_after_interruption": [
+                {"offset": round(o, 3), "at": at.isoformat()}
+                for o, at in zip(self.resumed_after_interruption, self.resumed_at, strict=True)
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class SessionRecording:
+    """One session of a case that has recorded segments."""
+
+    session_id: str
+    """The session."""
+    started_at: datetime
+    """Earliest segment start."""
+    ended_at: datetime
+    """End of the latest segment."""
+    tracks: int
+    """Distinct tracks."""
+    segments: int
+    """Stored segments."""
+    sealed: bool
+    """Whether its signed manifest has been written (the session ended)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "session_id": self.session_id,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+            "duration": round((self.ended_at - self.started_at).total_seconds(), 3),
+            "tracks": self.tracks,
+            "segments": self.segments,
+            "sealed": self.sealed,
+        }
+
+
+def run_of(file: str, participant_id: str, kind: str) -> str:
+    """The recorder run in a segment name ``<participant>-<kind>-<run>-<index>.mkv`` (``0``: older names)."""
+    prefix = f"{participant_id}-{kind}-"
+    stem = file.removesuffix(".mkv")
+    if stem.startswith(prefix):
+        parts = stem[len(prefix) :].split("-")
+        if len(parts) == 2 and parts[0]:
+            return parts[0]
+    return "0"
+
+
+def build_timeline(
+    manifest: dict[str, Any],
+    codecs: dict[str, str] | None = None,
+    *,
+    sealed: bool = False,
+    document_id: str | None = None,
+    signature_ok: bool | None = None,
+) -> Timeline:
+    """Lay out a manifest (``recording.archive`` format) for playback; ``codecs``: clip id -> codec."""
+    codecs = codecs or {}
+    runs: list[tuple[str, str, str, str, list[dict[str, Any]]]] = []  # track, participant, kind, run, segments
+    interruptions_raw: list[tuple[str, str, str, str, datetime, datetime]] = []
+    for track in manifest["tracks"]:
+        participant, kind = track["participant_id"], track["kind"]
+        segments = sorted(track["segments"], key=lambda s: (s["started_at"], s["index"]))
+        previous: dict[str, Any] | None = None
+        previous_run = ""
+        for segment in segments:
+            run = run_of(segment["file"], participant, kind)
+            if previous is None or run != previous_run:
+                runs.append((track["track"], participant, kind, run, []))
+            if previous is not None:
+                end = _iso(previous["started_at"]) + _seconds(previous["duration"])
+                start = _iso(segment["started_at"])
+                if run != previous_run:
+                    interruptions_raw.append((track["track"], participant, kind, "restart", end, max(start, end)))
+                elif (start - end).total_seconds() > GAP_TOLERANCE:
+                    interruptions_raw.append((track["track"], participant, kind, "gap", end, start))
+            runs[-1][4].append(segment)
+            previous, previous_run = segment, run
+    if not runs:
+        raise NotFound("No recording of this session")
+    origin = min(_iso(r[4][0]["started_at"]) for r in runs)
+    clips = []
+    for track_name, participant, kind, run, segments in runs:
+        clip_start = _iso(segments[0]["started_at"])
+        end = max(_iso(s["started_at"]) + _seconds(s["duration"]) for s in segments)
+        clip_id = f"{participant}-{kind}-{run}"
+        codec = codecs.get(clip_id) or DEFAULT_CODECS.get(kind, "")
+        clips.append(
+            Clip(
+                id=clip_id,
+                track=track_name,
+                participant_id=participant,
+                kind=kind,
+                run=run,
+                codec=codec,
+                media_type=MEDIA_TYPES.get((kind, codec), "application/octet-stream"),
+                start=(clip_start - origin).total_seconds(),
+                duration=(end - clip_start).total_seconds(),
+                started_at=clip_start,
+                frames=sum(int(s["frames"]) for s in segments),
+                segments=tuple(
+                    ClipSegment(
+                        index=int(s["index"]),
+                        file=s["file"],
+                        blob=s["blob"],
+                        sha256=s["sha256"],
+                        started_at=_iso(s["started_at"]),
+                        duration=float(s["duration"]),
+                        frames=int(s["frames"]),
+                        offset=(_iso(s["started_at"]) - clip_start).total_seconds(),
+                    )
+                    for s in segments
+                ),
+            )
+        )
+    duration = max(c.start + c.duration for c in clips)
+    interruptions = tuple(
+        Interruption(
+            track=t,
+            participant_id=p,
+            kind=k,
+            reason=reason,
+            start=(a - origin).total_seconds(),
+            end=(b - origin).total_seconds(),
+            started_at=a,
+            ended_at=b,
+        )
+        for t, p, k, reason, a, b in interruptions_raw
+    )
+    caucus = tuple(
+        CaucusPeriod(
+            start=(_iso(c["start"]) - origin).total_seconds(),
+            end=None if c.get("end") is None else (_iso(c["end"]) - origin).total_seconds(),
+            started_at=_iso(c["start"]),
+            ended_at=None if c.get("end") is None else _iso(c["end"]),
+            members=tuple(c.get("members") or ()),
+        )
+        for c in manifest.get("caucus", [])
+    )
+    resumed = tuple(_iso(at) for at in manifest.get("resumed_after_interruption", []))
+    return Timeline(
+        case_id=manifest["case_id"],
+        session_id=manifest["session_id"],
+        sealed=sealed,
+        manifest_document_id=document_id,
+        signature_ok=signature_ok,
+        origin=origin,
+        duration=duration,
+        clips=tuple(sorted(clips, key=lambda c: (c.participant_id, c.kind, c.start))),
+        interruptions=tuple(sorted(interruptions, key=lambda i: (i.start, i.track))),
+        caucus=caucus,
+        resumed_after_interruption=tuple((at - origin).total_seconds() for at in resumed),
+        resumed_at=resumed,
+    )
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=float(value))
+
+
+# ---------------------------------------------------------------- remuxing
+
+
+@dataclass(frozen=True)
+class SegmentProblem:
+    """A segment left out of a clip because it failed verification."""
+
+    file: str
+    """The segment's file name."""
+    problem: str
+    """What failed (as :meth:`RecordingArchive.verify` words it)."""
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Remuxed:
+    """One file made of a clip's segments."""
+
+    data: bytes
+    """The file."""
+    codec: str
+    """Codec of its one stream (``vp8``, ``opus``, ``h264``)."""
+    container: str
+    """``webm`` or ``mp4``."""
+    packets: int
+    """Encoded frames written."""
+    seconds: float
+    """Timestamp of the last packet written (from the file's start)."""
+
+
+@dataclass(frozen=True)
+class ClipMedia:
+    """A clip ready to serve."""
+
+    clip: Clip
+    """Which clip."""
+    data: bytes
+    """One playable file."""
+    media_type: str
+    """Its Content-Type."""
+    frames: int
+    """Encoded frames in it."""
+    skipped: tuple[SegmentProblem, ...]
+    """Segments that failed verification and are not in ``data``."""
+
+
+def _output_for(codec: str, extradata: bytes | None) -> tuple[str, dict[str, str]]:
+    if codec == "h264":
+        # Fragmented MP4 puts the codec configuration up front; with none known yet the
+        # muxer takes it from the first keyframe, which needs the moov at the end instead.
+        if extradata:
+            return "mp4", {"movflags": "frag_keyframe+empty_moov+default_base_moof", "fflags": "+bitexact"}
+        return "mp4", {"fflags": "+bitexact"}
+    return "webm", {"fflags": "+bitexact"}
+
+
+def remux(parts: Sequence[tuple[float, bytes]]) -> Remuxed:
+    """Join Matroska segments of one track into one file, without re-encoding.
+
+    ``parts``: (seconds from the clip's start, segment file) in order. Each
+    segment's packets are shifted by its offset; a segment that would overlap the
+    previous one (wall clocks jitter) starts one frame after its last instead, so
+    timestamps only increase. CPU-bound: call it in a worker thread.
+    """
+    if not parts:
+        raise ValueError("nothing to remux")
+    buffer = io.BytesIO()
+    output: Any = None
+    out_stream: Any = None
+    codec = container = ""
+    written = 0
+    last = 0.0
+    follows = 0.0
+    try:
+        for offset, data in parts:
+            with av.open(io.BytesIO(data), "r", format="matroska") as source:
+                stream: Any = next(s for s in source.streams if s.type in ("audio", "video"))
+                name = _codec_name(stream.codec_context.name)
+                if output is None:
+                    codec = name
+                    container, options = _output_for(codec, stream.codec_context.extradata)
+                    output = av.open(buffer, "w", format=container, options=options)
+                    out_stream = output.add_stream_from_template(stream)
+                elif name != codec:
+                    raise ValueError(f"a clip's segments changed codec ({codec} -> {name})")
+                packets = [p for p in source.demux(stream) if p.size and p.pts is not None]
+                if not packets:
+                    continue
+                base = stream.time_base
+                first = float(packets[0].pts * base)
+                span = float((packets[-1].pts - packets[0].pts) * base)
+                step = span / (len(packets) - 1) if len(packets) > 1 else float(base)
+                shift = round(max(offset, follows - first) / float(base))
+                for packet in packets:
+                    packet.pts += shift
+                    packet.dts = packet.pts if packet.dts is None else packet.dts + shift
+                    last = max(last, float(packet.pts * base))  # mux() rescales the packet in place
+                    packet.stream = out_stream
+                    output.mux(packet)
+                    written += 1
+                follows = last + step  # the earliest the next segment may start: one frame later
+    finally:
+        if output is not None:
+            output.close()
+    return Remuxed(buffer.getvalue(), codec, container, written, last)
+
+
+def probe_codec(data: bytes) -> str:
+    """The codec of a Matroska segment's first audio or video stream."""
+    with av.open(io.BytesIO(data), "r", format="matroska") as source:
+        stream = next(s for s in source.streams if s.type in ("audio", "video"))
+        return _codec_name(stream.codec_context.name)
+
+
+# ---------------------------------------------------------------- the service
+
+
+_CODEC_CACHE: OrderedDict[str, str] = OrderedDict()
+_CODEC_CACHE_SIZE = 4096
+
+
+def _remember_codec(blob: str, codec: str) -> None:
+    _CODEC_CACHE[blob] = codec
+    while len(_CODEC_CACHE) > _CODEC_CACHE_SIZE:
+        _CODEC_CACHE.popitem(last=False)
+
+
+class RecordingPlayback:
+    """Timelines and playable clips of a case's recorded sessions."""
+
+    def __init__(self, archive: RecordingArchive) -> None:
+        self.archive = archive
+        self.repo = archive.repo
+        self.blobs = archive.blobs
+        self.vault = archive.vault
+
+    async def sessions(self, case_id: str) -> list[SessionRecording]:
+        """Sessions of the case with recorded segments, oldest first."""
+        entries, _ = await self.repo.audit_trail(case_id)
+        found: dict[str, dict[str, Any]] = {}
+        sealed: set[str] = set()
+        for entry in entries:
+            if entry.action == "recording.manifest":
+                sealed.add(entry.details_dict().get("session_id", ""))
+            if entry.action != "recording.segment":
+                continue
+            d = entry.details_dict()
+            sid = d.get("session_id") or ""
+            if not sid:
+                continue
+            start = _iso(d["started_at"])
+            end = start + _seconds(d["duration"])
+            item = found.setdefault(sid, {"start": start, "end": end, "tracks": set(), "segments": 0})
+            item["start"] = min(item["start"], start)
+            item["end"] = max(item["end"], end)
+            item["tracks"].add(d["track"])
+            item["segments"] += 1
+        out = [
+            SessionRecording(sid, v["start"], v["end"], len(v["tracks"]), v["segments"], sid in sealed)
+            for sid, v in found.items()
+        ]
+        return sorted(out, key=lambda s: s.started_at)
+
+    async def _sealed_manifest(self, case_id: str, session_id: str) -> tuple[dict[str, Any], str, bool] | None:
+        docs = [d for d in await self.repo.documents(case_id) if d.kind == MANIFEST_KIND]
+        for doc in sorted(docs, key=lambda d: d.created_at, reverse=True):
+            if not doc.title.endswith(session_id):
+                continue
+            signed = json.loads(await self.blobs.get(doc.sha256))
+            manifest: dict[str, Any] = signed["manifest"]
+            if manifest.get("session_id") != session_id:
+                continue
+            return manifest, doc.id, self._signature_ok(signed)
+        return None
+
+    def _signature_ok(self, signed: dict[str, Any]) -> bool:
+        manifest = signed["manifest"]
+        if manifest.get("public_key") != self.archive.public_key():
+            return False
+        try:
+            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(manifest["public_key"]))
+            public.verify(base64.b64decode(signed["signature"]), canonical_json(manifest).encode("utf-8"))
+        except (InvalidSignature, ValueError, KeyError):
+            return False
+        return True
+
+    async def timeline(self, case_id: str, session_id: str, now: datetime) -> Timeline:
+        """The session's timeline: from its signed manifest if it has one, else from the audit trail now."""
+        sealed = await self._sealed_manifest(case_id, session_id)
+        if sealed is not None:
+            manifest, document_id, signature_ok = sealed
+        else:
+            manifest = await self.archive.manifest(case_id, session_id, now)
+            document_id, signature_ok = None, None
+        draft = build_timeline(manifest)  # raises NotFound when nothing was recorded
+        codecs = await self._codecs(case_id, draft, now)
+        return build_timeline(
+            manifest, codecs, sealed=sealed is not None, document_id=document_id, signature_ok=signature_ok
+        )
+
+    async def _codecs(self, case_id: str, timeline: Timeline, now: datetime) -> dict[str, str]:
+        """Each clip's codec, read from the first of its segments that opens (cached by blob)."""
+        out: dict[str, str] = {}
+        key: bytes | None = None
+        for clip in timeline.clips:
+            for segment in clip.segments:
+                if segment.blob in _CODEC_CACHE:
+                    out[clip.id] = _CODEC_CACHE[segment.blob]
+                    break
+                if key is None:
+                    key = await self.vault.data_key(case_id, now)
+                plain, problem = await self._open(key, case_id, segment)
+                if plain is None:
+                    logger.warning("[case=%s] segment %s: %s", case_id, segment.file, problem)
+                    continue
+                codec = await asyncio.to_thread(probe_codec, plain)
+                _remember_codec(segment.blob, codec)
+                out[clip.id] = codec
+                break
+        return out
+
+    async def _open(self, key: bytes, case_id: str, segment: ClipSegment) -> tuple[bytes | None, str]:
+        """The segment's plaintext, or None and what failed."""
+        try:
+            sealed = await self.blobs.get(segment.blob)
+        except NotFound:
+            return None, "missing from the store"
+        except MediationError:
+            return None, "altered at rest (does not match its address)"
+
+        def check() -> tuple[bytes | None, str]:
+            try:
+                plain = unseal(key, sealed, case_id, segment.file)
+            except MediationError:
+                return None, "altered (the seal does not open)"
+            if hashlib.sha256(plain).hexdigest() != segment.sha256:
+                return None, "does not match its recorded hash"
+            return plain, ""
+
+        return await asyncio.to_thread(check)
+
+    async def clip_media(self, case_id: str, session_id: str, clip_id: str, now: datetime) -> ClipMedia:
+        """One clip as a playable file; failing segments are left out and named."""
+        timeline = await self.timeline(case_id, session_id, now)
+        clip = timeline.clip(clip_id)
+        key = await self.vault.data_key(case_id, now)
+        parts: list[tuple[float, bytes]] = []
+        skipped: list[SegmentProblem] = []
+        for segment in clip.segments:
+            plain, problem = await self._open(key, case_id, segment)
+            if plain is None:
+                logger.warning("[case=%s] segment %s left out of playback: %s", case_id, segment.file, problem)
+                skipped.append(SegmentProblem(segment.file, problem))
+            else:
+                parts.append((segment.offset, plain))
+        if not parts:
+            raise BlobIntegrityError(f"Every segment of clip {clip_id} failed verification")
+        remuxed = await asyncio.to_thread(remux, parts)
+        media_type = MEDIA_TYPES.get((clip.kind, remuxed.codec), clip.media_type)
+        return ClipMedia(clip, remuxed.data, media_type, remuxed.packets, tuple(skipped))

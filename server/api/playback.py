@@ -1,0 +1,301 @@
+"""Endpoints: playing a session's recording back (mediators and judges; parties where allowed).
+
+- ``GET …/recording/sessions``: the case's sessions that have recordings.
+- ``GET …/recording/sessions/{session_id}/timeline``: clips, interruptions and caucus
+  periods as offsets from the session's origin (``recording.playback``).
+- ``GET …/recording/sessions/{session_id}/clips/{clip_id}``: one clip as one file
+  (WebM or MP4, never re-encoded). Segments that fail verification are left out and
+  named in ``X-Recording-Skipped``/``X-Recording-Problems``. Every request is an audit
+  entry (``recording.played``) written *before* the bytes go out: access to evidence
+  is itself evidence. ``Range`` requests are answered from the built file.
+
+Parties get 403 unless the application sets :data:`PLAYBACK_PARTIES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import AwareDatetime
+
+from recording.playback import RecordingPlayback
+from server.api.problems import problem
+from server.api.routes import API, RECORDINGS, SERVICE, Endpoint, case_id, now, principal, respond
+from server.api.schemas import Open
+from server.cases import Access
+from server.domain.roles import PARTY_ROLES, Action
+from server.errors import Forbidden
+from server.identity.access import Principal
+from server.store.repository import AuditRecord
+
+PLAYBACK_PARTIES: web.AppKey[bool] = web.AppKey("playback_parties", bool)
+"""Whether parties (applicant, respondent, agent, insurer) may play recordings too (default: no)."""
+
+PLAYED = "recording.played"
+"""The audit action of every clip served."""
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class RecordedSession(Open):
+    """A session with recorded segments."""
+
+    session_id: str
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    duration: float
+    tracks: int
+    segments: int
+    sealed: bool
+    status: str | None = None
+    scheduled_start: AwareDatetime | None = None
+
+
+class RecordedSessions(Open):
+    """The case's sessions that have recordings, oldest first."""
+
+    sessions: list[RecordedSession]
+
+
+class PlaybackClip(Open):
+    """One run of one track: one playable file."""
+
+    id: str
+    track: str
+    participant_id: str
+    kind: str
+    run: str
+    codec: str
+    media_type: str
+    start: float
+    duration: float
+    started_at: AwareDatetime
+    segments: int
+    frames: int
+    url: str
+
+
+class PlaybackInterruption(Open):
+    """Time when a track was not recorded (``restart``: the recorder started again; ``gap``)."""
+
+    track: str
+    participant_id: str
+    kind: str
+    reason: str
+    start: float
+    end: float
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+
+
+class PlaybackCaucus(Open):
+    """A caucus period (offsets; ``end`` null when it had not ended)."""
+
+    start: float
+    end: float | None
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None
+    members: list[str]
+
+
+class PlaybackResumption(Open):
+    """The session went on after the server had stopped mid-session."""
+
+    offset: float
+    at: AwareDatetime
+
+
+class PlaybackParticipant(Open):
+    """Someone whose tracks are in the recording."""
+
+    participant_id: str
+    display_name: str
+    role: str
+
+
+class PlaybackTimeline(Open):
+    """A session's recording laid out for playback: offsets in seconds from ``origin``."""
+
+    case_id: str
+    session_id: str
+    sealed: bool
+    manifest_document_id: str | None
+    signature_ok: bool | None
+    origin: AwareDatetime
+    duration: float
+    clips: list[PlaybackClip]
+    interruptions: list[PlaybackInterruption]
+    caucus: list[PlaybackCaucus]
+    resumed_after_interruption: list[PlaybackResumption]
+    participants: list[PlaybackParticipant]
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _playback(request: web.Request) -> RecordingPlayback:
+    return RecordingPlayback(request.app[RECORDINGS])
+
+
+async def may_play(request: web.Request, who: Principal, cid: str) -> Access:
+    """The caller's access if they may play this case's recordings (NotFound: no role; else Forbidden)."""
+    service = request.app[SERVICE]
+    try:
+        return await service.require(who, cid, Action.PLAY_RECORDING)
+    except Forbidden:
+        access = await service.access(who, cid)
+        if access.role in PARTY_ROLES and request.app.get(PLAYBACK_PARTIES, False):
+            return access
+        raise
+
+
+def _clip_url(cid: str, sid: str, clip_id: str) -> str:
+    return f"{API}/cases/{cid}/recording/sessions/{sid}/clips/{clip_id}"
+
+
+async def recorded_sessions(request: web.Request) -> web.Response:
+    who = await principal(request)
+    cid = case_id(request)
+    await may_play(request, who, cid)
+    sessions = await _playback(request).sessions(cid)
+    loaded = await request.app[SERVICE].repo.load_case(cid)
+    known = {s.id: s for s in loaded.case.sessions}
+    out = []
+    for rec in sessions:
+        item = rec.as_dict()
+        scheduled = known.get(rec.session_id)
+        if scheduled is not None:
+            item["status"] = scheduled.status.value
+            item["scheduled_start"] = scheduled.scheduled_start.isoformat()
+        out.append(item)
+    return respond({"sessions": out})
+
+
+async def timeline(request: web.Request) -> web.Response:
+    who = await principal(request)
+    cid = case_id(request)
+    await may_play(request, who, cid)
+    sid = request.match_info["session_id"]
+    laid_out = await _playback(request).timeline(cid, sid, now(request))
+    body = laid_out.as_dict()
+    for clip in body["clips"]:
+        clip["url"] = _clip_url(cid, sid, clip["id"])
+    recorded = {c.participant_id for c in laid_out.clips}
+    body["participants"] = [
+        {"participant_id": p.id, "display_name": p.display_name, "role": p.role.value}
+        for p in await request.app[SERVICE].repo.participants(cid)
+        if p.id in recorded
+    ]
+    return respond(body)
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class RangeNotSatisfiable(Exception):
+    """The asked range lies outside the file."""
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` of a single ``Range: bytes=…``; None: serve everything; raise RangeNotSatisfiable."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None  # several ranges or another unit: the whole file is a valid answer
+    first_text, last_text = match.groups()
+    if not first_text and not last_text:
+        return None
+    if not first_text:  # the last N bytes
+        count = int(last_text)
+        if count == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(0, size - count), size - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if first >= size or last < first:
+        raise RangeNotSatisfiable
+    return first, min(last, size - 1)
+
+
+async def play_clip(request: web.Request) -> web.StreamResponse:
+    who = await principal(request)
+    cid = case_id(request)
+    await may_play(request, who, cid)
+    sid, clip_id = request.match_info["session_id"], request.match_info["clip_id"]
+    at: datetime = now(request)
+    media = await _playback(request).clip_media(cid, sid, clip_id, at)
+    wanted = request.headers.get("Range")
+    try:
+        span = byte_range(wanted, len(media.data))
+    except RangeNotSatisfiable:
+        response = problem(416, "range_not_satisfiable", "The requested range is outside the clip")
+        response.headers["Content-Range"] = f"bytes */{len(media.data)}"
+        return response  # nothing served, nothing to record
+    details = {
+        "session_id": sid,
+        "clip_id": clip_id,
+        "track": media.clip.track,
+        "segments": len(media.clip.segments) - len(media.skipped),
+        "skipped": [p.file for p in media.skipped],
+        "range": wanted if span is not None else None,
+    }
+    await request.app[SERVICE].repo.record(cid, [AuditRecord(who.actor, PLAYED, details)], at, attempts=20)
+    size = len(media.data)
+    headers = {
+        "Cache-Control": "no-store",
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{hashlib.sha256(media.data).hexdigest()}"',
+        "X-Recording-Frames": str(media.frames),
+        "X-Recording-Skipped": str(len(media.skipped)),
+    }
+    if media.skipped:
+        headers["X-Recording-Problems"] = "; ".join(str(p) for p in media.skipped)
+    if span is None:
+        return web.Response(body=media.data, content_type=media.media_type, headers=headers)
+    first, last = span
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return web.Response(status=206, body=media.data[first : last + 1], content_type=media.media_type, headers=headers)
+
+
+# ---------------------------------------------------------------- the table
+
+_SESSIONS = f"{API}/cases/{{case_id}}/recording/sessions"
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "GET",
+        _SESSIONS,
+        recorded_sessions,
+        "Sessions of the case that have recordings (mediators, judges)",
+        "listRecordedSessions",
+        RecordedSessions,
+        errors=(401, 403, 404),
+        tags=("recording",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_SESSIONS}/{{session_id}}/timeline",
+        timeline,
+        "A session's recording for playback: clips, interruptions, caucus periods",
+        "readRecordingTimeline",
+        PlaybackTimeline,
+        errors=(401, 403, 404),
+        tags=("recording",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_SESSIONS}/{{session_id}}/clips/{{clip_id}}",
+        play_clip,
+        "One clip of a recording as one WebM or MP4 file (audited; Range supported)",
+        "playRecordingClip",
+        None,
+        errors=(401, 403, 404, 416),
+        raw_response="video/webm",
+        tags=("recording",),
+    ),
+)

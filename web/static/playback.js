@@ -1,0 +1,520 @@
+// Recording playback for judges and mediators: every participant's clips in sync, the
+// interruptions and caucus periods on one timeline, the transcript beside the videos.
+//
+// One master clock (seconds from the session's origin) drives every media element: each
+// clip plays at (master − clip.start); an element that drifts more than DRIFT seconds is
+// seeked back, one that does not cover the current time is paused and hidden. Media is
+// fetched with the token (a media element cannot send it) and played from blob: URLs.
+// (No import of call.js: it loads the socket.io client, which playback does not need.)
+
+const T = {
+  mediator: "调解员 Mediator", applicant: "申请人 Applicant", respondent: "被申请人 Respondent",
+  agent: "代理人 Agent", insurer: "保险公司 Insurer", judge: "法官 Judge", observer: "旁听 Observer",
+};
+const ERRORS = {
+  token_expired: "登录已过期，请重新登录。Your login has expired; log in again.",
+  token_revoked: "登录已失效。This login is no longer valid.",
+  unauthenticated: "无法验证身份。We could not verify your login.",
+  forbidden: "您无权进行此操作。You may not do this.",
+  blob_integrity: "录像片段全部校验失败。Every segment of this clip failed verification.",
+};
+
+const DRIFT = 0.25;          // seconds an element may drift before it is seeked
+const TICK_MS = 100;         // how often the elements are brought in line
+const MAX_HOLD_MS = 3000;    // the clock waits this long at most for an element that is loading or seeking
+const $ = (id) => document.getElementById(id);
+const show = (id, on = true) => { $(id).hidden = !on; };
+const status = (text) => { $("status").textContent = text; };
+let token = sessionStorage.getItem("mediation-token");
+const API = "/api/v1";
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+async function api(path) {
+  const res = await fetch(path, { headers: token ? { Authorization: "Bearer " + token } : {} });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw { status: res.status, ...data };
+  return data;
+}
+
+function problemText(err) {
+  if (!err) return "出现问题 Something went wrong";
+  if (err.status === 403) return "您无权回放此录像。You may not play this recording.";
+  if (err.status === 404) return "未找到该案件或录像。No such case or recording.";
+  return ERRORS[err.code] || err.detail || "出现问题 Something went wrong";
+}
+
+function handle(err) {
+  if (err && err.status === 401) { logout(); return; }
+  status(problemText(err));
+}
+
+function logout() {
+  token = null; sessionStorage.removeItem("mediation-token");
+  for (const id of ["cases", "sessions", "player"]) show(id, false);
+  show("login");
+}
+
+export function clockText(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${two(m)}:${two(sec)}` : `${two(m)}:${two(sec)}`;
+}
+
+function wallText(date) {
+  return date.toLocaleString("zh-CN", { hour12: false });
+}
+
+// ------------------------------------------------------------------ the master clock
+
+class MasterClock {
+  constructor() { this.base = 0; this.since = null; this.rate = 1; }
+  get playing() { return this.since !== null; }
+  now() { return this.since === null ? this.base : this.base + ((performance.now() - this.since) / 1000) * this.rate; }
+  play() { if (this.since === null) this.since = performance.now(); }
+  pause() { this.base = this.now(); this.since = null; }
+  seek(t) { this.base = t; if (this.since !== null) this.since = performance.now(); }
+  setRate(rate) { this.base = this.now(); if (this.since !== null) this.since = performance.now(); this.rate = rate; }
+}
+
+// ------------------------------------------------------------------ state
+
+const player = {
+  caseId: null, sessionId: null, timeline: null, clock: new MasterClock(),
+  entries: [],      // {clip, el, tile, url, failed, skipped}
+  tiles: new Map(), // participant id -> {figure, novideo, audioBadge, gapBadge}
+  lines: [],        // {line, start, end, li, button}
+  originMs: 0, timer: null, holdSince: null, currentLine: null,
+};
+window.__playback = {
+  player,
+  play: () => play(), pause: () => pause(), seek: (t) => seek(t),
+  now: () => player.clock.now(),
+  // each element's position on the session's timeline: the page's sync can be checked from outside
+  state: () => player.entries.map((e) => ({
+    id: e.clip.id, kind: e.clip.kind, participant_id: e.clip.participant_id, start: e.clip.start,
+    t: e.clip.start + e.el.currentTime, on: !e.el.hidden && covers(e, player.clock.now()),
+    paused: e.el.paused, ready: e.el.readyState, failed: Boolean(e.failed), skipped: e.skipped,
+    frames: e.clip.kind === "video" && e.el.getVideoPlaybackQuality ? e.el.getVideoPlaybackQuality().totalVideoFrames : null,
+  })),
+};
+
+// ------------------------------------------------------------------ choosing a case and session
+
+async function listCases() {
+  try {
+    const page = await api(`${API}/cases?limit=100`);
+    const rows = $("case-rows");
+    rows.replaceChildren();
+    for (const c of page.items) {
+      const b = el("button", { "data-case-id": c.id, text: "查看录像 Recordings" });
+      b.addEventListener("click", () => navigate(c.id, null));
+      rows.append(el("tr", {}, el("td", { text: c.number }), el("td", { text: c.title }), el("td", { text: c.state }), el("td", {}, b)));
+    }
+    show("login", false); show("sessions", false); show("player", false); show("cases");
+  } catch (err) { handle(err); }
+}
+
+async function listSessions(caseId) {
+  try {
+    const data = await api(`${API}/cases/${encodeURIComponent(caseId)}/recording/sessions`);
+    const rows = $("session-rows");
+    rows.replaceChildren();
+    for (const s of data.sessions) {
+      const b = el("button", { class: "primary", "data-session-id": s.session_id, text: "回放 Play back" });
+      b.addEventListener("click", () => navigate(caseId, s.session_id));
+      const sealed = s.sealed ? "已签名 signed" : "录制中或未封存 not sealed yet";
+      rows.append(el("tr", {},
+        el("td", { text: wallText(new Date(s.started_at)) }), el("td", { text: clockText(s.duration) }),
+        el("td", { text: String(s.tracks) }), el("td", { text: sealed }), el("td", {}, b)));
+    }
+    show("no-sessions", data.sessions.length === 0);
+    show("login", false); show("cases", false); show("player", false); show("sessions");
+  } catch (err) { handle(err); }
+}
+
+function navigate(caseId, sessionId) {
+  const q = new URLSearchParams();
+  if (caseId) q.set("case", caseId);
+  if (sessionId) q.set("session", sessionId);
+  history.pushState(null, "", q.toString() ? `?${q}` : location.pathname);
+  route();
+}
+
+function route() {
+  unload();
+  status("");
+  const q = new URLSearchParams(location.search);
+  const caseId = q.get("case"), sessionId = q.get("session");
+  if (!token) { for (const id of ["cases", "sessions", "player"]) show(id, false); show("login"); return; }
+  if (caseId && sessionId) load(caseId, sessionId);
+  else if (caseId) listSessions(caseId);
+  else listCases();
+}
+
+// ------------------------------------------------------------------ loading a session
+
+function unload() {
+  clearInterval(player.timer);
+  player.timer = null;
+  for (const e of player.entries) { e.el.pause(); e.el.removeAttribute("src"); if (e.url) URL.revokeObjectURL(e.url); }
+  player.entries = []; player.tiles.clear(); player.lines = []; player.currentLine = null;
+  player.clock = new MasterClock(); player.timeline = null;
+  $("tiles").replaceChildren(); $("audio").replaceChildren(); $("events").replaceChildren();
+  for (const row of [...$("lanes").querySelectorAll(".pb-lane-row")]) row.remove();
+  $("lines").replaceChildren(); $("warnings").replaceChildren(); show("warnings", false);
+  for (const m of [...$("bar").querySelectorAll(".pb-mark")]) m.remove();
+  $("play").disabled = true;
+}
+
+async function load(caseId, sessionId) {
+  player.caseId = caseId; player.sessionId = sessionId;
+  show("login", false); show("cases", false); show("sessions", false); show("player");
+  status("正在加载录像… Loading the recording…");
+  let timeline;
+  try {
+    timeline = await api(`${API}/cases/${encodeURIComponent(caseId)}/recording/sessions/${encodeURIComponent(sessionId)}/timeline`);
+  } catch (err) { show("player", false); handle(err); return; }
+  player.timeline = timeline;
+  player.originMs = Date.parse(timeline.origin);
+  integrity(timeline);
+  buildTiles(timeline);
+  buildTimeline(timeline);
+  loadTranscript(caseId, sessionId);
+  let done = 0;
+  const total = player.entries.length;
+  await Promise.all(player.entries.map(async (entry) => {
+    await fetchClip(entry);
+    done += 1;
+    status(`正在加载录像 Loading the recording ${done}/${total}`);
+  }));
+  const failed = player.entries.filter((e) => e.failed).length;
+  status(failed ? `${failed} 段录像无法加载 clip(s) could not be loaded` : "");
+  $("play").disabled = false;
+  player.timer = setInterval(sync, TICK_MS);
+  sync();
+}
+
+function integrity(timeline) {
+  const p = $("integrity");
+  p.className = "pb-integrity";
+  if (timeline.sealed && timeline.signature_ok) {
+    p.textContent = "录像清单已签名并验证 Recording manifest signed and verified";
+  } else if (timeline.sealed) {
+    p.classList.add("bad");
+    p.textContent = "录像清单签名无法验证 The recording manifest's signature does not verify";
+  } else {
+    p.classList.add("unsigned");
+    p.textContent = "本场录像尚未封存（调解进行中或异常结束）The recording is not sealed yet (session running or cut short)";
+  }
+}
+
+function warn(text) {
+  $("warnings").append(el("li", { text }));
+  show("warnings");
+}
+
+async function fetchClip(entry) {
+  try {
+    const res = await fetch(entry.clip.url, { headers: { Authorization: "Bearer " + token } });
+    if (!res.ok) {
+      const problem = await res.json().catch(() => ({}));
+      throw { status: res.status, ...problem };
+    }
+    entry.skipped = Number(res.headers.get("X-Recording-Skipped") || "0");
+    if (entry.skipped) {
+      warn(`${nameOf(entry.clip.participant_id)} · ${kindText(entry.clip.kind)}：${entry.skipped} 个片段校验失败，已跳过 ` +
+        `segment(s) failed verification and were left out (${res.headers.get("X-Recording-Problems") || ""})`);
+    }
+    const blob = await res.blob();
+    entry.url = URL.createObjectURL(blob);
+    entry.el.src = entry.url;
+  } catch (err) {
+    entry.failed = true;
+    warn(`${nameOf(entry.clip.participant_id)} · ${kindText(entry.clip.kind)}：${problemText(err)}`);
+  }
+}
+
+function nameOf(pid) {
+  const p = (player.timeline && player.timeline.participants || []).find((x) => x.participant_id === pid);
+  return p ? `${p.display_name}（${T[p.role] || p.role}）` : pid;
+}
+
+function kindText(kind) { return kind === "video" ? "视频 video" : "音频 audio"; }
+
+function buildTiles(timeline) {
+  const order = [...new Set(timeline.clips.map((c) => c.participant_id))];
+  for (const pid of order) {
+    const novideo = el("div", { class: "pb-novideo", text: "无画面 No video" });
+    const audioBadge = el("span", { class: "pb-badge audio", text: "♪ 音频 audio" });
+    const gapBadge = el("span", { class: "pb-badge gap", text: "录音中断 recording interrupted" });
+    audioBadge.hidden = true; gapBadge.hidden = true;
+    const figure = el("figure", { class: "pb-tile", "data-pid": pid }, novideo,
+      el("figcaption", {}, el("span", { text: nameOf(pid) }), audioBadge, gapBadge));
+    $("tiles").append(figure);
+    player.tiles.set(pid, { figure, novideo, audioBadge, gapBadge });
+  }
+  for (const clip of timeline.clips) {
+    const media = clip.kind === "video"
+      ? el("video", { playsinline: "", muted: "", preload: "auto", "data-clip": clip.id })
+      : el("audio", { preload: "auto", "data-clip": clip.id });
+    if (clip.kind === "video") { media.muted = true; player.tiles.get(clip.participant_id).figure.prepend(media); }
+    else $("audio").append(media);
+    media.hidden = true;
+    const entry = { clip, el: media, url: null, failed: false, skipped: 0 };
+    media.addEventListener("error", () => { entry.failed = true; });
+    player.entries.push(entry);
+  }
+}
+
+function place(node, start, end, duration) {
+  const from = Math.max(0, Math.min(start, duration)), to = Math.max(from, Math.min(end, duration));
+  node.style.left = `${(from / duration) * 100}%`;
+  node.style.width = `${((to - from) / duration) * 100}%`;
+}
+
+function buildTimeline(timeline) {
+  const bar = $("bar"), lanes = $("lanes"), events = $("events");
+  const duration = Math.max(timeline.duration, 0.001);
+  bar.setAttribute("aria-valuemax", String(Math.round(timeline.duration)));
+  const items = [];
+  for (const c of timeline.caucus) {
+    const end = c.end === null ? timeline.duration : c.end;
+    const mark = el("div", { class: "pb-mark caucus", title: "单独沟通 caucus" }, el("span", { class: "pb-mark-label", text: "单独沟通 caucus" }));
+    place(mark, c.start, end, duration);
+    bar.append(mark);
+    const who = c.members.map(nameOf).join("、");
+    items.push({ at: Math.max(0, c.start), cls: "caucus", text: `${clockText(Math.max(0, c.start))}–${clockText(end)} 单独沟通 caucus：${who}` });
+  }
+  // interruptions: one red mark per stretch of time, whoever it concerns; each track's own in its lane
+  const merged = [];
+  for (const i of [...timeline.interruptions].sort((a, b) => a.start - b.start)) {
+    const last = merged[merged.length - 1];
+    if (last && i.start <= last.end + 0.5) { last.end = Math.max(last.end, i.end); last.who.add(i.participant_id); }
+    else merged.push({ start: i.start, end: i.end, who: new Set([i.participant_id]) });
+  }
+  for (const m of merged) {
+    const mark = el("div", { class: "pb-mark gap", title: "录音中断 recording interrupted" }, el("span", { class: "pb-mark-label", text: "录音中断 recording interrupted" }));
+    place(mark, m.start, m.end, duration);
+    bar.append(mark);
+    items.push({ at: m.start, cls: "gap", text: `${clockText(m.start)}–${clockText(m.end)} 录音中断 recording interrupted：${[...m.who].map(nameOf).join("、")}` });
+  }
+  for (const r of timeline.resumed_after_interruption) {
+    const mark = el("div", { class: "pb-mark resume", title: "服务中断后恢复 resumed after an interruption" });
+    mark.style.left = `${(Math.max(0, Math.min(r.offset, duration)) / duration) * 100}%`;
+    bar.append(mark);
+    items.push({ at: Math.max(0, r.offset), cls: "gap", text: `${clockText(Math.max(0, r.offset))} 服务中断后恢复 resumed after an interruption` });
+  }
+  const tracks = [...new Set(timeline.clips.map((c) => c.track))];
+  for (const track of tracks) {
+    const clips = timeline.clips.filter((c) => c.track === track);
+    const lane = el("div", { class: "pb-lane", "data-track": track });
+    for (const c of clips) {
+      const bit = el("div", { class: `pb-clip ${c.kind}`, title: `${clockText(c.start)}–${clockText(c.start + c.duration)}` });
+      place(bit, c.start, c.start + c.duration, duration);
+      lane.append(bit);
+    }
+    for (const i of timeline.interruptions.filter((x) => x.track === track)) {
+      const gap = el("div", { class: "pb-mark gap", title: "录音中断 recording interrupted" });
+      place(gap, i.start, i.end, duration);
+      lane.append(gap);
+    }
+    lane.classList.add("pb-lane-row");
+    lanes.append(el("span", { class: "pb-lane-row", text: `${nameOf(clips[0].participant_id)} · ${kindText(clips[0].kind)}` }), lane);
+  }
+  for (const item of items.sort((a, b) => a.at - b.at)) {
+    const b = el("button", { class: item.cls, text: item.text });
+    b.addEventListener("click", () => seek(item.at));
+    events.append(el("li", {}, b));
+  }
+}
+
+// ------------------------------------------------------------------ keeping everything in step
+
+function covers(entry, t) {
+  const local = t - entry.clip.start;
+  const media = entry.el.duration;  // shorter than the clip when its last segments were left out
+  const end = Number.isFinite(media) && media > 0 ? Math.min(entry.clip.duration, media + 0.05) : entry.clip.duration;
+  return local >= 0 && local < end;
+}
+
+function sync() {
+  const clock = player.clock, timeline = player.timeline;
+  if (!timeline) return;
+  let t = clock.now();
+  if (t >= timeline.duration) {
+    t = timeline.duration;
+    clock.pause(); clock.seek(t); playButton();
+  }
+  // the clock waits (a bounded while) for an element that is seeking or still loading where it should play
+  const waiting = clock.playing && player.entries.some((e) => !e.failed && e.url && covers(e, t) &&
+    t - e.clip.start < e.clip.duration - 0.5 && (e.el.seeking || e.el.readyState < 3));
+  if (waiting) {
+    if (player.holdSince === null) player.holdSince = performance.now();
+    if (performance.now() - player.holdSince < MAX_HOLD_MS) { clock.seek(t); }
+  } else player.holdSince = null;
+
+  const active = new Map();
+  for (const e of player.entries) {
+    const on = !e.failed && e.url !== null && covers(e, t);
+    e.el.hidden = !on;
+    if (!on) { if (!e.el.paused) e.el.pause(); continue; }
+    active.set(`${e.clip.participant_id}:${e.clip.kind}`, true);
+    const local = t - e.clip.start;
+    if (!e.el.seeking && Math.abs(e.el.currentTime - local) > DRIFT) e.el.currentTime = local;
+    if (e.el.playbackRate !== clock.rate) e.el.playbackRate = clock.rate;
+    if (clock.playing && e.el.paused && !e.el.ended) e.el.play().catch(() => {});
+    if (!clock.playing && !e.el.paused) e.el.pause();
+  }
+  for (const [pid, tile] of player.tiles) {
+    tile.figure.classList.toggle("has-video", Boolean(active.get(`${pid}:video`)));
+    tile.audioBadge.hidden = !active.get(`${pid}:audio`);
+    tile.gapBadge.hidden = !timeline.interruptions.some((i) => i.participant_id === pid && t >= i.start && t < i.end);
+  }
+  const duration = Math.max(timeline.duration, 0.001);
+  $("cursor").style.left = `${(Math.min(t, duration) / duration) * 100}%`;
+  $("bar").setAttribute("aria-valuenow", String(Math.round(t)));
+  $("bar").setAttribute("aria-valuetext", clockText(t));
+  $("clock").textContent = `${clockText(t)} / ${clockText(timeline.duration)}`;
+  $("wall").textContent = wallText(new Date(player.originMs + t * 1000));
+  highlightLine(t);
+}
+
+function playButton() {
+  $("play").replaceChildren(...(player.clock.playing
+    ? [document.createTextNode("暂停 "), el("small", { text: "Pause" })]
+    : [document.createTextNode("播放 "), el("small", { text: "Play" })]));
+}
+
+function play() {
+  if (!player.timeline) return;
+  if (player.clock.now() >= player.timeline.duration) player.clock.seek(0);
+  player.clock.play(); playButton(); sync();
+}
+
+function pause() { player.clock.pause(); playButton(); sync(); }
+
+function seek(t) {
+  if (!player.timeline) return;
+  player.clock.seek(Math.max(0, Math.min(t, player.timeline.duration)));
+  for (const e of player.entries) {
+    if (!e.failed && e.url && covers(e, player.clock.now())) e.el.currentTime = player.clock.now() - e.clip.start;
+  }
+  sync();
+}
+
+// ------------------------------------------------------------------ the transcript
+
+async function loadTranscript(caseId, sessionId) {
+  const box = $("transcript-status");
+  box.textContent = "正在加载笔录… Loading the transcript…";
+  let data;
+  try {
+    data = await api(`${API}/cases/${encodeURIComponent(caseId)}/transcript?session_id=${encodeURIComponent(sessionId)}`);
+  } catch (err) {
+    box.textContent = err && err.status === 404 ? "暂无笔录 No transcript" : "笔录无法加载 The transcript could not be loaded";
+    box.dataset.state = "none";
+    return;
+  }
+  if (Array.isArray(data.sessions)) data = data.sessions.find((x) => x.session_id === sessionId) || { lines: [] };
+  const lines = (data.lines || []).filter((l) => !l.session_id || l.session_id === sessionId);
+  if (!lines.length) { box.textContent = "暂无笔录 No transcript"; box.dataset.state = "none"; return; }
+  box.textContent = data.finalised ? "笔录已定稿 Transcript finalised" : "笔录（未定稿）Transcript (not finalised)";
+  box.dataset.state = "loaded";
+  for (const line of lines) {
+    const start = (Date.parse(line.started_at) - player.originMs) / 1000;
+    const end = (Date.parse(line.ended_at) - player.originMs) / 1000;
+    const text = el("span", { class: "text" });
+    const button = el("button", { class: "pb-line", type: "button", "data-line": line.id, "data-start": start.toFixed(3) },
+      el("span", { class: "when", text: clockText(start) }),
+      el("span", { class: "who", text: `${line.speaker || nameOf(line.participant_id)}：` }), text,
+      line.corrected ? el("span", { class: "fixed", text: "已更正 corrected", title: `原文 As heard: ${line.original}` }) : null);
+    button.addEventListener("click", () => seek(start));
+    const li = el("li", {}, button);
+    $("lines").append(li);
+    player.lines.push({ line, start, end, li, button, text });
+  }
+  renderLines();
+}
+
+function renderLines() {
+  const query = $("search").value.trim();
+  const needle = query.toLowerCase();
+  let matches = 0;
+  for (const item of player.lines) {
+    const body = item.line.text || "";
+    item.text.replaceChildren();
+    const hit = !needle || body.toLowerCase().includes(needle);
+    item.li.hidden = !hit;
+    if (!hit) continue;
+    if (needle) {
+      matches += 1;
+      let from = 0;
+      const lower = body.toLowerCase();
+      for (let at = lower.indexOf(needle); at !== -1; at = lower.indexOf(needle, from)) {
+        item.text.append(body.slice(from, at), el("mark", { text: body.slice(at, at + needle.length) }));
+        from = at + needle.length;
+      }
+      item.text.append(body.slice(from));
+    } else item.text.textContent = body;
+  }
+  if (player.lines.length) {
+    $("transcript-status").textContent = needle ? `${matches} 条匹配 match(es)` : `${player.lines.length} 条 line(s)`;
+  }
+}
+
+function highlightLine(t) {
+  let current = null;
+  for (const item of player.lines) if (t >= item.start && t < Math.max(item.end, item.start + 0.5)) current = item;
+  if (current === player.currentLine) return;
+  if (player.currentLine) player.currentLine.button.classList.remove("current");
+  player.currentLine = current;
+  for (const tile of player.tiles.values()) tile.figure.classList.remove("speaking");
+  if (!current) return;
+  current.button.classList.add("current");
+  const tile = player.tiles.get(current.line.participant_id);
+  if (tile) tile.figure.classList.add("speaking");
+  if (player.clock.playing && !current.li.hidden) current.button.scrollIntoView({ block: "nearest" });
+}
+
+// ------------------------------------------------------------------ wiring
+
+$("login").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const res = await fetch(`${API}/auth/login`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+    });
+    const data = await res.json();
+    if (!res.ok) throw data;
+    token = data.token; sessionStorage.setItem("mediation-token", token); status(""); route();
+  } catch (err) {
+    status(err && err.code === "too_many_attempts" ? "尝试次数过多，请稍后再试。Too many attempts; try later." : "用户名或密码错误。Wrong user name or password.");
+  }
+});
+$("play").addEventListener("click", () => (player.clock.playing ? pause() : play()));
+$("rate").addEventListener("change", () => { player.clock.setRate(Number($("rate").value)); sync(); });
+$("bar").addEventListener("click", (e) => {
+  if (!player.timeline) return;
+  const box = $("bar").getBoundingClientRect();
+  seek(((e.clientX - box.left) / box.width) * player.timeline.duration);
+});
+$("bar").addEventListener("keydown", (e) => {
+  const step = { ArrowLeft: -5, ArrowRight: 5, PageDown: -30, PageUp: 30 }[e.key];
+  if (step) { e.preventDefault(); seek(player.clock.now() + step); }
+  if (e.key === " ") { e.preventDefault(); $("play").click(); }
+});
+$("search").addEventListener("input", renderLines);
+$("to-cases").addEventListener("click", () => navigate(null, null));
+$("to-sessions").addEventListener("click", () => navigate(player.caseId, null));
+window.addEventListener("popstate", route);
+route();
