@@ -38,6 +38,9 @@ from server.store.repository import AuditRecord, TranscriptLine
 
 logger = logging.getLogger(__name__)
 
+LINGER_SECONDS = 120.0
+"""How long a closed room's last captions are still stored (recognition of the last utterances)."""
+
 
 class RoomNotifier(Protocol):
     """How the room reaches the pages (implemented by the signaling edge)."""
@@ -109,6 +112,8 @@ class RoomService:
         self.rooms: dict[str, LiveRoom] = {}
         self._ending: dict[str, LiveRoom] = {}
         """Rooms being closed: their last segments and captions still arrive."""
+        self._ended: dict[str, LiveRoom] = {}
+        """Rooms closed in the last minutes: the last utterances are still being recognised."""
         self.notifier: RoomNotifier | None = None
 
     # ------------------------------------------------------------------ internals
@@ -295,6 +300,12 @@ class RoomService:
             await self._finish(case_id, live)
         finally:
             self._ending.pop(case_id, None)
+            self._ended[case_id] = live
+            asyncio.get_running_loop().call_later(LINGER_SECONDS, self._forget, case_id, live)
+
+    def _forget(self, case_id: str, live: LiveRoom) -> None:
+        if self._ended.get(case_id) is live:
+            del self._ended[case_id]
 
     async def _finish(self, case_id: str, live: LiveRoom) -> None:
         await live.media.close()  # waits until the last segments are stored
@@ -333,7 +344,7 @@ class RoomService:
 
     async def caption(self, case_id: str, participant_id: str, caption: Caption) -> None:
         """Show a caption to whoever hears the speaker now (caucus-aware); keep final lines."""
-        live = self.rooms.get(case_id) or self._ending.get(case_id)
+        live = self.rooms.get(case_id) or self._ending.get(case_id) or self._ended.get(case_id)
         if live is None:
             return
         room = live.room

@@ -236,6 +236,10 @@ class Publication:
         task.add_done_callback(_log_failure)
 
 
+_LINGERING: set[asyncio.Task[Any]] = set()
+"""Strong references to tasks that finish after their room closed (the last captions)."""
+
+
 def _log_failure(task: asyncio.Future[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.debug("background media task failed: %r", task.exception())
@@ -375,7 +379,8 @@ class AiortcMediaSession:
         self.listener = listener
         self.config = config
         self.transcriber = transcriber
-        self._captions: set[asyncio.Task[None]] = set()
+        self._captions = _LINGERING
+        """Caption deliveries and transcript flushes: they may outlive the room by a few seconds."""
         self.peers: dict[str, Peer] = {}
         self.routes: frozenset[Route] = frozenset()
         self.recording: frozenset[str] = frozenset()
@@ -514,12 +519,16 @@ class AiortcMediaSession:
     def _stop_recorder(self, publication: Publication) -> None:
         recorder, publication.recorder = publication.recorder, None
         transcript, publication.transcript = publication.transcript, None
-        for closing in (recorder, transcript):
-            if closing is not None:
-                task = asyncio.ensure_future(closing.close())
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
-                task.add_done_callback(_log_failure)
+        if recorder is not None:  # the room's end waits for this (the manifest lists every segment)
+            task = asyncio.ensure_future(recorder.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+            task.add_done_callback(_log_failure)
+        if transcript is not None:  # this it does not: the last words are stored when recognised
+            flush = asyncio.ensure_future(transcript.close())
+            self._captions.add(flush)
+            flush.add_done_callback(self._captions.discard)
+            flush.add_done_callback(_log_failure)
 
     def set_routes(self, routes: frozenset[Route]) -> None:
         self.routes = routes
@@ -619,10 +628,8 @@ class AiortcMediaSession:
         self._watchdog.cancel()
         for pid in list(self.peers):
             await self.disconnect(pid)
-        if self._closing:  # the last segments and utterances are stored before the room goes
+        if self._closing:  # the last segments are stored before the room goes
             await asyncio.gather(*list(self._closing), return_exceptions=True)
-        if self._captions:
-            await asyncio.gather(*list(self._captions), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
 

@@ -95,3 +95,21 @@ def test_audio_is_batched_per_stream_in_order() -> None:
         ("audio", 1, [(1920, b"c")]),
         None,
     ]
+
+
+def test_model_folder_engines_explain_what_they_need(tmp_path: object) -> None:
+    import importlib.util
+
+    import pytest
+
+    from recording.asr.engines import EngineSpec, load_engine
+    from server.errors import ConfigError
+
+    for name, module in (("vosk", "vosk"), ("sherpa-onnx", "sherpa_onnx")):
+        with pytest.raises(ConfigError, match="MEDIATION_TRANSCRIPT_MODEL"):
+            load_engine(EngineSpec(name=name))
+        if importlib.util.find_spec(module) is None:  # not a dependency: the operator installs it
+            with pytest.raises(ConfigError, match=f"pip install {name}"):
+                load_engine(EngineSpec(name=name, model=str(tmp_path)))
+    with pytest.raises(ConfigError, match="Unknown transcript engine"):
+        load_engine(EngineSpec(name="siri"))
