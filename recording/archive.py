@@ -105,11 +105,12 @@ class RecordingArchive:
             elif entry.action == "session.interrupted":
                 interrupted.append(entry.at)
             elif entry.action == "room.caucus":
-                if details.get("members"):
-                    open_caucus = {"start": entry.at, "members": details["members"]}
-                elif open_caucus is not None:
+                # a caucus ends when it ends, and also when another (or a changed one) begins
+                if open_caucus is not None:
                     caucus.append({**open_caucus, "end": entry.at})
                     open_caucus = None
+                if details.get("members"):
+                    open_caucus = {"start": entry.at, "members": details["members"]}
         if open_caucus is not None:
             caucus.append({**open_caucus, "end": None})
         out_tracks = []

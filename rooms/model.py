@@ -369,6 +369,7 @@ def _presence(room: Room, member: Member, presence: Presence, events: list[RoomE
     room = _put(room, new)
     if presence is not Presence.ADMITTED and room.caucus and member.participant_id in room.caucus:
         room = replace(room, caucus=room.caucus - {member.participant_id})
+        events.append(CaucusChanged(room.caucus))  # audited: playback withholds by who was in it
     return room
 
 

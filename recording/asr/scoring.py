@@ -45,7 +45,7 @@ def hanzi(text: str) -> list[str]:
         text = str(opencc.OpenCC("t2s").convert(text))
     except ImportError:  # pragma: no cover - opencc is a dependency; scoring still works without it
         pass
-    return [c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c)[0] in "LN"]
+    return [c for c in unicodedata.normalize("NFKC", text).lower() if unicodedata.category(c)[0] in "LN"]
 
 
 def cer(reference: str, hypothesis: str) -> float:

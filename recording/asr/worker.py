@@ -15,7 +15,7 @@ start; ``("partial", sid, start_s, end_s, text)``;
 Times are seconds of stream audio from the stream's first packet.
 
 A reader thread empties the pipe into a queue while the engine works, so the
-server's side never blocks, and the backlog tells when to skip partials.
+server's side never blocks, and how long a message waited tells when to skip partials.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ RTP_CLOCK = 48_000
 RATE = 16_000
 MAX_FILL = 2.0
 """Seconds of missing packets filled with silence; a longer gap restarts detection."""
-BACKLOG = 8
-"""Queued messages beyond which partial captions are skipped (finals never are)."""
+MAX_LAG = 0.3
+"""Seconds a message may have waited in the worker's queue for partial captions still to be made."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ class _Stream:
         self.buffer = np.zeros(0, dtype=np.float32)
         self.buffer_start = 0  # sample index of buffer[0]
         self.partial_at = 0  # utterance length (samples) at the last partial
+        self.partial_gap = options.partial_interval  # seconds of new speech before the next partial
+        self.partial_shown: int | None = None  # start of the utterance whose partial is on screen
 
     def _unwrap(self, ts: int) -> int:
         """The packet's 48 kHz position from the stream's first packet (RTP timestamps wrap at 2^32)."""
@@ -168,9 +170,9 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
     def read() -> None:
         while True:
             try:
-                inbox.put(conn.recv())
+                inbox.put((time.monotonic(), conn.recv()))
             except (EOFError, OSError):
-                inbox.put(("stop",))
+                inbox.put((time.monotonic(), ("stop",)))
                 return
 
     threading.Thread(target=read, name="asr-reader", daemon=True).start()
@@ -191,9 +193,10 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
         text = engine.transcribe(audio, stream.language) if audio.size else ""
         conn.send(("final", stream.sid, u.start / RATE, u.end / RATE, text, time.process_time() - began))
         stream.partial_at = 0
+        stream.partial_shown = None
 
     while True:
-        message = inbox.get()
+        arrived, message = inbox.get()
         kind = message[0]
         if kind == "stop":
             return
@@ -206,7 +209,13 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
             for ts, payload in message[2]:
                 for utterance, audio in stream.add(ts, payload):
                     recognise(stream, utterance, audio)
-            _maybe_partial(conn, engine, stream, options, inbox.qsize())
+            if stream.partial_shown is not None and not stream.segmenter.in_speech:
+                # the utterance was dropped (too short to keep): clear its partial caption
+                start = stream.partial_shown
+                conn.send(("final", stream.sid, start / RATE, start / RATE, "", 0.0))
+                stream.partial_shown = None
+                stream.partial_at = 0
+            _maybe_partial(conn, engine, stream, options, time.monotonic() - arrived)
         elif kind == "close":
             stream = streams.pop(message[1], None)
             if stream is not None:
@@ -216,19 +225,28 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
             conn.send(("closed", message[1]))
 
 
-def _maybe_partial(conn: Connection, engine: Any, stream: _Stream, options: WorkerOptions, backlog: int) -> None:
-    """Re-recognise the utterance in progress when it grew by ``partial_interval`` (if not behind)."""
-    if options.partial_interval <= 0 or backlog > BACKLOG:
+def _maybe_partial(conn: Connection, engine: Any, stream: _Stream, options: WorkerOptions, lag: float) -> None:
+    """Re-recognise the utterance in progress when it grew by enough, unless the worker is behind.
+
+    ``lag`` is how long the message just handled waited in the queue: finals must not wait for
+    partials. After a partial that cost ``c`` seconds the next waits for at least ``2c`` more
+    seconds of speech, so partials never take more than a third of the worker.
+    """
+    if options.partial_interval <= 0 or lag > MAX_LAG:
         return
     current = stream.current()
     if current is None:
         return
     start, audio = current
-    if audio.size - stream.partial_at < options.partial_interval * RATE:
+    if audio.size - stream.partial_at < stream.partial_gap * RATE:
         return
-    stream.partial_at = audio.size
+    began = time.process_time()
     text = engine.transcribe(audio, stream.language)
+    cost = time.process_time() - began
+    stream.partial_at = audio.size
+    stream.partial_gap = max(options.partial_interval, 2 * cost)
     if text:
+        stream.partial_shown = start
         conn.send(("partial", stream.sid, start / RATE, (start + audio.size) / RATE, text))
 
 

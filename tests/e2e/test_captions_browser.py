@@ -78,11 +78,16 @@ async def test_spoken_sentences_become_captions_and_attributed_lines(live: Live,
                 page = await (await browsers[who].new_context(**PHONE, bypass_csp=True)).new_page()
                 await page.goto(f"{live.base}/join#token={live.tokens[who]}")
                 await page.wait_for_selector("#consent")
+                await page.wait_for_function("window.__room")
+                await page.evaluate(CAPTURE)  # before joining: no caption is missed
                 await page.check("#consent")
                 await page.click("#join")
-                await page.wait_for_function("window.__room && window.__room.me")
-                await page.evaluate(CAPTURE)
-                await admit(console, live, who, page)
+                try:
+                    await admit(console, live, who, page)
+                except Exception as exc:
+                    raise AssertionError(
+                        f"{who} never reached the waiting room: {await page.inner_text('#status')}"
+                    ) from exc
                 pages[who] = page
 
             repo = live.app[ROOMS].cases.repo

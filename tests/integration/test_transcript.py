@@ -27,8 +27,8 @@ pytestmark = pytest.mark.asyncio
 
 APPLICANT = [
     "The truck turned left without looking.",
-    "My leg was broken in two places.",
-    "I could not work for three months.",
+    "My left arm was broken and I spent two weeks in hospital.",
+    "I could not work for three months after the accident.",
 ]
 RESPONDENT = [
     "Our driver says the light was green.",

@@ -109,6 +109,9 @@ def test_caucus_rules() -> None:
 def test_leaving_member_drops_out_of_the_caucus() -> None:
     room = joined(rm.StartCaucus(frozenset({"a", "i"})), rm.Leave("i"))
     assert room.caucus == frozenset({"a", "m"})
+    # the audit trail learns who is still in it (playback withholds by membership)
+    t = rm.apply(joined(rm.StartCaucus(frozenset({"a", "i"}))), rm.Leave("i"), T)
+    assert ("room.caucus", {"members": ["a", "m"]}) in [(e.action, e.details()) for e in t.events]
 
 
 def test_lock_keeps_newcomers_out_but_lets_members_reconnect() -> None:

@@ -49,22 +49,23 @@ async function main() {
   const captions = new Captions($("captions"));
   client.addEventListener("caption", (e) => captions.show(e.detail));
   window.__room = client;  // diagnostics and tests
-  // before the camera opens (it can take seconds): a notice accepted early must count
+  // Every control is live before the camera opens (that can take seconds): a notice accepted
+  // or a Join pressed early must count. Joining waits for the devices to settle.
+  const devices = client.openDevices().then((stream) => {
+    $("preview").srcObject = stream;
+    meter(stream);
+  }, () => {
+    $("device-error").textContent = "无法使用摄像头或麦克风，请检查浏览器权限。Camera or microphone unavailable: check the browser's permissions.";
+    show("device-error");
+  });
   const consentChanged = () => { $("join").disabled = !$("consent").checked; };
   $("consent").addEventListener("change", consentChanged);
   consentChanged();
-  try {
-    const stream = await client.openDevices();
-    $("preview").srcObject = stream;
-    meter(stream);
-  } catch (err) {
-    $("device-error").textContent = "无法使用摄像头或麦克风，请检查浏览器权限。Camera or microphone unavailable: check the browser's permissions.";
-    show("device-error");
-  }
-  $("join").addEventListener("click", () => {
+  $("join").addEventListener("click", async () => {
     client.consent = $("consent").checked;
     show("check", false); show("call");
     status("正在连接… Connecting…");
+    await devices;
     client.connect();
   });
 
