@@ -18,6 +18,13 @@ each run in segments of a few seconds. For playback:
   segment's packets are shifted by the segment's wall-clock offset from the
   clip's start, so a clip stays aligned with the other tracks. VP8 and Opus go
   into WebM, H.264 into fragmented MP4: what browsers play.
+- :class:`Withholding`: what a party who may play (``MEDIATION_PLAYBACK_PARTIES``)
+  is *not* played: every segment, of every track, that overlaps a caucus period
+  the party was not a member of (by :data:`CAUCUS_MARGIN` or more: any overlap
+  withholds the whole segment). Withheld segments are never opened. The periods
+  are those of the manifest *and* those the audit trail gives (a caucus started
+  while another ran closes the earlier one there), so neither alone can let a
+  private conversation through.
 
 The CPU work (opening seals, hashing, muxing) runs in a worker thread.
 """
@@ -42,8 +49,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from recording.archive import GAP_TOLERANCE, MANIFEST_KIND, RecordingArchive
 from recording.vault import unseal
-from server.domain.audit import canonical_json
-from server.errors import BlobIntegrityError, MediationError, NotFound
+from server.domain.audit import AuditEntry, canonical_json
+from server.errors import BlobIntegrityError, Forbidden, MediationError, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -402,6 +409,105 @@ def build_timeline(
     )
 
 
+# ---------------------------------------------------------------- withholding caucus periods
+
+CAUCUS_MARGIN = 0.25
+"""Seconds added on both sides of a caucus period before segments are tested against it.
+
+A segment's wall-clock start is when its first frame reached the server and a caucus
+starts when the mediator's command was handled: both on the server's clock, but frames
+travel and wait in jitter buffers. Withholding a quarter of a second more is cheap;
+playing a quarter of a second of a private conversation is not."""
+
+
+def caucus_periods_from_trail(entries: Sequence[AuditEntry], session_id: str) -> list[dict[str, Any]]:
+    """The session's caucus periods (manifest format) from the audit trail's ``room.caucus`` entries.
+
+    A caucus started while another was running ends the earlier one (the room replaces it).
+    """
+    out: list[dict[str, Any]] = []
+    running: dict[str, Any] | None = None
+    for entry in entries:
+        if entry.action != "room.caucus":
+            continue
+        details = entry.details_dict()
+        if details.get("session_id") != session_id:
+            continue
+        if running is not None:
+            out.append({**running, "end": entry.at})
+            running = None
+        if details.get("members"):
+            running = {"start": entry.at, "members": list(details["members"])}
+    if running is not None:
+        out.append({**running, "end": None})
+    return out
+
+
+def _caucus_period(raw: dict[str, Any], origin: datetime) -> CaucusPeriod:
+    start = _iso(raw["start"])
+    end = None if raw.get("end") is None else _iso(raw["end"])
+    return CaucusPeriod(
+        start=(start - origin).total_seconds(),
+        end=None if end is None else (end - origin).total_seconds(),
+        started_at=start,
+        ended_at=end,
+        members=tuple(raw.get("members") or ()),
+    )
+
+
+@dataclass(frozen=True)
+class Withholding:
+    """What one viewer is not played: the caucus periods they were not in, and the segments that overlap them."""
+
+    participant_id: str
+    """The viewer (a party)."""
+    periods: tuple[CaucusPeriod, ...]
+    """Every caucus period of the session (manifest and audit trail together), by start."""
+    margin: float = CAUCUS_MARGIN
+    """Seconds added on both sides of a period."""
+
+    @property
+    def private(self) -> tuple[CaucusPeriod, ...]:
+        """The periods the viewer was not a member of."""
+        return tuple(p for p in self.periods if self.withheld(p))
+
+    def withheld(self, period: CaucusPeriod) -> bool:
+        """Whether ``period`` is withheld from the viewer."""
+        return self.participant_id not in period.members
+
+    def overlapping(self, segment: ClipSegment) -> tuple[CaucusPeriod, ...]:
+        """The private periods the segment overlaps (any overlap, within the margin)."""
+        margin = _seconds(self.margin)
+        start = segment.started_at
+        end = start + _seconds(segment.duration)
+        out = []
+        for period in self.private:
+            if end <= period.started_at - margin:
+                continue  # the segment ended before the period began
+            if period.ended_at is not None and start >= period.ended_at + margin:
+                continue  # it began after the period ended (a period that never ended goes on)
+            out.append(period)
+        return tuple(out)
+
+    def segments(self, clip: Clip) -> tuple[ClipSegment, ...]:
+        """The clip's segments withheld from the viewer."""
+        return tuple(s for s in clip.segments if self.overlapping(s))
+
+
+def withholding_for(
+    timeline: Timeline, participant_id: str, trail_periods: Sequence[dict[str, Any]] = ()
+) -> Withholding:
+    """The viewer's withholding: the timeline's caucus periods plus those only the audit trail has."""
+    periods = list(timeline.caucus)
+    known = {(p.started_at, p.ended_at, frozenset(p.members)) for p in periods}
+    for raw in trail_periods:
+        period = _caucus_period(raw, timeline.origin)
+        if (period.started_at, period.ended_at, frozenset(period.members)) not in known:
+            periods.append(period)
+    periods.sort(key=lambda p: (p.started_at, p.ended_at is None, p.ended_at or p.started_at))
+    return Withholding(participant_id, tuple(periods))
+
+
 def _iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -456,6 +562,10 @@ class ClipMedia:
     """Encoded frames in it."""
     skipped: tuple[SegmentProblem, ...]
     """Segments that failed verification and are not in ``data``."""
+    withheld: tuple[ClipSegment, ...] = ()
+    """Segments withheld from this viewer (caucus periods they were not in); never opened."""
+    withheld_periods: tuple[CaucusPeriod, ...] = ()
+    """The private periods those segments overlap."""
 
 
 def _output_for(codec: str, extradata: bytes | None) -> tuple[str, dict[str, str]]:
@@ -653,14 +763,36 @@ class RecordingPlayback:
 
         return await asyncio.to_thread(check)
 
-    async def clip_media(self, case_id: str, session_id: str, clip_id: str, now: datetime) -> ClipMedia:
-        """One clip as a playable file; failing segments are left out and named."""
+    async def withholding(self, timeline: Timeline, participant_id: str) -> Withholding:
+        """What ``participant_id`` (a party) is not played of this timeline's session."""
+        entries, _ = await self.repo.audit_trail(timeline.case_id)
+        return withholding_for(timeline, participant_id, caucus_periods_from_trail(entries, timeline.session_id))
+
+    async def clip_media(
+        self, case_id: str, session_id: str, clip_id: str, now: datetime, *, restricted_to: str | None = None
+    ) -> ClipMedia:
+        """One clip as a playable file; failing segments are left out and named.
+
+        ``restricted_to``: the participant id of a viewer who is played only what they
+        heard (a party): segments overlapping a caucus they were not in are withheld
+        (never opened); Forbidden if that is every segment of the clip.
+        """
         timeline = await self.timeline(case_id, session_id, now)
         clip = timeline.clip(clip_id)
+        withheld: tuple[ClipSegment, ...] = ()
+        periods: tuple[CaucusPeriod, ...] = ()
+        if restricted_to is not None:
+            withholding = await self.withholding(timeline, restricted_to)
+            withheld = withholding.segments(clip)
+            periods = tuple(p for p in withholding.private if any(p in withholding.overlapping(s) for s in withheld))
+            if len(withheld) == len(clip.segments):
+                raise Forbidden("This clip lies entirely within a private session you were not in")
         key = await self.vault.data_key(case_id, now)
         parts: list[tuple[float, bytes]] = []
         skipped: list[SegmentProblem] = []
         for segment in clip.segments:
+            if segment in withheld:
+                continue
             plain, problem = await self._open(key, case_id, segment)
             if plain is None:
                 logger.warning("[case=%s] segment %s left out of playback: %s", case_id, segment.file, problem)
@@ -671,4 +803,4 @@ class RecordingPlayback:
             raise BlobIntegrityError(f"Every segment of clip {clip_id} failed verification")
         remuxed = await asyncio.to_thread(remux, parts)
         media_type = MEDIA_TYPES.get((clip.kind, remuxed.codec), clip.media_type)
-        return ClipMedia(clip, remuxed.data, media_type, remuxed.packets, tuple(skipped))
+        return ClipMedia(clip, remuxed.data, media_type, remuxed.packets, tuple(skipped), withheld, periods)

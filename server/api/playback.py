@@ -9,7 +9,12 @@
   entry (``recording.played``) written *before* the bytes go out: access to evidence
   is itself evidence. ``Range`` requests are answered from the built file.
 
-Parties get 403 unless the application sets :data:`PLAYBACK_PARTIES`.
+Parties get 403 unless the application sets :data:`PLAYBACK_PARTIES`; a party who
+may play is never played a caucus they were not in: the segments (of every track)
+that overlap such a period are withheld by the server (``recording.playback.Withholding``),
+counted in ``X-Recording-Withheld`` and named in the audit entry, and the party's
+timeline marks those periods ``withheld`` (and each clip's withheld segments). A clip
+entirely inside such periods answers 403. Mediators and judges get everything.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from server.api.problems import problem
 from server.api.routes import API, RECORDINGS, SERVICE, Endpoint, case_id, now, principal, respond
 from server.api.schemas import Open
 from server.cases import Access
-from server.domain.roles import PARTY_ROLES, Action
+from server.domain.roles import ACCOUNT_ROLES, PARTY_ROLES, Action
 from server.errors import Forbidden
 from server.identity.access import Principal
 from server.store.repository import AuditRecord
@@ -77,6 +82,8 @@ class PlaybackClip(Open):
     segments: int
     frames: int
     url: str
+    withheld: int = 0
+    """Segments of this clip withheld from the caller (caucus periods they were not in); 0 for staff."""
 
 
 class PlaybackInterruption(Open):
@@ -100,6 +107,8 @@ class PlaybackCaucus(Open):
     started_at: AwareDatetime
     ended_at: AwareDatetime | None
     members: list[str]
+    withheld: bool = False
+    """The caller was not in this caucus: its media is not played to them (never for staff)."""
 
 
 class PlaybackResumption(Open):
@@ -132,6 +141,8 @@ class PlaybackTimeline(Open):
     caucus: list[PlaybackCaucus]
     resumed_after_interruption: list[PlaybackResumption]
     participants: list[PlaybackParticipant]
+    restricted: bool = False
+    """The caller is played only the caucus periods they were in (a party)."""
 
 
 # ---------------------------------------------------------------- handlers
@@ -151,6 +162,11 @@ async def may_play(request: web.Request, who: Principal, cid: str) -> Access:
         if access.role in PARTY_ROLES and request.app.get(PLAYBACK_PARTIES, False):
             return access
         raise
+
+
+def restricted_to(access: Access) -> str | None:
+    """The participant whose caucus membership limits what the caller is played (None: staff get all)."""
+    return None if access.role in ACCOUNT_ROLES else access.participant_id
 
 
 def _clip_url(cid: str, sid: str, clip_id: str) -> str:
@@ -178,10 +194,24 @@ async def recorded_sessions(request: web.Request) -> web.Response:
 async def timeline(request: web.Request) -> web.Response:
     who = await principal(request)
     cid = case_id(request)
-    await may_play(request, who, cid)
+    access = await may_play(request, who, cid)
     sid = request.match_info["session_id"]
-    laid_out = await _playback(request).timeline(cid, sid, now(request))
+    playback = _playback(request)
+    laid_out = await playback.timeline(cid, sid, now(request))
     body = laid_out.as_dict()
+    viewer = restricted_to(access)
+    body["restricted"] = viewer is not None
+    if viewer is None:
+        for clip in body["clips"]:
+            clip["withheld"] = 0
+        for period in body["caucus"]:
+            period["withheld"] = False
+    else:
+        withholding = await playback.withholding(laid_out, viewer)
+        counts = {c.id: len(withholding.segments(c)) for c in laid_out.clips}
+        for clip in body["clips"]:
+            clip["withheld"] = counts[clip["id"]]
+        body["caucus"] = [{**p.as_dict(), "withheld": withholding.withheld(p)} for p in withholding.periods]
     for clip in body["clips"]:
         clip["url"] = _clip_url(cid, sid, clip["id"])
     recorded = {c.participant_id for c in laid_out.clips}
@@ -225,10 +255,10 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 async def play_clip(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     cid = case_id(request)
-    await may_play(request, who, cid)
+    access = await may_play(request, who, cid)
     sid, clip_id = request.match_info["session_id"], request.match_info["clip_id"]
     at: datetime = now(request)
-    media = await _playback(request).clip_media(cid, sid, clip_id, at)
+    media = await _playback(request).clip_media(cid, sid, clip_id, at, restricted_to=restricted_to(access))
     wanted = request.headers.get("Range")
     try:
         span = byte_range(wanted, len(media.data))
@@ -240,8 +270,16 @@ async def play_clip(request: web.Request) -> web.StreamResponse:
         "session_id": sid,
         "clip_id": clip_id,
         "track": media.clip.track,
-        "segments": len(media.clip.segments) - len(media.skipped),
+        "segments": len(media.clip.segments) - len(media.skipped) - len(media.withheld),
         "skipped": [p.file for p in media.skipped],
+        "withheld": [s.file for s in media.withheld],
+        "withheld_periods": [
+            {
+                "started_at": p.started_at.isoformat(),
+                "ended_at": None if p.ended_at is None else p.ended_at.isoformat(),
+            }
+            for p in media.withheld_periods
+        ],
         "range": wanted if span is not None else None,
     }
     await request.app[SERVICE].repo.record(cid, [AuditRecord(who.actor, PLAYED, details)], at, attempts=20)
@@ -252,6 +290,7 @@ async def play_clip(request: web.Request) -> web.StreamResponse:
         "ETag": f'"{hashlib.sha256(media.data).hexdigest()}"',
         "X-Recording-Frames": str(media.frames),
         "X-Recording-Skipped": str(len(media.skipped)),
+        "X-Recording-Withheld": str(len(media.withheld)),
     }
     if media.skipped:
         headers["X-Recording-Problems"] = "; ".join(str(p) for p in media.skipped)
@@ -291,7 +330,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         f"{_SESSIONS}/{{session_id}}/clips/{{clip_id}}",
         play_clip,
-        "One clip of a recording as one WebM or MP4 file (audited; Range supported)",
+        "One clip of a recording as one WebM or MP4 file (audited; Range supported; "
+        "a party is not played the caucus periods they were not in)",
         "playRecordingClip",
         None,
         errors=(401, 403, 404, 416),

@@ -1,13 +1,16 @@
 """Playback in real headless Chromium (Debian's), with the page's own Content-Security-Policy in force:
 a session recorded through the real server by real aiortc peers, then the mediator logs in on
 ``/playback?case=…&session=…``, presses play, and every media element moves in step with the others
-and decodes frames; the caucus and the transcript appear beside the videos."""
+and decodes frames; the caucus and the transcript appear beside the videos. Then the mediator
+reviews the record on the same page (corrects a line, adds notes, finalises it and downloads the
+PDF) while a judge sees the corrections but no way to change them."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +24,10 @@ import pytest_asyncio
 from recording.playback import RecordingPlayback
 from server.api.routes import RECORDINGS
 from server.app import ROOMS
-from server.store.repository import TranscriptLine
+from server.domain.roles import AccountKind
+from server.identity.access import new_id
+from server.identity.passwords import hash_password
+from server.store.repository import Account, TranscriptLine
 from tests.live import PASSWORD, Live, _live
 from tests.media import make_clip
 from tests.peers import ClientPeer
@@ -234,6 +240,259 @@ async def test_playback_in_chromium_keeps_every_track_in_step(browser: Any, live
 
         await poll(sought, "every track at the line's start", timeout=5)
         await page.wait_for_selector(f".pb-line.current[data-line='{line_id}']", timeout=5_000)
+        assert not problems, problems
+    finally:
+        await context.close()
+
+
+# ---------------------------------------------------------------- reviewing the record on the page
+
+
+async def call(live: Live, method: str, path: str, token: str, json: Any = None) -> tuple[int, Any]:
+    """One API call; the body as JSON when it is JSON, else bytes."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, live.base + path, json=json, headers={"Authorization": f"Bearer {token}"}) as resp,
+    ):
+        raw = await resp.read()
+        return resp.status, (await resp.json() if "json" in resp.content_type else raw)
+
+
+async def add_judge(live: Live) -> str:
+    """A judge account added to the case; returns its user name."""
+    username = f"j-{uuid.uuid4().hex[:6]}"
+    await live.app[ROOMS].cases.repo.create_account(
+        Account(
+            new_id(),
+            username,
+            "法官",
+            AccountKind.JUDGE,
+            "court",
+            hash_password(PASSWORD, log2_n=10),
+            datetime.now(UTC),
+        )
+    )
+    status, body = await call(
+        live,
+        "POST",
+        f"/api/v1/cases/{live.case_id}/participants",
+        live.tokens["mediator"],
+        {"role": "judge", "display_name": "王法官", "account_username": username},
+    )
+    assert status == 201, body
+    return username
+
+
+async def open_page(browser: Any, live: Live, session_id: str, username: str) -> tuple[Any, Any, list[str]]:
+    """A fresh context (the page's CSP in force) logged in on the session's playback page."""
+    context = await browser.new_context(**DESK, accept_downloads=True)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    await page.goto(f"{live.base}/playback?case={live.case_id}&session={session_id}")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login button")
+    await page.wait_for_selector(".pb-line", timeout=30_000)
+    await page.wait_for_selector("#record:not([hidden])", timeout=10_000)
+    return context, page, problems
+
+
+async def test_the_mediator_reviews_and_finalises_the_record_and_a_judge_only_reads_it(
+    browser: Any, live: Live, tmp_path: Path
+) -> None:
+    session_id = await record_session(live, tmp_path)
+    (first, _), (second, _) = await add_transcript(live, session_id)
+    judge = await add_judge(live)
+    transcript = f"/api/v1/cases/{live.case_id}/transcript?session_id={session_id}"
+    _, before = await call(live, "GET", transcript, live.tokens["mediator"])
+    originals = {line["id"]: line["text"] for line in before["lines"]}
+    contexts: list[Any] = []
+    try:
+        context, page, problems = await open_page(browser, live, session_id, live.username)
+        contexts.append(context)
+        assert await page.locator(".pb-correct").count() == 2
+        assert await page.locator(".pb-add-note").count() == 2
+        assert await page.is_visible("#finalise") and await page.is_visible("#add-session-note")
+
+        # correct the first line: the textarea holds the current text; Ctrl+Enter saves
+        await page.click(f".pb-correct[data-line='{first}']")
+        area = page.locator(f"li[data-line-id='{first}'] textarea")
+        assert await area.input_value() == originals[first]
+        assert await area.evaluate("a => document.activeElement === a")
+        await area.fill("请双方当事人陈述事故经过。")
+        await page.keyboard.press("Control+Enter")
+        await page.wait_for_selector(f"details.pb-history[data-line='{first}']", timeout=10_000)
+        assert await page.locator(f"li[data-line-id='{first}'] textarea").count() == 0
+        assert await page.inner_text(f".pb-line[data-line='{first}'] .text") == "请双方当事人陈述事故经过。"
+        assert await page.evaluate("document.activeElement.dataset.line") == first  # focus back on its button
+        summary = page.locator(f"details.pb-history[data-line='{first}'] summary")
+        assert "已更正" in await summary.inner_text() and originals[first] in (
+            await summary.get_attribute("title") or ""
+        )
+        await summary.focus()
+        await page.keyboard.press("Enter")  # expands from the keyboard: the original and who corrected it
+        history = page.locator(f"details.pb-history[data-line='{first}'] .pb-history-list")
+        await history.wait_for(state="visible", timeout=5_000)
+        text = await history.inner_text()
+        assert originals[first] in text and "请双方当事人陈述事故经过。" in text and "调解员" in text
+
+        # Esc cancels: nothing is stored
+        await page.click(f".pb-correct[data-line='{second}']")
+        await page.locator(f"li[data-line-id='{second}'] textarea").fill("不该保存的更正")
+        await page.keyboard.press("Escape")
+        assert await page.locator(f"li[data-line-id='{second}'] textarea").count() == 0
+        assert await page.inner_text(f".pb-line[data-line='{second}'] .text") == originals[second]
+        assert await page.evaluate("document.activeElement.dataset.line") == second
+
+        # a note after the second line (Save button), and one on the whole session (Ctrl+Enter)
+        await page.click(f".pb-add-note[data-line='{second}']")
+        await page.locator(f"li[data-line-id='{second}'] textarea").fill("申请人提供了维修发票。")
+        await page.click(f"li[data-line-id='{second}'] .pb-save")
+        await page.wait_for_selector(f"li[data-line-id='{second}'] .pb-note", timeout=10_000)
+        assert "申请人提供了维修发票。" in await page.inner_text(f"li[data-line-id='{second}'] .pb-notes")
+        await page.click("#add-session-note")
+        await page.locator("#session-note-slot textarea").fill("双方同意继续协商。")
+        await page.keyboard.press("Control+Enter")
+        await page.wait_for_selector("#session-notes .pb-note", timeout=10_000)
+        assert "双方同意继续协商。" in await page.inner_text("#session-notes")
+
+        # the judge sees the correction and the notes, and nothing to change them with
+        judge_context, judge_page, judge_problems = await open_page(browser, live, session_id, judge)
+        contexts.append(judge_context)
+        await judge_page.wait_for_selector(f"details.pb-history[data-line='{first}']", timeout=10_000)
+        assert await judge_page.locator(".pb-line").count() == 2
+        assert await judge_page.locator(".pb-correct").count() == 0
+        assert await judge_page.locator(".pb-add-note").count() == 0
+        assert await judge_page.locator(".pb-tool").count() == 0
+        assert not await judge_page.is_visible("#finalise") and not await judge_page.is_visible("#add-session-note")
+        assert await judge_page.inner_text(f".pb-line[data-line='{first}'] .text") == "请双方当事人陈述事故经过。"
+        assert "申请人提供了维修发票。" in await judge_page.inner_text(f"li[data-line-id='{second}'] .pb-notes")
+        assert "双方同意继续协商。" in await judge_page.inner_text("#session-notes")
+        assert not judge_problems, judge_problems
+
+        # a second mediator page, left open: it finds out when it tries to change a finalised record
+        stale_context, stale, stale_problems = await open_page(browser, live, session_id, live.username)
+        contexts.append(stale_context)
+
+        # finalise: a confirmation first, which explains; cancelling changes nothing
+        await page.click("#finalise")
+        dialog = page.locator("#finalise-dialog")
+        await dialog.wait_for(state="visible", timeout=5_000)
+        explained = await dialog.inner_text()
+        assert "PDF" in explained and "当事人" in explained and "parties" in explained and "no longer" in explained
+        await page.click("#finalise-cancel")
+        await dialog.wait_for(state="hidden", timeout=5_000)
+        _, record = await call(live, "GET", transcript, live.tokens["mediator"])
+        assert record["finalised"] is False
+        await page.click("#finalise")
+        await page.click("#finalise-confirm")
+        await page.wait_for_selector("#record-pdf-row:not([hidden])", timeout=30_000)
+        assert await page.locator(".pb-correct").count() == 0 and await page.locator(".pb-add-note").count() == 0
+        assert not await page.is_visible("#finalise") and not await page.is_visible("#add-session-note")
+        assert "已定稿" in await page.inner_text("#record-state")
+        href = await page.get_attribute("#record-pdf", "href")
+        assert href and href.startswith("blob:")
+        async with page.expect_download() as info:
+            await page.click("#record-pdf")
+        download = await info.value
+        assert download.suggested_filename.endswith(".pdf")
+        pdf = Path(await download.path()).read_bytes()
+        assert pdf[:5] == b"%PDF-"
+
+        # the stale page: its correction is refused (409), it says so, and its controls go away
+        await stale.click(f".pb-correct[data-line='{second}']")
+        await stale.locator(f"li[data-line-id='{second}'] textarea").fill("定稿之后的更正")
+        await stale.keyboard.press("Control+Enter")
+        await stale.wait_for_selector("#record-status.warn", timeout=10_000)
+        assert "已定稿" in await stale.inner_text("#record-status")
+        await stale.wait_for_function("document.querySelectorAll('.pb-correct').length === 0", timeout=10_000)
+        assert not await stale.is_visible("#finalise")
+        # a 409 is a console error of the browser's own (the failed request), nothing else
+        assert all("409" in p for p in stale_problems), stale_problems
+        assert not problems, problems
+    finally:
+        for context in contexts:
+            await context.close()
+
+    # what the API has stored: the correction (the original kept), the notes, the final record
+    status, record = await call(live, "GET", transcript, live.tokens["mediator"])
+    assert status == 200 and record["finalised"] is True and record["document_id"]
+    lines = {line["id"]: line for line in record["lines"]}
+    assert lines[first]["text"] == "请双方当事人陈述事故经过。" and lines[first]["original"] == originals[first]
+    assert lines[first]["corrected"] and len(lines[first]["corrections"]) == 1
+    assert lines[first]["corrections"][0]["by"].startswith("account:")
+    assert lines[second]["text"] == originals[second] and not lines[second]["corrected"]
+    notes = {(n["after_line_id"], n["text"]) for n in record["notes"]}
+    assert notes == {(second, "申请人提供了维修发票。"), (None, "双方同意继续协商。")}
+    # the downloaded PDF is the stored document, which the parties read too
+    status, stored = await call(
+        live, "GET", f"/api/v1/cases/{live.case_id}/documents/{record['document_id']}", live.tokens["applicant"]
+    )
+    assert status == 200 and stored == pdf
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    flat = "".join(text.split())
+    assert "请双方当事人陈述事故经过。" in flat and "（已更正）" in flat
+    assert "申请人提供了维修发票。" in flat and "双方同意继续协商。" in flat
+
+
+# ---------------------------------------------------------------- a party where parties may play
+
+
+@pytest_asyncio.fixture
+async def live_parties(tmp_path: Path) -> AsyncIterator[Live]:
+    async for value in _live(tmp_path, recording_segment_seconds=1.0, playback_parties=True):
+        yield value
+
+
+async def test_a_party_is_shown_the_caucus_they_were_not_in_but_not_played_it(
+    browser: Any, live_parties: Live, tmp_path: Path
+) -> None:
+    live = live_parties
+    session_id = await record_session(live, tmp_path)  # the caucus leaves the respondent out
+    status, timeline = await call(
+        live, "GET", f"/api/v1/cases/{live.case_id}/recording/sessions/{session_id}/timeline", live.tokens["respondent"]
+    )
+    assert status == 200 and timeline["restricted"] is True
+    [caucus] = timeline["caucus"]
+    assert caucus["withheld"] is True and sum(c["withheld"] for c in timeline["clips"]) > 0
+    context = await browser.new_context(**DESK)
+    # a party has no login: their link's token, where the page keeps a login (the CSP stays in force)
+    await context.add_init_script(f"sessionStorage.setItem('mediation-token', {live.tokens['respondent']!r})")
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        await page.goto(f"{live.base}/playback?case={live.case_id}&session={session_id}")
+        await page.wait_for_selector("#play:not([disabled])", timeout=30_000)
+        mark = page.locator("#bar .pb-mark.caucus.withheld")
+        assert await mark.count() == 1
+        assert "未向您播放" in await mark.inner_text() and "not played to you" in await mark.inner_text()
+        assert "not played to you" in await page.inner_text("#withheld-note")
+        assert "not played to you" in await page.inner_text("#events")
+        await page.wait_for_function("document.getElementById('transcript-status').dataset.state === 'none'")
+        assert "调解员和法官" in await page.inner_text("#transcript-status")  # staff only
+        assert await page.locator(".pb-correct").count() == 0 and not await page.is_visible("#record")
+        entries = await state(page)
+        assert len(entries) == 4 and not any(e["failed"] for e in entries), entries
+
+        # inside the caucus nothing plays and the tiles say why; after it, everything plays again
+        middle = (caucus["start"] + caucus["end"]) / 2
+        await page.evaluate(f"window.__playback.seek({middle})")
+        assert not any(e["on"] for e in await state(page))
+        assert await page.locator(".pb-badge.private:not([hidden])").count() == 2
+        after = caucus["end"] + 1.0
+        await page.evaluate(f"window.__playback.seek({after})")
+        await page.click("#play")
+
+        async def playing_again() -> list[dict[str, Any]] | None:
+            entries = playing(await state(page))
+            return entries if len(entries) == 4 and all(abs(e["t"] - after) < 2.0 for e in entries) else None
+
+        await poll(playing_again, "every clip playing after the caucus", timeout=10)
+        assert await page.locator(".pb-badge.private:not([hidden])").count() == 0
         assert not problems, problems
     finally:
         await context.close()

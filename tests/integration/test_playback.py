@@ -1,7 +1,8 @@
 """Playback of a real recording: a session recorded through the real server by real aiortc peers
 (the applicant drops out and comes back, so their tracks have two recorder runs), then the
 timeline, the remuxed clips decoded by PyAV, a segment tampered with at rest, who may play,
-and the audit trail of every playback."""
+and the audit trail of every playback. A second recording has a caucus that leaves the
+respondent out: with parties allowed to play, the server withholds it from the respondent."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import fractions
 import io
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,18 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from recording.playback import build_timeline, remux, run_of
+from recording.playback import (
+    CAUCUS_MARGIN,
+    build_timeline,
+    caucus_periods_from_trail,
+    remux,
+    run_of,
+    withholding_for,
+)
 from server.api.playback import PLAYBACK_PARTIES
 from server.app import ROOMS, build_app
 from server.config import Settings
+from server.domain.audit import AuditEntry
 from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
@@ -412,6 +422,271 @@ async def test_parties_may_play_where_the_server_allows_it(recorded: Recorded) -
         assert status == 404
     finally:
         await server.close()
+
+
+# ---------------------------------------------------------------- a caucus withheld from a party
+
+
+@dataclass
+class Caucused:
+    """A session with a caucus (mediator and applicant) that left the respondent out; parties may play."""
+
+    live: Live
+    tokens: dict[str, str]
+    """mediator, judge, applicant, respondent."""
+    session_id: str
+    caucus: tuple[datetime, datetime]
+    """Wall clock of the caucus' start and end, from the audit trail."""
+    segments: list[dict[str, Any]]
+    """Every ``recording.segment`` entry of the session."""
+
+    def path(self, tail: str = "") -> str:
+        return f"/api/v1/cases/{self.live.case_id}/recording/sessions/{self.session_id}{tail}"
+
+    def private(self, segment: dict[str, Any]) -> bool:
+        """Whether a segment overlaps the caucus (any overlap, widened by the margin on both sides)."""
+        start = iso(segment["started_at"])
+        end = start + timedelta(seconds=segment["duration"])
+        margin = timedelta(seconds=CAUCUS_MARGIN)
+        return start < self.caucus[1] + margin and end > self.caucus[0] - margin
+
+    def of_clip(self, clip_id: str) -> list[dict[str, Any]]:
+        return sorted((d for d in self.segments if d["file"].startswith(clip_id + "-")), key=lambda d: d["index"])
+
+    async def played(self) -> list[Any]:
+        trail, _ = await self.live.app[ROOMS].cases.repo.audit_trail(self.live.case_id)
+        return [e for e in trail if e.action == "recording.played"]
+
+
+async def track_counts(live: Live) -> dict[str, int]:
+    """Stored segments per track."""
+    trail, _ = await live.app[ROOMS].cases.repo.audit_trail(live.case_id)
+    out: dict[str, int] = {}
+    for e in trail:
+        if e.action == "recording.segment":
+            track = e.details_dict()["track"]
+            out[track] = out.get(track, 0) + 1
+    return out
+
+
+async def each_track(live: Live, at_least: dict[str, int] | int, tracks: int = 6) -> bool:
+    """Whether each of ``tracks`` tracks has ``at_least`` segments (a number, or one per track)."""
+    found = await track_counts(live)
+    if len(found) < tracks:
+        return False
+    return all(n >= (at_least if isinstance(at_least, int) else at_least.get(t, 0)) for t, n in found.items())
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def caucused(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Caucused]:
+    tmp = tmp_path_factory.mktemp("caucus")
+    clips = {
+        "mediator": make_clip(tmp / "m.webm", tone_hz=440),
+        "applicant": make_clip(tmp / "a.webm", tone_hz=550),
+        "respondent": make_clip(tmp / "r.webm", tone_hz=660),
+    }
+    async for live in _live(tmp, recording_segment_seconds=1.0, playback_parties=True):
+        repo = live.app[ROOMS].cases.repo
+        judge_name, _, judge = await account(live, AccountKind.JUDGE)
+        status, _, added = await _post(
+            live,
+            f"/api/v1/cases/{live.case_id}/participants",
+            live.tokens["mediator"],
+            {"role": "judge", "display_name": "法官", "account_username": judge_name},
+        )
+        assert status == 201, added
+        peers: list[ClientPeer] = []
+        try:
+            for who in ("mediator", "applicant", "respondent"):
+                peers.append(await enter(live, who, clips[who]))
+            mediator = peers[0]
+            for who in ("applicant", "respondent"):
+                assert (await mediator.emit("admit", {"participant_id": live.ids[who]}))["ok"]
+            for peer in peers:
+                await peer.publish()
+            await until(partial(each_track, live, 2), "two segments of every track")
+            ack = await mediator.emit("caucus_start", {"members": [live.ids["applicant"]]})
+            assert ack["ok"], ack
+            await asyncio.sleep(2.5)
+            assert (await mediator.emit("caucus_end"))["ok"]
+            after = await track_counts(live)
+            more = {t: n + 2 for t, n in after.items()}
+            await until(partial(each_track, live, more), "two more segments of every track after the caucus")
+            assert (await mediator.emit("end"))["ok"]
+        finally:
+            for peer in peers:
+                await peer.close()
+        trail, _ = await repo.audit_trail(live.case_id)
+        segments = [e.details_dict() for e in trail if e.action == "recording.segment"]
+        session_id = segments[0]["session_id"]
+        changes = [e for e in trail if e.action == "room.caucus"]
+        assert [bool(e.details_dict()["members"]) for e in changes] == [True, False]
+        tokens = {**live.tokens, "judge": judge}
+        yield Caucused(live, tokens, session_id, (iso(changes[0].at), iso(changes[1].at)), segments)
+
+
+async def clip_frames(base: str, url: str, token: str) -> tuple[CIMultiDict[str], bytes, int, list[float]]:
+    """Headers, bytes, decoded frames and every packet's time (seconds from the file's start) of a clip."""
+    status, headers, data = await fetch(base, url, token)
+    assert status == 200, data
+    _, _, frames, _ = decode(data)
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams[0]
+        times = [float(p.pts * stream.time_base) for p in container.demux(stream) if p.pts is not None and p.size]
+    return headers, data, frames, times
+
+
+@MODULE
+async def test_a_party_is_not_played_a_caucus_they_were_not_in(caucused: Caucused) -> None:
+    rec = caucused
+    base = rec.live.base
+    _, _, staff_view = await fetch(base, rec.path("/timeline"), rec.tokens["mediator"])
+    status, _, mine = await fetch(base, rec.path("/timeline"), rec.tokens["respondent"])
+    assert status == 200, mine
+    # the respondent's timeline: the caucus is there, marked withheld, and so are the clips' segments in it
+    assert mine["restricted"] is True and staff_view["restricted"] is False
+    [period] = mine["caucus"]
+    assert period["withheld"] is True and rec.live.ids["respondent"] not in period["members"]
+    assert iso(period["started_at"]) == rec.caucus[0] and iso(period["ended_at"]) == rec.caucus[1]
+    assert [c["withheld"] for c in staff_view["caucus"]] == [False]
+    _, _, doc = await fetch(base, "/api/v1/openapi.json", None)
+    assert not list(schema_validator(doc, "PlaybackTimeline").iter_errors(mine))
+    assert len(mine["clips"]) == len(staff_view["clips"]) == 6
+    total = 0
+    before = len(await rec.played())
+    for clip in staff_view["clips"]:
+        segments = rec.of_clip(clip["id"])
+        private = [d for d in segments if rec.private(d)]
+        assert private and len(private) < len(segments), clip["id"]  # every track was recorded through the caucus
+        assert clip["withheld"] == 0
+        assert next(c for c in mine["clips"] if c["id"] == clip["id"])["withheld"] == len(private)
+
+        # the same clip, for the mediator and for the respondent
+        m_headers, _, m_frames, _ = await clip_frames(base, clip["url"], rec.tokens["mediator"])
+        r_headers, r_data, r_frames, r_times = await clip_frames(base, clip["url"], rec.tokens["respondent"])
+        assert m_headers["X-Recording-Withheld"] == "0" and m_frames == clip["frames"]
+        assert r_headers["X-Recording-Withheld"] == str(len(private))
+        assert r_frames < m_frames
+        assert r_frames == int(r_headers["X-Recording-Frames"]) == clip["frames"] - sum(d["frames"] for d in private)
+        # nothing in the respondent's file falls inside the caucus
+        started = iso(clip["started_at"])
+        inside = [t for t in r_times if rec.caucus[0] <= started + timedelta(seconds=t) < rec.caucus[1]]
+        assert not inside, (clip["id"], inside)
+        # and what is kept is played where it was recorded: the first kept segment after the caucus keeps its offset
+        kept_after = [d for d in segments if iso(d["started_at"]) >= rec.caucus[1] and not rec.private(d)]
+        offset = (iso(kept_after[0]["started_at"]) - started).total_seconds()
+        assert any(abs(t - offset) < 0.1 for t in r_times), (clip["id"], offset)
+        assert r_data != (await fetch(base, clip["url"], rec.tokens["judge"]))[2]  # the judge gets everything
+        total += len(private)
+    assert total >= 6 * 2  # a 2.5 s caucus with 1 s segments: at least two segments of every track
+
+    # the audit trail names what was withheld, for whom
+    played = (await rec.played())[before:]
+    respondent = f"participant:{rec.live.ids['respondent']}"
+    withheld = {e.details_dict()["clip_id"]: e.details_dict() for e in played if e.actor == respondent}
+    assert set(withheld) == {c["id"] for c in staff_view["clips"]}
+    for clip_id, details in withheld.items():
+        private = [d for d in rec.of_clip(clip_id) if rec.private(d)]
+        assert details["withheld"] == [d["file"] for d in private]
+        assert details["withheld_periods"] == [
+            {"started_at": rec.caucus[0].isoformat(), "ended_at": rec.caucus[1].isoformat()}
+        ]
+        assert details["segments"] == len(rec.of_clip(clip_id)) - len(private)
+    for e in played:
+        if e.actor != respondent:
+            assert e.details_dict()["withheld"] == [] and e.details_dict()["withheld_periods"] == []
+    assert (await rec.live.app[ROOMS].cases.repo.verify_audit(rec.live.case_id)).ok
+
+
+@MODULE
+async def test_a_party_in_the_caucus_is_played_everything(caucused: Caucused) -> None:
+    rec = caucused
+    status, _, mine = await fetch(rec.live.base, rec.path("/timeline"), rec.tokens["applicant"])
+    assert status == 200, mine
+    assert mine["restricted"] is True
+    assert [c["withheld"] for c in mine["caucus"]] == [False]
+    assert all(c["withheld"] == 0 for c in mine["clips"])
+    for clip in mine["clips"]:
+        headers, _, frames, _ = await clip_frames(rec.live.base, clip["url"], rec.tokens["applicant"])
+        assert headers["X-Recording-Withheld"] == "0" and frames == clip["frames"]
+        assert headers["X-Recording-Skipped"] == "0"
+    # a Range request of the respondent is cut from the respondent's own (smaller) file
+    clip = mine["clips"][0]
+    _, _, whole = await fetch(rec.live.base, clip["url"], rec.tokens["respondent"])
+    status, headers, part = await fetch(rec.live.base, clip["url"], rec.tokens["respondent"], {"Range": "bytes=0-99"})
+    assert status == 206 and part == whole[:100] and headers["X-Recording-Withheld"] != "0"
+    assert headers["Content-Range"] == f"bytes 0-99/{len(whole)}"
+
+
+def _entry(seq: int, at: datetime, action: str, details: dict[str, Any]) -> AuditEntry:
+    import json
+
+    return AuditEntry("c", seq, at.isoformat(), "system", action, json.dumps(details), "", "")
+
+
+def test_withholding_covers_a_replaced_caucus_and_one_that_never_ended() -> None:
+    """The audit trail's caucus periods, beyond what the manifest may say: a caucus replaced by
+    another (without an end between) and one still running when the session ended."""
+    t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    trail = [
+        _entry(1, at(10), "room.caucus", {"session_id": "s", "members": ["m", "a"]}),
+        _entry(2, at(20), "room.caucus", {"session_id": "s", "members": ["m", "r"]}),
+        _entry(3, at(30), "room.caucus", {"session_id": "s", "members": None}),
+        _entry(4, at(35), "room.caucus", {"session_id": "other", "members": ["m", "a"]}),
+        _entry(5, at(50), "room.caucus", {"session_id": "s", "members": ["m", "a"]}),
+    ]
+    periods = caucus_periods_from_trail(trail, "s")
+    assert [(p["start"], p["end"], p["members"]) for p in periods] == [
+        (at(10).isoformat(), at(20).isoformat(), ["m", "a"]),
+        (at(20).isoformat(), at(30).isoformat(), ["m", "r"]),
+        (at(50).isoformat(), None, ["m", "a"]),
+    ]
+    segments = [
+        {
+            "index": i,
+            "file": f"m-audio-1-{i:05d}.mkv",
+            "blob": "0" * 64,
+            "sha256": "0" * 64,
+            "started_at": at(i * 4).isoformat(),
+            "duration": 4.0,
+            "frames": 200,
+        }
+        for i in range(16)
+    ]
+    # the manifest (as the archive wrote it) knows only the second caucus
+    manifest = {
+        "case_id": "c",
+        "session_id": "s",
+        "tracks": [{"track": "m:audio", "participant_id": "m", "kind": "audio", "segments": segments}],
+        "caucus": [{"start": at(20).isoformat(), "end": at(30).isoformat(), "members": ["m", "r"]}],
+        "resumed_after_interruption": [],
+    }
+    timeline = build_timeline(manifest)
+    [clip] = timeline.clips
+
+    def withheld(pid: str, trail_periods: list[dict[str, Any]], margin: float = CAUCUS_MARGIN) -> list[int]:
+        view = withholding_for(timeline, pid, trail_periods)
+        return [s.index for s in replace(view, margin=margin).segments(clip)]
+
+    # segments are [4i, 4i + 4): a segment that only touches a period (within the margin) is withheld too
+    # the respondent was in the second caucus only: the first and the last (which never ended) are withheld
+    assert withheld("r", periods) == [2, 3, 4, 5, 12, 13, 14, 15]
+    assert withheld("r", periods, margin=0) == [2, 3, 4, 12, 13, 14, 15]
+    # the applicant was in the first and the last
+    assert withheld("a", periods) == [4, 5, 6, 7]
+    assert withheld("a", periods, margin=0) == [5, 6, 7]
+    # the insurer was in none of them: everything that overlaps any of them
+    assert withheld("i", periods) == [2, 3, 4, 5, 6, 7, 12, 13, 14, 15]
+    # from the manifest alone the respondent would have heard the first caucus and the last
+    assert withheld("r", []) == []
+    view = withholding_for(timeline, "r", periods)
+    assert [p.members for p in view.periods] == [("m", "a"), ("m", "r"), ("m", "a")]
+    assert [p.members for p in view.private] == [("m", "a"), ("m", "a")]
+    assert view.private[1].end is None
 
 
 # ---------------------------------------------------------------- H.264 and the remux itself
