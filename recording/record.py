@@ -54,6 +54,24 @@ class RecordLine:
         """The current text."""
         return self.corrections[-1].text if self.corrections else self.line.text
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (the API's answer)."""
+        return {
+            "id": self.line.id,
+            "session_id": self.line.session_id,
+            "participant_id": self.line.participant_id,
+            "speaker": self.speaker,
+            "role": self.role,
+            "started_at": self.line.started_at.isoformat(),
+            "ended_at": self.line.ended_at.isoformat(),
+            "text": self.text,
+            "original": self.line.text,
+            "corrected": bool(self.corrections),
+            "corrections": [{"text": c.text, "by": c.actor, "at": c.at.isoformat()} for c in self.corrections],
+            "language": self.line.language,
+            "engine": self.line.engine,
+        }
+
 
 @dataclass(frozen=True)
 class SessionRecord:
@@ -73,24 +91,7 @@ class SessionRecord:
             "finalised": self.final is not None,
             "finalised_at": self.final.at.isoformat() if self.final else None,
             "document_id": self.final.text if self.final else None,
-            "lines": [
-                {
-                    "id": r.line.id,
-                    "session_id": r.line.session_id,
-                    "participant_id": r.line.participant_id,
-                    "speaker": r.speaker,
-                    "role": r.role,
-                    "started_at": r.line.started_at.isoformat(),
-                    "ended_at": r.line.ended_at.isoformat(),
-                    "text": r.text,
-                    "original": r.line.text,
-                    "corrected": bool(r.corrections),
-                    "corrections": [{"text": c.text, "by": c.actor, "at": c.at.isoformat()} for c in r.corrections],
-                    "language": r.line.language,
-                    "engine": r.line.engine,
-                }
-                for r in self.lines
-            ],
+            "lines": [r.as_dict() for r in self.lines],
             "notes": [
                 {"id": n.id, "after_line_id": n.line_id, "text": n.text, "by": n.actor, "at": n.at.isoformat()}
                 for n in self.notes

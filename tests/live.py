@@ -108,3 +108,17 @@ async def prepare_case(
         starts = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
         await call("POST", f"/api/v1/cases/{case['id']}/sessions", mediator, {"starts_at": starts})
     return case["id"], tokens, ids, username
+
+
+async def enter(live: Live, who: str, clip: Path | None, admit_by: Any = None) -> Any:
+    """``who`` joins as a :class:`tests.peers.ClientPeer` publishing ``clip``; admitted by ``admit_by``."""
+    peer = live.peer(who, clip)
+    await peer.connect()
+    ack = await peer.join()
+    assert ack["ok"], ack
+    if admit_by is not None:
+        assert ack["presence"] == "waiting"
+        result = await admit_by.emit("admit", {"participant_id": live.ids[who]})
+        assert result["ok"], result
+    await peer.publish()
+    return peer

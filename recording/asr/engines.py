@@ -9,8 +9,11 @@ for partial captions, on the growing utterance at most once a second.
   Whisper base model (``models.bundled_whisper_base``), or any CTranslate2
   Whisper model folder given as ``model`` (e.g. small or medium for better
   Mandarin). Mandarin output is converted to simplified characters (OpenCC).
-  On our English test speech it makes a third of pocketsphinx's errors at a
-  third of its cost (``shared/ASR-NOTES.md``; ``bench/asr.py``).
+  Each utterance is encoded in a window fitted to it (the utterance plus 3 s of
+  silence) rather than Whisper's fixed 30 s, which costs a fifth as much and
+  was as accurate or better on our test speech. On espeak-ng English it makes
+  a tenth to a quarter of pocketsphinx's word errors at about a quarter of its
+  CPU (``bench/asr.py``, ``docs/benchmarks.md``).
 * ``pocketsphinx``: CMU PocketSphinx with the US-English model inside its wheel.
 * ``vosk``: Vosk (Kaldi) with a model folder from alphacephei.com, e.g.
   ``vosk-model-cn-0.22`` for Mandarin. ``pip install vosk`` first.
@@ -49,7 +52,7 @@ ZH_PROMPT = "以下是普通话的对话，关于道路交通事故损害赔偿�
 MAX_TOKENS = 224
 """Tokens per utterance (a 15 s utterance of fast Mandarin needs about 150): bounds a runaway decode."""
 TOKENS_PER_SECOND = 10
-"""Token budget per second of speech (English needs about 4, Mandarin about 7)."""
+"""Token budget per second of English speech (it needs about 4; Mandarin, about 7, gets half as much again)."""
 N_FRAMES = 3000
 """Whisper's full window: 30 s of 10 ms feature frames."""
 PAD_FRAMES = 300
@@ -138,7 +141,8 @@ class WhisperEngine:
         if language == "zh":
             prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + ZH_PROMPT)]
         prompt += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        budget = min(MAX_TOKENS, 16 + int(audio.size / 16_000 * TOKENS_PER_SECOND))
+        rate = TOKENS_PER_SECOND * (1.5 if language in ("zh", "ja") else 1.0)  # a Chinese character: 1-3 tokens
+        budget = min(MAX_TOKENS, 16 + int(audio.size / 16_000 * rate))
         result = self.model.model.generate(
             encoded,
             [prompt],

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
-from recording.record import RecordLine, RecordService
+from recording.record import RecordService
 from server.api import schemas as s
 from server.api.routes import _CASE, Endpoint, body, case_id, now, principal, query, respond
 from server.cases import document_view
@@ -102,24 +102,6 @@ class DocumentView(s.Open):
     sha256: str
 
 
-def _line(r: RecordLine) -> dict[str, Any]:
-    return {
-        "id": r.line.id,
-        "session_id": r.line.session_id,
-        "participant_id": r.line.participant_id,
-        "speaker": r.speaker,
-        "role": r.role,
-        "started_at": r.line.started_at.isoformat(),
-        "ended_at": r.line.ended_at.isoformat(),
-        "text": r.text,
-        "original": r.line.text,
-        "corrected": bool(r.corrections),
-        "corrections": [{"text": c.text, "by": c.actor, "at": c.at.isoformat()} for c in r.corrections],
-        "language": r.line.language,
-        "engine": r.line.engine,
-    }
-
-
 async def read_transcript(request: web.Request) -> web.Response:
     who = await principal(request)
     q = query(request, TranscriptQuery)
@@ -135,7 +117,7 @@ async def correct_line(request: web.Request) -> web.Response:
     line = await request.app[RECORDS].correct(
         who, case_id(request), request.match_info["line_id"], req.text, now(request)
     )
-    return respond(_line(line), 201)
+    return respond(line.as_dict(), 201)
 
 
 async def add_note(request: web.Request) -> web.Response:

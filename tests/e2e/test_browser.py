@@ -8,8 +8,6 @@ receives is read from its own ``RTCPeerConnection.getStats()`` (inbound-rtp per 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,38 +16,10 @@ import pytest
 import pytest_asyncio
 
 from server.app import ROOMS
+from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE  # noqa: F401 - bench/join.py takes them from here
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
-DESK = {"viewport": {"width": 1280, "height": 800}}
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is required in CI (./dev test installs it)")
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest_asyncio.fixture

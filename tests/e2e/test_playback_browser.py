@@ -8,8 +8,6 @@ PDF) while a judge sees the corrections but no way to change them."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -34,33 +32,9 @@ from tests.peers import ClientPeer
 
 pytestmark = pytest.mark.asyncio
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 DESK = {"viewport": {"width": 1280, "height": 900}}
 SYNC = 0.3
 """Seconds the elements' positions on the session's timeline may differ."""
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is required in CI (./dev test installs it)")
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest_asyncio.fixture

@@ -63,6 +63,17 @@ async def feed(
     return got
 
 
+async def transcribe_file(engine: EngineSpec, language: str, wav: Path) -> tuple[str, list[Caption]]:
+    """A fresh pool on ``engine``: the engine's label and every caption of ``wav`` fed through it."""
+    pool = TranscriptionPool(engine, workers=1, language=language)
+    await pool.start()
+    try:
+        label = await pool.wait_ready()
+        return label, await feed(pool, opus_packets(wav))
+    finally:
+        await pool.close()
+
+
 async def test_whisper_transcribes_each_sentence_as_one_final_line(whisper: TranscriptionPool, tmp_path: Path) -> None:
     spans = speech_wav(tmp_path / "speech.wav", SENTENCES)
     captions = await feed(whisper, opus_packets(tmp_path / "speech.wav"))
@@ -89,13 +100,7 @@ async def test_mandarin_output_is_simplified_chinese(tmp_path: Path) -> None:
     # espeak-ng's Mandarin is barely intelligible to Whisper (shared/ASR-NOTES.md): this checks the
     # Mandarin path (language, prompt, conversion), not accuracy
     speech_wav(tmp_path / "zh.wav", ["我的车在十字路口被撞了。", "医疗费一共是一万二千元。"], voice="cmn")
-    pool = TranscriptionPool(spec(), workers=1, language="zh")
-    await pool.start()
-    try:
-        await pool.wait_ready()
-        captions = await feed(pool, opus_packets(tmp_path / "zh.wav"))
-    finally:
-        await pool.close()
+    _, captions = await transcribe_file(spec(), "zh", tmp_path / "zh.wav")
     text = "".join(c.text for c in captions if c.final)
     assert opencc.OpenCC("t2s").convert(text) == text, "traditional characters reached the transcript"
     assert captions and all(c.language == "zh" for c in captions)
@@ -129,13 +134,8 @@ async def test_an_engine_that_cannot_load_turns_captions_off_without_a_restart_l
 
 async def test_pocketsphinx_is_the_english_alternative(tmp_path: Path) -> None:
     speech_wav(tmp_path / "speech.wav", SENTENCES)
-    pool = TranscriptionPool(spec("pocketsphinx"), workers=1, language="en")
-    await pool.start()
-    try:
-        assert (await pool.wait_ready()).startswith("pocketsphinx")
-        captions = await feed(pool, opus_packets(tmp_path / "speech.wav"))
-    finally:
-        await pool.close()
+    label, captions = await transcribe_file(spec("pocketsphinx"), "en", tmp_path / "speech.wav")
+    assert label.startswith("pocketsphinx")
     text = " ".join(c.text for c in captions if c.final)
     error = wer(" ".join(SENTENCES), text)
     print("pocketsphinx WER", round(error, 2))
@@ -147,13 +147,9 @@ async def test_pocketsphinx_is_the_english_alternative(tmp_path: Path) -> None:
 )
 async def test_vosk_with_a_configured_model(tmp_path: Path) -> None:
     speech_wav(tmp_path / "speech.wav", SENTENCES)
-    pool = TranscriptionPool(spec("vosk", model=os.environ["MEDIATION_TEST_VOSK_MODEL"]), workers=1, language="en")
-    await pool.start()
-    try:
-        await pool.wait_ready()
-        captions = await feed(pool, opus_packets(tmp_path / "speech.wav"))
-    finally:
-        await pool.close()
+    _, captions = await transcribe_file(
+        spec("vosk", model=os.environ["MEDIATION_TEST_VOSK_MODEL"]), "en", tmp_path / "speech.wav"
+    )
     assert wer(" ".join(SENTENCES), " ".join(c.text for c in captions if c.final)) <= 0.6
 
 
@@ -163,13 +159,7 @@ async def test_vosk_with_a_configured_model(tmp_path: Path) -> None:
 )
 async def test_sherpa_onnx_with_a_configured_model(tmp_path: Path) -> None:
     speech_wav(tmp_path / "speech.wav", SENTENCES)
-    pool = TranscriptionPool(
-        spec("sherpa-onnx", model=os.environ["MEDIATION_TEST_SHERPA_MODEL"]), workers=1, language="en"
+    _, captions = await transcribe_file(
+        spec("sherpa-onnx", model=os.environ["MEDIATION_TEST_SHERPA_MODEL"]), "en", tmp_path / "speech.wav"
     )
-    await pool.start()
-    try:
-        await pool.wait_ready()
-        captions = await feed(pool, opus_packets(tmp_path / "speech.wav"))
-    finally:
-        await pool.close()
     assert any(c.final and c.text for c in captions)

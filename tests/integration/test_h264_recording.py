@@ -23,9 +23,8 @@ import pytest_asyncio
 
 from recording.segments import H264_IDR, H264_PPS, H264_SPS, Segment, TrackRecorder
 from server.app import ROOMS
-from tests.live import Live, _live
+from tests.live import Live, _live, enter
 from tests.media import make_clip
-from tests.peers import ClientPeer
 from tests.unit.test_h264 import encode_h264, nal_types, sps_of, without_parameter_sets
 
 FFPROBE = "/usr/bin/ffprobe" if os.access("/usr/bin/ffprobe", os.X_OK) else shutil.which("ffprobe")
@@ -162,19 +161,6 @@ def h264_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def live_h264_recording(tmp_path: Path) -> AsyncIterator[Live]:
     async for value in _live(tmp_path, "H264", recording_segment_seconds=1.0):
         yield value
-
-
-async def enter(live: Live, who: str, clip: Path | None, admit_by: ClientPeer | None = None) -> ClientPeer:
-    peer = live.peer(who, clip)
-    await peer.connect()
-    ack = await peer.join()
-    assert ack["ok"], ack
-    if admit_by is not None:
-        assert ack["presence"] == "waiting"
-        result = await admit_by.emit("admit", {"participant_id": live.ids[who]})
-        assert result["ok"], result
-    await peer.publish()
-    return peer
 
 
 @pytest.mark.asyncio

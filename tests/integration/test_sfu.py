@@ -17,7 +17,7 @@ import socketio  # type: ignore[import-untyped]
 
 from rooms.sfu import AiortcMediaSession, _Tap
 from server.app import ROOMS
-from tests.live import Live, _live
+from tests.live import Live, _live, enter
 from tests.media import make_clip
 from tests.peers import ClientPeer
 
@@ -53,19 +53,6 @@ async def live_one_address(tmp_path: Path) -> AsyncIterator[Live]:
     address = get_host_addresses(use_ipv4=True, use_ipv6=False)[0]
     async for value in _live(tmp_path, media_addresses=address):
         yield value
-
-
-async def enter(live: Live, who: str, clip: Path | None, admit_by: ClientPeer | None = None) -> ClientPeer:
-    peer = live.peer(who, clip)
-    await peer.connect()
-    ack = await peer.join()
-    assert ack["ok"], ack
-    if admit_by is not None:
-        assert ack["presence"] == "waiting"
-        result = await admit_by.emit("admit", {"participant_id": live.ids[who]})
-        assert result["ok"], result
-    await peer.publish()
-    return peer
 
 
 async def settle(peer: ClientPeer, publisher: str, kind: str, quiet: float = 0.6, limit: float = 5.0) -> None:

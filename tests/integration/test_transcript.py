@@ -18,9 +18,8 @@ import pytest_asyncio
 from recording.asr.scoring import wer
 from server.api.routes import TRANSCRIBER
 from server.app import ROOMS
-from tests.live import Live, _live
+from tests.live import Live, _live, enter
 from tests.media import make_clip
-from tests.peers import ClientPeer
 from tests.speech import MODELS, speech
 
 pytestmark = pytest.mark.asyncio
@@ -47,17 +46,6 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
 def clip(folder: Path, name: str, sentences: list[str]) -> Path:
     samples, _ = speech(sentences, gap=1.2)
     return make_clip(folder / f"{name}.webm", size=(160, 120), fps=15, gop=15, speech=samples)
-
-
-async def enter(live: Live, who: str, path: Path | None, admit_by: ClientPeer | None = None) -> ClientPeer:
-    peer = live.peer(who, path)
-    await peer.connect()
-    ack = await peer.join()
-    assert ack["ok"], ack
-    if admit_by is not None:
-        assert (await admit_by.emit("admit", {"participant_id": live.ids[who]}))["ok"]
-    await peer.publish()
-    return peer
 
 
 def best(sentence: str, texts: list[str]) -> float:
