@@ -173,7 +173,11 @@ def _add_live_rooms(
     from server.api.transcript import RECORDS
 
     app[RECORDS] = RecordService(components.service, render_record)
+    from server.agreement.service import AgreementService
+    from server.api.agreement import AGREEMENTS
     from server.api.playback import PLAYBACK_PARTIES
+
+    app[AGREEMENTS] = AgreementService(components.service)
 
     app[PLAYBACK_PARTIES] = settings.playback_parties
 

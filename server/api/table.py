@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import playback, routes, transcript
+from server.api import agreement, playback, routes, transcript
 from server.api.routes import Endpoint
 
-ENDPOINTS: tuple[Endpoint, ...] = routes.ENDPOINTS + playback.ENDPOINTS + transcript.ENDPOINTS
+ENDPOINTS: tuple[Endpoint, ...] = routes.ENDPOINTS + playback.ENDPOINTS + transcript.ENDPOINTS + agreement.ENDPOINTS
 
 
 def add_routes(app: web.Application) -> None:

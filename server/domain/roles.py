@@ -63,6 +63,10 @@ class Action(enum.StrEnum):
     """Read the stored transcript lines with their corrections."""
     EDIT_RECORD = "edit_record"
     """Correct transcript lines, add notes and finalise the mediation record."""
+    DRAFT_AGREEMENT = "draft_agreement"
+    """Draft (and redraft) the mediation agreement."""
+    COMMENT_AGREEMENT = "comment_agreement"
+    """Comment on a draft of the agreement (the mediator and the parties)."""
 
 
 _STAFF_READ = frozenset(
@@ -76,7 +80,7 @@ _STAFF_READ = frozenset(
         Action.READ_TRANSCRIPT,
     }
 )
-_PARTY = frozenset({Action.READ_CASE, Action.READ_DOCUMENTS})
+_PARTY = frozenset({Action.READ_CASE, Action.READ_DOCUMENTS, Action.COMMENT_AGREEMENT})
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.MEDIATOR: frozenset(Action),

@@ -205,4 +205,16 @@ record_edits = Table(
 )
 """Corrections of transcript lines and the mediator's notes, in the order they were made."""
 
+agreement_comments = Table(
+    "agreement_comments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("version", Integer(), nullable=False),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+"""What parties and the mediator said about a draft of the agreement, per version."""
+
 Index("ix_cases_filed_at", cases.c.filed_at)
