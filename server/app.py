@@ -178,8 +178,24 @@ def _add_live_rooms(
     from server.api.playback import PLAYBACK_PARTIES
 
     app[AGREEMENTS] = AgreementService(components.service)
+    from server.api.signing import SIGNING
+
+    app[SIGNING] = signing_keys(settings, clock)
 
     app[PLAYBACK_PARTIES] = settings.playback_parties
+
+
+def signing_keys(settings: Settings, clock: Callable[[], datetime]) -> Any:
+    """The platform's signing CA (configured, or generated once in the data folder) and its TSA."""
+    from e_sign.ca import PlatformCA
+    from e_sign.tsa import TimestampAuthority
+    from server.api.signing import SigningKeys
+
+    folder = settings.data_dir / "signing"
+    ca = PlatformCA.load_or_create(
+        folder, clock(), key_path=settings.signing_ca_key, cert_path=settings.signing_ca_cert
+    )
+    return SigningKeys(ca, TimestampAuthority.load_or_create(folder, ca, clock))
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

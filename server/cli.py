@@ -178,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_rverify = rec_sub.add_parser("verify", help="verify a case's recordings (signatures, seals, hashes)")
     p_rverify.add_argument("case_id")
 
+    p_sig = sub.add_parser("signatures", help="signed PDF tools")
+    sig_sub = p_sig.add_subparsers(dest="signatures_command", required=True)
+    p_sverify = sig_sub.add_parser("verify", help="verify every signature of a PDF against the platform CA")
+    p_sverify.add_argument("pdf", type=Path)
+    p_sverify.add_argument("--json", action="store_true", help="print the report as JSON")
+
     args = parser.parse_args(argv)
     try:
         settings = _settings(args)
@@ -210,10 +216,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_verify(settings, args.case_id))
         if args.command == "recording":
             return asyncio.run(_verify_recording(settings, args.case_id))
+        if args.command == "signatures":
+            return _verify_signatures(settings, args.pdf, args.json)
     except MediationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _verify_signatures(settings: Settings, path: Path, as_json: bool) -> int:
+    """Print a report per signature; exit 0 only if every signature holds."""
+    from e_sign.verify import verify_pdf
+    from server.api.signing import report_view
+    from server.app import signing_keys, utc_now
+
+    try:
+        pdf = path.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    report = verify_pdf(pdf, [signing_keys(settings, utc_now).ca.certificate])
+    if as_json:
+        print(json.dumps(report_view(report), ensure_ascii=False, indent=1))
+    else:
+        for check in report.signatures:
+            stamp = check.timestamp_time.isoformat() if check.timestamp_time else "no timestamp"
+            print(f"{'valid  ' if check.ok else 'INVALID'} {check.field_name}: {check.signer_name} ({stamp})")
+        for line in report.reasons:
+            print(f"  {line}")
+        print("every signature holds" if report.ok else "the document does not verify")
+    return 0 if report.ok else 1
 
 
 def _print_demo(result: dict[str, object]) -> None:

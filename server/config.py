@@ -83,6 +83,10 @@ class Settings:
     """CPU threads per worker."""
     model_dir: Path | None = None
     """Where the bundled speech model is assembled; None means ``data_dir/models``."""
+    signing_ca_key: Path | None = None
+    """PEM key of the platform's signing CA (ECDSA P-256); None: generated once in ``data_dir/signing``."""
+    signing_ca_cert: Path | None = None
+    """PEM certificate of the platform's signing CA (with ``signing_ca_key``)."""
     playback_parties: bool = False
     """Whether parties may play the recordings of their own case (mediators and judges always may)."""
     redis_url: str = ""
@@ -192,7 +196,7 @@ class Settings:
 def _coerce(name: str, raw: Any, current: Any) -> Any:
     kind = type(current)
     try:
-        if name in ("blob_dir", "tls_cert", "tls_key", "model_dir"):
+        if name in ("blob_dir", "tls_cert", "tls_key", "model_dir", "signing_ca_key", "signing_ca_cert"):
             return Path(str(raw)) if raw not in (None, "") else None
         if isinstance(current, bool):
             if isinstance(raw, bool):
@@ -254,6 +258,8 @@ def load_settings(
     if settings.video_codec not in ("VP8", "H264"):
         raise ConfigError('video_codec must be "VP8" or "H264"')
     settings.ice_server_list  # noqa: B018 - validate at start-up
+    if (settings.signing_ca_key is None) != (settings.signing_ca_cert is None):
+        raise ConfigError("Set both signing_ca_key and signing_ca_cert, or neither")
     if settings.transcript_engine not in ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off"):
         raise ConfigError("transcript_engine must be whisper, pocketsphinx, vosk, sherpa-onnx or off")
     if settings.transcript_engine in ("vosk", "sherpa-onnx") and not settings.transcript_model:

@@ -101,6 +101,8 @@ class Api:
     clock: Clock
     settings: Settings
     repo: CaseRepository
+    app: Any = None
+    """The running application (its keys, services)."""
 
     async def call(
         self, method: str, path: str, token: str | None = None, json: Any = None, **kw: Any
@@ -137,5 +139,5 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as http:
         from server.api.routes import SERVICE
 
-        yield Api(str(server.make_url("")).rstrip("/"), http, clock, settings, app[SERVICE].repo)
+        yield Api(str(server.make_url("")).rstrip("/"), http, clock, settings, app[SERVICE].repo, app)
     await server.close()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import agreement, playback, routes, transcript
+from server.api import agreement, playback, routes, signing, transcript
 from server.api.routes import Endpoint
 
-ENDPOINTS: tuple[Endpoint, ...] = routes.ENDPOINTS + playback.ENDPOINTS + transcript.ENDPOINTS + agreement.ENDPOINTS
+ENDPOINTS: tuple[Endpoint, ...] = (
+    routes.ENDPOINTS + playback.ENDPOINTS + transcript.ENDPOINTS + agreement.ENDPOINTS + signing.ENDPOINTS
+)
 
 
 def add_routes(app: web.Application) -> None:

@@ -75,3 +75,12 @@ def test_transcript_settings(tmp_path: Path) -> None:
         load_settings(environ={"MEDIATION_TRANSCRIPT_LANGUAGE": "fr"})
     with pytest.raises(ConfigError, match="at least 1"):
         load_settings(environ={"MEDIATION_TRANSCRIPT_WORKERS": "0"})
+
+
+def test_signing_ca_paths_come_in_pairs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="signing_ca_key and signing_ca_cert"):
+        load_settings(environ={"MEDIATION_SIGNING_CA_KEY": str(tmp_path / "ca.key")})
+    s = load_settings(
+        environ={"MEDIATION_SIGNING_CA_KEY": str(tmp_path / "k"), "MEDIATION_SIGNING_CA_CERT": str(tmp_path / "c")}
+    )
+    assert s.signing_ca_key == tmp_path / "k" and s.signing_ca_cert == tmp_path / "c"
