@@ -29,12 +29,70 @@ function meter(stream) {
   tick();
 }
 
+// The agreement's drafts: each version's PDF, what everyone said about it, and a comment box.
+async function loadDrafts(caseId) {
+  const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
+  let drafts;
+  try { ({ drafts } = await api(`${base}/agreement/drafts`)); } catch { return false; }
+  if (!drafts.length) return false;
+  const list = $("draft-list");
+  list.replaceChildren();
+  for (const d of [...drafts].reverse()) {
+    const item = document.createElement("li");
+    item.dataset.version = d.version;
+    const title = document.createElement("p");
+    title.className = "draft-title";
+    title.textContent = `第 ${d.version} 稿 Draft ${d.version} · ${new Date(d.drafted_at).toLocaleString("zh-CN")}`;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "open-pdf";
+    open.textContent = "查看协议 View PDF";
+    open.addEventListener("click", async () => {
+      const res = await fetch(`${base}/documents/${encodeURIComponent(d.pdf_document_id)}`, { headers: { Authorization: "Bearer " + token } });
+      if (!res.ok) { $("comment-status").textContent = "无法打开协议。The draft could not be opened."; return; }
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await res.blob());
+      link.download = `agreement-draft-${d.version}.pdf`;
+      link.className = "pdf-link";
+      link.textContent = `下载第 ${d.version} 稿 Download draft ${d.version}`;
+      open.replaceWith(link);
+    });
+    item.append(title, open);
+    for (const c of d.comments) {
+      const line = document.createElement("p");
+      line.className = "draft-comment";
+      const who = document.createElement("b");
+      who.textContent = (c.name || "") + "：";
+      line.append(who, c.text);
+      item.append(line);
+    }
+    list.append(item);
+  }
+  const latest = drafts[drafts.length - 1].version;
+  $("comment-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const text = $("comment-text").value.trim();
+    if (!text) return;
+    const res = await fetch(`${base}/agreement/drafts/${latest}/comments`, {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify({ text }),
+    });
+    if (res.ok) { $("comment-text").value = ""; $("comment-status").textContent = "已提交。Sent."; await loadDrafts(caseId); }
+    else { $("comment-status").textContent = "提交失败，请重试。Not sent: please try again."; }
+  };
+  show("drafts");
+  return true;
+}
+
 async function main() {
   if (!token) { status("链接不完整。Your link is incomplete."); return; }
   let me;
+  let caseState = "";
   try {
     me = await api("/api/v1/me");
     const c = await api("/api/v1/cases/" + encodeURIComponent(me.case_id));
+    caseState = c.state;
     $("case-number").textContent = c.number;
     $("case-title").textContent = c.title;
     $("your-role").textContent = T[c.your_role] || c.your_role;
@@ -43,7 +101,11 @@ async function main() {
     return;
   }
   status(`您好，${me.display_name}。 Welcome.`);
-  show("case"); show("check");
+  show("case");
+  const hasDrafts = await loadDrafts(me.case_id);
+  // the device check and the room are for sessions; after them the drafts are what matters
+  if (hasDrafts && !["session_scheduled", "in_session", "between_sessions"].includes(caseState)) return;
+  show("check");
 
   const client = new RoomClient({ token, tiles: $("tiles"), localVideo: $("self") });
   const captions = new Captions($("captions"));
