@@ -23,6 +23,8 @@ from server.store.repository import CaseRepository
 from web import add_pages
 
 ROOMS: web.AppKey[Any] = web.AppKey("rooms", object)
+NOTIFIER: web.AppKey[Any] = web.AppKey("notifier", object)
+"""How people are reached (tests swap in an outbox)."""
 SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 
 logger = logging.getLogger(__name__)
@@ -181,6 +183,15 @@ def _add_live_rooms(
     from server.api.signing import SIGNING
 
     app[SIGNING] = signing_keys(settings, clock)
+    from server.agreement.signing import Keys, SigningService
+    from server.api.agreement import SIGNINGS
+    from server.notify import ConsoleNotifier, LogNotifier, Notifier
+
+    notifier: Notifier = ConsoleNotifier() if settings.notifier == "console" else LogNotifier()
+    app[NOTIFIER] = notifier
+    app[SIGNINGS] = SigningService(
+        components.service, Keys(app[SIGNING].ca, app[SIGNING].tsa), notifier, settings.signing_key()
+    )
 
     app[PLAYBACK_PARTIES] = settings.playback_parties
 

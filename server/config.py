@@ -87,6 +87,10 @@ class Settings:
     """PEM key of the platform's signing CA (ECDSA P-256); None: generated once in ``data_dir/signing``."""
     signing_ca_cert: Path | None = None
     """PEM certificate of the platform's signing CA (with ``signing_ca_key``)."""
+    notifier: str = "log"
+    """How one-time codes reach people: ``log`` (records only that a message went out: no
+    channel yet, e-mail and SMS come with electronic service) or ``console`` (development only:
+    prints messages, codes included, to standard output)."""
     playback_parties: bool = False
     """Whether parties may play the recordings of their own case (mediators and judges always may)."""
     redis_url: str = ""
@@ -258,6 +262,8 @@ def load_settings(
     if settings.video_codec not in ("VP8", "H264"):
         raise ConfigError('video_codec must be "VP8" or "H264"')
     settings.ice_server_list  # noqa: B018 - validate at start-up
+    if settings.notifier not in ("log", "console"):
+        raise ConfigError('notifier must be "log" or "console"')
     if (settings.signing_ca_key is None) != (settings.signing_ca_cert is None):
         raise ConfigError("Set both signing_ca_key and signing_ca_cert, or neither")
     if settings.transcript_engine not in ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off"):

@@ -8,11 +8,13 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from server.agreement.service import AgreementService
+from server.agreement.signing import SigningService
 from server.api import schemas as s
 from server.api.routes import _CASE, Endpoint, body, case_id, now, principal, respond
 from server.domain.roles import Action
 
 AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements", AgreementService)
+SIGNINGS: web.AppKey[SigningService] = web.AppKey("signings", SigningService)
 
 
 class Claim(s.Strict):
@@ -39,6 +41,37 @@ class CommentRequest(s.Strict):
     """A comment on one version."""
 
     text: str = Field(min_length=1, max_length=2000)
+
+
+class OpenSigningRequest(s.Strict):
+    """Open signing on the current draft."""
+
+    deadline_hours: int = Field(default=72, ge=1, le=720)
+
+
+class SignRequest(s.Strict):
+    """A signature: the one-time code and the handwritten mark."""
+
+    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="A party's one-time code")
+    password: str | None = Field(default=None, max_length=256, description="The mediator's account password")
+    mark_png: str = Field(min_length=16, max_length=360_000, description="The handwritten mark, PNG, base64")
+
+
+class SigningView(s.Open):
+    """Who signs, who signed when, the newest file."""
+
+    state: str
+    deadline: str
+    document: dict[str, Any]
+    signers: list[dict[str, Any]]
+
+
+class CodeSent(s.Open):
+    """Where the code went (masked)."""
+
+    channel: str
+    to: str
+    expires_at: str
 
 
 class SplitView(s.Open):
@@ -105,7 +138,76 @@ async def comment(request: web.Request) -> web.Response:
     return respond(out, 201)
 
 
+async def open_signing(request: web.Request) -> web.Response:
+    who = await principal(request)
+    req = await body(request, OpenSigningRequest)
+    return respond(await request.app[SIGNINGS].open(who, case_id(request), req.deadline_hours, now(request)), 201)
+
+
+async def signing_status(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return respond(await request.app[SIGNINGS].status(who, case_id(request)))
+
+
+async def send_code(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return respond(await request.app[SIGNINGS].send_code(who, case_id(request), now(request)), 201)
+
+
+async def sign(request: web.Request) -> web.Response:
+    who = await principal(request)
+    req = await body(request, SignRequest)
+    return respond(
+        await request.app[SIGNINGS].sign(who, case_id(request), req.code, req.password, req.mark_png, now(request)), 201
+    )
+
+
 ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "POST",
+        f"{_CASE}/signing",
+        open_signing,
+        "Open signing on the current draft: every signer's field prepared, the mediator last",
+        "openSigning",
+        None,
+        status=201,
+        body=OpenSigningRequest,
+        errors=(401, 403, 404, 409, 422),
+        tags=("signing",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_CASE}/signing",
+        signing_status,
+        "Who signs, who has signed and when, and the newest signed file",
+        "readSigning",
+        SigningView,
+        errors=(401, 403, 404),
+        tags=("signing",),
+    ),
+    Endpoint(
+        "POST",
+        f"{_CASE}/signing/code",
+        send_code,
+        "Send the signer a one-time code to their registered phone or e-mail",
+        "sendSigningCode",
+        CodeSent,
+        status=201,
+        errors=(401, 403, 404, 422, 429),
+        tags=("signing",),
+    ),
+    Endpoint(
+        "POST",
+        f"{_CASE}/signing/sign",
+        sign,
+        "Sign: the one-time code and the handwritten mark; a PAdES B-T signature is added to the PDF",
+        "sign",
+        SigningView,
+        status=201,
+        body=SignRequest,
+        errors=(401, 403, 404, 409, 422, 429),
+        tags=("signing",),
+    ),
     Endpoint(
         "POST",
         f"{_CASE}/agreement/calculate",

@@ -810,6 +810,68 @@ class CaseRepository:
             for r in rows
         ]
 
+    # ------------------------------------------------------------------ one-time codes
+
+    async def add_signing_code(
+        self,
+        code_id: str,
+        case_id: str,
+        participant_id: str,
+        code_hash: str,
+        channel: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> None:
+        """Keep a one-time code's keyed hash; earlier unused codes of that signer stop counting."""
+        sc = t.signing_codes
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(sc)
+                .where(and_(sc.c.case_id == case_id, sc.c.participant_id == participant_id, sc.c.used_at.is_(None)))
+                .values(used_at=now)
+            )
+            await conn.execute(
+                insert(sc).values(
+                    id=code_id,
+                    case_id=case_id,
+                    participant_id=participant_id,
+                    code_hash=code_hash,
+                    channel=channel,
+                    created_at=now,
+                    expires_at=now + ttl,
+                    attempts=0,
+                    used_at=None,
+                )
+            )
+
+    async def latest_signing_code(self, case_id: str, participant_id: str) -> dict[str, Any] | None:
+        """The signer's newest code, if any."""
+        sc = t.signing_codes
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(sc)
+                    .where(and_(sc.c.case_id == case_id, sc.c.participant_id == participant_id))
+                    .order_by(sc.c.created_at.desc(), sc.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def spend_signing_code(self, code_id: str, matched: bool, now: datetime, max_attempts: int) -> bool:
+        """Count one attempt; use the code up if it matched. True only for the one attempt that wins.
+
+        One conditional UPDATE, so that two requests with the same code cannot both succeed.
+        """
+        sc = t.signing_codes
+        live = and_(sc.c.id == code_id, sc.c.used_at.is_(None), sc.c.attempts < max_attempts, sc.c.expires_at > now)
+        values: dict[str, Any] = {"attempts": sc.c.attempts + 1}
+        if matched:
+            values["used_at"] = now
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(sc).where(live).values(**values))
+        return matched and result.rowcount == 1
+
     # ------------------------------------------------------------------ keys
 
     async def case_key(self, case_id: str) -> bytes | None:

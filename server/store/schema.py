@@ -217,4 +217,19 @@ agreement_comments = Table(
 )
 """What parties and the mediator said about a draft of the agreement, per version."""
 
+signing_codes = Table(
+    "signing_codes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
+"""One-time codes that prove a signer controls their phone or e-mail (only a keyed hash is kept)."""
+
 Index("ix_cases_filed_at", cases.c.filed_at)

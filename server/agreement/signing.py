@@ -1,0 +1,312 @@
+"""Signing the agreement from a phone: a one-time code, the handwritten mark, a PAdES signature.
+
+1. The mediator **opens signing** on the current draft: every signer's field is
+   created in the PDF at once, each locked (``e_sign.pades.prepare_signature_fields``),
+   and that file becomes the first ``agreement_signing`` document; the life cycle
+   records the signers (the mediator last) and the deadline.
+2. A signer asks for a **one-time code**, sent to their registered phone (or
+   e-mail) through the notifier. Only an HMAC of the code is stored; it expires
+   after :data:`CODE_TTL`, allows :data:`MAX_ATTEMPTS` tries, is spent by the one
+   request that matches (a conditional UPDATE), and a new code voids the old.
+3. The signer **signs** with the code and their mark: the server adds their PAdES
+   B-T signature (a fresh event certificate from the platform CA, the platform's
+   timestamp) to the newest signed file as an incremental update, stores it, and
+   the life cycle records the signature. Two signers at the same moment: each
+   stores under the case's version lock, so the later one re-reads the file with
+   the earlier signature in it and signs that one; both end up in the PDF.
+   A crash between storing and recording leaves the signature in the file; the
+   signer's retry records it without signing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import io
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from server.agreement.service import TERMS_KIND
+from server.cases import CaseService, document_view
+from server.domain import lifecycle as lc
+from server.domain.roles import Action
+from server.errors import (
+    ConcurrentUpdate,
+    Forbidden,
+    InvalidCommand,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
+from server.identity.access import Principal
+from server.notify import Message, Notifier, mask_address
+from server.store.repository import AuditRecord, DocumentRecord
+
+SIGNING_KIND = "agreement_signing"
+CODE_TTL = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+RESEND_AFTER = timedelta(seconds=60)
+MAX_MARK_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Keys:
+    """What signing needs from the platform: its CA and timestamp authority (``e_sign``)."""
+
+    ca: Any
+    tsa: Any
+
+
+class SigningService:
+    """Opens signing, sends codes, adds signatures."""
+
+    def __init__(self, cases: CaseService, keys: Keys, notifier: Notifier, secret: bytes) -> None:
+        self.cases = cases
+        self.repo = cases.repo
+        self.keys = keys
+        self.notifier = notifier
+        self.secret = secret
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _terms(self, case_id: str) -> dict[str, Any]:
+        docs = [d for d in await self.repo.documents(case_id) if d.kind == TERMS_KIND]
+        if not docs:
+            raise NotFound("No draft of the agreement")
+        versions = [json.loads(await self.cases.blobs.get(d.sha256)) for d in docs]  # few; times may tie
+        stored: dict[str, Any] = max(versions, key=lambda v: int(v["version"]))
+        return stored
+
+    async def _current(self, case_id: str) -> DocumentRecord:
+        docs = [d for d in await self.repo.documents(case_id) if d.kind == SIGNING_KIND]
+        if not docs:
+            raise NotFound("Signing has not been opened")
+        # each signed file is the previous one plus an incremental update, and the version lock keeps
+        # the chain linear: the newest is the longest (timestamps may tie)
+        return max(docs, key=lambda d: (d.size, d.created_at))
+
+    def _hash(self, code_id: str, code: str) -> str:
+        return hmac.new(self.secret, f"{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    # ------------------------------------------------------------------ the mediator
+
+    async def open(self, principal: Principal, case_id: str, hours: int, now: datetime) -> dict[str, Any]:
+        """Prepare every signer's field on the current draft and start collecting signatures."""
+        from e_sign.pades import prepare_signature_fields
+        from server.documents.pdf import SignatureBox
+
+        await self.cases.require(principal, case_id, Action.DRAFT_AGREEMENT)
+        if not 1 <= hours <= 24 * 30:
+            raise InvalidCommand("The signing deadline is 1 hour to 30 days away")
+        terms = await self._terms(case_id)
+        signers = [s["participant_id"] for s in terms["signers"]]
+        deadline = now + timedelta(hours=hours)
+        loaded = await self.repo.load_case(case_id)
+        lc.apply(loaded.case, lc.OpenSigning(tuple(signers), deadline), now)  # refused before anything is stored
+        draft = next(d for d in await self.repo.documents(case_id) if d.id == terms["pdf_document_id"])
+        boxes = [
+            SignatureBox(s["participant_id"], s["role"], int(s["page"]), tuple(s["box"])) for s in terms["signers"]
+        ]
+        prepared = await asyncio.to_thread(prepare_signature_fields, await self.cases.blobs.get(draft.sha256), boxes)
+        doc = await self.cases.add_document(
+            principal,
+            case_id,
+            prepared,
+            kind=SIGNING_KIND,
+            title=f"调解协议书（第 {terms['version']} 稿，签署中）",
+            media_type="application/pdf",
+            visibility="parties",
+            now=now,
+        )
+        await self.cases.execute(
+            principal, case_id, lc.OpenSigning(tuple(signers), deadline), Action.DRAFT_AGREEMENT, now
+        )
+        return {"document": document_view(doc), "signers": signers, "deadline": deadline.isoformat()}
+
+    # ------------------------------------------------------------------ signers
+
+    async def _signer(self, principal: Principal, case_id: str) -> tuple[str, lc.Case]:
+        access = await self.cases.require(principal, case_id, Action.READ_CASE)
+        case = (await self.repo.load_case(case_id)).case
+        if case.signing is None or access.participant_id not in case.signing.signers:
+            raise Forbidden("You are not a signer of this agreement")
+        return access.participant_id, case
+
+    async def send_code(self, principal: Principal, case_id: str, now: datetime) -> dict[str, Any]:
+        """Send the signer a one-time code to their registered phone (or e-mail)."""
+        pid, case = await self._signer(principal, case_id)
+        if case.state is not lc.CaseState.SIGNING:
+            raise InvalidCommand("The agreement is not open for signing")
+        participant = await self.repo.participant(pid)
+        channel, to = ("sms", participant.phone) if participant.phone else ("email", participant.email)
+        if not to:
+            raise InvalidCommand("No phone number or e-mail address is registered for you: ask the mediator")
+        latest = await self.repo.latest_signing_code(case_id, pid)
+        if latest is not None and now - latest["created_at"] < RESEND_AFTER:
+            raise TooManyAttempts("A code was sent less than a minute ago")
+        code = f"{secrets.randbelow(10**6):06d}"
+        code_id = str(uuid.uuid4())
+        await self.repo.add_signing_code(code_id, case_id, pid, self._hash(code_id, code), channel, now, CODE_TTL)
+        text = f"您的调解协议签署验证码为 {code}，{int(CODE_TTL.total_seconds() // 60)} 分钟内有效，请勿告诉他人。"
+        await self.notifier.send(Message(channel, to, f"案件 {case.number} 签署验证码", text, now))
+        return {"channel": channel, "to": mask_address(channel, to), "expires_at": (now + CODE_TTL).isoformat()}
+
+    async def sign(
+        self, principal: Principal, case_id: str, code: str | None, password: str | None, mark_b64: str, now: datetime
+    ) -> dict[str, Any]:
+        """Check the code (a party) or the password (the mediator's account), add the signature, record it."""
+        pid, case = await self._signer(principal, case_id)
+        mark = _mark(mark_b64)
+        lc.apply(case, lc.RecordSignature(pid), now)  # not your turn, already signed, deadline: refused first
+        if principal.is_account:
+            await self._password(principal, password)
+        else:
+            await self._code(case_id, pid, code, now)
+        lock = self._locks.setdefault(case_id, asyncio.Lock())
+        async with lock:
+            return await self._add_signature(principal, case_id, pid, mark, now)
+
+    async def _password(self, principal: Principal, password: str | None) -> None:
+        """A mediator signs with their account: the password again, throttled like a login."""
+        from server.identity.passwords import verify_password
+
+        if not password:
+            raise Unauthenticated("Enter your password to sign")
+        account = await self.repo.account(principal.subject_id)
+        throttle = self.cases.auth.throttle
+        throttle.check(account.username)
+        if not await asyncio.to_thread(verify_password, password, account.password_hash):
+            throttle.failed(account.username)
+            raise Unauthenticated("Wrong password")
+        throttle.succeeded(account.username)
+
+    async def _code(self, case_id: str, pid: str, code: str | None, now: datetime) -> None:
+        """A party proves control of their phone or e-mail: the newest code, unexpired, unused, within tries."""
+        if not code:
+            raise Forbidden("Enter the code that was sent to you")
+        latest = await self.repo.latest_signing_code(case_id, pid)
+        if latest is None or latest["used_at"] is not None or latest["expires_at"] <= now:
+            raise Forbidden("The code has expired or was already used: ask for a new one")
+        if latest["attempts"] >= MAX_ATTEMPTS:
+            raise TooManyAttempts("Too many wrong codes: ask for a new one")
+        matched = hmac.compare_digest(latest["code_hash"], self._hash(latest["id"], code.strip()))
+        if not await self.repo.spend_signing_code(latest["id"], matched, now, MAX_ATTEMPTS):
+            raise Forbidden("The code is wrong" if not matched else "The code was already used")
+
+    async def _add_signature(
+        self, principal: Principal, case_id: str, pid: str, mark: bytes, now: datetime
+    ) -> dict[str, Any]:
+        from e_sign.ca import SignerIdentity
+        from e_sign.pades import sign_pdf
+        from e_sign.tsa import InProcessTimeStamper
+        from e_sign.verify import verify_pdf
+        from server.documents.pdf import SignatureBox
+
+        participant = await self.repo.participant(pid)
+        terms = await self._terms(case_id)
+        place = next(s for s in terms["signers"] if s["participant_id"] == pid)
+        field = SignatureBox(pid, "", int(place["page"]), tuple(place["box"])).field_name  # as opened
+        for _attempt in range(10):
+            loaded = await self.repo.load_case(case_id)
+            current = await self._current(case_id)
+            pdf = await self.cases.blobs.get(current.sha256)
+            existing = await asyncio.to_thread(verify_pdf, pdf, [self.keys.ca.certificate])
+            if any(s.field_name == field for s in existing.signatures):
+                break  # signed and stored before a crash: only the record is missing
+            number = loaded.case.number
+            final = loaded.case.signing is not None and pid == loaded.case.signing.signers[-1]
+            signed: bytes = await asyncio.to_thread(
+                functools.partial(
+                    sign_pdf,
+                    pdf,
+                    field_name=field,
+                    page=int(place["page"]),
+                    box=tuple(place["box"]),
+                    signer=SignerIdentity(pid, participant.display_name, number, place["role"]),
+                    ca=self.keys.ca,
+                    timestamper=InProcessTimeStamper(self.keys.tsa),
+                    mark_png=mark,
+                    reason="本人已阅读并同意本调解协议",
+                    location="在线调解平台",
+                    now=now,
+                    final=final,
+                )
+            )
+            ref = await self.cases.blobs.put(signed)
+            doc = DocumentRecord(
+                str(uuid.uuid4()),
+                case_id,
+                SIGNING_KIND,
+                current.title,
+                ref.sha256,
+                ref.size,
+                "application/pdf",
+                "parties",
+                now,
+                principal.actor,
+            )
+            record = AuditRecord(
+                principal.actor,
+                "document.added",
+                {"document_id": doc.id, "kind": SIGNING_KIND, "sha256": ref.sha256, "size": ref.size},
+            )
+            try:
+                await self.repo.add_document(loaded, doc, [record])  # under the case's version lock
+                break
+            except ConcurrentUpdate:
+                continue  # someone signed meanwhile: sign their file instead
+        else:
+            raise ConcurrentUpdate("The agreement kept changing while signing; try again")
+        loaded_case = await self.cases.execute(principal, case_id, lc.RecordSignature(pid), Action.READ_CASE, now)
+        current = await self._current(case_id)
+        return {"document": document_view(current), "state": loaded_case.case.state.value}
+
+    async def status(self, principal: Principal, case_id: str) -> dict[str, Any]:
+        """Who signs, who signed when, and the newest file."""
+        await self.cases.require(principal, case_id, Action.READ_CASE)
+        case = (await self.repo.load_case(case_id)).case
+        if case.signing is None:
+            raise NotFound("Signing has not been opened")
+        names = {p.id: p for p in await self.repo.participants(case_id)}
+        current = await self._current(case_id)
+        return {
+            "state": case.state.value,
+            "deadline": case.signing.deadline.isoformat(),
+            "document": document_view(current),
+            "signers": [
+                {
+                    "participant_id": s,
+                    "name": names[s].display_name if s in names else "",
+                    "role": names[s].role.value if s in names else "",
+                    "signed_at": case.signing.signed[s].isoformat() if s in case.signing.signed else None,
+                }
+                for s in case.signing.signers
+            ],
+        }
+
+
+def _mark(mark_b64: str) -> bytes:
+    """The handwritten mark: a PNG (base64), at most 256 KiB."""
+    try:
+        data = base64.b64decode(mark_b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCommand("The mark must be a base64 PNG") from exc
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) > MAX_MARK_BYTES:
+        raise InvalidCommand(f"The mark must be a PNG of at most {MAX_MARK_BYTES // 1024} KiB")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken images
+        raise InvalidCommand("The mark is not a readable PNG") from exc
+    return data

@@ -1,0 +1,144 @@
+"""Signing the agreement over real HTTP on SQLite and PostgreSQL: one-time codes (wrong, expired,
+replayed, too many), two parties signing at the same moment, the mediator last with their
+password, and the final PDF verified by the signing core — every signature in its own box."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from e_sign.verify import verify_pdf
+from server.api.agreement import SIGNINGS
+from server.api.signing import SIGNING
+from server.notify import OutboxNotifier
+from tests.conftest import Api
+from tests.integration.test_agreement import TERMS, between_sessions
+from tests.integration.test_api import PASSWORD
+
+pytestmark = pytest.mark.asyncio
+
+
+def mark() -> str:
+    image = Image.new("RGBA", (300, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(10, 100), (80, 20), (150, 90), (290, 15)], fill=(20, 30, 120, 255), width=6)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def code_for(outbox: OutboxNotifier, phone: str) -> str:
+    message = [m for m in outbox.sent if m.to == phone][-1]
+    found = re.search(r"\b(\d{6})\b", message.text)
+    assert found, message.text
+    return found.group(1)
+
+
+async def test_a_full_signing_round(api: Api) -> None:
+    outbox = OutboxNotifier()
+    api.app[SIGNINGS].notifier = outbox
+    c = await between_sessions(api)
+    cid, med = c["case_id"], c["mediator"]
+    base = f"/api/v1/cases/{cid}"
+    status, body, _ = await api.call("POST", f"{base}/agreement/drafts", med, json=TERMS)
+    assert status == 201, body
+    status, body, _ = await api.call("POST", f"{base}/signing", c["applicant"], json={})
+    assert status == 403
+    status, opened, _ = await api.call("POST", f"{base}/signing", med, json={"deadline_hours": 48})
+    assert status == 201, opened
+    signers = opened["signers"]
+    assert signers[:2] == [c["applicant_id"], c["respondent_id"]] and len(signers) == 3  # the mediator last
+
+    # codes go to the registered phone; the answer shows it masked
+    status, sent, _ = await api.call("POST", f"{base}/signing/code", c["applicant"])
+    assert status == 201 and sent["channel"] == "sms" and sent["to"] == "139****5678"
+    status, body, _ = await api.call("POST", f"{base}/signing/code", c["applicant"])
+    assert (status, body["code"]) == (429, "too_many_attempts")  # at most one a minute
+    good = code_for(outbox, "13912345678")
+    wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+    status, body, _ = await api.call(
+        "POST", f"{base}/signing/sign", c["applicant"], json={"code": wrong, "mark_png": mark()}
+    )
+    assert (status, body["code"]) == (403, "forbidden")
+    # an expired code is refused; a new one voids the old
+    api.clock.advance(timedelta(minutes=6))
+    status, body, _ = await api.call(
+        "POST", f"{base}/signing/sign", c["applicant"], json={"code": good, "mark_png": mark()}
+    )
+    assert status == 403 and "expired" in body["detail"]
+    await api.call("POST", f"{base}/signing/code", c["applicant"])
+    old, applicant_code = good, code_for(outbox, "13912345678")
+    if old != applicant_code:
+        status, _, _ = await api.call(
+            "POST", f"{base}/signing/sign", c["applicant"], json={"code": old, "mark_png": mark()}
+        )
+        assert status == 403
+        await api.call("POST", f"{base}/signing/code", c["applicant"])  # that wrong try is spent: resend later
+    # five wrong tries use a code up
+    api.clock.advance(timedelta(minutes=2))
+    await api.call("POST", f"{base}/signing/code", c["applicant"])
+    applicant_code = code_for(outbox, "13912345678")
+    wrong = f"{(int(applicant_code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        await api.call("POST", f"{base}/signing/sign", c["applicant"], json={"code": wrong, "mark_png": mark()})
+    status, body, _ = await api.call(
+        "POST", f"{base}/signing/sign", c["applicant"], json={"code": applicant_code, "mark_png": mark()}
+    )
+    assert status in (403, 429), body
+    # the mediator cannot sign before the parties
+    status, body, _ = await api.call(
+        "POST", f"{base}/signing/sign", med, json={"password": PASSWORD, "mark_png": mark()}
+    )
+    assert status == 422 and "after everyone else" in body["detail"]
+
+    # both parties sign at the same moment: both signatures end up in the PDF
+    api.clock.advance(timedelta(minutes=2))
+    await api.call("POST", f"{base}/signing/code", c["applicant"])
+    await api.call("POST", f"{base}/signing/code", c["respondent"])
+    codes = {
+        who: code_for(outbox, phone) for who, phone in (("applicant", "13912345678"), ("respondent", "13987654321"))
+    }
+    results = await asyncio.gather(
+        *(
+            api.call("POST", f"{base}/signing/sign", c[who], json={"code": codes[who], "mark_png": mark()})
+            for who in ("applicant", "respondent")
+        )
+    )
+    assert [r[0] for r in results] == [201, 201], [r[1] for r in results]
+    # replaying a used code: refused (and the signer has signed anyway)
+    status, body, _ = await api.call(
+        "POST", f"{base}/signing/sign", c["respondent"], json={"code": codes["respondent"], "mark_png": mark()}
+    )
+    assert status in (403, 422)
+    # the mediator signs last, with their password
+    status, body, _ = await api.call(
+        "POST", f"{base}/signing/sign", med, json={"password": "wrong password", "mark_png": mark()}
+    )
+    assert status == 401
+    status, done, _ = await api.call(
+        "POST", f"{base}/signing/sign", med, json={"password": PASSWORD, "mark_png": mark()}
+    )
+    assert status == 201, done
+    status, state, _ = await api.call("GET", f"{base}/signing", c["respondent"])
+    assert status == 200 and all(s["signed_at"] for s in state["signers"])
+    status, view, _ = await api.call("GET", base, med)
+    assert view["state"] == "signed", view["state"]
+
+    # the final file: three signatures, each in its own signer's field, every one valid
+    status, pdf, _ = await api.call("GET", f"{base}/documents/{state['document']['id']}", c["applicant"])
+    assert status == 200
+    report = await asyncio.to_thread(verify_pdf, pdf, [api.app[SIGNING].ca.certificate])
+    assert report.ok, report.reasons
+    by_field: dict[str, Any] = {s.field_name: s for s in report.signatures}
+    for pid, name in ((c["applicant_id"], "张三"), (c["respondent_id"], "李四")):
+        assert by_field["Signature_" + pid].signer_name == name
+    assert [s.field_name for s in report.signatures][-1] == "Signature_" + signers[-1]
+    # the codes themselves never reached the logs or the audit trail
+    entries = (await api.call("GET", f"{base}/audit", med))[1]["entries"]
+    assert not any(code in str(entries) for code in codes.values())
