@@ -116,6 +116,18 @@ def query(request: web.Request, model: type[M]) -> M:
     return model.model_validate(data)
 
 
+async def raw_body(request: web.Request, limit: int) -> bytes:
+    """A non-JSON body (a document, a timestamp query): at most ``limit`` bytes, not empty."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"The body is larger than {limit} bytes")
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, "payload_too_large", f"The body is larger than {limit} bytes")
+    if not data:
+        raise ApiError(422, "validation_failed", "The body is empty")
+    return data
+
+
 def expected_version(request: web.Request) -> int | None:
     """The client's If-Match version, if sent."""
     raw = request.headers.get("If-Match")
@@ -338,14 +350,7 @@ async def _run(request: web.Request, who: Principal, cid: str, command: lc.Comma
 async def add_document(request: web.Request) -> web.Response:
     who = await principal(request)
     meta = query(request, s.DocumentQuery)
-    limit = request.app[SETTINGS_MAX_DOC]
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "payload_too_large", f"Documents are limited to {limit} bytes")
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, "payload_too_large", f"Documents are limited to {limit} bytes")
-    if not data:
-        raise ApiError(422, "validation_failed", "The document is empty")
+    data = await raw_body(request, request.app[SETTINGS_MAX_DOC])
     media_type = request.content_type or "application/octet-stream"
     if media_type not in ALLOWED_DOCUMENT_TYPES:
         raise ApiError(415, "unsupported_media_type", "Documents must be PDF, JPEG, PNG or plain text")

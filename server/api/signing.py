@@ -15,7 +15,7 @@ from e_sign.tsa import TimestampAuthority
 from e_sign.verify import Report, verify_pdf
 from server.api import schemas as s
 from server.api.problems import ApiError
-from server.api.routes import _CASE, API, SERVICE, Endpoint, case_id, principal, respond
+from server.api.routes import _CASE, API, SERVICE, Endpoint, case_id, principal, raw_body, respond
 
 MAX_TSA_REQUEST = 16 * 1024
 MAX_PDF = 20 * 1024 * 1024
@@ -67,14 +67,7 @@ def report_view(report: Report) -> dict[str, Any]:
 async def _read_limited(request: web.Request, limit: int, media_type: str) -> bytes:
     if request.content_type != media_type:
         raise ApiError(415, "unsupported_media_type", f"Send the body as {media_type}")
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "payload_too_large", f"The body is larger than {limit} bytes")
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, "payload_too_large", f"The body is larger than {limit} bytes")
-    if not data:
-        raise ApiError(422, "validation_failed", "The body is empty")
-    return data
+    return await raw_body(request, limit)
 
 
 async def timestamp(request: web.Request) -> web.Response:
