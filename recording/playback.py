@@ -318,18 +318,21 @@ def build_timeline(
         segments = sorted(track["segments"], key=lambda s: (s["started_at"], s["index"]))
         previous: dict[str, Any] | None = None
         previous_run = ""
+        run_end: datetime | None = None  # the furthest end so far in this run (segments may overlap by jitter)
         for segment in segments:
             run = run_of(segment["file"], participant, kind)
             if previous is None or run != previous_run:
                 runs.append((track["track"], participant, kind, run, []))
-            if previous is not None:
-                end = _iso(previous["started_at"]) + _seconds(previous["duration"])
+            if previous is not None and run_end is not None:
+                end = run_end
                 start = _iso(segment["started_at"])
                 if run != previous_run:
                     interruptions_raw.append((track["track"], participant, kind, "restart", end, max(start, end)))
                 elif (start - end).total_seconds() > GAP_TOLERANCE:
                     interruptions_raw.append((track["track"], participant, kind, "gap", end, start))
             runs[-1][4].append(segment)
+            segment_end = _iso(segment["started_at"]) + _seconds(segment["duration"])
+            run_end = segment_end if run != previous_run or run_end is None else max(run_end, segment_end)
             previous, previous_run = segment, run
     if not runs:
         raise NotFound("No recording of this session")
