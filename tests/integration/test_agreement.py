@@ -100,6 +100,7 @@ async def test_drafts_are_versions_the_parties_read_and_comment_on(api: Api) -> 
     for who, words in (("applicant", "误工费应按实际收入计算。"), ("respondent", "同意。")):
         status, body, _ = await api.call("POST", f"{base}/1/comments", c[who], json={"text": words})
         assert status == 201, body
+        api.clock.advance(timedelta(seconds=1))  # comments are listed in the order they were made
     status, body, _ = await api.call("POST", f"{base}/2/comments", c["applicant"], json={"text": "x"})
     assert status == 404
     status, body, _ = await api.call("POST", f"{base}/1/comments", c["applicant"], json={"text": ""})
