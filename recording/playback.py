@@ -15,10 +15,8 @@ each run in segments of a few seconds. For playback:
   seal and recorded SHA-256 are checked for each: a segment that fails is left
   out and named in :attr:`ClipMedia.skipped`, never served silently) and
   :func:`remux` joins them into one file **without re-encoding**: each
-  segment's packets are shifted by the segment's offset in the clip. Segments of
-  a run lie back to back (they are contiguous media); a segment's wall-clock
-  start counts only where it leaves a real gap (over ``GAP_TOLERANCE``), so
-  arrival jitter never adds up and the clip stays aligned with the other tracks. VP8 and Opus go
+  segment's packets are shifted by the segment's wall-clock offset from the
+  clip's start, so a clip stays aligned with the other tracks. VP8 and Opus go
   into WebM, H.264 into fragmented MP4: what browsers play.
 - :class:`Withholding`: what a party who may play (``MEDIATION_PLAYBACK_PARTIES``)
   is *not* played: every segment, of every track, that overlaps a caucus period
@@ -314,43 +312,37 @@ def build_timeline(
     """Lay out a manifest (``recording.archive`` format) for playback; ``codecs``: clip id -> codec."""
     codecs = codecs or {}
     runs: list[tuple[str, str, str, str, list[dict[str, Any]]]] = []  # track, participant, kind, run, segments
+    interruptions_raw: list[tuple[str, str, str, str, datetime, datetime]] = []
     for track in manifest["tracks"]:
         participant, kind = track["participant_id"], track["kind"]
-        for segment in sorted(track["segments"], key=lambda s: (s["started_at"], s["index"])):
+        segments = sorted(track["segments"], key=lambda s: (s["started_at"], s["index"]))
+        previous: dict[str, Any] | None = None
+        previous_run = ""
+        run_end: datetime | None = None  # the furthest end so far in this run (segments may overlap by jitter)
+        for segment in segments:
             run = run_of(segment["file"], participant, kind)
-            if not runs or runs[-1][0] != track["track"] or runs[-1][3] != run:
+            if previous is None or run != previous_run:
                 runs.append((track["track"], participant, kind, run, []))
+            if previous is not None and run_end is not None:
+                end = run_end
+                start = _iso(segment["started_at"])
+                if run != previous_run:
+                    interruptions_raw.append((track["track"], participant, kind, "restart", end, max(start, end)))
+                elif (start - end).total_seconds() > GAP_TOLERANCE:
+                    interruptions_raw.append((track["track"], participant, kind, "gap", end, start))
             runs[-1][4].append(segment)
+            segment_end = _iso(segment["started_at"]) + _seconds(segment["duration"])
+            run_end = segment_end if run != previous_run or run_end is None else max(run_end, segment_end)
+            previous, previous_run = segment, run
     if not runs:
         raise NotFound("No recording of this session")
     origin = min(_iso(r[4][0]["started_at"]) for r in runs)
-    clips: list[Clip] = []
-    # (track, participant, kind, reason, start offset, end offset)
-    interruptions_raw: list[tuple[str, str, str, str, float, float]] = []
+    clips = []
     for track_name, participant, kind, run, segments in runs:
         clip_start = _iso(segments[0]["started_at"])
-        clip_offset = (clip_start - origin).total_seconds()
-        # Segments of one run are contiguous media (the recorder cuts between frames): lay them
-        # back to back. A segment's wall-clock start only counts when it leaves a real gap
-        # (> GAP_TOLERANCE: the publisher stalled); smaller differences are arrival jitter,
-        # which would otherwise add up and push the tracks out of step.
-        offsets: list[float] = []
-        end = 0.0
-        for s in segments:
-            wall = (_iso(s["started_at"]) - clip_start).total_seconds()
-            if offsets and wall - end > GAP_TOLERANCE:
-                interruptions_raw.append((track_name, participant, kind, "gap", clip_offset + end, clip_offset + wall))
-                offset = wall
-            else:
-                offset = end if offsets else 0.0
-            offsets.append(offset)
-            end = offset + float(s["duration"])
+        end = max(_iso(s["started_at"]) + _seconds(s["duration"]) for s in segments)
         clip_id = f"{participant}-{kind}-{run}"
         codec = codecs.get(clip_id) or DEFAULT_CODECS.get(kind, "")
-        previous = next((c for c in reversed(clips) if c.track == track_name), None)
-        if previous is not None:  # the recorder of this track started again (reconnect, crash)
-            stopped = previous.start + previous.duration
-            interruptions_raw.append((track_name, participant, kind, "restart", stopped, max(stopped, clip_offset)))
         clips.append(
             Clip(
                 id=clip_id,
@@ -360,8 +352,8 @@ def build_timeline(
                 run=run,
                 codec=codec,
                 media_type=MEDIA_TYPES.get((kind, codec), "application/octet-stream"),
-                start=clip_offset,
-                duration=end,
+                start=(clip_start - origin).total_seconds(),
+                duration=(end - clip_start).total_seconds(),
                 started_at=clip_start,
                 frames=sum(int(s["frames"]) for s in segments),
                 segments=tuple(
@@ -373,9 +365,9 @@ def build_timeline(
                         started_at=_iso(s["started_at"]),
                         duration=float(s["duration"]),
                         frames=int(s["frames"]),
-                        offset=offset,
+                        offset=(_iso(s["started_at"]) - clip_start).total_seconds(),
                     )
-                    for s, offset in zip(segments, offsets, strict=True)
+                    for s in segments
                 ),
             )
         )
@@ -386,10 +378,10 @@ def build_timeline(
             participant_id=p,
             kind=k,
             reason=reason,
-            start=a,
-            end=b,
-            started_at=origin + _seconds(a),
-            ended_at=origin + _seconds(b),
+            start=(a - origin).total_seconds(),
+            end=(b - origin).total_seconds(),
+            started_at=a,
+            ended_at=b,
         )
         for t, p, k, reason, a, b in interruptions_raw
     )

@@ -300,9 +300,13 @@ async def test_every_clip_decodes_fully_as_webm(recorded: Recorded) -> None:
         assert frames == clip["frames"] == int(headers["X-Recording-Frames"])
         mine = [d for d in segments.values() if d["file"].startswith(clip["id"] + "-")]
         total = sum(d["duration"] for d in mine)
-        # segments of one run lie back to back (arrival jitter between them is not a gap)
-        assert end == pytest.approx(total, abs=0.25), (clip["id"], end, total)
-        assert end == pytest.approx(clip["duration"], abs=0.25), (clip["id"], end, clip["duration"])
+        # segments sit at their wall-clock offsets (what keeps the tracks in step), so the file spans the
+        # clip's wall-clock duration: the segments' durations plus the arrival jitter between segments,
+        # which a loaded machine stretches
+        # (a segment that would overlap the one before it starts one frame after it instead: up to a tenth)
+        span = clip["duration"]
+        assert end == pytest.approx(span, abs=max(0.25, 0.1 * span)), (clip["id"], end, span)
+        assert end >= total - 0.25, (clip["id"], end, total)
 
 
 @MODULE
