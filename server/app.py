@@ -183,15 +183,13 @@ def _add_live_rooms(
     from server.api.signing import SIGNING
 
     app[SIGNING] = signing_keys(settings, clock)
-    from server.agreement.signing import Keys, SigningService
+    from server.agreement.signing import SigningService
     from server.api.agreement import SIGNINGS
     from server.notify import ConsoleNotifier, LogNotifier, Notifier
 
     notifier: Notifier = ConsoleNotifier() if settings.notifier == "console" else LogNotifier()
     app[NOTIFIER] = notifier
-    app[SIGNINGS] = SigningService(
-        components.service, Keys(app[SIGNING].ca, app[SIGNING].tsa), notifier, settings.signing_key()
-    )
+    app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, settings.signing_key())
 
     app[PLAYBACK_PARTIES] = settings.playback_parties
 
@@ -200,13 +198,13 @@ def signing_keys(settings: Settings, clock: Callable[[], datetime]) -> Any:
     """The platform's signing CA (configured, or generated once in the data folder) and its TSA."""
     from e_sign.ca import PlatformCA
     from e_sign.tsa import TimestampAuthority
-    from server.api.signing import SigningKeys
+    from server.agreement.signing import Keys
 
     folder = settings.data_dir / "signing"
     ca = PlatformCA.load_or_create(
         folder, clock(), key_path=settings.signing_ca_key, cert_path=settings.signing_ca_cert
     )
-    return SigningKeys(ca, TimestampAuthority.load_or_create(folder, ca, clock))
+    return Keys(ca, TimestampAuthority.load_or_create(folder, ca, clock))
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

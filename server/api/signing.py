@@ -4,15 +4,13 @@ certificate, and verification reports of signed PDFs (uploaded, or stored on a c
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
-from e_sign.ca import PlatformCA
-from e_sign.tsa import TimestampAuthority
 from e_sign.verify import Report, verify_pdf
+from server.agreement.signing import Keys
 from server.api import schemas as s
 from server.api.problems import ApiError
 from server.api.routes import _CASE, API, SERVICE, Endpoint, case_id, principal, raw_body, respond
@@ -21,15 +19,8 @@ MAX_TSA_REQUEST = 16 * 1024
 MAX_PDF = 20 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class SigningKeys:
-    """The platform's signing CA and timestamp authority."""
-
-    ca: PlatformCA
-    tsa: TimestampAuthority
-
-
-SIGNING: web.AppKey[SigningKeys] = web.AppKey("signing", SigningKeys)
+SIGNING: web.AppKey[Keys] = web.AppKey("signing", Keys)
+"""The platform's signing CA and timestamp authority."""
 
 
 def report_view(report: Report) -> dict[str, Any]:
