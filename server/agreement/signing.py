@@ -208,7 +208,6 @@ class SigningService:
         from e_sign.ca import SignerIdentity
         from e_sign.pades import sign_pdf
         from e_sign.tsa import InProcessTimeStamper
-        from e_sign.verify import verify_pdf
         from server.documents.pdf import SignatureBox
 
         participant = await self.repo.participant(pid)
@@ -219,8 +218,7 @@ class SigningService:
             loaded = await self.repo.load_case(case_id)
             current = await self._current(case_id)
             pdf = await self.cases.blobs.get(current.sha256)
-            existing = await asyncio.to_thread(verify_pdf, pdf, [self.keys.ca.certificate])
-            if any(s.field_name == field for s in existing.signatures):
+            if field in await asyncio.to_thread(_signed_fields, pdf):
                 break  # signed and stored before a crash: only the record is missing
             number = loaded.case.number
             final = loaded.case.signing is not None and pid == loaded.case.signing.signers[-1]
@@ -292,6 +290,13 @@ class SigningService:
                 for s in case.signing.signers
             ],
         }
+
+
+def _signed_fields(pdf: bytes) -> set[str]:
+    """The names of the fields that already hold a signature (read, not validated: cheap)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return {s.field_name for s in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_regular_signatures}
 
 
 def _mark(mark_b64: str) -> bytes:
