@@ -15,6 +15,7 @@ from server.api import routes, table
 from server.api.problems import problem_middleware
 from server.cases import CaseService
 from server.config import Settings
+from server.errors import ConfigError
 from server.identity.access import Authenticator
 from server.identity.tokens import TokenSigner
 from server.store import db
@@ -92,6 +93,10 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[routes.SETTINGS_MAX_DOC] = settings.max_document_bytes
     app[routes.BASE_URL] = settings.base_url
     table.add_routes(app)
+    from server.api.pages import PAGES
+    from server.documents.pages import PageImages
+
+    app[PAGES] = PageImages()
     add_pages(app, connect_origins=settings.cluster_url_list)
     _add_live_rooms(app, settings, components, clock)
 
@@ -185,9 +190,9 @@ def _add_live_rooms(
     app[SIGNING] = signing_keys(settings, clock)
     from server.agreement.signing import SigningService
     from server.api.agreement import SIGNINGS
-    from server.notify import ConsoleNotifier, LogNotifier, Notifier
+    from server.notify import Notifier, build_notifier
 
-    notifier: Notifier = ConsoleNotifier() if settings.notifier == "console" else LogNotifier()
+    notifier: Notifier = build_notifier(settings)
     app[NOTIFIER] = notifier
     app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, settings.signing_key())
 
@@ -204,7 +209,22 @@ def signing_keys(settings: Settings, clock: Callable[[], datetime]) -> Any:
     ca = PlatformCA.load_or_create(
         folder, clock(), key_path=settings.signing_ca_key, cert_path=settings.signing_ca_cert
     )
-    return Keys(ca, TimestampAuthority.load_or_create(folder, ca, clock))
+    roots: tuple[Any, ...] = ()
+    if settings.signing_tsa_roots is not None:
+        from cryptography import x509
+
+        try:
+            roots = tuple(x509.load_pem_x509_certificates(settings.signing_tsa_roots.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"signing_tsa_roots: cannot read certificates from {settings.signing_tsa_roots}") from exc
+    if settings.signing_tsa_url and not settings.signing_tsa_url.startswith(("http://", "https://")):
+        raise ConfigError("signing_tsa_url must be an http:// or https:// URL")
+    return Keys(
+        ca,
+        TimestampAuthority.load_or_create(folder, ca, clock),
+        tsa_url=settings.signing_tsa_url,
+        tsa_roots=roots,
+    )
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

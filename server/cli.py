@@ -235,7 +235,7 @@ def _verify_signatures(settings: Settings, path: Path, as_json: bool) -> int:
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
-    report = verify_pdf(pdf, [signing_keys(settings, utc_now).ca.certificate])
+    report = verify_pdf(pdf, signing_keys(settings, utc_now).trust_roots)
     if as_json:
         print(json.dumps(report_view(report), ensure_ascii=False, indent=1))
     else:

@@ -87,10 +87,34 @@ class Settings:
     """PEM key of the platform's signing CA (ECDSA P-256); None: generated once in ``data_dir/signing``."""
     signing_ca_cert: Path | None = None
     """PEM certificate of the platform's signing CA (with ``signing_ca_key``)."""
+    signing_tsa_url: str = ""
+    """An external RFC 3161 timestamp authority, e.g. ``http://tsa.example.org/tsr``; empty: the
+    platform's own (also served at ``/api/v1/tsa``)."""
+    signing_tsa_roots: Path | None = None
+    """PEM file with the certificate(s) the external authority's tokens chain to (trusted when verifying)."""
     notifier: str = "log"
-    """How one-time codes reach people: ``log`` (records only that a message went out: no
-    channel yet, e-mail and SMS come with electronic service) or ``console`` (development only:
-    prints messages, codes included, to standard output)."""
+    """Where messages go on a channel that is not configured (e-mail goes over SMTP when
+    ``smtp_host`` is set, SMS through the gateway when ``sms_gateway_url`` is set): ``log``
+    (records only that a message went out, to a masked address) or ``console`` (development
+    only: prints messages, codes included, to standard output)."""
+    smtp_host: str = ""
+    """Mail server for e-mail (codes, electronic service); empty: no e-mail channel."""
+    smtp_port: int = 25
+    """Mail server port (587 for ``starttls``, 465 for ``tls`` are usual)."""
+    smtp_tls: str = "none"
+    """How the mail connection is protected: ``none``, ``starttls`` or ``tls`` (TLS from the start)."""
+    smtp_username: str = ""
+    """Mail server login; empty: no login."""
+    smtp_password: str = field(default="", repr=False)
+    """Mail server password."""
+    smtp_from: str = "noreply@localhost"
+    """Sender address; its host part also names Message-IDs."""
+    smtp_timeout: float = 10.0
+    """Seconds to wait for the mail server at each step."""
+    sms_gateway_url: str = ""
+    """HTTP(S) URL of the SMS gateway (signed JSON POSTs); empty: no SMS channel."""
+    sms_gateway_key: str = field(default="", repr=False)
+    """Shared key that signs requests to the SMS gateway (HMAC-SHA256); needed with ``sms_gateway_url``."""
     playback_parties: bool = False
     """Whether parties may play the recordings of their own case (mediators and judges always may)."""
     redis_url: str = ""
@@ -200,7 +224,15 @@ class Settings:
 def _coerce(name: str, raw: Any, current: Any) -> Any:
     kind = type(current)
     try:
-        if name in ("blob_dir", "tls_cert", "tls_key", "model_dir", "signing_ca_key", "signing_ca_cert"):
+        if name in (
+            "blob_dir",
+            "tls_cert",
+            "tls_key",
+            "model_dir",
+            "signing_ca_key",
+            "signing_ca_cert",
+            "signing_tsa_roots",
+        ):
             return Path(str(raw)) if raw not in (None, "") else None
         if isinstance(current, bool):
             if isinstance(raw, bool):
@@ -264,6 +296,14 @@ def load_settings(
     settings.ice_server_list  # noqa: B018 - validate at start-up
     if settings.notifier not in ("log", "console"):
         raise ConfigError('notifier must be "log" or "console"')
+    if settings.smtp_tls not in ("none", "starttls", "tls"):
+        raise ConfigError('smtp_tls must be "none", "starttls" or "tls"')
+    if settings.smtp_timeout <= 0:
+        raise ConfigError("smtp_timeout must be more than 0 seconds")
+    if settings.sms_gateway_url and not settings.sms_gateway_url.startswith(("https://", "http://")):
+        raise ConfigError("sms_gateway_url must be an http:// or https:// URL")
+    if settings.sms_gateway_url and not settings.sms_gateway_key:
+        raise ConfigError("sms_gateway_url needs sms_gateway_key (the key that signs requests)")
     if (settings.signing_ca_key is None) != (settings.signing_ca_cert is None):
         raise ConfigError("Set both signing_ca_key and signing_ca_cert, or neither")
     if settings.transcript_engine not in ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off"):

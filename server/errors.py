@@ -22,6 +22,8 @@ stack trace in the response::
     │   │   └── TokenRevoked             token_revoked           401
     │   ├── Forbidden                    forbidden               403
     │   └── TooManyAttempts              too_many_attempts       429
+    ├── DeliveryFailed                   delivery_failed         502
+    ├── ServiceUnavailable               service_unavailable     503
     └── ConfigError                      (start-up only)
 
 Messages never contain personal data (names, phone numbers, ID numbers,
@@ -165,6 +167,32 @@ class TooManyAttempts(AccessError):
 
     code = "too_many_attempts"
     status = 429
+
+
+class DeliveryFailed(MediationError):
+    """A channel (mail server, SMS gateway) did not take a message.
+
+    ``permanent``: the recipient's side refused it for good (a bounce: 5xx at
+    RCPT, a gateway's 4xx), so retrying the same message is pointless; otherwise
+    the failure is temporary (4xx, timeouts, connection errors, a gateway's 5xx)
+    and the message may be retried with back-off. The message names the channel's
+    answer (codes only), never the address, number or text.
+    """
+
+    code = "delivery_failed"
+    status = 502
+
+    def __init__(self, message: str, *, permanent: bool, channel: str = "") -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.channel = channel
+
+
+class ServiceUnavailable(MediationError):
+    """Something the request needs (a mail server, an SMS gateway) is down for now; try again later."""
+
+    code = "service_unavailable"
+    status = 503
 
 
 class ConfigError(MediationError):

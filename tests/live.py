@@ -43,7 +43,12 @@ class Live:
         return ClientPeer(self.base, self.tokens[who], case_id=self.case_id if who == "mediator" else None, clip=clip)
 
 
-async def _live(tmp_path: Path, video_codec: str = "VP8", **settings_extra: Any) -> AsyncIterator[Live]:
+async def _live(
+    tmp_path: Path,
+    video_codec: str = "VP8",
+    contacts: dict[str, dict[str, str]] | None = None,
+    **settings_extra: Any,
+) -> AsyncIterator[Live]:
     """Start the server and prepare the case; yields a :class:`Live`."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
     await db.upgrade(url)
@@ -60,13 +65,16 @@ async def _live(tmp_path: Path, video_codec: str = "VP8", **settings_extra: Any)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
-    case_id, tokens, ids, username = await prepare_case(base, app[ROOMS].cases.repo)
+    case_id, tokens, ids, username = await prepare_case(base, app[ROOMS].cases.repo, contacts=contacts)
     yield Live(base, app, case_id, tokens, ids, username)
     await server.close()
 
 
 async def prepare_case(
-    base: str, repo: Any, roles: tuple[str, ...] = ("applicant", "respondent", "insurer")
+    base: str,
+    repo: Any,
+    roles: tuple[str, ...] = ("applicant", "respondent", "insurer"),
+    contacts: dict[str, dict[str, str]] | None = None,
 ) -> tuple[str, dict[str, str], dict[str, str], str]:
     """Over the HTTP API of ``base``: a mediator account, a case, its parties, a session in a minute.
 
@@ -100,7 +108,10 @@ async def prepare_case(
         tokens, ids = {"mediator": mediator}, {}
         for role in roles:
             added = await call(
-                "POST", f"/api/v1/cases/{case['id']}/participants", mediator, {"role": role, "display_name": role}
+                "POST",
+                f"/api/v1/cases/{case['id']}/participants",
+                mediator,
+                {"role": role, "display_name": role, **(contacts or {}).get(role, {})},
             )
             tokens[role] = added["link"]["token"]
             ids[role] = added["participant"]["id"]

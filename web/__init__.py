@@ -30,7 +30,7 @@ def csp(connect_origins: list[str]) -> str:
         extra.append(origin.replace("https://", "wss://", 1).replace("http://", "ws://", 1))
     connect = " ".join(["'self'", *extra])
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"connect-src {connect}; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 
@@ -58,5 +58,6 @@ def add_pages(app: web.Application, connect_origins: list[str] | None = None) ->
     app.router.add_get("/join", _page("join.html", policy), name="join")
     app.router.add_get("/console", _page("console.html", policy), name="console")
     app.router.add_get("/playback", _page("playback.html", policy), name="playback")
+    app.router.add_get("/sign", _page("sign.html", policy), name="sign_page")
     app.router.add_get("/static/vendor/{name}", _vendor, name="vendor")
     app.router.add_static("/static", STATIC, name="static", append_version=False)

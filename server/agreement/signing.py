@@ -28,11 +28,13 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.agreement.service import TERMS_KIND
 from server.cases import CaseService, document_view
@@ -40,9 +42,11 @@ from server.domain import lifecycle as lc
 from server.domain.roles import Action
 from server.errors import (
     ConcurrentUpdate,
+    DeliveryFailed,
     Forbidden,
     InvalidCommand,
     NotFound,
+    ServiceUnavailable,
     TooManyAttempts,
     Unauthenticated,
 )
@@ -50,11 +54,16 @@ from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
 from server.store.repository import AuditRecord, DocumentRecord
 
+logger = logging.getLogger(__name__)
+BEIJING = ZoneInfo("Asia/Shanghai")
+
 SIGNING_KIND = "agreement_signing"
 CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RESEND_AFTER = timedelta(seconds=60)
 MAX_MARK_BYTES = 256 * 1024
+TSA_TIMEOUT_S = 10
+CERTIFICATE_KIND = "signing_certificate"
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,29 @@ class Keys:
     """What signing needs from the platform: its CA and timestamp authority (``e_sign``)."""
 
     ca: Any
+    """The platform CA (:class:`e_sign.ca.PlatformCA`)."""
     tsa: Any
+    """The platform's own timestamp authority (:class:`e_sign.tsa.TimestampAuthority`); it also serves
+    ``POST /api/v1/tsa``."""
+    tsa_url: str = ""
+    """An external RFC 3161 timestamp authority to use instead of the platform's own ("" for our own)."""
+    tsa_roots: tuple[Any, ...] = ()
+    """Certificates (``cryptography``) the external authority's tokens chain to: trusted when verifying."""
+
+    def timestamper(self) -> Any:
+        """The pyHanko time-stamper for a new signature: the external authority over HTTP, or our own."""
+        if self.tsa_url:
+            from pyhanko.sign.timestamps import HTTPTimeStamper
+
+            return HTTPTimeStamper(self.tsa_url, timeout=TSA_TIMEOUT_S)
+        from e_sign.tsa import InProcessTimeStamper
+
+        return InProcessTimeStamper(self.tsa)
+
+    @property
+    def trust_roots(self) -> list[Any]:
+        """What a signature made here must chain to: the platform CA, and an external TSA's roots."""
+        return [self.ca.certificate, *self.tsa_roots]
 
 
 class SigningService:
@@ -151,13 +182,20 @@ class SigningService:
         if not to:
             raise InvalidCommand("No phone number or e-mail address is registered for you: ask the mediator")
         latest = await self.repo.latest_signing_code(case_id, pid)
-        if latest is not None and now - latest["created_at"] < RESEND_AFTER:
+        if latest is not None and latest["used_at"] is None and now - latest["created_at"] < RESEND_AFTER:
             raise TooManyAttempts("A code was sent less than a minute ago")
         code = f"{secrets.randbelow(10**6):06d}"
         code_id = str(uuid.uuid4())
         await self.repo.add_signing_code(code_id, case_id, pid, self._hash(code_id, code), channel, now, CODE_TTL)
         text = f"您的调解协议签署验证码为 {code}，{int(CODE_TTL.total_seconds() // 60)} 分钟内有效，请勿告诉他人。"
-        await self.notifier.send(Message(channel, to, f"案件 {case.number} 签署验证码", text, now))
+        try:
+            await self.notifier.send(Message(channel, to, f"案件 {case.number} 签署验证码", text, now))
+        except DeliveryFailed as exc:
+            # the undelivered code is void (spent unused), so the signer may ask again at once
+            await self.repo.spend_signing_code(code_id, True, now, MAX_ATTEMPTS)
+            if exc.permanent:
+                raise InvalidCommand(f"The code could not be delivered: {exc}; ask the mediator") from exc
+            raise ServiceUnavailable(f"The code could not be delivered now: {exc}; try again later") from exc
         return {"channel": channel, "to": mask_address(channel, to), "expires_at": (now + CODE_TTL).isoformat()}
 
     async def sign(
@@ -169,11 +207,26 @@ class SigningService:
         lc.apply(case, lc.RecordSignature(pid), now)  # not your turn, already signed, deadline: refused first
         if principal.is_account:
             await self._password(principal, password)
+            channel = "password"
         else:
-            await self._code(case_id, pid, code, now)
+            channel = await self._code(case_id, pid, code, now)
         lock = self._locks.setdefault(case_id, asyncio.Lock())
         async with lock:
-            return await self._add_signature(principal, case_id, pid, mark, now)
+            out = await self._add_signature(principal, case_id, pid, mark, channel, now)
+        if out["state"] != lc.CaseState.SIGNING.value:  # the last signature: the agreement is signed
+            certificate = await self._certificate_if_possible(case_id, now)
+            out["certificate"] = document_view(certificate) if certificate else None
+        return out
+
+    async def _certificate_if_possible(self, case_id: str, now: datetime) -> DocumentRecord | None:
+        """The certificate, or None (logged) when the timestamp authority is away: the next status makes it."""
+        from e_sign import TimestampError
+
+        try:
+            return await self.certificate(case_id, now)
+        except TimestampError:
+            logger.warning("completion certificate postponed: the timestamp authority did not answer")
+            return None
 
     async def _password(self, principal: Principal, password: str | None) -> None:
         """A mediator signs with their account: the password again, throttled like a login."""
@@ -189,7 +242,7 @@ class SigningService:
             raise Unauthenticated("Wrong password")
         throttle.succeeded(account.username)
 
-    async def _code(self, case_id: str, pid: str, code: str | None, now: datetime) -> None:
+    async def _code(self, case_id: str, pid: str, code: str | None, now: datetime) -> str:
         """A party proves control of their phone or e-mail: the newest code, unexpired, unused, within tries."""
         if not code:
             raise Forbidden("Enter the code that was sent to you")
@@ -201,16 +254,19 @@ class SigningService:
         matched = hmac.compare_digest(latest["code_hash"], self._hash(latest["id"], code.strip()))
         if not await self.repo.spend_signing_code(latest["id"], matched, now, MAX_ATTEMPTS):
             raise Forbidden("The code is wrong" if not matched else "The code was already used")
+        return str(latest["channel"])
 
     async def _add_signature(
-        self, principal: Principal, case_id: str, pid: str, mark: bytes, now: datetime
+        self, principal: Principal, case_id: str, pid: str, mark: bytes, channel: str, now: datetime
     ) -> dict[str, Any]:
+        from e_sign import TimestampError
         from e_sign.ca import SignerIdentity
         from e_sign.pades import sign_pdf
-        from e_sign.tsa import InProcessTimeStamper
         from server.documents.pdf import SignatureBox
 
         participant = await self.repo.participant(pid)
+        address = {"sms": participant.phone, "email": participant.email}.get(channel) or ""
+        verified = {"channel": channel, "to": mask_address(channel, address) if address else ""}
         terms = await self._terms(case_id)
         place = next(s for s in terms["signers"] if s["participant_id"] == pid)
         field = SignatureBox(pid, "", int(place["page"]), tuple(place["box"])).field_name  # as opened
@@ -222,23 +278,27 @@ class SigningService:
                 break  # signed and stored before a crash: only the record is missing
             number = loaded.case.number
             final = loaded.case.signing is not None and pid == loaded.case.signing.signers[-1]
-            signed: bytes = await asyncio.to_thread(
-                functools.partial(
-                    sign_pdf,
-                    pdf,
-                    field_name=field,
-                    page=int(place["page"]),
-                    box=tuple(place["box"]),
-                    signer=SignerIdentity(pid, participant.display_name, number, place["role"]),
-                    ca=self.keys.ca,
-                    timestamper=InProcessTimeStamper(self.keys.tsa),
-                    mark_png=mark,
-                    reason="本人已阅读并同意本调解协议",
-                    location="在线调解平台",
-                    now=now,
-                    final=final,
+            try:
+                signed: bytes = await asyncio.to_thread(
+                    functools.partial(
+                        sign_pdf,
+                        pdf,
+                        field_name=field,
+                        page=int(place["page"]),
+                        box=tuple(place["box"]),
+                        signer=SignerIdentity(pid, participant.display_name, number, place["role"]),
+                        ca=self.keys.ca,
+                        timestamper=self.keys.timestamper(),
+                        mark_png=mark,
+                        reason="本人已阅读并同意本调解协议",
+                        location="在线调解平台",
+                        now=now.astimezone(BEIJING),  # the mark's printed time, in the signers' time zone
+                        final=final,
+                    )
                 )
-            )
+            except TimestampError as exc:
+                # the code is spent, but nothing was signed: the signer asks for a new code and tries again
+                raise ServiceUnavailable("The timestamp authority did not answer: try again in a minute") from exc
             ref = await self.cases.blobs.put(signed)
             doc = DocumentRecord(
                 str(uuid.uuid4()),
@@ -252,13 +312,20 @@ class SigningService:
                 now,
                 principal.actor,
             )
-            record = AuditRecord(
-                principal.actor,
-                "document.added",
-                {"document_id": doc.id, "kind": SIGNING_KIND, "sha256": ref.sha256, "size": ref.size},
-            )
+            records = [
+                AuditRecord(
+                    principal.actor,
+                    "document.added",
+                    {"document_id": doc.id, "kind": SIGNING_KIND, "sha256": ref.sha256, "size": ref.size},
+                ),
+                AuditRecord(
+                    principal.actor,
+                    "signature.added",
+                    {"participant_id": pid, "field": field, "document_id": doc.id, **verified},
+                ),
+            ]
             try:
-                await self.repo.add_document(loaded, doc, [record])  # under the case's version lock
+                await self.repo.add_document(loaded, doc, records)  # under the case's version lock
                 break
             except ConcurrentUpdate:
                 continue  # someone signed meanwhile: sign their file instead
@@ -268,18 +335,28 @@ class SigningService:
         current = await self._current(case_id)
         return {"document": document_view(current), "state": loaded_case.case.state.value}
 
-    async def status(self, principal: Principal, case_id: str) -> dict[str, Any]:
-        """Who signs, who signed when, and the newest file."""
-        await self.cases.require(principal, case_id, Action.READ_CASE)
+    async def status(self, principal: Principal, case_id: str, now: datetime) -> dict[str, Any]:
+        """Who signs, who signed when, the newest file and, once everyone has signed, the certificate."""
+        access = await self.cases.require(principal, case_id, Action.READ_CASE)
         case = (await self.repo.load_case(case_id)).case
         if case.signing is None:
             raise NotFound("Signing has not been opened")
         names = {p.id: p for p in await self.repo.participants(case_id)}
         current = await self._current(case_id)
+        complete = len(case.signing.signed) == len(case.signing.signers)
+        certificate = await self._certificate_if_possible(case_id, now) if complete else None  # after a crash too
+        you = access.participant_id
         return {
             "state": case.state.value,
             "deadline": case.signing.deadline.isoformat(),
             "document": document_view(current),
+            "certificate": document_view(certificate) if certificate else None,
+            "you": {
+                "participant_id": you,
+                "signer": you in case.signing.signers,
+                "signed": you in case.signing.signed,
+                "verify_with": "password" if principal.is_account else "code",
+            },
             "signers": [
                 {
                     "participant_id": s,
@@ -290,6 +367,117 @@ class SigningService:
                 for s in case.signing.signers
             ],
         }
+
+    async def certificate(self, case_id: str, now: datetime) -> DocumentRecord:
+        """The completion certificate of a fully signed agreement: made once, signed by the platform."""
+        for _attempt in range(5):
+            existing = [d for d in await self.repo.documents(case_id) if d.kind == CERTIFICATE_KIND]
+            if existing:
+                return existing[0]
+            loaded = await self.repo.load_case(case_id)
+            signing = loaded.case.signing
+            if signing is None or len(signing.signed) != len(signing.signers):
+                raise InvalidCommand("The agreement is not signed by everyone yet")
+            pdf = await self._certificate_pdf(loaded.case, now)
+            ref = await self.cases.blobs.put(pdf)
+            doc = DocumentRecord(
+                str(uuid.uuid4()),
+                case_id,
+                CERTIFICATE_KIND,
+                "电子签署完成证明",
+                ref.sha256,
+                ref.size,
+                "application/pdf",
+                "parties",
+                now,
+                "system",
+            )
+            record = AuditRecord(
+                "system",
+                "document.added",
+                {"document_id": doc.id, "kind": CERTIFICATE_KIND, "sha256": ref.sha256, "size": ref.size},
+            )
+            try:
+                await self.repo.add_document(loaded, doc, [record])
+                return doc
+            except ConcurrentUpdate:
+                continue  # another request made it (or the case moved on): look again
+        raise ConcurrentUpdate("The case kept changing while the certificate was made; try again")
+
+    async def _certificate_pdf(self, case: lc.Case, now: datetime) -> bytes:
+        from e_sign.ca import SignerIdentity
+        from e_sign.pades import sign_pdf
+        from e_sign.verify import verify_pdf
+        from server.agreement.certificate import (
+            PLATFORM_SIGNER,
+            CertificateFacts,
+            SignedBy,
+            render_certificate,
+        )
+        from server.agreement.render import ROLE_NAMES
+
+        assert case.signing is not None
+        final = await self._current(case.id)
+        pdf = await self.cases.blobs.get(final.sha256)
+        report = await asyncio.to_thread(verify_pdf, pdf, self.keys.trust_roots)
+        entries, _head = await self.repo.audit_trail(case.id)
+        added = [e.details_dict() for e in entries if e.action == "signature.added"]
+        verified: dict[str, dict[str, Any]] = {str(d["participant_id"]): d for d in added}
+        names = {p.id: p for p in await self.repo.participants(case.id)}
+        terms = await self._terms(case.id)
+        fields = {s["participant_id"]: f"Signature_{s['participant_id']}" for s in terms["signers"]}
+        checks = {c.field_name: c for c in report.signatures}
+        signers = []
+        for pid in case.signing.signers:
+            check = checks.get(fields.get(pid, ""))
+            person = names.get(pid)
+            signers.append(
+                SignedBy(
+                    name=person.display_name if person else pid,
+                    role=ROLE_NAMES.get(person.role, person.role.value) if person else "",
+                    signed_at=case.signing.signed[pid],
+                    channel=str(verified.get(pid, {}).get("channel", "")),
+                    to=str(verified.get(pid, {}).get("to", "")),
+                    timestamp_time=check.timestamp_time if check else None,
+                    valid=bool(check and check.ok),
+                )
+            )
+        problems = list(report.reasons) + [
+            f"{s.name}：文件中没有该签署人的签名"
+            for s, pid in zip(signers, case.signing.signers, strict=True)
+            if fields.get(pid) not in checks
+        ]
+        facts = CertificateFacts(
+            case_number=case.number,
+            case_title=case.title,
+            document_title=f"调解协议书（第 {terms['version']} 稿）",
+            document_id=final.id,
+            sha256=final.sha256,
+            size=final.size,
+            revisions=report.revisions,
+            signers=signers,
+            problems=problems,
+            issued_at=now,
+        )
+        unsigned, box = render_certificate(facts)
+        signed: bytes = await asyncio.to_thread(
+            functools.partial(
+                sign_pdf,
+                unsigned,
+                field_name=box.field_name,
+                page=box.page,
+                box=box.box,
+                signer=SignerIdentity(PLATFORM_SIGNER, "在线调解平台", case.number, "电子签署服务"),
+                ca=self.keys.ca,
+                timestamper=self.keys.timestamper(),
+                mark_png=None,
+                reason="签署完成证明",
+                location="在线调解平台",
+                now=now.astimezone(BEIJING),
+                certify=True,
+            )
+        )
+        return signed
 
 
 def _signed_fields(pdf: bytes) -> set[str]:

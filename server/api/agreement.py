@@ -58,12 +58,22 @@ class SignRequest(s.Strict):
 
 
 class SigningView(s.Open):
-    """Who signs, who signed when, the newest file."""
+    """Who signs, who signed when, the newest file, and the completion certificate once all have signed."""
 
     state: str
     deadline: str
     document: dict[str, Any]
+    certificate: dict[str, Any] | None
+    you: dict[str, Any]
     signers: list[dict[str, Any]]
+
+
+class SignedView(s.Open):
+    """The newest file after a signature; the certificate when it was the last one."""
+
+    state: str
+    document: dict[str, Any]
+    certificate: dict[str, Any] | None = None
 
 
 class CodeSent(s.Open):
@@ -146,7 +156,7 @@ async def open_signing(request: web.Request) -> web.Response:
 
 async def signing_status(request: web.Request) -> web.Response:
     who = await principal(request)
-    return respond(await request.app[SIGNINGS].status(who, case_id(request)))
+    return respond(await request.app[SIGNINGS].status(who, case_id(request), now(request)))
 
 
 async def send_code(request: web.Request) -> web.Response:
@@ -193,7 +203,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "sendSigningCode",
         CodeSent,
         status=201,
-        errors=(401, 403, 404, 422, 429),
+        errors=(401, 403, 404, 422, 429, 503),
         tags=("signing",),
     ),
     Endpoint(
@@ -202,10 +212,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         sign,
         "Sign: the one-time code and the handwritten mark; a PAdES B-T signature is added to the PDF",
         "sign",
-        SigningView,
+        SignedView,
         status=201,
         body=SignRequest,
-        errors=(401, 403, 404, 409, 422, 429),
+        errors=(401, 403, 404, 409, 422, 429, 503),
         tags=("signing",),
     ),
     Endpoint(

@@ -74,7 +74,7 @@ async def ca_certificate(request: web.Request) -> web.Response:
 
 
 async def _report(request: web.Request, pdf: bytes) -> web.Response:
-    roots = [request.app[SIGNING].ca.certificate]
+    roots = request.app[SIGNING].trust_roots
     report = await asyncio.to_thread(verify_pdf, pdf, roots)  # pyHanko's analysis: about 0.3 s a signature
     return respond(report_view(report))
 

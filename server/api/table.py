@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import agreement, playback, routes, signing, transcript
+from server.api import agreement, pages, playback, routes, signing, transcript
 from server.api.routes import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    routes.ENDPOINTS + playback.ENDPOINTS + transcript.ENDPOINTS + agreement.ENDPOINTS + signing.ENDPOINTS
+    routes.ENDPOINTS
+    + playback.ENDPOINTS
+    + transcript.ENDPOINTS
+    + agreement.ENDPOINTS
+    + signing.ENDPOINTS
+    + pages.ENDPOINTS
 )
 
 

@@ -142,3 +142,35 @@ async def test_a_full_signing_round(api: Api) -> None:
     # the codes themselves never reached the logs or the audit trail
     entries = (await api.call("GET", f"{base}/audit", med))[1]["entries"]
     assert not any(code in str(entries) for code in codes.values())
+
+    # the completion certificate came with the last signature: signed by the platform, naming each
+    # signer, how they proved control (masked), and the signed file's SHA-256
+    assert done["state"] == "signed" and done["certificate"]["kind"] == "signing_certificate"
+    assert state["certificate"]["id"] == done["certificate"]["id"]  # made once
+    status, cert, _ = await api.call("GET", f"{base}/documents/{done['certificate']['id']}", c["respondent"])
+    assert status == 200
+    cert_report = await asyncio.to_thread(verify_pdf, cert, [api.app[SIGNING].ca.certificate])
+    assert cert_report.ok and [s.signer_name for s in cert_report.signatures] == ["在线调解平台"], cert_report.reasons
+    text = "".join(pdf_text(cert).split())  # table cells wrap: compare without white space
+    assert state["document"]["sha256"] in text
+    for words in (
+        "张三",
+        "李四",
+        "调解员",
+        "短信验证码（139****5678）",
+        "短信验证码（139****4321）",
+        "调解员账户密码",
+        "有效",
+    ):
+        assert words in text, words
+    assert "13912345678" not in text and "无效" not in text
+    view = (await api.call("GET", base, med))[1]
+    assert [d["kind"] for d in view["documents"]].count("signing_certificate") == 1
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text of a PDF as poppler's pdftotext reads it (an independent reader)."""
+    import subprocess
+
+    out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
+    return out.stdout.decode()

@@ -30,7 +30,15 @@ async function listCases() {
       b.textContent = "进入调解室 Open room";
       b.dataset.caseId = c.id;
       b.addEventListener("click", () => openRoom(c.id));
-      td.append(b); tr.append(td); rows.append(tr);
+      td.append(b);
+      if (c.state === "signing" || c.state === "signed") {
+        const sign = document.createElement("a");  // the signing page, with this tab's login
+        sign.href = "/sign#case=" + encodeURIComponent(c.id);
+        sign.className = "sign-case";
+        sign.textContent = c.state === "signing" ? " 签署协议 Sign" : " 签署结果 Signed";
+        td.append(sign);
+      }
+      tr.append(td); rows.append(tr);
     }
     show("login", false); show("cases");
   } catch (err) {

@@ -5,6 +5,9 @@ const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
 const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
 
+const SIGNING_OPENED = ["signing", "signed", "signing_expired", "serving", "served", "service_failed",
+  "confirmation_applied", "confirmed", "rejected", "closed"];
+
 function status(text) { $("status").textContent = text; }
 
 async function api(path) {
@@ -102,6 +105,12 @@ async function main() {
   }
   status(`您好，${me.display_name}。 Welcome.`);
   show("case");
+  if (SIGNING_OPENED.includes(caseState)) {
+    // signing is open (or done): the page to read, sign, and fetch the signed file and its certificate
+    $("sign-link").href = "/sign#token=" + encodeURIComponent(token);
+    if (caseState !== "signing") $("sign-link").textContent = "查看已签署的协议 See the signed agreement";
+    show("sign-link");
+  }
   const hasDrafts = await loadDrafts(me.case_id);
   // the device check and the room are for sessions; after them the drafts are what matters
   if (hasDrafts && !["session_scheduled", "in_session", "between_sessions"].includes(caseState)) return;
