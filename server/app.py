@@ -21,12 +21,15 @@ from server.identity.tokens import TokenSigner
 from server.store import db
 from server.store.blobs import LocalBlobStore
 from server.store.repository import CaseRepository
+from server.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
 from web import add_pages
 
 ROOMS: web.AppKey[Any] = web.AppKey("rooms", object)
 NOTIFIER: web.AppKey[Any] = web.AppKey("notifier", object)
 """How people are reached (tests swap in an outbox)."""
 SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
+DELIVERIES: web.AppKey[Any] = web.AppKey("deliveries", object)
+"""The delivery worker of electronic service (tests run its rounds by hand too)."""
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +102,33 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[PAGES] = PageImages()
     add_pages(app, connect_origins=settings.cluster_url_list)
     _add_live_rooms(app, settings, components, clock)
+    from server.api.export import EXPORTER
+    from server.export import CaseExporter
+
+    app[EXPORTER] = CaseExporter(components.service, clock)
+    from server.api.confirmation import CONFIRMATIONS
+    from server.api.serving import SERVING
+
+    app[EXPORTER].sections += [app[SERVING].export_section, app[CONFIRMATIONS].export_section]
+    if settings.webhook_urls:
+        secret = settings.webhook_secret.encode("utf-8")
+        urls = parse_urls(settings.webhook_urls)
+        app[WEBHOOKS] = WebhookDispatcher(components.repo.engine, urls, secret, clock, settings.webhook_timeout)
+        app.on_response_prepare.append(poke_after_write)
 
     async def on_startup(_app: web.Application) -> None:
         if settings.auto_migrate:
             await db.upgrade(settings.resolved_database_url)
+        if WEBHOOKS in app:
+            await app[WEBHOOKS].start()  # after the migrations: it reads the outbox
         if app[routes.TRANSCRIBER] is not None:
             await app[routes.TRANSCRIBER].start()  # workers load the model in the background
+        app[DELIVERIES].start()
 
     async def on_shutdown(_app: web.Application) -> None:
+        if WEBHOOKS in app:
+            await app[WEBHOOKS].close()
+        await app[DELIVERIES].close()
         await app[ROOMS].close_all()
         if app[routes.TRANSCRIBER] is not None:
             await app[routes.TRANSCRIBER].close()
@@ -195,6 +217,25 @@ def _add_live_rooms(
     notifier: Notifier = build_notifier(settings)
     app[NOTIFIER] = notifier
     app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, settings.signing_key())
+    from server.api.serving import SERVING
+    from server.serving.service import ServingService
+    from server.serving.worker import DeliveryWorker
+    from server.store.serving import ServiceStore
+
+    serving = ServingService(
+        components.service, ServiceStore(components.repo.engine), notifier, settings.base_url, app[SIGNING]
+    )
+    worker = DeliveryWorker(serving, clock)
+    serving.poke = worker.poke
+    app[SERVING] = serving
+    app[DELIVERIES] = worker
+    from server.api.confirmation import CONFIRMATIONS
+    from server.confirmation.service import ConfirmationService
+    from server.store.confirmation import ConfirmationStore
+
+    app[CONFIRMATIONS] = ConfirmationService(
+        components.service, ConfirmationStore(components.repo.engine), serving, app[SIGNING]
+    )
 
     app[PLAYBACK_PARTIES] = settings.playback_parties
 
@@ -224,6 +265,7 @@ def signing_keys(settings: Settings, clock: Callable[[], datetime]) -> Any:
         TimestampAuthority.load_or_create(folder, ca, clock),
         tsa_url=settings.signing_tsa_url,
         tsa_roots=roots,
+        courts_dir=settings.data_dir / "courts",
     )
 
 

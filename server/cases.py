@@ -112,6 +112,8 @@ class CaseService:
 
     async def access(self, principal: Principal, case_id: str) -> Access:
         """The caller's role on a case; NotFound if they have none."""
+        if principal.service_id is not None:
+            raise NotFound("No such case")  # a service link opens its one document, through its own endpoints
         if not principal.is_account:
             if principal.case_id != case_id or principal.role is None:
                 raise NotFound("No such case")

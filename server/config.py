@@ -115,6 +115,13 @@ class Settings:
     """HTTP(S) URL of the SMS gateway (signed JSON POSTs); empty: no SMS channel."""
     sms_gateway_key: str = field(default="", repr=False)
     """Shared key that signs requests to the SMS gateway (HMAC-SHA256); needed with ``sms_gateway_url``."""
+    webhook_urls: str = ""
+    """Comma-separated http(s) URLs that receive a signed JSON POST for every change of a case's state
+    (see ``server.webhooks``); empty: no webhooks."""
+    webhook_secret: str = field(default="", repr=False)
+    """Shared key that signs webhook requests (HMAC-SHA256, at least 32 characters); needed with ``webhook_urls``."""
+    webhook_timeout: float = 10.0
+    """Seconds to wait for a webhook receiver's answer before the attempt counts as failed."""
     playback_parties: bool = False
     """Whether parties may play the recordings of their own case (mediators and judges always may)."""
     redis_url: str = ""
@@ -304,6 +311,13 @@ def load_settings(
         raise ConfigError("sms_gateway_url must be an http:// or https:// URL")
     if settings.sms_gateway_url and not settings.sms_gateway_key:
         raise ConfigError("sms_gateway_url needs sms_gateway_key (the key that signs requests)")
+    webhook_urls = [u.strip() for u in settings.webhook_urls.split(",") if u.strip()]
+    if not all(u.startswith(("https://", "http://")) for u in webhook_urls):
+        raise ConfigError("webhook_urls must be http:// or https:// URLs, separated by commas")
+    if webhook_urls and len(settings.webhook_secret) < 32:
+        raise ConfigError("webhook_urls need webhook_secret (the key that signs requests), at least 32 characters")
+    if settings.webhook_timeout <= 0:
+        raise ConfigError("webhook_timeout must be more than 0 seconds")
     if (settings.signing_ca_key is None) != (settings.signing_ca_cert is None):
         raise ConfigError("Set both signing_ca_key and signing_ca_cert, or neither")
     if settings.transcript_engine not in ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off"):

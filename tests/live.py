@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,11 +48,15 @@ async def _live(
     tmp_path: Path,
     video_codec: str = "VP8",
     contacts: dict[str, dict[str, str]] | None = None,
+    roles: tuple[str, ...] = ("applicant", "respondent", "insurer"),
     **settings_extra: Any,
 ) -> AsyncIterator[Live]:
     """Start the server and prepare the case; yields a :class:`Live`."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
     await db.upgrade(url)
+    with socket.socket() as probe:  # a free port, known before the app is built
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
     settings = Settings(
         data_dir=tmp_path,
         database_url=url,
@@ -59,13 +64,14 @@ async def _live(
         auto_migrate=False,
         video_codec=video_codec,
         media_stall_seconds=1.5,
+        public_url=f"http://127.0.0.1:{port}",  # links in messages point at this very server
         **{"transcript_engine": "off", **settings_extra},
     )
     app = build_app(settings)
-    server = TestServer(app, host="127.0.0.1")
+    server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
-    case_id, tokens, ids, username = await prepare_case(base, app[ROOMS].cases.repo, contacts=contacts)
+    case_id, tokens, ids, username = await prepare_case(base, app[ROOMS].cases.repo, roles, contacts=contacts)
     yield Live(base, app, case_id, tokens, ids, username)
     await server.close()
 

@@ -33,6 +33,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,6 +80,25 @@ class Keys:
     """An external RFC 3161 timestamp authority to use instead of the platform's own ("" for our own)."""
     tsa_roots: tuple[Any, ...] = ()
     """Certificates (``cryptography``) the external authority's tokens chain to: trusted when verifying."""
+    courts_dir: Path | None = None
+    """Where each court's own signing CA lives (one folder per court); None: no court keys."""
+
+    def court_ca(self, court: str, now: datetime) -> Any:
+        """The court's own CA (its key signs the court's rulings), created the first time it is needed."""
+        from e_sign.ca import PlatformCA
+
+        if self.courts_dir is None:
+            raise InvalidCommand("No folder for court keys is configured")
+        folder = self.courts_dir / hashlib.sha256(court.encode()).hexdigest()[:16]
+        return PlatformCA.load_or_create(folder, now, name=court)
+
+    def court_roots(self) -> list[Any]:
+        """Every court CA certificate there is."""
+        from cryptography import x509
+
+        if self.courts_dir is None or not self.courts_dir.exists():
+            return []
+        return [x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(self.courts_dir.glob("*/ca.pem"))]
 
     def timestamper(self) -> Any:
         """The pyHanko time-stamper for a new signature: the external authority over HTTP, or our own."""
@@ -93,7 +113,7 @@ class Keys:
     @property
     def trust_roots(self) -> list[Any]:
         """What a signature made here must chain to: the platform CA, and an external TSA's roots."""
-        return [self.ca.certificate, *self.tsa_roots]
+        return [self.ca.certificate, *self.tsa_roots, *self.court_roots()]
 
 
 class SigningService:
@@ -304,7 +324,7 @@ class SigningService:
                 str(uuid.uuid4()),
                 case_id,
                 SIGNING_KIND,
-                current.title,
+                f"调解协议书（第 {terms['version']} 稿）" if final else current.title,
                 ref.sha256,
                 ref.size,
                 "application/pdf",
@@ -405,11 +425,8 @@ class SigningService:
         raise ConcurrentUpdate("The case kept changing while the certificate was made; try again")
 
     async def _certificate_pdf(self, case: lc.Case, now: datetime) -> bytes:
-        from e_sign.ca import SignerIdentity
-        from e_sign.pades import sign_pdf
         from e_sign.verify import verify_pdf
         from server.agreement.certificate import (
-            PLATFORM_SIGNER,
             CertificateFacts,
             SignedBy,
             render_certificate,
@@ -459,25 +476,42 @@ class SigningService:
             problems=problems,
             issued_at=now,
         )
-        unsigned, box = render_certificate(facts)
-        signed: bytes = await asyncio.to_thread(
-            functools.partial(
-                sign_pdf,
-                unsigned,
-                field_name=box.field_name,
-                page=box.page,
-                box=box.box,
-                signer=SignerIdentity(PLATFORM_SIGNER, "在线调解平台", case.number, "电子签署服务"),
-                ca=self.keys.ca,
-                timestamper=self.keys.timestamper(),
-                mark_png=None,
-                reason="签署完成证明",
-                location="在线调解平台",
-                now=now.astimezone(BEIJING),
-                certify=True,
-            )
+        unsigned, box = await asyncio.to_thread(render_certificate, facts)  # fonts and subsetting: ~1 s of CPU
+        return await seal(self.keys, unsigned, box, case.number, "签署完成证明", now)
+
+
+async def seal(
+    keys: Keys,
+    unsigned: bytes,
+    box: Any,
+    case_number: str,
+    reason: str,
+    now: datetime,
+    signer: tuple[str, str, str] = ("platform", "在线调解平台", "电子签署服务"),
+) -> bytes:
+    """A document the platform (or a court) issues: one certifying signature (no later change allowed)
+    in ``box`` (a :class:`server.documents.pdf.SignatureBox`), by ``signer`` = (id, name, role)."""
+    from e_sign.ca import SignerIdentity
+    from e_sign.pades import sign_pdf
+
+    signed: bytes = await asyncio.to_thread(
+        functools.partial(
+            sign_pdf,
+            unsigned,
+            field_name=box.field_name,
+            page=box.page,
+            box=box.box,
+            signer=SignerIdentity(signer[0], signer[1], case_number, signer[2]),
+            ca=keys.ca,
+            timestamper=keys.timestamper(),
+            mark_png=None,
+            reason=reason,
+            location="在线调解平台",
+            now=now.astimezone(BEIJING),
+            certify=True,
         )
-        return signed
+    )
+    return signed
 
 
 def _signed_fields(pdf: bytes) -> set[str]:

@@ -84,13 +84,13 @@ def now(request: web.Request) -> datetime:
     return request.app[CLOCK]()
 
 
-async def principal(request: web.Request) -> Principal:
-    """The authenticated caller, from ``Authorization: Bearer …``."""
+async def principal(request: web.Request, *, service_link: bool = False) -> Principal:
+    """The authenticated caller, from ``Authorization: Bearer …`` (a service link only where asked for)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send a token: Authorization: Bearer <token>")
-    return await request.app[AUTH].authenticate(token.strip(), now(request))
+    return await request.app[AUTH].authenticate(token.strip(), now(request), service_link=service_link)
 
 
 async def body(request: web.Request, model: type[M]) -> M:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.api import agreement, pages, playback, routes, signing, transcript
+from server.api import agreement, confirmation, export, pages, playback, routes, serving, signing, transcript
 from server.api.routes import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -18,6 +18,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + agreement.ENDPOINTS
     + signing.ENDPOINTS
     + pages.ENDPOINTS
+    + serving.ENDPOINTS
+    + export.ENDPOINTS
+    + confirmation.ENDPOINTS
 )
 
 

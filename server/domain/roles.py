@@ -67,6 +67,8 @@ class Action(enum.StrEnum):
     """Draft (and redraft) the mediation agreement."""
     COMMENT_AGREEMENT = "comment_agreement"
     """Comment on a draft of the agreement (the mediator and the parties)."""
+    SERVE_DOCUMENTS = "serve_documents"
+    """Serve a document electronically, follow the service, retry it, make proofs of service."""
 
 
 _STAFF_READ = frozenset(

@@ -41,6 +41,8 @@ class Principal:
     """For a join link: the participant's role on that case."""
     display_name: str = ""
     """Shown back to the caller."""
+    service_id: str | None = None
+    """For a service link: the one service it opens (such a principal may do nothing else)."""
 
     @property
     def is_account(self) -> bool:
@@ -136,9 +138,32 @@ class Authenticator:
         logger.info("account %s logged in", account.id)
         return issued, account
 
-    async def authenticate(self, token: str, now: datetime) -> Principal:
-        """The principal behind a bearer token; raise Unauthenticated (or a subclass)."""
+    async def issue_service_link(
+        self, participant: Participant, service_id: str, ttl: timedelta, now: datetime
+    ) -> IssuedToken:
+        """A recipient's personal link to one served document: it opens that and nothing else."""
+        jti = new_token_id()
+        expires = now + ttl
+        claims = TokenClaims(jti, TokenKind.SERVICE, participant.id, participant.case_id, expires, ref=service_id)
+        token = self.signer.issue(claims)
+        await self.repo.record_token(
+            TokenRecord(jti, TokenKind.SERVICE.value, participant.id, participant.case_id, now, expires)
+        )
+        return IssuedToken(token, jti, expires)
+
+    async def authenticate(self, token: str, now: datetime, *, service_link: bool = False) -> Principal:
+        """The principal behind a bearer token; raise Unauthenticated (or a subclass).
+
+        A service link is accepted only where ``service_link`` is set (the served-document
+        endpoints), and only a service link there.
+        """
         claims = self.signer.verify(token, now)
+        if (claims.kind is TokenKind.SERVICE) != service_link:
+            raise Unauthenticated(
+                "This link opens only the document served on you"
+                if claims.kind is TokenKind.SERVICE
+                else "Open the link that came with the document"
+            )
         record = await self.repo.token(claims.jti)
         if record is None or record.subject_id != claims.subject:
             raise Unauthenticated("Unknown token")
@@ -169,6 +194,7 @@ class Authenticator:
             case_id=participant.case_id,
             role=participant.role,
             display_name=participant.display_name,
+            service_id=claims.ref if claims.kind is TokenKind.SERVICE else None,
         )
 
     async def authenticate_again(self, principal: Principal, now: datetime) -> Principal:

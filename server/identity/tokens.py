@@ -33,6 +33,8 @@ class TokenKind(enum.StrEnum):
     """A participant's personal link to one case."""
     SESSION = "session"
     """A logged-in account (mediator or judge)."""
+    SERVICE = "service"
+    """A recipient's personal link to one document served on them (and nothing else)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class TokenClaims:
     """The case a join link is for; None for sessions."""
     expires_at: datetime
     """After this the token is refused."""
+    ref: str | None = None
+    """What a service link opens (the service's id); None for other kinds."""
 
 
 def _b64(data: bytes) -> str:
@@ -84,6 +88,8 @@ class TokenSigner:
             "cid": claims.case_id,
             "exp": int(claims.expires_at.timestamp()),
         }
+        if claims.ref is not None:
+            payload["ref"] = claims.ref
         body = _b64(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
         signed_part = f"{PREFIX}.{body}"
         return f"{signed_part}.{self._mac(signed_part)}"
@@ -106,6 +112,7 @@ class TokenSigner:
                 subject=str(payload["sub"]),
                 case_id=None if payload["cid"] is None else str(payload["cid"]),
                 expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=UTC),
+                ref=None if payload.get("ref") is None else str(payload["ref"]),
             )
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise Unauthenticated("Malformed token") from exc

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -272,6 +272,7 @@ class CaseRepository:
         conn: AsyncConnection, case_id: str, head: ChainHead, records: Sequence[AuditRecord], now: datetime
     ) -> ChainHead:
         rows = []
+        outbox: list[dict[str, Any]] = []  # state changes for server.webhooks, in this same transaction
         for rec in records:
             entry = audit.next_entry(head, case_id, now, rec.actor, rec.action, rec.details)
             rows.append(
@@ -286,9 +287,25 @@ class CaseRepository:
                     "hash": entry.hash,
                 }
             )
+            if rec.action == "case.state_changed":
+                event = {
+                    "type": rec.action,
+                    "case_id": case_id,
+                    "old": rec.details.get("old"),
+                    "new": rec.details.get("new"),
+                    "at": entry.at,
+                    "audit_seq": entry.seq,
+                    "audit_hash": entry.hash,
+                }
+                payload = json.dumps(event, sort_keys=True, separators=(",", ":"))
+                outbox.append(
+                    {"case_id": case_id, "seq": entry.seq, "action": rec.action, "payload": payload, "at": now}
+                )
             head = ChainHead(entry.seq, entry.hash)
         if rows:
             await conn.execute(insert(t.audit_entries), rows)
+        if outbox:
+            await conn.execute(insert(t.outbox_events), outbox)
         return head
 
     @staticmethod
@@ -744,6 +761,39 @@ class CaseRepository:
         await self._insert_audited(
             edit.case_id, t.record_edits, values, AuditRecord(edit.actor, f"record.{edit.kind}", details), now, attempts
         )
+
+    async def write_audited(
+        self,
+        case_id: str,
+        decide: Callable[[LoadedCase], tuple[Case | None, list[AuditRecord]]],
+        work: Callable[[AsyncConnection], Awaitable[None]],
+        now: datetime,
+        attempts: int = 5,
+    ) -> LoadedCase:
+        """Write rows of another store (``work``) with audit records in one transaction, under the case's lock.
+
+        ``decide`` sees the freshly loaded case and returns the case after any life-cycle change (or
+        None) and the audit records; on a concurrent write both run again on the new state.
+        """
+        for attempt in range(attempts):
+            loaded = await self.load_case(case_id)
+            new_case, records = decide(loaded)
+            values = None
+            if new_case is not None:
+                values = {
+                    "state": new_case.state.value,
+                    "title": new_case.title,
+                    "lifecycle": encode_lifecycle(new_case),
+                }
+            try:
+                async with self.engine.begin() as conn:
+                    version, head = await self._bump(conn, loaded, records, now, values)
+                    await work(conn)
+                return LoadedCase(new_case or loaded.case, version, head)
+            except ConcurrentUpdate:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _insert_audited(
         self, case_id: str, table: Any, values: Mapping[str, Any], record: AuditRecord, now: datetime, attempts: int

@@ -232,4 +232,123 @@ signing_codes = Table(
 )
 """One-time codes that prove a signer controls their phone or e-mail (only a keyed hash is kept)."""
 
+service_consents = Table(
+    "service_consents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("channels", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),
+)
+"""Consent to electronic service, append-only: a participant's newest row is their consent now
+(``channels``: comma-separated ``email``, ``sms``, ``inbox``; empty: consent withdrawn)."""
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("document_id", String(36), ForeignKey("documents.id"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("deadline", UTCDateTime(), nullable=False),
+)
+"""One act of electronic service: a document served on some recipients by a deadline."""
+
+service_recipients = Table(
+    "service_recipients",
+    metadata,
+    Column("service_id", String(36), ForeignKey("services.id"), primary_key=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("effective_at", UTCDateTime(), nullable=True),
+    Column("effective_channel", String(16), nullable=True),
+    Column("opened_at", UTCDateTime(), nullable=True),
+    Column("downloaded_at", UTCDateTime(), nullable=True),
+    Column("flagged_at", UTCDateTime(), nullable=True),
+)
+"""Each recipient of a service: when it took effect (first channel accepted), was opened, downloaded,
+or flagged to the mediator as unserved at the deadline."""
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("service_id", String(36), ForeignKey("services.id"), nullable=False, index=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("to_masked", String(80), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_error", String(200), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("accepted_at", UTCDateTime(), nullable=True),
+    Column("failed_at", UTCDateTime(), nullable=True),
+)
+"""One channel to one recipient: ``pending`` → ``accepted``, or ``retrying`` (a failure, tried again
+later with back-off) → ``failed`` (given up). Never the address itself: only its masked form."""
+
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 Index("ix_cases_filed_at", cases.c.filed_at)
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer(), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+"""Events for the outside world, written in the same transaction as the audit entry they announce
+(``seq``: that entry's number); ``server.webhooks`` delivers them. Never personal data."""
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("event_id", BigInteger(), ForeignKey("outbox_events.id"), primary_key=True, autoincrement=False),
+    Column("endpoint", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("last_status", Integer(), nullable=True),
+)
+"""One event to one webhook URL (``endpoint``: SHA-256 hex of the URL, never the URL itself):
+``pending`` (due at ``next_attempt_at``; a sender leases a row by moving it) → ``delivered`` or ``failed``."""
+
+Index("ix_outbox_events_case_id_seq", outbox_events.c.case_id, outbox_events.c.seq, unique=True)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+
+confirmation_applications = Table(
+    "confirmation_applications",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("court", String(200), nullable=False, index=True),
+    Column("prepared_at", UTCDateTime(), nullable=False),
+    Column("prepared_by", String(80), nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=True),
+    Column("review_deadline", UTCDateTime(), nullable=True),
+    Column("packet_document_id", String(36), nullable=True),
+    Column("judge_account_id", String(36), ForeignKey("accounts.id"), nullable=True),
+    Column("ruling_document_id", String(36), nullable=True),
+)
+"""A case's application for judicial confirmation: the court it goes to, when it was submitted to that
+court's queue (once every party confirmed), its packet, the judge who took it, and the ruling."""
+
+confirmation_consents = Table(
+    "confirmation_consents",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), primary_key=True),
+    Column("confirmed_at", UTCDateTime(), nullable=False),
+)
+"""Each party's own confirmation that they apply (the application is joint)."""

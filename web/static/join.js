@@ -88,6 +88,46 @@ async function loadDrafts(caseId) {
   return true;
 }
 
+// Electronic service: the party's consent (channels) and what reached their platform inbox.
+async function loadService(caseId) {
+  const base = `/api/v1/cases/${encodeURIComponent(caseId)}/service`;
+  let mine;
+  try { ({ consents: [mine] } = await api(`${base}/consent`)); } catch { return; }
+  if (!mine) return;
+  for (const box of document.querySelectorAll("#consent-form input[name=channel]")) {
+    const address = (mine.addresses || {})[box.value];
+    box.checked = mine.channels.includes(box.value);
+    if (box.value !== "inbox" && !address) box.disabled = true;
+    const label = document.querySelector(`#consent-form .addr[data-channel="${box.value}"]`);
+    if (label) label.textContent = address ? `（${address}）` : "（未登记 not registered）";
+  }
+  if (mine.at) $("consent-status").textContent = `已于 ${new Date(mine.at).toLocaleString("zh-CN")} 确认。Confirmed.`;
+  $("consent-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const channels = [...document.querySelectorAll("#consent-form input[name=channel]:checked")].map((b) => b.value);
+    const res = await fetch(`${base}/consent`, {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify({ channels }),
+    });
+    $("consent-status").textContent = res.ok ? "已确认。Confirmed." : "未能保存，请重试。Not saved: please try again.";
+  };
+  try {
+    const { services } = await api(`${base}/inbox`);
+    if (services.length) {
+      $("inbox").replaceChildren(...services.map((sv) => {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = sv.link;
+        a.textContent = `${sv.title} · ${new Date(sv.started_at).toLocaleString("zh-CN")}`;
+        li.append(a);
+        return li;
+      }));
+    }
+  } catch { /* no inbox: nothing to list */ }
+  show("service");
+}
+
 async function main() {
   if (!token) { status("链接不完整。Your link is incomplete."); return; }
   let me;
@@ -112,6 +152,7 @@ async function main() {
     show("sign-link");
   }
   const hasDrafts = await loadDrafts(me.case_id);
+  if (hasDrafts) await loadService(me.case_id);
   // the device check and the room are for sessions; after them the drafts are what matters
   if (hasDrafts && !["session_scheduled", "in_session", "between_sessions"].includes(caseState)) return;
   show("check");

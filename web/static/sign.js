@@ -2,6 +2,7 @@
 // with a one-time code, sign. Parties come with their link (#token=…); the mediator comes from
 // the console (#case=…, the console's login in this tab) and confirms with their password.
 import { T, ERRORS } from "/static/call.js";
+import { blobUrl as readerBlobUrl, showPages as showDocumentPages } from "/static/reader.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -32,11 +33,7 @@ async function api(method, path, body) {
   return data;
 }
 
-async function blobUrl(path) {
-  const res = await fetch(path, { headers: { Authorization: "Bearer " + token } });
-  if (!res.ok) throw await res.json().catch(() => ({}));
-  return URL.createObjectURL(await res.blob());
-}
+function blobUrl(path) { return readerBlobUrl(path, token); }
 
 // ---------------------------------------------------------------- the reader
 
@@ -45,35 +42,11 @@ let readerFor = "";
 async function showPages(documentId, onLastSeen) {
   if (readerFor === documentId) return;
   readerFor = documentId;
-  const { pages } = await api("GET", `${base}/documents/${encodeURIComponent(documentId)}/pages`);
-  const box = $("pages");
-  box.replaceChildren();
-  // a width the server caches: the column's device pixels, in steps of 120
-  const pixels = Math.round(box.clientWidth * (window.devicePixelRatio || 1) / 120) * 120;
-  const width = Math.max(240, Math.min(1600, pixels || 720));
-  const seen = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      if (!entry.isIntersecting) continue;
-      const img = entry.target;
-      seen.unobserve(img);
-      blobUrl(`${base}/documents/${encodeURIComponent(documentId)}/pages/${img.dataset.page}?width=${width}`)
-        .then((url) => { img.src = url; img.classList.add("loaded"); if (img.dataset.last) onLastSeen(); })
-        .catch(() => { img.alt = "此页无法显示 This page could not be shown"; });
-    }
-  }, { rootMargin: "200px 0px" });
-  for (const p of pages) {
-    const img = document.createElement("img");
-    img.className = "page";
-    img.dataset.page = p.number;
-    if (p.number === pages.length) img.dataset.last = "1";
-    img.alt = `第 ${p.number} 页，共 ${pages.length} 页 Page ${p.number} of ${pages.length}`;
-    img.style.aspectRatio = `${p.width_pt} / ${p.height_pt}`;
-    box.append(img);
-    seen.observe(img);
-  }
+  const doc = `${base}/documents/${encodeURIComponent(documentId)}`;
+  await showDocumentPages($("pages"), token, `${doc}/pages`, (n, width) => `${doc}/pages/${n}?width=${width}`, onLastSeen);
   $("download").onclick = async () => {
     const link = document.createElement("a");
-    link.href = await blobUrl(`${base}/documents/${encodeURIComponent(documentId)}`);
+    link.href = await blobUrl(doc);
     link.download = "agreement.pdf";
     link.click();
   };

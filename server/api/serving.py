@@ -1,0 +1,300 @@
+"""Endpoints of electronic service: consent, serving, following it, retrying, proofs of service,
+the party's inbox, and the recipient's personal link (``/api/v1/served``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import ConfigDict, Field
+
+from server.api import schemas as s
+from server.api.pages import PAGES, PageQuery, PagesView
+from server.api.routes import _CASE, API, Endpoint, body, case_id, now, principal, query, respond
+from server.cases import document_view
+from server.documents.pages import RENDERED_KINDS
+from server.errors import InvalidCommand, NotFound
+from server.serving.service import ServingService
+
+SERVING: web.AppKey[ServingService] = web.AppKey("serving", ServingService)
+
+
+class ConsentRequest(s.Strict):
+    """The channels a party accepts electronic service through (empty: consent withdrawn)."""
+
+    channels: list[Literal["email", "sms", "inbox"]] = Field(max_length=3)
+
+
+class ServeRequest(s.Strict):
+    """Serve a document of the case."""
+
+    document_id: s.Uuid
+    recipients: list[s.Uuid] | None = Field(default=None, max_length=20, description="Default: every party")
+    deadline_hours: int = Field(default=72, ge=1, le=720)
+
+
+class RetryRequest(s.Strict):
+    """Try the flagged or failed recipients again."""
+
+    deadline_hours: int = Field(default=72, ge=1, le=720)
+
+
+class DownloadQuery(s.Strict):
+    """Whether this read is a download (recorded once)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+    download: bool = False
+
+
+class ConsentView(s.Open):
+    participant_id: str
+    channels: list[str]
+    at: str
+
+
+class ConsentsView(s.Open):
+    consents: list[dict[str, Any]]
+
+
+class ServiceView(s.Open):
+    id: str
+    document_id: str
+    purpose: str
+    title: str
+    started_at: str
+    deadline: str
+    recipients: list[dict[str, Any]]
+
+
+class ServicesView(s.Open):
+    services: list[dict[str, Any]]
+
+
+class ServedView(s.Open):
+    case_number: str
+    case_title: str
+    service_id: str
+    title: str
+    served_at: str
+    effective_at: str | None
+    document: dict[str, Any]
+
+
+def _sid(request: web.Request) -> str:
+    raw = request.match_info["service_id"]
+    if len(raw) != 36:
+        raise NotFound("No such service")
+    return raw
+
+
+async def consent(request: web.Request) -> web.Response:
+    who = await principal(request)
+    req = await body(request, ConsentRequest)
+    return respond(await request.app[SERVING].consent(who, case_id(request), list(req.channels), now(request)), 201)
+
+
+async def consents(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return respond({"consents": await request.app[SERVING].consents(who, case_id(request))})
+
+
+async def serve(request: web.Request) -> web.Response:
+    who = await principal(request)
+    req = await body(request, ServeRequest)
+    out = await request.app[SERVING].serve(
+        who, case_id(request), req.document_id, req.recipients, req.deadline_hours, now(request)
+    )
+    return respond(out, 201)
+
+
+async def services(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return respond({"services": await request.app[SERVING].services(who, case_id(request))})
+
+
+async def retry(request: web.Request) -> web.Response:
+    who = await principal(request)
+    req = await body(request, RetryRequest)
+    out = await request.app[SERVING].retry(who, case_id(request), _sid(request), req.deadline_hours, now(request))
+    return respond(out)
+
+
+async def proof(request: web.Request) -> web.Response:
+    who = await principal(request)
+    pid = request.match_info["participant_id"]
+    doc = await request.app[SERVING].proof(who, case_id(request), _sid(request), pid, now(request))
+    return respond(document_view(doc), 201)
+
+
+async def inbox(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return respond({"services": await request.app[SERVING].inbox(who, case_id(request), now(request))})
+
+
+async def served(request: web.Request) -> web.Response:
+    who = await principal(request, service_link=True)
+    return respond(await request.app[SERVING].served(who, now(request)))
+
+
+async def served_document(request: web.Request) -> web.Response:
+    who = await principal(request, service_link=True)
+    download = query(request, DownloadQuery).download
+    doc, data = await request.app[SERVING].served_document(who, now(request), download=download)
+    return web.Response(
+        body=data,
+        content_type=doc.media_type,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": "attachment" if download else "inline",
+            "X-Content-SHA256": doc.sha256,
+        },
+    )
+
+
+async def served_page(request: web.Request) -> web.Response:
+    who = await principal(request, service_link=True)
+    raw = request.match_info["page"]
+    if not raw.isdigit() or len(raw) > 4:
+        raise NotFound("No such page")
+    width = query(request, PageQuery).width
+    doc, data = await request.app[SERVING].served_document(who, now(request), download=False)
+    if doc.kind not in RENDERED_KINDS or doc.media_type != "application/pdf":
+        raise InvalidCommand("Only documents the platform made can be shown as pages; download this one")
+    image = await asyncio.to_thread(request.app[PAGES].png, doc.sha256, data, int(raw), width)
+    return web.Response(body=image, content_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def served_pages(request: web.Request) -> web.Response:
+    who = await principal(request, service_link=True)
+    doc, data = await request.app[SERVING].served_document(who, now(request), download=False)
+    if doc.kind not in RENDERED_KINDS or doc.media_type != "application/pdf":
+        return respond({"document_id": doc.id, "sha256": doc.sha256, "pages": []})
+    sizes = await asyncio.to_thread(request.app[PAGES].layout, doc.sha256, data)
+    listed = [{"number": i + 1, "width_pt": round(w, 2), "height_pt": round(h, 2)} for i, (w, h) in enumerate(sizes)]
+    return respond({"document_id": doc.id, "sha256": doc.sha256, "pages": listed})
+
+
+_SERVICE = f"{_CASE}/service"
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "POST",
+        f"{_SERVICE}/consent",
+        consent,
+        "A party consents to electronic service and picks the channels (e-mail, SMS, platform inbox)",
+        "consentToService",
+        ConsentView,
+        status=201,
+        body=ConsentRequest,
+        errors=(401, 403, 404, 422),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_SERVICE}/consent",
+        consents,
+        "Consents to electronic service (staff: every party; a party: their own)",
+        "readServiceConsents",
+        ConsentsView,
+        errors=(401, 403, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "POST",
+        _SERVICE,
+        serve,
+        "Serve a document on the parties who consented; serving the signed agreement moves the case",
+        "serveDocument",
+        ServiceView,
+        status=201,
+        body=ServeRequest,
+        errors=(401, 403, 404, 409, 422),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        _SERVICE,
+        services,
+        "Every service of the case with each recipient and channel (a party sees only their own)",
+        "readServices",
+        ServicesView,
+        errors=(401, 403, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "POST",
+        f"{_SERVICE}/{{service_id}}/retry",
+        retry,
+        "Try the flagged or failed recipients of a service again, with a new deadline",
+        "retryService",
+        ServiceView,
+        body=RetryRequest,
+        errors=(401, 403, 404, 409, 422),
+        tags=("service",),
+    ),
+    Endpoint(
+        "POST",
+        f"{_SERVICE}/{{service_id}}/recipients/{{participant_id}}/proof",
+        proof,
+        "Make the platform-sealed proof of service (送达回证) of one recipient, as it stands now",
+        "makeProofOfService",
+        s.DocumentOut,
+        status=201,
+        errors=(401, 403, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_SERVICE}/inbox",
+        inbox,
+        "A party's platform inbox: what was served on them, each with a personal link",
+        "readInbox",
+        ServicesView,
+        errors=(401, 403, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/served",
+        served,
+        "With a service link: the document served on you (the first call records that you opened it)",
+        "readServed",
+        ServedView,
+        errors=(401, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/served/document",
+        served_document,
+        "With a service link: the served document's bytes (`download=true` is recorded as a download)",
+        "readServedDocument",
+        None,
+        query=DownloadQuery,
+        raw_response="application/octet-stream",
+        errors=(401, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/served/pages",
+        served_pages,
+        "With a service link: the served document's pages (none for documents the platform did not make)",
+        "readServedPages",
+        PagesView,
+        errors=(401, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/served/pages/{{page}}",
+        served_page,
+        "With a service link: one page of the served document as a PNG",
+        "readServedPage",
+        None,
+        query=PageQuery,
+        raw_response="image/png",
+        errors=(401, 404, 422),
+        tags=("service",),
+    ),
+)

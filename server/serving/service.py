@@ -1,0 +1,660 @@
+"""Electronic service (电子送达) of case documents, recipient by recipient, channel by channel.
+
+- A party records **consent** to electronic service and the channels (e-mail, SMS, the
+  platform inbox); consent is append-only and audited.
+- The mediator **serves** a document (the signed agreement, the mediation record, …) on
+  recipients who consented: one *delivery* per recipient and consented channel. Serving the
+  signed agreement also moves the case's life cycle (signed → serving → served).
+- The :class:`~server.serving.worker.DeliveryWorker` sends due deliveries: e-mail with the
+  document attached and a personal link, SMS with the link, the inbox at once. A delivery the
+  recipient's system accepted makes service on that recipient **effective** (the first channel
+  wins); a failure is retried with back-off, then given up; a recipient not served by the
+  deadline is **flagged** to the mediator (and the case goes to ``service_failed``).
+- The personal link (``/served#token=…``) opens that one document and nothing else; the first
+  open and the first download are recorded.
+- A **proof of service** (送达回证) per recipient is a platform-sealed PDF of all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from server.cases import CaseService, document_view
+from server.domain import lifecycle as lc
+from server.domain.participants import Participant
+from server.domain.roles import Action, Role
+from server.errors import DeliveryFailed, Forbidden, IllegalTransition, InvalidCommand, NotFound
+from server.identity.access import Principal
+from server.notify import Attachment, Message, Notifier, mask_address
+from server.store.repository import AuditRecord, DocumentRecord, LoadedCase, records_from_events
+from server.store.serving import (
+    CHANNELS,
+    DeliveryRow,
+    RecipientRow,
+    ServiceRow,
+    ServiceStore,
+    consent_rows,
+    recipient_update,
+    requeue_rows,
+    service_rows,
+)
+
+logger = logging.getLogger(__name__)
+
+PARTY_ROLES = frozenset({Role.APPLICANT, Role.RESPONDENT, Role.INSURER, Role.AGENT})
+LINK_TTL = timedelta(days=30)
+INBOX_LINK_TTL = timedelta(hours=1)
+BACKOFF = (
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=4),
+)
+"""Wait before attempt n+1 after n failures."""
+MAX_ATTEMPTS = {True: 3, False: 6}
+"""Attempts per delivery: after a permanent failure (a bounce) 3, after temporary ones 6."""
+MAX_ATTACHMENT = 10 * 1024 * 1024
+SIGNED_AGREEMENT = "agreement_signing"
+PROOF_KIND = "proof_of_service"
+
+
+class ServingService:
+    """Consent, serving, recipients' links, the worker's deliveries and proofs of service."""
+
+    def __init__(
+        self,
+        cases: CaseService,
+        store: ServiceStore,
+        notifier: Notifier,
+        base_url: str,
+        keys: Any,
+        poke: Any = None,
+    ) -> None:
+        self.cases = cases
+        self.repo = cases.repo
+        self.store = store
+        self.notifier = notifier
+        self.base_url = base_url.rstrip("/")
+        self.keys = keys
+        self.poke = poke or (lambda: None)
+
+    # ------------------------------------------------------------------ consent (a party)
+
+    async def consent(self, principal: Principal, case_id: str, channels: list[str], now: datetime) -> dict[str, Any]:
+        """Record the caller's consent to electronic service (an empty list withdraws it)."""
+        access = await self.cases.require(principal, case_id, Action.READ_CASE)
+        if access.role not in PARTY_ROLES:
+            raise Forbidden("Only a party consents to electronic service, for themselves")
+        chosen = sorted(set(channels), key=CHANNELS.index)
+        participant = await self.repo.participant(access.participant_id)
+        if "email" in chosen and not participant.email:
+            raise InvalidCommand("No e-mail address is registered for you: ask the mediator to add it first")
+        if "sms" in chosen and not participant.phone:
+            raise InvalidCommand("No mobile number is registered for you: ask the mediator to add it first")
+        row = {
+            "id": str(uuid.uuid4()),
+            "case_id": case_id,
+            "participant_id": participant.id,
+            "channels": ",".join(chosen),
+            "at": now,
+            "actor": principal.actor,
+        }
+        record = AuditRecord(principal.actor, "service.consent", {"participant_id": participant.id, "channels": chosen})
+
+        async def work(conn: Any) -> None:
+            await consent_rows(conn, row)
+
+        await self.repo.write_audited(case_id, lambda _l: (None, [record]), work, now)
+        return {"participant_id": participant.id, "channels": chosen, "at": now.isoformat()}
+
+    async def consents(self, principal: Principal, case_id: str) -> list[dict[str, Any]]:
+        """Staff: every party's consent; a party: their own."""
+        access = await self.cases.require(principal, case_id, Action.READ_CASE)
+        staff = access.role not in PARTY_ROLES and access.role is not Role.OBSERVER
+        current = await self.store.consents(case_id)
+        people = await self.repo.participants(case_id)
+        return [
+            {
+                "participant_id": p.id,
+                "name": p.display_name,
+                "role": p.role.value,
+                "channels": current.get(p.id, {}).get("channels", []),
+                "at": current[p.id]["at"].isoformat() if p.id in current else None,
+                "addresses": {c: mask_address(c, a) for c, a in (("email", p.email), ("sms", p.phone)) if a},
+            }
+            for p in people
+            if p.role in PARTY_ROLES and (staff or p.id == access.participant_id)
+        ]
+
+    # ------------------------------------------------------------------ serving (the mediator)
+
+    async def serve(
+        self,
+        principal: Principal,
+        case_id: str,
+        document_id: str,
+        recipients: list[str] | None,
+        deadline_hours: int,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Serve a document on recipients who consented; the signed agreement moves the life cycle."""
+        await self.cases.require(principal, case_id, Action.SERVE_DOCUMENTS)
+        return await self.serve_as(principal.actor, case_id, document_id, recipients, deadline_hours, now)
+
+    async def serve_as(
+        self,
+        actor: str,
+        case_id: str,
+        document_id: str,
+        recipients: list[str] | None,
+        deadline_hours: int,
+        now: datetime,
+        purpose: str | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`serve` for a caller whose right was checked elsewhere (the court's rulings and requests)."""
+        if not 1 <= deadline_hours <= 24 * 30:
+            raise InvalidCommand("The service deadline is 1 hour to 30 days away")
+        docs = await self.repo.documents(case_id)
+        doc = next((d for d in docs if d.id == document_id), None)
+        if doc is None:
+            raise NotFound("No such document on this case")
+        if doc.visibility != "parties":
+            raise InvalidCommand("Only a document the parties may read can be served on them")
+        people = {p.id: p for p in await self.repo.participants(case_id)}
+        chosen = recipients or [p.id for p in people.values() if p.role in PARTY_ROLES]
+        if not chosen or len(set(chosen)) != len(chosen):
+            raise InvalidCommand("Name each recipient once")
+        unknown = [r for r in chosen if r not in people or people[r].role not in PARTY_ROLES]
+        if unknown:
+            raise InvalidCommand("Only the parties of the case (and their agents) can be served")
+        consents = await self.store.consents(case_id)
+        missing = [people[r].display_name for r in chosen if not consents.get(r, {}).get("channels")]
+        if missing:
+            raise InvalidCommand("These recipients have not consented to electronic service: " + "、".join(missing))
+        if purpose is None:
+            purpose = (
+                "agreement"
+                if doc.kind == SIGNED_AGREEMENT
+                else "record"
+                if doc.kind == "mediation_record"
+                else "document"
+            )
+        if purpose == "agreement":
+            newest = max((d for d in docs if d.kind == SIGNED_AGREEMENT), key=lambda d: (d.size, d.created_at))
+            if newest.id != doc.id:
+                raise InvalidCommand("Serve the final signed agreement (the newest signed file)")
+        deadline = now + timedelta(hours=deadline_hours)
+        service = ServiceRow(str(uuid.uuid4()), case_id, doc.id, purpose, doc.title[:200], now, actor, deadline)
+        deliveries = []
+        for r in chosen:
+            for channel in consents[r]["channels"]:
+                address = {"email": people[r].email, "sms": people[r].phone}.get(channel)
+                if channel != "inbox" and not address:
+                    continue  # the address was removed since consenting: the other channels carry it
+                deliveries.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "service_id": service.id,
+                        "case_id": case_id,
+                        "participant_id": r,
+                        "channel": channel,
+                        "to_masked": mask_address(channel, address) if address else "",
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "last_error": "",
+                        "reference": uuid.uuid4().hex,
+                    }
+                )
+        details = {
+            "service_id": service.id,
+            "document_id": doc.id,
+            "sha256": doc.sha256,
+            "purpose": purpose,
+            "recipients": chosen,
+            "deliveries": len(deliveries),
+            "deadline": deadline.isoformat(),
+        }
+
+        def decide(loaded: LoadedCase) -> tuple[lc.Case | None, list[AuditRecord]]:
+            records = [AuditRecord(actor, "service.started", details)]
+            if purpose != "agreement":
+                return None, records
+            transition = lc.apply(loaded.case, lc.StartService(doc.id, tuple(chosen), deadline), now)
+            return transition.case, records_from_events(actor, transition.events) + records
+
+        async def work(conn: Any) -> None:
+            await service_rows(conn, service, chosen, deliveries)
+
+        await self.repo.write_audited(case_id, decide, work, now)
+        self.poke()
+        return await self._service_view(service, people, staff=True)
+
+    async def services(self, principal: Principal, case_id: str) -> list[dict[str, Any]]:
+        """Staff: every service with every recipient and delivery; a party: what was served on them."""
+        access = await self.cases.require(principal, case_id, Action.READ_CASE)
+        staff = access.role not in PARTY_ROLES
+        if access.role is Role.OBSERVER:
+            raise Forbidden("Observers do not see service")
+        people = {p.id: p for p in await self.repo.participants(case_id)}
+        out = []
+        for service in await self.store.services(case_id):
+            view = await self._service_view(service, people, staff=staff, only=None if staff else access.participant_id)
+            if view["recipients"]:
+                out.append(view)
+        return out
+
+    async def export_section(self, case_id: str) -> tuple[str, Any]:
+        """The ``service`` section of a case's export: every service, recipient and delivery."""
+        people = {p.id: p for p in await self.repo.participants(case_id)}
+        views = [await self._service_view(s, people, staff=True) for s in await self.store.services(case_id)]
+        return "service", views
+
+    async def _service_view(
+        self, service: ServiceRow, people: dict[str, Participant], *, staff: bool, only: str | None = None
+    ) -> dict[str, Any]:
+        recipients = await self.store.recipients(service.case_id, service.id)
+        deliveries = await self.store.deliveries(service.case_id, service.id)
+        return {
+            "id": service.id,
+            "document_id": service.document_id,
+            "purpose": service.purpose,
+            "title": service.title,
+            "started_at": service.created_at.isoformat(),
+            "deadline": service.deadline.isoformat(),
+            "recipients": [
+                {
+                    "participant_id": r.participant_id,
+                    "name": people[r.participant_id].display_name if r.participant_id in people else "",
+                    "effective_at": _iso(r.effective_at),
+                    "effective_channel": r.effective_channel,
+                    "opened_at": _iso(r.opened_at),
+                    "downloaded_at": _iso(r.downloaded_at),
+                    "flagged_at": _iso(r.flagged_at),
+                    "deliveries": [
+                        _delivery_view(d, staff) for d in deliveries if d.participant_id == r.participant_id
+                    ],
+                }
+                for r in recipients
+                if only is None or r.participant_id == only
+            ],
+        }
+
+    async def retry(
+        self, principal: Principal, case_id: str, service_id: str, deadline_hours: int, now: datetime
+    ) -> dict[str, Any]:
+        """Try the flagged (or failed) recipients of a service again, with the contacts they have now."""
+        await self.cases.require(principal, case_id, Action.SERVE_DOCUMENTS)
+        service = await self.store.service(service_id)
+        if service is None or service.case_id != case_id:
+            raise NotFound("No such service on this case")
+        recipients = await self.store.recipients(case_id, service_id)
+        deliveries = await self.store.deliveries(case_id, service_id)
+        again = [
+            r.participant_id
+            for r in recipients
+            if r.effective_at is None
+            and (
+                r.flagged_at is not None
+                or any(d.status == "failed" for d in deliveries if d.participant_id == r.participant_id)
+            )
+        ]
+        if not again:
+            raise InvalidCommand("No recipient of this service is waiting for another try")
+        deadline = now + timedelta(hours=deadline_hours)
+
+        def decide(loaded: LoadedCase) -> tuple[lc.Case | None, list[AuditRecord]]:
+            records = [AuditRecord(principal.actor, "service.retried", {"service_id": service_id, "recipients": again})]
+            case = loaded.case
+            if service.purpose == "agreement" and case.state is lc.CaseState.SERVICE_FAILED:
+                transition = lc.apply(case, lc.RetryService(), now)
+                case = transition.case
+                records = records_from_events(principal.actor, transition.events) + records
+                if case.service is not None:
+                    case = replace(case, service=replace(case.service, deadline=deadline))
+                return case, records
+            return None, records
+
+        async def work(conn: Any) -> None:
+            from sqlalchemy import update
+
+            from server.store import schema as t
+
+            await requeue_rows(conn, service_id, again, now)
+            await conn.execute(update(t.services).where(t.services.c.id == service_id).values(deadline=deadline))
+
+        await self.repo.write_audited(case_id, decide, work, now)
+        self.poke()
+        people = {p.id: p for p in await self.repo.participants(case_id)}
+        fresh = await self.store.service(service_id)
+        assert fresh is not None
+        return await self._service_view(fresh, people, staff=True)
+
+    # ------------------------------------------------------------------ the recipient's link
+
+    async def _link_target(self, principal: Principal) -> tuple[ServiceRow, DocumentRecord, RecipientRow]:
+        if principal.service_id is None or principal.case_id is None:
+            raise Forbidden("Open the link that came with the document")
+        service = await self.store.service(principal.service_id)
+        if service is None or service.case_id != principal.case_id:
+            raise NotFound("No such service")
+        recipient = next(
+            (
+                r
+                for r in await self.store.recipients(service.case_id, service.id)
+                if r.participant_id == principal.subject_id
+            ),
+            None,
+        )
+        if recipient is None:
+            raise NotFound("Nothing was served on you here")
+        doc = next((d for d in await self.repo.documents(service.case_id) if d.id == service.document_id), None)
+        if doc is None:
+            raise NotFound("The served document is missing")
+        return service, doc, recipient
+
+    async def served(self, principal: Principal, now: datetime) -> dict[str, Any]:
+        """What the link opens: the served document's description. The first call records the opening."""
+        service, doc, recipient = await self._link_target(principal)
+        if recipient.opened_at is None:
+            await self._mark(service, principal.subject_id, "opened_at", now, "service.opened")
+        case = (await self.repo.load_case(service.case_id)).case
+        return {
+            "case_number": case.number,
+            "case_title": case.title,
+            "service_id": service.id,
+            "title": service.title,
+            "served_at": service.created_at.isoformat(),
+            "effective_at": _iso(recipient.effective_at),
+            "document": document_view(doc),
+        }
+
+    async def served_document(
+        self, principal: Principal, now: datetime, *, download: bool
+    ) -> tuple[DocumentRecord, bytes]:
+        """The served document's bytes; a download is recorded the first time."""
+        service, doc, recipient = await self._link_target(principal)
+        if download and recipient.downloaded_at is None:
+            await self._mark(service, principal.subject_id, "downloaded_at", now, "service.downloaded")
+        elif recipient.opened_at is None:
+            await self._mark(service, principal.subject_id, "opened_at", now, "service.opened")
+        return doc, await self.cases.blobs.get(doc.sha256)
+
+    async def _mark(self, service: ServiceRow, pid: str, column: str, now: datetime, action: str) -> None:
+        record = AuditRecord(f"participant:{pid}", action, {"service_id": service.id, "participant_id": pid})
+        won = False
+
+        async def work(conn: Any) -> None:
+            nonlocal won
+            won = await recipient_update(conn, service.id, pid, column, {column: now})
+
+        await self.repo.write_audited(service.case_id, lambda _l: (None, [record]), work, now)
+        if not won:
+            logger.info("%s already recorded for service %s", action, service.id)
+
+    async def inbox(self, principal: Principal, case_id: str, now: datetime) -> list[dict[str, Any]]:
+        """A party's platform inbox: what was served on them, each with a short-lived personal link."""
+        access = await self.cases.require(principal, case_id, Action.READ_CASE)
+        if access.role not in PARTY_ROLES:
+            raise Forbidden("The inbox is a party's")
+        participant = await self.repo.participant(access.participant_id)
+        out = []
+        for view in await self.services(principal, case_id):
+            mine = view["recipients"][0]
+            if not any(d["channel"] == "inbox" and d["status"] == "accepted" for d in mine["deliveries"]):
+                continue  # only what reached the inbox (other channels bring their own link)
+            link = await self.cases.auth.issue_service_link(participant, view["id"], INBOX_LINK_TTL, now)
+            out.append({**view, "link": f"/served#token={link.token}"})
+        return out
+
+    # ------------------------------------------------------------------ proof of service
+
+    async def proof(
+        self, principal: Principal, case_id: str, service_id: str, participant_id: str, now: datetime
+    ) -> DocumentRecord:
+        """A sealed proof of service (送达回证) of one recipient, as it stands now, kept on the case."""
+        from server.agreement.render import ROLE_NAMES
+        from server.agreement.signing import seal
+        from server.serving.proof import ChannelLine, ProofFacts, render_proof
+
+        await self.cases.require(principal, case_id, Action.SERVE_DOCUMENTS)
+        service = await self.store.service(service_id)
+        if service is None or service.case_id != case_id:
+            raise NotFound("No such service on this case")
+        recipient = next(
+            (r for r in await self.store.recipients(case_id, service_id) if r.participant_id == participant_id), None
+        )
+        if recipient is None:
+            raise NotFound("This participant is not a recipient of the service")
+        person = await self.repo.participant(participant_id)
+        doc = next(d for d in await self.repo.documents(case_id) if d.id == service.document_id)
+        case = (await self.repo.load_case(case_id)).case
+        consent = (await self.store.consents(case_id)).get(participant_id)
+        lines = [
+            ChannelLine(
+                d.channel, d.to_masked, d.status, d.attempts, d.sent_at, d.accepted_at, d.failed_at, d.last_error
+            )
+            for d in await self.store.deliveries(case_id, service_id)
+            if d.participant_id == participant_id
+        ]
+        facts = ProofFacts(
+            case_number=case.number,
+            case_title=case.title,
+            document_title=service.title,
+            document_id=doc.id,
+            sha256=doc.sha256,
+            size=doc.size,
+            recipient=person.display_name,
+            recipient_role=ROLE_NAMES.get(person.role, person.role.value),
+            served_by="在线调解平台",
+            started_at=service.created_at,
+            deadline=service.deadline,
+            consent_at=consent["at"] if consent else None,
+            consent_channels=consent["channels"] if consent else [],
+            channels=lines,
+            effective_at=recipient.effective_at,
+            effective_channel=recipient.effective_channel,
+            opened_at=recipient.opened_at,
+            downloaded_at=recipient.downloaded_at,
+            issued_at=now,
+        )
+        unsigned, box = await asyncio.to_thread(render_proof, facts)  # fonts and subsetting: ~1 s of CPU
+        sealed = await seal(self.keys, unsigned, box, case.number, "送达回证", now)
+        return await self.cases.add_document(
+            principal,
+            case_id,
+            sealed,
+            kind=PROOF_KIND,
+            title=f"送达回证（{person.display_name}）",
+            media_type="application/pdf",
+            visibility="staff",
+            now=now,
+        )
+
+    # ------------------------------------------------------------------ the worker
+
+    async def deliver(self, delivery: DeliveryRow, now: datetime) -> str:
+        """One attempt of one claimed delivery; returns its new status."""
+        service = await self.store.service(delivery.service_id)
+        assert service is not None
+        participant = await self.repo.participant(delivery.participant_id)
+        attempts = delivery.attempts + 1
+        if delivery.channel == "inbox":
+            await self.store.finish(
+                delivery.id,
+                {
+                    "status": "accepted",
+                    "attempts": attempts,
+                    "sent_at": now,
+                    "accepted_at": now,
+                    "next_attempt_at": None,
+                },
+            )
+            await self._effective(service, participant.id, "inbox", now)
+            return "accepted"
+        try:
+            message = await self._message(service, participant, delivery, now)
+            result = await self.notifier.send(message)
+        except DeliveryFailed as exc:
+            last = attempts >= MAX_ATTEMPTS[exc.permanent]
+            status = "failed" if last else "retrying"
+            wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+            await self.store.finish(
+                delivery.id,
+                {
+                    "status": status,
+                    "attempts": attempts,
+                    "failed_at": now,
+                    "last_error": str(exc)[:200],
+                    "next_attempt_at": None if last else now + wait,
+                },
+            )
+            record = AuditRecord(
+                "system",
+                "service.delivery_failed",
+                {
+                    "service_id": service.id,
+                    "delivery_id": delivery.id,
+                    "channel": delivery.channel,
+                    "attempts": attempts,
+                    "permanent": exc.permanent,
+                    "given_up": last,
+                },
+            )
+            await self.repo.record(service.case_id, [record], now)
+            return status
+        if not result.accepted:  # handed to a log or console: no proof it arrived
+            await self.store.finish(
+                delivery.id, {"status": "sent", "attempts": attempts, "sent_at": now, "next_attempt_at": None}
+            )
+            return "sent"
+        await self.store.finish(
+            delivery.id,
+            {"status": "accepted", "attempts": attempts, "sent_at": now, "accepted_at": now, "next_attempt_at": None},
+        )
+        await self._effective(service, participant.id, delivery.channel, now)
+        return "accepted"
+
+    async def _message(
+        self, service: ServiceRow, participant: Participant, delivery: DeliveryRow, now: datetime
+    ) -> Message:
+        case = (await self.repo.load_case(service.case_id)).case
+        doc = next(d for d in await self.repo.documents(service.case_id) if d.id == service.document_id)
+        link = await self.cases.auth.issue_service_link(participant, service.id, LINK_TTL, now)
+        url = f"{self.base_url}/served#token={link.token}"
+        to = participant.email if delivery.channel == "email" else participant.phone
+        if not to:
+            raise DeliveryFailed("No address is registered for this channel any more", permanent=True)
+        if delivery.channel == "sms":
+            text = f"【在线调解】{participant.display_name}，您好：案件{case.number}的《{service.title}》已向您电子送达，请点击查看：{url}"
+            return Message("sms", to, service.title, text, now, reference=delivery.reference)
+        attachments: tuple[Attachment, ...] = ()
+        if doc.size <= MAX_ATTACHMENT:
+            name = "document.pdf" if doc.media_type == "application/pdf" else "document"
+            attachments = (Attachment(name, doc.media_type, await self.cases.blobs.get(doc.sha256)),)
+        text = (
+            f"{participant.display_name}，您好：\n\n"
+            f"在线调解平台向您电子送达案件 {case.number}（{case.title}）的《{service.title}》。\n"
+            + ("文书见本邮件附件；" if attachments else "")
+            + f"您也可以通过以下个人链接查看和下载（请勿转发，{LINK_TTL.days} 天内有效）：\n{url}\n\n"
+            "根据您的电子送达确认，本文书到达您的电子邮箱即视为送达。\n"
+            f"文书 SHA-256：{doc.sha256}\n"
+        )
+        return Message(
+            "email",
+            to,
+            f"【电子送达】{case.number} {service.title}",
+            text,
+            now,
+            attachments,
+            reference=delivery.reference,
+        )
+
+    async def _effective(self, service: ServiceRow, pid: str, channel: str, now: datetime) -> None:
+        """Service on ``pid`` took effect through ``channel`` (the first accepted channel wins)."""
+        current = next(
+            (r for r in await self.store.recipients(service.case_id, service.id) if r.participant_id == pid), None
+        )
+        if current is None or current.effective_at is not None:
+            return
+        record = AuditRecord(
+            "system", "service.effective", {"service_id": service.id, "participant_id": pid, "channel": channel}
+        )
+
+        def decide(loaded: LoadedCase) -> tuple[lc.Case | None, list[AuditRecord]]:
+            case = loaded.case
+            if (
+                service.purpose == "agreement"
+                and case.service is not None
+                and case.service.document_id == service.document_id
+                and case.service.recipients.get(pid) is not lc.ServiceStatus.EFFECTIVE
+            ):
+                try:
+                    transition = lc.apply(case, lc.RecordServiceEffective(pid), now)
+                except (IllegalTransition, InvalidCommand):
+                    return None, [record]
+                return transition.case, records_from_events("system", transition.events) + [record]
+            return None, [record]
+
+        async def work(conn: Any) -> None:
+            await recipient_update(
+                conn, service.id, pid, "effective_at", {"effective_at": now, "effective_channel": channel}
+            )
+
+        await self.repo.write_audited(service.case_id, decide, work, now)
+
+    async def flag_overdue(self, now: datetime) -> int:
+        """Flag every recipient not served by their service's deadline; returns how many."""
+        flagged = 0
+        for service, recipient in await self.store.overdue(now):
+            pid = recipient.participant_id
+
+            def decide(
+                loaded: LoadedCase, service: ServiceRow = service, pid: str = pid
+            ) -> tuple[lc.Case | None, list[AuditRecord]]:
+                case = loaded.case
+                rec = [AuditRecord("system", "service.flagged", {"service_id": service.id, "participant_id": pid})]
+                if (
+                    service.purpose == "agreement"
+                    and case.state is lc.CaseState.SERVING
+                    and case.service is not None
+                    and case.service.recipients.get(pid) is lc.ServiceStatus.PENDING
+                ):
+                    transition = lc.apply(case, lc.RecordServiceFailure(pid), now)
+                    return transition.case, records_from_events("system", transition.events) + rec
+                return None, rec
+
+            async def work(conn: Any, service: ServiceRow = service, pid: str = pid) -> None:
+                await recipient_update(conn, service.id, pid, "flagged_at", {"flagged_at": now})
+
+            await self.repo.write_audited(service.case_id, decide, work, now)
+            logger.warning("service %s: a recipient was not served by the deadline (flagged)", service.id)
+            flagged += 1
+        return flagged
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _delivery_view(d: DeliveryRow, staff: bool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "channel": d.channel,
+        "to": d.to_masked,
+        "status": d.status,
+        "attempts": d.attempts,
+        "sent_at": _iso(d.sent_at),
+        "accepted_at": _iso(d.accepted_at),
+        "failed_at": _iso(d.failed_at),
+    }
+    if staff:
+        view["id"] = d.id
+        view["last_error"] = d.last_error
+        view["next_attempt_at"] = _iso(d.next_attempt_at)
+    return view

@@ -1,0 +1,71 @@
+"""The delivery worker: sends due deliveries and flags recipients not served by the deadline.
+
+One asyncio task per server node. Claims are conditional UPDATEs with a lease (see
+:meth:`server.store.serving.ServiceStore.claim_due`), so several nodes on one PostgreSQL
+database share the work without sending a delivery twice at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from server.serving.service import ServingService
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+
+
+class DeliveryWorker:
+    """Runs :meth:`tick` every ``interval`` seconds, or at once when poked."""
+
+    def __init__(self, serving: ServingService, clock: Callable[[], datetime], interval: float = 1.0) -> None:
+        self.serving = serving
+        self.clock = clock
+        self.interval = interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        """Look for work now (after a new service)."""
+        self._wake.set()
+
+    async def tick(self) -> int:
+        """One round: every due delivery once, then the deadlines. Returns how many deliveries ran."""
+        now = self.clock()
+        claimed = await self.serving.store.claim_due(now, now + LEASE)
+        for delivery in claimed:
+            try:
+                await self.serving.deliver(delivery, self.clock())
+            except Exception:  # noqa: BLE001 - one bad delivery must not stop the others; its lease expires
+                logger.exception("delivery %s failed unexpectedly; it will be tried again", delivery.id)
+        try:
+            await self.serving.flag_overdue(self.clock())
+        except Exception:  # noqa: BLE001 - the next round tries again
+            logger.exception("flagging overdue recipients failed")
+        return len(claimed)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - e.g. the database is briefly away: keep going
+                logger.exception("delivery round failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="delivery-worker")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
