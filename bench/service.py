@@ -10,8 +10,9 @@ the real HTTP server and a real SMTP server on loopback (aiosmtpd), and measures
 * ``submit``: the last party's ``POST …/confirmation/confirm``: the sealed application, the packet
   index, the life-cycle change and the court's queue.
 * ``rule``: the judge's ``POST …/confirmation/ruling``: the ruling rendered, signed with the court's
-  key, stored, and served on both parties. The baseline: sealing that kind of document alone
-  (``server.agreement.signing.seal``: one PAdES certifying signature with a timestamp).
+  key, stored, and served on both parties. The baselines: sealing that kind of document alone
+  (``server.agreement.signing.seal``: one PAdES certifying signature with a timestamp) and
+  rendering it alone (fpdf2 with the embedded CJK font subset: most of the cost).
 
     .venv/bin/python bench/service.py --quick
     .venv/bin/python bench/service.py --runs 10
@@ -107,6 +108,7 @@ async def one_run(api: Api, smtp: SmtpNotifier, judge: str) -> dict[str, float]:
 
     keys = api.app[SIGNING]
     now = api.clock()
+    started = time.perf_counter()
     unsigned, box = render_ruling(
         RulingFacts(
             COURT,
@@ -122,10 +124,18 @@ async def one_run(api: Api, smtp: SmtpNotifier, judge: str) -> dict[str, float]:
             now,
         )
     )
+    raw_render = time.perf_counter() - started
     started = time.perf_counter()
     await seal(keys, unsigned, box, "TJ-1", "民事裁定", now)
     raw_seal = time.perf_counter() - started
-    return {"serve": serve, "raw_smtp": raw_smtp, "submit": submit, "rule": rule, "raw_seal": raw_seal}
+    return {
+        "serve": serve,
+        "raw_smtp": raw_smtp,
+        "submit": submit,
+        "rule": rule,
+        "raw_seal": raw_seal,
+        "raw_render": raw_render,
+    }
 
 
 async def main(runs: int) -> dict[str, Any]:
@@ -161,6 +171,7 @@ async def main(runs: int) -> dict[str, Any]:
     print(f"  joint application submitted (last confirm):    {med['submit']:.3f} / {worst['submit']:.3f}")
     print(f"  ruling signed with the court's key and served: {med['rule']:.3f} / {worst['rule']:.3f}")
     print(f"  baseline: sealing a ruling alone:              {med['raw_seal']:.3f} / {worst['raw_seal']:.3f}")
+    print(f"  baseline: rendering a ruling alone (fpdf2):    {med['raw_render']:.3f} / {worst['raw_render']:.3f}")
     return {
         "bench": "service",
         "runs": runs,
@@ -172,6 +183,7 @@ async def main(runs: int) -> dict[str, Any]:
         "rule_p50_s": round(med["rule"], 4),
         "baseline_seal_s": round(med["raw_seal"], 4),
         "rule_ratio": round(med["rule"] / med["raw_seal"], 1),
+        "baseline_render_s": round(med["raw_render"], 4),
     }
 
 

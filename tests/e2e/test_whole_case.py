@@ -231,10 +231,12 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     await phone.click("#consent-form button")
                     await phone.locator("#consent-status", has_text="已确认").wait_for()
                     await call("POST", "/service/consent", tokens["respondent"], {"channels": ["email"]})
+                    # the mediator serves from the console's progress panel
+                    await console.goto(live.base + "/console")
+                    await console.click(f"button[data-progress-id='{live.case_id}']")
                     started = time.perf_counter()
-                    service = await call(
-                        "POST", "/service", mediator, {"document_id": done["document"]["id"], "deadline_hours": 24}
-                    )
+                    await console.click("#serve-agreement")
+                    await console.locator("#progress-status", has_text="已开始送达").wait_for()
                     await poll(lambda: _state(call, mediator, "served"), "service took effect on both", timeout=30)
                     print(f"service: served on both parties {time.perf_counter() - started:.2f} s after serving")
                     mail = next(r for r in mailbox.received if r.rcpt_tos == [CONTACTS["applicant"]["email"]])
@@ -251,13 +253,22 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     assert hashlib.sha256(saved.read_bytes()).hexdigest() == done["document"]["sha256"]
                     served = (await call("GET", "/service", mediator))["services"][0]
                     mine = {r["participant_id"]: r for r in served["recipients"]}[ids["applicant"]]
-                    assert mine["opened_at"] and mine["downloaded_at"] and served["id"] == service["id"]
+                    assert mine["opened_at"] and mine["downloaded_at"] and served["purpose"] == "agreement"
+                    await console.click("#progress-back")
+                    await console.click(f"button[data-progress-id='{live.case_id}']")
+                    await console.wait_for_selector(f"#service-rows tr[data-participant='{ids['respondent']}']")
+                    assert "已送达" in await console.inner_text("#service-rows")
 
-                    # ---- the joint application
-                    await call("POST", "/confirmation", mediator, {"court": COURT})
+                    # ---- the joint application: the mediator names the court, each party confirms
+                    await console.select_option("#court", COURT)
+                    await console.click("#prepare-form button")
+                    await console.locator("#progress-status", has_text="已发起").wait_for()
+                    await phone.goto(f"{live.base}/join#token={tokens['applicant']}")
+                    await phone.wait_for_selector("#confirmation:not([hidden]) #confirm-application:not([hidden])")
+                    await phone.click("#confirm-application")
+                    await phone.locator("#confirmation-status", has_text="您已确认").wait_for()
                     started = time.perf_counter()
-                    for who in SPEECH:
-                        await call("POST", "/confirmation/confirm", tokens[who])
+                    await call("POST", "/confirmation/confirm", tokens["respondent"])
                     print(f"confirmation: joint application submitted in {time.perf_counter() - started:.2f} s")
 
                     # ---- the judge, in Chromium: the queue, take, verify, confirm

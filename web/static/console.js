@@ -31,6 +31,11 @@ async function listCases() {
       b.dataset.caseId = c.id;
       b.addEventListener("click", () => openRoom(c.id));
       td.append(b);
+      const more = document.createElement("button");
+      more.textContent = "进展 Progress";
+      more.dataset.progressId = c.id;
+      more.addEventListener("click", () => openProgress(c.id));
+      td.append(more);
       if (c.state === "signing" || c.state === "signed") {
         const sign = document.createElement("a");  // the signing page, with this tab's login
         sign.href = "/sign#case=" + encodeURIComponent(c.id);
@@ -125,3 +130,102 @@ $("chat-form").addEventListener("submit", async (e) => {
 });
 
 if (token) listCases(); else show("login");
+
+// ------------------------------------------------------------------ a case's progress after the sessions
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) : "—");
+const DELIVERY = { pending: "待发送", sending: "发送中", sent: "已发出", accepted: "已送达", retrying: "失败待重试", failed: "失败" };
+
+async function openProgress(caseId, message = "") {
+  const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
+  const note = (text) => { $("progress-status").textContent = text || ""; };
+  note(message);
+  try {
+    const c = await api("GET", base);
+    $("progress-title").textContent = `${c.number} · ${c.title}`;
+    $("progress-state").textContent = `状态 State: ${c.state}`;
+    const signing = await api("GET", `${base}/signing`).catch(() => null);
+    show("progress-signing", Boolean(signing));
+    if (signing) {
+      $("signers").replaceChildren(...signing.signers.map((x) => {
+        const li = document.createElement("li");
+        li.textContent = `${x.name}：${x.signed_at ? "已签 " + when(x.signed_at) : "未签"}`;
+        return li;
+      }));
+    }
+    const after = ["signed", "serving", "served", "service_failed", "confirmation_applied", "confirmed", "rejected", "closed"];
+    show("progress-service", after.includes(c.state));
+    if (after.includes(c.state)) {
+      const { consents } = await api("GET", `${base}/service/consent`);
+      $("consents").replaceChildren(...consents.map((x) => {
+        const li = document.createElement("li");
+        li.textContent = `${x.name}：${x.channels.length ? "同意 " + x.channels.join("、") + "（" + when(x.at) + "）" : "尚未同意电子送达 no consent yet"}`;
+        return li;
+      }));
+      const serve = $("serve-agreement");
+      serve.hidden = c.state !== "signed";
+      serve.onclick = async () => {
+        try { await api("POST", `${base}/service`, { document_id: signing.document.id }); openProgress(caseId, "已开始送达。 Service started."); }
+        catch (err) { note(err.detail || "未能送达。"); }
+      };
+      const { services } = await api("GET", `${base}/service`);
+      const rows = $("service-rows");
+      rows.replaceChildren();
+      for (const sv of services) {
+        for (const r of sv.recipients) {
+          const tr = document.createElement("tr");
+          tr.dataset.service = sv.id; tr.dataset.participant = r.participant_id;
+          for (const text of [sv.title, r.name,
+            r.effective_at ? `已送达 ${when(r.effective_at)}（${r.effective_channel}）${r.opened_at ? " · 已查阅" : ""}`
+              : r.flagged_at ? `逾期未送达 ${when(r.flagged_at)}` : r.deliveries.map((d) => `${d.channel} ${DELIVERY[d.status] || d.status}`).join("；")]) {
+            const td = document.createElement("td"); td.textContent = text; tr.append(td);
+          }
+          if (r.flagged_at) tr.className = "warn";
+          const td = document.createElement("td");
+          const proof = document.createElement("button");
+          proof.textContent = "送达回证 Proof";
+          proof.addEventListener("click", async () => {
+            try {
+              const doc = await api("POST", `${base}/service/${sv.id}/recipients/${r.participant_id}/proof`);
+              const res = await fetch(`${base}/documents/${doc.id}`, { headers: { Authorization: "Bearer " + token } });
+              const a = document.createElement("a"); a.href = URL.createObjectURL(await res.blob()); a.download = "proof-of-service.pdf"; a.click();
+            } catch (err) { note(err.detail || "未能生成送达回证。"); }
+          });
+          td.append(proof);
+          if (r.flagged_at || r.deliveries.some((d) => d.status === "failed")) {
+            const again = document.createElement("button");
+            again.textContent = "重新送达 Retry";
+            again.addEventListener("click", async () => {
+              try { await api("POST", `${base}/service/${sv.id}/retry`, { deadline_hours: 72 }); openProgress(caseId, "已重新送达。 Tried again."); }
+              catch (err) { note(err.detail || "未能重试。"); }
+            });
+            td.append(again);
+          }
+          tr.append(td); rows.append(tr);
+        }
+      }
+    }
+    const confirming = ["served", "confirmation_applied", "confirmed", "rejected"].includes(c.state);
+    show("progress-confirmation", confirming);
+    if (confirming) {
+      const state = await api("GET", `${base}/confirmation`).catch(() => null);
+      $("confirmation-state").textContent = state
+        ? `${state.court} · 申请期限 apply by ${when(state.apply_by)} · ` + state.applicants.map((a) => `${a.name}${a.confirmed_at ? " 已确认" : " 未确认"}`).join("，")
+          + (state.submitted_at ? ` · 已提交 submitted ${when(state.submitted_at)}` : "")
+        : "尚未发起申请。 Not started.";
+      show("prepare-form", c.state === "served" && !(state && state.submitted_at));
+      if (c.state === "served") {
+        const { courts } = await api("GET", "/api/v1/courts");
+        $("court").replaceChildren(...courts.map((name) => { const o = document.createElement("option"); o.value = o.textContent = name; return o; }));
+        $("prepare-form").onsubmit = async (e) => {
+          e.preventDefault();
+          try { await api("POST", `${base}/confirmation`, { court: $("court").value }); openProgress(caseId, "已发起，等待各方在线确认。 Started: the parties confirm online."); }
+          catch (err) { note(err.detail || "未能发起申请。"); }
+        };
+      }
+    }
+    show("cases", false); show("progress");
+  } catch (err) { status(err.detail || "无法打开案件。"); }
+}
+
+$("progress-back").addEventListener("click", () => { show("progress", false); listCases(); });

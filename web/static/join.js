@@ -128,6 +128,28 @@ async function loadService(caseId) {
   show("service");
 }
 
+// Judicial confirmation: once the mediator has named the court, each party applies from here.
+async function loadConfirmation(caseId, me) {
+  const base = `/api/v1/cases/${encodeURIComponent(caseId)}/confirmation`;
+  let state;
+  try { state = await api(base); } catch { return; }
+  const mine = state.applicants.find((a) => a.participant_id === me.participant_id);
+  const by = new Date(state.apply_by).toLocaleString("zh-CN");
+  $("confirmation-text").textContent = state.submitted_at
+    ? `申请已提交${state.court}（${new Date(state.submitted_at).toLocaleString("zh-CN")}）。`
+    : `调解员已准备向${state.court}申请确认本调解协议的效力，请于 ${by} 前确认。`;
+  const button = $("confirm-application");
+  button.hidden = !mine || Boolean(mine.confirmed_at) || Boolean(state.submitted_at);
+  if (mine && mine.confirmed_at) $("confirmation-status").textContent = "您已确认。 You have applied.";
+  button.onclick = async () => {
+    const res = await fetch(`${base}/confirm`, { method: "POST", headers: { Authorization: "Bearer " + token } });
+    const body = await res.json().catch(() => ({}));
+    $("confirmation-status").textContent = res.ok ? "您已确认。 You have applied." : (body.detail || "未能确认。 Not confirmed.");
+    if (res.ok) button.hidden = true;
+  };
+  show("confirmation");
+}
+
 async function main() {
   if (!token) { status("链接不完整。Your link is incomplete."); return; }
   let me;
@@ -153,6 +175,7 @@ async function main() {
   }
   const hasDrafts = await loadDrafts(me.case_id);
   if (hasDrafts) await loadService(me.case_id);
+  if (["served", "confirmation_applied", "confirmed", "rejected"].includes(caseState)) await loadConfirmation(me.case_id, me);
   // the device check and the room are for sessions; after them the drafts are what matters
   if (hasDrafts && !["session_scheduled", "in_session", "between_sessions"].includes(caseState)) return;
   show("check");
