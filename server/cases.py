@@ -402,14 +402,36 @@ class CaseService:
     ) -> DocumentRecord:
         """Store a document's bytes (content-addressed) and record it on the case."""
         await self.require(principal, case_id, Action.ADD_DOCUMENT)
-        ref = await self.blobs.put(data)
-        doc = DocumentRecord(
-            new_id(), case_id, kind, title, ref.sha256, ref.size, media_type, visibility, now, principal.actor
+        return await self.store_document(
+            case_id,
+            data,
+            kind=kind,
+            title=title,
+            media_type=media_type,
+            visibility=visibility,
+            now=now,
+            actor=principal.actor,
         )
+
+    async def store_document(
+        self,
+        case_id: str,
+        data: bytes,
+        *,
+        kind: str,
+        title: str,
+        media_type: str,
+        visibility: str,
+        now: datetime,
+        actor: str,
+    ) -> DocumentRecord:
+        """Keep a document whose right to be added was checked by the caller (or that the platform made)."""
+        ref = await self.blobs.put(data)
+        doc = DocumentRecord(new_id(), case_id, kind, title, ref.sha256, ref.size, media_type, visibility, now, actor)
         for attempt in range(RETRIES):
             loaded = await self.repo.load_case(case_id)
             record = AuditRecord(
-                principal.actor,
+                actor,
                 "document.added",
                 {"document_id": doc.id, "kind": kind, "sha256": ref.sha256, "size": ref.size},
             )

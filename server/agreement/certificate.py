@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from server.documents.pdf import Column, DocumentBuilder, SignatureBox
+from server.documents.pdf import Column, DocumentBuilder, SignatureBox, beijing_time
 
-CST = ZoneInfo("Asia/Shanghai")
 PLATFORM_SIGNER = "platform"
 """The signature field of the platform's own signature on the certificate."""
 CHANNELS = {
@@ -57,10 +55,6 @@ class CertificateFacts:
     issued_at: datetime
 
 
-def _time(when: datetime | None) -> str:
-    return when.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S") if when else "—"
-
-
 def channel_words(channel: str, to: str) -> str:
     """How a signer was verified, in words."""
     words = CHANNELS.get(channel, "未记录")
@@ -83,7 +77,7 @@ def render_certificate(facts: CertificateFacts) -> tuple[bytes, SignatureBox]:
             ("文件编号", facts.document_id),
             ("SHA-256", facts.sha256),
             ("文件大小", f"{facts.size} 字节，{facts.revisions} 个版本（原文及每一签名各一）"),
-            ("出具时间", f"{_time(facts.issued_at)}（北京时间）"),
+            ("出具时间", f"{beijing_time(facts.issued_at)}（北京时间）"),
         ]
     )
     doc.heading("签署情况", 2)
@@ -100,9 +94,9 @@ def render_certificate(facts: CertificateFacts) -> tuple[bytes, SignatureBox]:
             [
                 s.name,
                 s.role,
-                _time(s.signed_at),
+                beijing_time(s.signed_at),
                 channel_words(s.channel, s.to),
-                _time(s.timestamp_time),
+                beijing_time(s.timestamp_time),
                 "有效" if s.valid else "无效",
             ]
             for s in facts.signers

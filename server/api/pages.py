@@ -11,6 +11,7 @@ from server.api import schemas as s
 from server.api.routes import _CASE, SERVICE, Endpoint, case_id, principal, query, respond
 from server.documents.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, RENDERED_KINDS, PageImages
 from server.errors import InvalidCommand, NotFound
+from server.store.repository import DocumentRecord
 
 PAGES: web.AppKey[PageImages] = web.AppKey("pages", PageImages)
 
@@ -30,33 +31,46 @@ class PagesView(s.Open):
     pages: list[dict[str, float]]
 
 
-async def _platform_pdf(request: web.Request) -> tuple[str, str, bytes]:
-    who = await principal(request)
-    doc, data = await request.app[SERVICE].read_document(who, case_id(request), request.match_info["document_id"])
+def require_drawable(doc: DocumentRecord) -> None:
+    """Only PDFs the platform made are handed to PDFium."""
     if doc.kind not in RENDERED_KINDS or doc.media_type != "application/pdf":
         raise InvalidCommand("Only documents the platform made can be shown as pages; download this one")
-    return doc.id, doc.sha256, data
 
 
-async def pages(request: web.Request) -> web.Response:
-    doc_id, sha256, data = await _platform_pdf(request)
-    sizes = await asyncio.to_thread(request.app[PAGES].layout, sha256, data)
+async def layout_response(request: web.Request, doc: DocumentRecord, data: bytes) -> web.Response:
+    """The document's pages and their sizes."""
+    require_drawable(doc)
+    sizes = await asyncio.to_thread(request.app[PAGES].layout, doc.sha256, data)
     listed = [{"number": i + 1, "width_pt": round(w, 2), "height_pt": round(h, 2)} for i, (w, h) in enumerate(sizes)]
-    return respond({"document_id": doc_id, "sha256": sha256, "pages": listed})
+    return respond({"document_id": doc.id, "sha256": doc.sha256, "pages": listed})
 
 
-async def page(request: web.Request) -> web.Response:
+async def page_response(request: web.Request, doc: DocumentRecord, data: bytes) -> web.Response:
+    """One page as a PNG, as wide as the query asks."""
     raw = request.match_info["page"]
     if not raw.isdigit() or len(raw) > 4:
         raise NotFound("No such page")
     width = query(request, PageQuery).width
-    _doc_id, sha256, data = await _platform_pdf(request)
-    image = await asyncio.to_thread(request.app[PAGES].png, sha256, data, int(raw), width)
+    require_drawable(doc)
+    image = await asyncio.to_thread(request.app[PAGES].png, doc.sha256, data, int(raw), width)
     return web.Response(
         body=image,
         content_type="image/png",
-        headers={"Cache-Control": "private, max-age=3600", "ETag": f'"{sha256[:32]}-{raw}-{width}"'},
+        headers={"Cache-Control": "private, max-age=3600", "ETag": f'"{doc.sha256[:32]}-{raw}-{width}"'},
     )
+
+
+async def _document(request: web.Request) -> tuple[DocumentRecord, bytes]:
+    who = await principal(request)
+    return await request.app[SERVICE].read_document(who, case_id(request), request.match_info["document_id"])
+
+
+async def pages(request: web.Request) -> web.Response:
+    return await layout_response(request, *await _document(request))
+
+
+async def page(request: web.Request) -> web.Response:
+    return await page_response(request, *await _document(request))
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (

@@ -3,18 +3,16 @@ the party's inbox, and the recipient's personal link (``/api/v1/served``)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from server.api import schemas as s
-from server.api.pages import PAGES, PageQuery, PagesView
+from server.api.pages import PageQuery, PagesView, layout_response, page_response
 from server.api.routes import _CASE, API, Endpoint, body, case_id, now, principal, query, respond
 from server.cases import document_view
-from server.documents.pages import RENDERED_KINDS
-from server.errors import InvalidCommand, NotFound
+from server.errors import NotFound
 from server.serving.service import ServingService
 
 SERVING: web.AppKey[ServingService] = web.AppKey("serving", ServingService)
@@ -154,25 +152,14 @@ async def served_document(request: web.Request) -> web.Response:
 
 async def served_page(request: web.Request) -> web.Response:
     who = await principal(request, service_link=True)
-    raw = request.match_info["page"]
-    if not raw.isdigit() or len(raw) > 4:
-        raise NotFound("No such page")
-    width = query(request, PageQuery).width
-    doc, data = await request.app[SERVING].served_document(who, now(request), download=False)
-    if doc.kind not in RENDERED_KINDS or doc.media_type != "application/pdf":
-        raise InvalidCommand("Only documents the platform made can be shown as pages; download this one")
-    image = await asyncio.to_thread(request.app[PAGES].png, doc.sha256, data, int(raw), width)
-    return web.Response(body=image, content_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return await page_response(request, *await request.app[SERVING].served_document(who, now(request), download=False))
 
 
 async def served_pages(request: web.Request) -> web.Response:
     who = await principal(request, service_link=True)
-    doc, data = await request.app[SERVING].served_document(who, now(request), download=False)
-    if doc.kind not in RENDERED_KINDS or doc.media_type != "application/pdf":
-        return respond({"document_id": doc.id, "sha256": doc.sha256, "pages": []})
-    sizes = await asyncio.to_thread(request.app[PAGES].layout, doc.sha256, data)
-    listed = [{"number": i + 1, "width_pt": round(w, 2), "height_pt": round(h, 2)} for i, (w, h) in enumerate(sizes)]
-    return respond({"document_id": doc.id, "sha256": doc.sha256, "pages": listed})
+    return await layout_response(
+        request, *await request.app[SERVING].served_document(who, now(request), download=False)
+    )
 
 
 _SERVICE = f"{_CASE}/service"
@@ -279,10 +266,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         f"{API}/served/pages",
         served_pages,
-        "With a service link: the served document's pages (none for documents the platform did not make)",
+        "With a service link: the served document's pages (422 for a document the platform did not make)",
         "readServedPages",
         PagesView,
-        errors=(401, 404),
+        errors=(401, 404, 422),
         tags=("service",),
     ),
     Endpoint(

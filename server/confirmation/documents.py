@@ -6,19 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from server.documents.pdf import Column, DocumentBuilder, SignatureBox
-
-CST = ZoneInfo("Asia/Shanghai")
+from server.documents.pdf import BEIJING, Column, DocumentBuilder, SignatureBox, beijing_time
 
 
 def _t(when: datetime | None) -> str:
-    return when.astimezone(CST).strftime("%Y-%m-%d %H:%M") if when else "—"
+    return beijing_time(when, seconds=False)
 
 
 def _d(when: datetime) -> str:
-    local = when.astimezone(CST)
+    local = when.astimezone(BEIJING)
     return f"{local.year}年{local.month}月{local.day}日"
 
 

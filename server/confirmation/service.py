@@ -99,14 +99,19 @@ class ConfirmationService:
             raise NotFound("No application for judicial confirmation has been prepared")
         return application
 
-    async def _judge(self, principal: Principal, case_id: str) -> tuple[Application, Any]:
-        """The judge who took this application (and their account)."""
+    async def _in_court(self, principal: Principal, case_id: str) -> tuple[Application, Any]:
+        """A submitted application of the judge's own court (and the judge's account); else NotFound."""
         if principal.account_kind is not AccountKind.JUDGE:
-            raise Forbidden("Only the judge of the application may do this")
+            raise Forbidden("Only a judge of the court may do this")
         application = await self._application(case_id)
         account = await self.repo.account(principal.subject_id)
         if application.court != account.organization or application.submitted_at is None:
             raise NotFound("No such application in your court")
+        return application, account
+
+    async def _judge(self, principal: Principal, case_id: str) -> tuple[Application, Any]:
+        """The judge who took this application (and their account)."""
+        application, account = await self._in_court(principal, case_id)
         if application.judge_account_id != account.id:
             raise Forbidden("Take the application first (another judge may have it)")
         return application, account
@@ -250,25 +255,20 @@ class ConfirmationService:
         await self.repo.write_audited(case_id, decide, work, now)
 
     async def _add(
-        self, case_id: str, data: bytes, kind: str, title: str, media_type: str, visibility: str, now: datetime
+        self,
+        case_id: str,
+        data: bytes,
+        kind: str,
+        title: str,
+        media_type: str,
+        visibility: str,
+        now: datetime,
+        actor: str = "system",
     ) -> DocumentRecord:
-        """Keep a document the platform made (audited, under the case's lock)."""
-        ref = await self.cases.blobs.put(data)
-        doc = DocumentRecord(
-            str(uuid.uuid4()), case_id, kind, title, ref.sha256, ref.size, media_type, visibility, now, "system"
+        """Keep a document the platform made (or a party handed in), audited, under the case's lock."""
+        return await self.cases.store_document(
+            case_id, data, kind=kind, title=title, media_type=media_type, visibility=visibility, now=now, actor=actor
         )
-        record = AuditRecord(
-            "system", "document.added", {"document_id": doc.id, "kind": kind, "sha256": ref.sha256, "size": ref.size}
-        )
-        for attempt in range(5):
-            loaded = await self.repo.load_case(case_id)
-            try:
-                await self.repo.add_document(loaded, doc, [record])
-                return doc
-            except ConcurrentUpdate:
-                if attempt == 4:
-                    raise
-        raise AssertionError("unreachable")
 
     async def status(self, principal: Principal, case_id: str) -> dict[str, Any]:
         """Where the application stands: the court, who confirmed, deadlines, packet and ruling."""
@@ -331,7 +331,7 @@ class ConfirmationService:
             raise InvalidCommand("The court is not reviewing an application of this case")
         if media_type not in MATERIAL_TYPES:
             raise InvalidCommand("Material must be a PDF, JPEG or PNG file")
-        doc = await self._add(case_id, data, MATERIAL_KIND, title, media_type, "parties", now)
+        doc = await self._add(case_id, data, MATERIAL_KIND, title, media_type, "parties", now, principal.actor)
         await self.repo.record(
             case_id, [AuditRecord(principal.actor, "confirmation.material", {"document_id": doc.id})], now
         )
@@ -364,12 +364,7 @@ class ConfirmationService:
 
     async def take(self, principal: Principal, case_id: str, now: datetime) -> dict[str, Any]:
         """A judge of the court takes the application and joins the case as its judge."""
-        if principal.account_kind is not AccountKind.JUDGE:
-            raise Forbidden("Only a judge takes an application")
-        application = await self._application(case_id)
-        account = await self.repo.account(principal.subject_id)
-        if application.court != account.organization or application.submitted_at is None:
-            raise NotFound("No such application in your court")
+        _application, account = await self._in_court(principal, case_id)
         if not await self.store.take(case_id, account.id):
             raise Forbidden("Another judge of the court has taken this application")
         if await self.repo.account_role_on_case(account.id, case_id) is None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from server.documents.pdf import Column, DocumentBuilder, SignatureBox
+from server.documents.pdf import Column, DocumentBuilder, SignatureBox, beijing_time
 
-CST = ZoneInfo("Asia/Shanghai")
 CHANNEL_NAMES = {"email": "电子邮件", "sms": "短信", "inbox": "平台站内信"}
 STATUS_NAMES = {
     "pending": "待发送",
@@ -58,10 +56,6 @@ class ProofFacts:
     issued_at: datetime
 
 
-def _t(when: datetime | None) -> str:
-    return when.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S") if when else "—"
-
-
 def render_proof(f: ProofFacts) -> tuple[bytes, SignatureBox]:
     """The proof's PDF (unsigned) and the box of the platform's seal."""
     doc = DocumentBuilder(
@@ -72,7 +66,7 @@ def render_proof(f: ProofFacts) -> tuple[bytes, SignatureBox]:
         footer_note="在线调解平台",
     )
     consent = (
-        f"{_t(f.consent_at)}，同意以{'、'.join(CHANNEL_NAMES.get(c, c) for c in f.consent_channels)}方式送达"
+        f"{beijing_time(f.consent_at)}，同意以{'、'.join(CHANNEL_NAMES.get(c, c) for c in f.consent_channels)}方式送达"
         if f.consent_at
         else "—"
     )
@@ -86,8 +80,8 @@ def render_proof(f: ProofFacts) -> tuple[bytes, SignatureBox]:
             ("受送达人", f"{f.recipient}（{f.recipient_role}）"),
             ("电子送达确认", consent),
             ("送达人", f.served_by),
-            ("送达开始", f"{_t(f.started_at)}（北京时间，下同）"),
-            ("送达期限", _t(f.deadline)),
+            ("送达开始", f"{beijing_time(f.started_at)}（北京时间，下同）"),
+            ("送达期限", beijing_time(f.deadline)),
         ]
     )
     doc.heading("送达过程", 2)
@@ -105,9 +99,9 @@ def render_proof(f: ProofFacts) -> tuple[bytes, SignatureBox]:
                 CHANNEL_NAMES.get(c.channel, c.channel),
                 c.to_masked or "—",
                 STATUS_NAMES.get(c.status, c.status) + (f"（尝试 {c.attempts} 次）" if c.attempts > 1 else ""),
-                _t(c.sent_at),
-                _t(c.accepted_at),
-                (_t(c.failed_at) + (f" {c.last_error}" if c.last_error else "")) if c.failed_at else "—",
+                beijing_time(c.sent_at),
+                beijing_time(c.accepted_at),
+                (beijing_time(c.failed_at) + (f" {c.last_error}" if c.last_error else "")) if c.failed_at else "—",
             ]
             for c in f.channels
         ],
@@ -115,12 +109,18 @@ def render_proof(f: ProofFacts) -> tuple[bytes, SignatureBox]:
     doc.heading("送达结果", 2)
     if f.effective_at:
         doc.paragraph(
-            f"本文书于 {_t(f.effective_at)} 以{CHANNEL_NAMES.get(f.effective_channel or '', '电子')}方式"
+            f"本文书于 {beijing_time(f.effective_at)} 以{CHANNEL_NAMES.get(f.effective_channel or '', '电子')}方式"
             "到达受送达人特定系统，依法视为送达。"
         )
     else:
         doc.paragraph("截至本回证出具时，本文书尚未到达受送达人特定系统，送达未生效。")
-    doc.fields([("首次查阅", _t(f.opened_at)), ("首次下载", _t(f.downloaded_at)), ("回证出具", _t(f.issued_at))])
+    doc.fields(
+        [
+            ("首次查阅", beijing_time(f.opened_at)),
+            ("首次下载", beijing_time(f.downloaded_at)),
+            ("回证出具", beijing_time(f.issued_at)),
+        ]
+    )
     doc.paragraph(
         "核对方法：受送达人所收文书的 SHA-256 摘要与本回证所列数值一致，即为同一文书。本回证由平台电子签章，签章后的任何改动均可被发现。"
     )

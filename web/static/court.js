@@ -90,6 +90,16 @@ async function openApplication(caseId, take) {
       cell(tr, "").append(b);
       rows.append(tr);
     }
+    // material the parties handed in after a request
+    const view = await api("GET", base);
+    $("materials").replaceChildren(...(view.documents || []).filter((d) => d.kind === "supplementary_material").map((d) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.textContent = `补充材料：${d.title}（${when(d.created_at)}）下载 Download`;
+      b.addEventListener("click", () => download(caseId, d));
+      li.append(b);
+      return li;
+    }));
     $("playback").href = `/playback?case=${encodeURIComponent(caseId)}`;
     show("verification", false);
     const ruled = state.ruling_document_id !== null;

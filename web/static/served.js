@@ -34,7 +34,11 @@ async function main() {
     link.click();
     $("status").textContent = "已下载。Downloaded.";
   });
-  await showPages($("pages"), token, "/api/v1/served/pages", (n, width) => `/api/v1/served/pages/${n}?width=${width}`);
+  try {
+    await showPages($("pages"), token, "/api/v1/served/pages", (n, width) => `/api/v1/served/pages/${n}?width=${width}`);
+  } catch {
+    $("pages").textContent = "此文书请下载后查看。 Download this document to read it.";  // not a document the platform drew
+  }
 }
 
 main();
