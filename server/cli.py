@@ -8,6 +8,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -42,8 +43,19 @@ def _logging(settings: Settings, command: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
 async def _create_account(
-    settings: Settings, username: str, password: str, kind: AccountKind, name: str, org: str
+    settings: Settings,
+    username: str,
+    password: str,
+    kind: AccountKind,
+    name: str,
+    org: str,
+    phone: str | None = None,
+    email: str | None = None,
 ) -> Account:
     await db.upgrade(settings.resolved_database_url)
     parts = build_components(settings)
@@ -56,6 +68,8 @@ async def _create_account(
             organization=org,
             password_hash=await asyncio.to_thread(hash_password, password),
             created_at=utc_now(),
+            phone=phone,
+            email=email,
         )
         await parts.repo.create_account(account)
         return account
@@ -167,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_create.add_argument("--kind", choices=[k.value for k in AccountKind], required=True)
     p_create.add_argument("--name", required=True, help="display name")
     p_create.add_argument("--organization", default="", help="mediation committee or court")
+    p_create.add_argument("--phone", help="mobile number for one-time codes when signing")
+    p_create.add_argument("--email", help="e-mail address for one-time codes (if no phone)")
 
     p_audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
@@ -207,8 +223,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             if len(password) < 10:
                 print("error: choose a password of at least 10 characters", file=sys.stderr)
                 return 2
+            if (args.phone and not PHONE.match(args.phone)) or (args.email and not EMAIL.match(args.email)):
+                print("error: --phone takes digits (an optional +), --email an address", file=sys.stderr)
+                return 2
             account = asyncio.run(
-                _create_account(settings, args.username, password, AccountKind(args.kind), args.name, args.organization)
+                _create_account(
+                    settings,
+                    args.username,
+                    password,
+                    AccountKind(args.kind),
+                    args.name,
+                    args.organization,
+                    args.phone,
+                    args.email,
+                )
             )
             print(f"created {account.kind.value} account {account.username} ({account.id})")
             return 0

@@ -197,8 +197,7 @@ class SigningService:
         pid, case = await self._signer(principal, case_id)
         if case.state is not lc.CaseState.SIGNING:
             raise InvalidCommand("The agreement is not open for signing")
-        participant = await self.repo.participant(pid)
-        channel, to = ("sms", participant.phone) if participant.phone else ("email", participant.email)
+        channel, to = await self._contact(principal, pid)
         if not to:
             raise InvalidCommand("No phone number or e-mail address is registered for you: ask the mediator")
         latest = await self.repo.latest_signing_code(case_id, pid)
@@ -218,6 +217,20 @@ class SigningService:
             raise ServiceUnavailable(f"The code could not be delivered now: {exc}; try again later") from exc
         return {"channel": channel, "to": mask_address(channel, to), "expires_at": (now + CODE_TTL).isoformat()}
 
+    async def _contact(self, principal: Principal, pid: str) -> tuple[str, str | None]:
+        """Where the signer's codes go: their phone, else their e-mail (a mediator's are on their account)."""
+        holder: Any = await self.repo.account(principal.subject_id) if principal.is_account else None
+        if holder is None or not (holder.phone or holder.email):
+            holder = await self.repo.participant(pid)
+        return ("sms", holder.phone) if holder.phone else ("email", holder.email)
+
+    async def _verify_with(self, principal: Principal, pid: str) -> str:
+        """``code`` for everyone with a phone or e-mail on record; a mediator without one uses the password."""
+        if not principal.is_account:
+            return "code"
+        _channel, to = await self._contact(principal, pid)
+        return "code" if to else "password"
+
     async def sign(
         self, principal: Principal, case_id: str, code: str | None, password: str | None, mark_b64: str, now: datetime
     ) -> dict[str, Any]:
@@ -225,7 +238,7 @@ class SigningService:
         pid, case = await self._signer(principal, case_id)
         mark = _mark(mark_b64)
         lc.apply(case, lc.RecordSignature(pid), now)  # not your turn, already signed, deadline: refused first
-        if principal.is_account:
+        if await self._verify_with(principal, pid) == "password":
             await self._password(principal, password)
             channel = "password"
         else:
@@ -285,7 +298,7 @@ class SigningService:
         from server.documents.pdf import SignatureBox
 
         participant = await self.repo.participant(pid)
-        address = {"sms": participant.phone, "email": participant.email}.get(channel) or ""
+        address = (await self._contact(principal, pid))[1] if channel != "password" else None
         verified = {"channel": channel, "to": mask_address(channel, address) if address else ""}
         terms = await self._terms(case_id)
         place = next(s for s in terms["signers"] if s["participant_id"] == pid)
@@ -375,7 +388,7 @@ class SigningService:
                 "participant_id": you,
                 "signer": you in case.signing.signers,
                 "signed": you in case.signing.signed,
-                "verify_with": "password" if principal.is_account else "code",
+                "verify_with": await self._verify_with(principal, you) if you in case.signing.signers else "code",
             },
             "signers": [
                 {

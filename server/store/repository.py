@@ -59,6 +59,10 @@ class Account:
     """When created."""
     disabled: bool = False
     """A disabled account cannot log in."""
+    phone: str | None = None
+    """Mobile number for one-time codes (personal data: never logged)."""
+    email: str | None = None
+    """E-mail address for one-time codes, if no phone."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,8 @@ def _account(row: Any) -> Account:
         password_hash=row.password_hash,
         created_at=row.created_at,
         disabled=bool(row.disabled),
+        phone=row.phone,
+        email=row.email,
     )
 
 
@@ -544,6 +550,8 @@ class CaseRepository:
                         password_hash=account.password_hash,
                         created_at=account.created_at,
                         disabled=account.disabled,
+                        phone=account.phone,
+                        email=account.email,
                     )
                 )
         except IntegrityError as exc:

@@ -69,6 +69,8 @@ accounts = Table(
     Column("password_hash", String(256), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled", Boolean(), nullable=False),
+    Column("phone", String(32), nullable=True),
+    Column("email", String(254), nullable=True),
 )
 
 cases = Table(

@@ -22,11 +22,12 @@ APPLICANT = {"role": "applicant", "display_name": "张三", "phone": "1391234567
 RESPONDENT = {"role": "respondent", "display_name": "李四", "phone": "13987654321", "email": "li@example.org"}
 
 
-async def account(api: Api, kind: AccountKind, name: str = "") -> tuple[str, str]:
+async def account(api: Api, kind: AccountKind, name: str = "", phone: str | None = None) -> tuple[str, str]:
     """Create an account in the store and log in over HTTP; return (username, token)."""
     username = f"{kind.value}-{uuid.uuid4().hex[:8]}"
+    password_hash = hash_password(PASSWORD, log2_n=12)
     await api.repo.create_account(
-        Account(new_id(), username, name or username, kind, "某某法院", hash_password(PASSWORD, log2_n=12), api.clock())
+        Account(new_id(), username, name or username, kind, "某某法院", password_hash, api.clock(), phone=phone)
     )
     status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert status == 200, body

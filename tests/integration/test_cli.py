@@ -137,6 +137,16 @@ def test_account_create_and_bad_configuration(tmp_path: Path) -> None:
         timeout=60,
     )
     assert dup.returncode == 1 and b"taken" in dup.stderr and b"Traceback" not in dup.stderr
+    args = ["account", "create", "--username", "wang", "--kind", "mediator", "--name", "王调解员"]
+    password = {**env, "MEDIATION_PASSWORD": "a long enough password"}
+    bad_phone = subprocess.run([*CLI, *args, "--phone", "call me"], env=password, capture_output=True, timeout=60)
+    assert bad_phone.returncode == 2 and b"--phone" in bad_phone.stderr
+    with_phone = subprocess.run([*CLI, *args, "--phone", "13700001111"], env=password, capture_output=True, timeout=60)
+    assert with_phone.returncode == 0, with_phone.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "mediation.db") as db:
+        assert db.execute("SELECT phone FROM accounts WHERE username = 'wang'").fetchone() == ("13700001111",)
     bad = subprocess.run([*CLI, "serve"], env={**env, "MEDIATION_PORT": "eighty"}, capture_output=True, timeout=60)
     assert bad.returncode == 1 and b"port" in bad.stderr and b"Traceback" not in bad.stderr
 

@@ -68,9 +68,12 @@ def mail() -> Iterator[tuple[Bouncing, Controller]]:
         yield box, controller
 
 
-async def signed_case(api: Api, people: tuple[dict[str, str], ...] = (APPLICANT, RESPONDENT)) -> dict[str, Any]:
-    """A case whose agreement everyone has signed: the parties with codes, the mediator last."""
-    username, med = await account(api, AccountKind.MEDIATOR, "王调解员")
+async def signed_case(
+    api: Api, people: tuple[dict[str, str], ...] = (APPLICANT, RESPONDENT), mediator_phone: str | None = None
+) -> dict[str, Any]:
+    """A case whose agreement everyone has signed: the parties with codes, the mediator last (with a code
+    when their account has a phone, else with the password)."""
+    username, med = await account(api, AccountKind.MEDIATOR, "王调解员", phone=mediator_phone)
     status, case, _ = await api.call("POST", "/api/v1/cases", med, json={"kind": "traffic_accident", "title": "追尾"})
     assert status == 201
     base = f"/api/v1/cases/{case['id']}"
@@ -93,9 +96,12 @@ async def signed_case(api: Api, people: tuple[dict[str, str], ...] = (APPLICANT,
         body = {"code": code_for(outbox, person["phone"]), "mark_png": mark()}
         status, signed, _ = await api.call("POST", f"{base}/signing/sign", out[role], json=body)
         assert status == 201, signed
-    status, done, _ = await api.call(
-        "POST", f"{base}/signing/sign", med, json={"password": PASSWORD, "mark_png": mark()}
-    )
+    if mediator_phone:
+        assert (await api.call("POST", f"{base}/signing/code", med))[0] == 201
+        body = {"code": code_for(outbox, mediator_phone), "mark_png": mark()}
+    else:
+        body = {"password": PASSWORD, "mark_png": mark()}
+    status, done, _ = await api.call("POST", f"{base}/signing/sign", med, json=body)
     assert status == 201 and done["state"] == "signed", done
     out["agreement"] = done["document"]
     return out

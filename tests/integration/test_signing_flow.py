@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 from e_sign.verify import verify_pdf
 from server.api.agreement import SIGNINGS
 from server.api.signing import SIGNING
+from server.domain.roles import AccountKind
 from server.notify import OutboxNotifier
 from tests.conftest import Api
 from tests.integration.test_agreement import TERMS, between_sessions
@@ -174,3 +175,44 @@ def pdf_text(pdf: bytes) -> str:
 
     out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
     return out.stdout.decode()
+
+
+async def test_a_mediator_with_a_phone_on_their_account_signs_with_a_code(api: Api) -> None:
+    from tests.integration.test_service import signed_case
+
+    phone = "13700001111"
+    c = await signed_case(api, mediator_phone=phone)  # asserts the code round itself
+    base = c["base"]
+    status, state, _ = await api.call("GET", f"{base}/signing", c["mediator"])
+    assert status == 200 and state["you"]["verify_with"] == "code"
+    cert = (await api.call("GET", f"{base}/documents/{state['certificate']['id']}", c["mediator"]))[1]
+    text = "".join(pdf_text(cert).split())
+    assert "短信验证码（137****1111）" in text and "调解员账户密码" not in text
+
+
+async def test_a_mediator_with_a_phone_cannot_sign_with_the_password_alone(api: Api) -> None:
+    from tests.integration.test_api import account
+    from tests.integration.test_service import APPLICANT
+
+    outbox = OutboxNotifier()
+    api.app[SIGNINGS].notifier = outbox
+    _, med = await account(api, AccountKind.MEDIATOR, "王调解员", phone="13700002222")
+    status, case, _ = await api.call("POST", "/api/v1/cases", med, json={"kind": "traffic_accident", "title": "t"})
+    base = f"/api/v1/cases/{case['id']}"
+    applicant = (await api.call("POST", f"{base}/participants", med, json=APPLICANT))[1]
+    starts = (api.clock() + timedelta(hours=1)).isoformat()
+    sid = (await api.call("POST", f"{base}/sessions", med, json={"starts_at": starts}))[1]["session_id"]
+    for step in ("start", "end"):
+        await api.call("POST", f"{base}/sessions/{sid}/{step}", med)
+    await api.call("POST", f"{base}/agreement/drafts", med, json=TERMS)
+    await api.call("POST", f"{base}/signing", med, json={})
+    token = applicant["link"]["token"]
+    await api.call("POST", f"{base}/signing/code", token)
+    body = {"code": code_for(outbox, APPLICANT["phone"]), "mark_png": mark()}
+    assert (await api.call("POST", f"{base}/signing/sign", token, json=body))[0] == 201
+    status, body, _ = await api.call(
+        "POST", f"{base}/signing/sign", med, json={"password": PASSWORD, "mark_png": mark()}
+    )
+    assert status == 403 and "code" in body["detail"], body
+    status, sent, _ = await api.call("POST", f"{base}/signing/code", med)
+    assert status == 201 and sent["to"] == "137****2222"
