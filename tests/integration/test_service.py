@@ -203,6 +203,9 @@ async def test_service_by_e_mail_with_a_bounce_a_retry_and_the_proof(
     assert (
         await api.call("POST", f"{base}/service/{view['id']}/recipients/{c['applicant_id']}/proof", c["applicant"])
     )[0] == 403
+    # a recipient cannot open another recipient's documents: the proofs are the staff's
+    for party in ("applicant", "respondent"):
+        assert (await api.call("GET", f"{base}/documents/{proof['id']}", c[party]))[0] == 404
     pdf = (await api.call("GET", f"{base}/documents/{proof['id']}", med))[1]
     report = await asyncio.to_thread(verify_pdf, pdf, api.app[SIGNING].trust_roots)
     assert report.ok and report.signatures[0].signer_name == "在线调解平台", report.reasons
