@@ -223,7 +223,13 @@ def _add_live_rooms(
     from server.store.serving import ServiceStore
 
     serving = ServingService(
-        components.service, ServiceStore(components.repo.engine), notifier, settings.base_url, app[SIGNING]
+        components.service,
+        ServiceStore(components.repo.engine),
+        notifier,
+        settings.base_url,
+        app[SIGNING],
+        sms_receipts=settings.sms_receipts,
+        sms_key=settings.sms_gateway_key.encode("utf-8"),
     )
     worker = DeliveryWorker(serving, clock)
     serving.poke = worker.poke

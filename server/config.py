@@ -115,6 +115,10 @@ class Settings:
     """HTTP(S) URL of the SMS gateway (signed JSON POSTs); empty: no SMS channel."""
     sms_gateway_key: str = field(default="", repr=False)
     """Shared key that signs requests to the SMS gateway (HMAC-SHA256); needed with ``sms_gateway_url``."""
+    sms_receipts: bool = False
+    """Whether the gateway reports each message's delivery to ``POST /api/v1/sms/receipts`` (signed with
+    the same key). With receipts, SMS service takes effect when the phone received the message; without,
+    when the gateway accepted it."""
     webhook_urls: str = ""
     """Comma-separated http(s) URLs that receive a signed JSON POST for every change of a case's state
     (see ``server.webhooks``); empty: no webhooks."""

@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
 from server.api import schemas as s
 from server.api.pages import PageQuery, PagesView, layout_response, page_response
-from server.api.routes import _CASE, API, Endpoint, body, case_id, now, principal, query, respond
+from server.api.routes import _CASE, API, Endpoint, body, case_id, now, principal, query, raw_body, respond
 from server.cases import document_view
-from server.errors import NotFound
+from server.errors import InvalidCommand, NotFound, Unauthenticated
 from server.serving.service import ServingService
 
 SERVING: web.AppKey[ServingService] = web.AppKey("serving", ServingService)
+MAX_RECEIPT = 4096
 
 
 class ConsentRequest(s.Strict):
@@ -36,6 +37,18 @@ class RetryRequest(s.Strict):
     """Try the flagged or failed recipients again."""
 
     deadline_hours: int = Field(default=72, ge=1, le=720)
+
+
+class SmsReceipt(s.Strict):
+    """The gateway's report on one message (signed like the platform's own requests to it)."""
+
+    reference: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    status: Literal["delivered", "failed"]
+    error: str = Field(default="", max_length=100)
+
+
+class ReceiptView(s.Open):
+    status: str
 
 
 class DownloadQuery(s.Strict):
@@ -162,8 +175,48 @@ async def served_pages(request: web.Request) -> web.Response:
     )
 
 
+async def sms_receipt(request: web.Request) -> web.Response:
+    """A delivery receipt from the SMS gateway: HMAC-signed with the gateway key, no bearer token."""
+    import time
+
+    from server.notify import check_webhook_signature
+
+    raw = await raw_body(request, MAX_RECEIPT)
+    key = request.app[SERVING].sms_key
+    signed = check_webhook_signature(
+        key,
+        request.headers.get("X-Mediation-Timestamp"),
+        raw,
+        request.headers.get("X-Mediation-Signature"),
+        time.time(),
+    )
+    if not key or not signed:
+        raise Unauthenticated("The receipt is not signed with the gateway's key")
+    try:
+        receipt = SmsReceipt.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidCommand("The receipt does not match the schema") from exc
+    out = await request.app[SERVING].sms_receipt(
+        receipt.reference, receipt.status == "delivered", receipt.error, now(request)
+    )
+    return respond({"status": out})
+
+
 _SERVICE = f"{_CASE}/service"
 ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "POST",
+        f"{API}/sms/receipts",
+        sms_receipt,
+        "The SMS gateway reports a message delivered to the phone (service takes effect) or failed; "
+        "signed with X-Mediation-Timestamp / X-Mediation-Signature (HMAC-SHA256 with the gateway key)",
+        "receiveSmsReceipt",
+        ReceiptView,
+        auth=False,
+        raw_body="application/json",
+        errors=(401, 404, 422),
+        tags=("service",),
+    ),
     Endpoint(
         "POST",
         f"{_SERVICE}/consent",

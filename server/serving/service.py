@@ -75,6 +75,8 @@ class ServingService:
         base_url: str,
         keys: Any,
         poke: Any = None,
+        sms_receipts: bool = False,
+        sms_key: bytes = b"",
     ) -> None:
         self.cases = cases
         self.repo = cases.repo
@@ -83,6 +85,9 @@ class ServingService:
         self.base_url = base_url.rstrip("/")
         self.keys = keys
         self.poke = poke or (lambda: None)
+        self.sms_receipts = sms_receipts
+        self.sms_key = sms_key
+        """The key the SMS gateway signs its receipts with (empty: every receipt is refused)."""
 
     # ------------------------------------------------------------------ consent (a party)
 
@@ -502,33 +507,13 @@ class ServingService:
             message = await self._message(service, participant, delivery, now)
             result = await self.notifier.send(message)
         except DeliveryFailed as exc:
-            last = attempts >= MAX_ATTEMPTS[exc.permanent]
-            status = "failed" if last else "retrying"
-            wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+            return await self._failed(service, delivery, attempts, exc.permanent, str(exc), now)
+        if delivery.channel == "sms" and result.accepted and self.sms_receipts:
+            # the gateway took it; service takes effect when the phone's receipt comes (sms_receipt)
             await self.store.finish(
-                delivery.id,
-                {
-                    "status": status,
-                    "attempts": attempts,
-                    "failed_at": now,
-                    "last_error": str(exc)[:200],
-                    "next_attempt_at": None if last else now + wait,
-                },
+                delivery.id, {"status": "sent", "attempts": attempts, "sent_at": now, "next_attempt_at": None}
             )
-            record = AuditRecord(
-                "system",
-                "service.delivery_failed",
-                {
-                    "service_id": service.id,
-                    "delivery_id": delivery.id,
-                    "channel": delivery.channel,
-                    "attempts": attempts,
-                    "permanent": exc.permanent,
-                    "given_up": last,
-                },
-            )
-            await self.repo.record(service.case_id, [record], now)
-            return status
+            return "sent"
         if not result.accepted:  # handed to a log or console: no proof it arrived
             await self.store.finish(
                 delivery.id, {"status": "sent", "attempts": attempts, "sent_at": now, "next_attempt_at": None}
@@ -539,6 +524,54 @@ class ServingService:
             {"status": "accepted", "attempts": attempts, "sent_at": now, "accepted_at": now, "next_attempt_at": None},
         )
         await self._effective(service, participant.id, delivery.channel, now)
+        return "accepted"
+
+    async def _failed(
+        self, service: ServiceRow, delivery: DeliveryRow, attempts: int, permanent: bool, error: str, now: datetime
+    ) -> str:
+        """Record a failed attempt; schedule the next one with back-off, or give up."""
+        last = attempts >= MAX_ATTEMPTS[permanent]
+        status = "failed" if last else "retrying"
+        wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+        await self.store.finish(
+            delivery.id,
+            {
+                "status": status,
+                "attempts": attempts,
+                "failed_at": now,
+                "last_error": error[:200],
+                "next_attempt_at": None if last else now + wait,
+            },
+        )
+        record = AuditRecord(
+            "system",
+            "service.delivery_failed",
+            {
+                "service_id": service.id,
+                "delivery_id": delivery.id,
+                "channel": delivery.channel,
+                "attempts": attempts,
+                "permanent": permanent,
+                "given_up": last,
+            },
+        )
+        await self.repo.record(service.case_id, [record], now)
+        return status
+
+    async def sms_receipt(self, reference: str, delivered: bool, error: str, now: datetime) -> str:
+        """The gateway's report on one message: on the phone (service effective), or failed (retried)."""
+        delivery = await self.store.by_reference(reference)
+        if delivery is None or delivery.channel != "sms":
+            raise NotFound("No such message")
+        if delivery.status != "sent":
+            return delivery.status  # a repeated or late receipt changes nothing
+        service = await self.store.service(delivery.service_id)
+        assert service is not None
+        if not delivered:
+            detail = f"the phone did not receive it: {error}" if error else "the phone did not receive it"
+            return await self._failed(service, delivery, delivery.attempts, True, detail, now)
+        await self.store.finish(delivery.id, {"status": "accepted", "accepted_at": now})
+        await self._effective(service, delivery.participant_id, "sms", now)
         return "accepted"
 
     async def _message(

@@ -186,6 +186,13 @@ class ServiceStore:
             rows = (await conn.execute(query.order_by(d.c.service_id, d.c.participant_id, d.c.channel))).all()
         return [_delivery(r) for r in rows]
 
+    async def by_reference(self, reference: str) -> DeliveryRow | None:
+        """The delivery a gateway's receipt names."""
+        d = t.deliveries
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(d).where(d.c.reference == reference))).first()
+        return _delivery(row) if row is not None else None
+
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int = 20) -> list[DeliveryRow]:
         """Deliveries whose time has come, each claimed for this worker by a conditional UPDATE.
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,14 +27,15 @@ from server.api.serving import SERVING
 from server.api.signing import SIGNING
 from server.app import DELIVERIES
 from server.domain.roles import AccountKind
-from server.notify import ChannelNotifier, LogNotifier, OutboxNotifier, SmtpNotifier
+from server.notify import ChannelNotifier, HttpSmsGateway, LogNotifier, OutboxNotifier, SmtpNotifier, sign_webhook
 from tests.conftest import Api
 from tests.integration.test_agreement import TERMS
 from tests.integration.test_api import PASSWORD, account
-from tests.integration.test_notify import Mailbox, smtp_server
+from tests.integration.test_notify import KEY, Gateway, Mailbox, gateway, smtp_server
 from tests.integration.test_signing_flow import code_for, mark, pdf_text
 
 pytestmark = pytest.mark.asyncio
+__all__ = ["gateway"]  # the SMS gateway fixture, shared with test_notify
 
 SENDER = "service@court-mediation.test"
 APPLICANT = {
@@ -289,3 +292,51 @@ async def test_an_unserved_recipient_is_flagged_and_served_on_retry(api: Api) ->
         await worker.tick()
         assert (await api.call("GET", base, med))[1]["state"] == "served"
         assert any(r.rcpt_tos == [RESPONDENT["email"]] for r in box.received)
+
+
+async def test_sms_service_takes_effect_on_the_phones_receipt(api: Api, gateway: Gateway) -> None:
+    """With receipts, the gateway's 2xx only means "sent": the signed receipt from the phone makes
+    service effective; a failed receipt is retried; a receipt not signed with the gateway's key is
+    refused and changes nothing."""
+    serving = api.app[SERVING]
+    serving.notifier = ChannelNotifier(None, HttpSmsGateway(gateway.url, KEY), LogNotifier())
+    serving.sms_receipts, serving.sms_key = True, KEY
+    worker = await by_hand(api)
+    c = await signed_case(api)
+    base, med = c["base"], c["mediator"]
+    for who in ("applicant", "respondent"):
+        assert (await api.call("POST", f"{base}/service/consent", c[who], json={"channels": ["sms"]}))[0] == 201
+    assert (await api.call("POST", f"{base}/service", med, json={"document_id": c["agreement"]["id"]}))[0] == 201
+    await worker.tick()
+    refs = {m["to"]: m["reference"] for m in gateway.received}
+    assert set(refs) == {APPLICANT["phone"], RESPONDENT["phone"]}
+    assert "/served#token=" in gateway.received[0]["text"]
+    view = (await api.call("GET", f"{base}/service", med))[1]["services"][0]
+    assert all(r["deliveries"][0]["status"] == "sent" and not r["effective_at"] for r in view["recipients"])
+
+    async def receipt(reference: str, status: str, key: bytes = KEY) -> tuple[int, Any]:
+        raw = json.dumps({"reference": reference, "status": status, "error": "absent subscriber"}).encode()
+        stamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Mediation-Timestamp": str(stamp),
+            "X-Mediation-Signature": sign_webhook(key, stamp, raw),
+        }
+        status_code, body, _ = await api.call("POST", "/api/v1/sms/receipts", data=raw, headers=headers)
+        return status_code, body
+
+    assert (await receipt(refs[APPLICANT["phone"]], "delivered", key=b"not the gateway's key at all 123"))[0] == 401
+    assert (await receipt("no-such-reference", "delivered"))[0] == 404
+    assert await receipt(refs[APPLICANT["phone"]], "delivered") == (200, {"status": "accepted"})
+    assert await receipt(refs[APPLICANT["phone"]], "delivered") == (200, {"status": "accepted"})  # repeated: no change
+    assert await receipt(refs[RESPONDENT["phone"]], "failed") == (200, {"status": "retrying"})
+    assert (await api.call("GET", base, med))[1]["state"] == "serving"
+    api.clock.advance(timedelta(seconds=31))
+    await worker.tick()  # the respondent's SMS goes again; its receipt comes back delivered
+    again = [m for m in gateway.received if m["to"] == RESPONDENT["phone"]]
+    assert len(again) == 2
+    assert await receipt(again[-1]["reference"], "delivered") == (200, {"status": "accepted"})
+    assert (await api.call("GET", base, med))[1]["state"] == "served"
+    view = (await api.call("GET", f"{base}/service", med))[1]["services"][0]
+    people = {r["name"]: r for r in view["recipients"]}
+    assert people["张三"]["effective_channel"] == "sms" and people["李四"]["deliveries"][0]["attempts"] == 2
