@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 from server.agreement.service import TERMS_KIND
 from server.cases import CaseService, document_view
 from server.domain import lifecycle as lc
-from server.domain.roles import Action
+from server.domain.roles import Action, Role
 from server.errors import (
     ConcurrentUpdate,
     DeliveryFailed,
@@ -185,16 +185,27 @@ class SigningService:
 
     # ------------------------------------------------------------------ signers
 
-    async def _signer(self, principal: Principal, case_id: str) -> tuple[str, lc.Case]:
+    async def _signer(self, principal: Principal, case_id: str) -> tuple[str, lc.Case, str]:
+        """Whose block the caller signs, the case, and who acts: the signer, or their agent.
+
+        An agent (代理人) the mediator added for a party signs that party's block with their own
+        phone or e-mail; the signature's certificate names the agent, acting for the party.
+        """
         access = await self.cases.require(principal, case_id, Action.READ_CASE)
         case = (await self.repo.load_case(case_id)).case
-        if case.signing is None or access.participant_id not in case.signing.signers:
+        if case.signing is None:
             raise Forbidden("You are not a signer of this agreement")
-        return access.participant_id, case
+        if access.participant_id in case.signing.signers:
+            return access.participant_id, case, access.participant_id
+        if access.role is Role.AGENT:
+            agent = await self.repo.participant(access.participant_id)
+            if agent.represents in case.signing.signers:
+                return agent.represents, case, agent.id
+        raise Forbidden("You are not a signer of this agreement")
 
     async def send_code(self, principal: Principal, case_id: str, now: datetime) -> dict[str, Any]:
         """Send the signer a one-time code to their registered phone (or e-mail)."""
-        pid, case = await self._signer(principal, case_id)
+        _block, case, pid = await self._signer(principal, case_id)  # codes go to whoever acts
         if case.state is not lc.CaseState.SIGNING:
             raise InvalidCommand("The agreement is not open for signing")
         channel, to = await self._contact(principal, pid)
@@ -235,17 +246,17 @@ class SigningService:
         self, principal: Principal, case_id: str, code: str | None, password: str | None, mark_b64: str, now: datetime
     ) -> dict[str, Any]:
         """Check the code (a party) or the password (the mediator's account), add the signature, record it."""
-        pid, case = await self._signer(principal, case_id)
+        pid, case, acting = await self._signer(principal, case_id)
         mark = _mark(mark_b64)
         lc.apply(case, lc.RecordSignature(pid), now)  # not your turn, already signed, deadline: refused first
-        if await self._verify_with(principal, pid) == "password":
+        if await self._verify_with(principal, acting) == "password":
             await self._password(principal, password)
             channel = "password"
         else:
-            channel = await self._code(case_id, pid, code, now)
+            channel = await self._code(case_id, acting, code, now)
         lock = self._locks.setdefault(case_id, asyncio.Lock())
         async with lock:
-            out = await self._add_signature(principal, case_id, pid, mark, channel, now)
+            out = await self._add_signature(principal, case_id, pid, acting, mark, channel, now)
         if out["state"] != lc.CaseState.SIGNING.value:  # the last signature: the agreement is signed
             certificate = await self._certificate_if_possible(case_id, now)
             out["certificate"] = document_view(certificate) if certificate else None
@@ -290,7 +301,7 @@ class SigningService:
         return str(latest["channel"])
 
     async def _add_signature(
-        self, principal: Principal, case_id: str, pid: str, mark: bytes, channel: str, now: datetime
+        self, principal: Principal, case_id: str, pid: str, acting: str, mark: bytes, channel: str, now: datetime
     ) -> dict[str, Any]:
         from e_sign import TimestampError
         from e_sign.ca import SignerIdentity
@@ -298,8 +309,13 @@ class SigningService:
         from server.documents.pdf import SignatureBox
 
         participant = await self.repo.participant(pid)
-        address = (await self._contact(principal, pid))[1] if channel != "password" else None
-        verified = {"channel": channel, "to": mask_address(channel, address) if address else ""}
+        address = (await self._contact(principal, acting))[1] if channel != "password" else None
+        verified: dict[str, str] = {"channel": channel, "to": mask_address(channel, address) if address else ""}
+        name, role = participant.display_name, None
+        if acting != pid:  # an agent signs the party's block: the certificate names the agent
+            agent = await self.repo.participant(acting)
+            name, role = f"{agent.display_name}（代理{participant.display_name}）", "代理人"
+            verified["agent_id"] = agent.id
         terms = await self._terms(case_id)
         place = next(s for s in terms["signers"] if s["participant_id"] == pid)
         field = SignatureBox(pid, "", int(place["page"]), tuple(place["box"])).field_name  # as opened
@@ -319,7 +335,7 @@ class SigningService:
                         field_name=field,
                         page=int(place["page"]),
                         box=tuple(place["box"]),
-                        signer=SignerIdentity(pid, participant.display_name, number, place["role"]),
+                        signer=SignerIdentity(acting, name, number, role or place["role"]),
                         ca=self.keys.ca,
                         timestamper=self.keys.timestamper(),
                         mark_png=mark,
@@ -379,6 +395,9 @@ class SigningService:
         complete = len(case.signing.signed) == len(case.signing.signers)
         certificate = await self._certificate_if_possible(case_id, now) if complete else None  # after a crash too
         you = access.participant_id
+        if access.role is Role.AGENT and you not in case.signing.signers:
+            agent = await self.repo.participant(you)
+            you = agent.represents if agent.represents in case.signing.signers else you
         return {
             "state": case.state.value,
             "deadline": case.signing.deadline.isoformat(),
@@ -388,7 +407,10 @@ class SigningService:
                 "participant_id": you,
                 "signer": you in case.signing.signers,
                 "signed": you in case.signing.signed,
-                "verify_with": await self._verify_with(principal, you) if you in case.signing.signers else "code",
+                "verify_with": await self._verify_with(principal, access.participant_id)
+                if you in case.signing.signers
+                else "code",
+                "acting_for": you if you != access.participant_id else None,
             },
             "signers": [
                 {
@@ -457,13 +479,14 @@ class SigningService:
         terms = await self._terms(case.id)
         fields = {s["participant_id"]: f"Signature_{s['participant_id']}" for s in terms["signers"]}
         checks = {c.field_name: c for c in report.signatures}
+        agent_of = {p: str(d["agent_id"]) for p, d in verified.items() if d.get("agent_id")}
         signers = []
         for pid in case.signing.signers:
             check = checks.get(fields.get(pid, ""))
             person = names.get(pid)
             signers.append(
                 SignedBy(
-                    name=person.display_name if person else pid,
+                    name=_signed_by(person.display_name if person else pid, names.get(agent_of.get(pid, ""))),
                     role=ROLE_NAMES.get(person.role, person.role.value) if person else "",
                     signed_at=case.signing.signed[pid],
                     channel=str(verified.get(pid, {}).get("channel", "")),
@@ -525,6 +548,11 @@ async def seal(
         )
     )
     return signed
+
+
+def _signed_by(name: str, agent: Any) -> str:
+    """The signer as the certificate names them: the party, and the agent who signed for them."""
+    return f"{name}（由代理人{agent.display_name}代签）" if agent is not None else name
 
 
 def _signed_fields(pdf: bytes) -> set[str]:

@@ -216,3 +216,65 @@ async def test_a_mediator_with_a_phone_cannot_sign_with_the_password_alone(api: 
     assert status == 403 and "code" in body["detail"], body
     status, sent, _ = await api.call("POST", f"{base}/signing/code", med)
     assert status == 201 and sent["to"] == "137****2222"
+
+
+async def test_an_agent_signs_for_their_party_with_their_own_phone(api: Api) -> None:
+    from tests.integration.test_api import account
+
+    outbox = OutboxNotifier()
+    api.app[SIGNINGS].notifier = outbox
+    _, med = await account(api, AccountKind.MEDIATOR, "王调解员")
+    status, case, _ = await api.call("POST", "/api/v1/cases", med, json={"kind": "traffic_accident", "title": "t"})
+    base = f"/api/v1/cases/{case['id']}"
+    people = {}
+    for person in (
+        {"role": "applicant", "display_name": "张三"},  # no phone: the agent acts for them
+        {"role": "respondent", "display_name": "李四", "phone": "13987654321"},
+    ):
+        added = (await api.call("POST", f"{base}/participants", med, json=person))[1]
+        people[person["role"]] = added
+    agent_body = {
+        "role": "agent",
+        "display_name": "赵律师",
+        "phone": "13600003333",
+        "represents": people["applicant"]["participant"]["id"],
+    }
+    agent = (await api.call("POST", f"{base}/participants", med, json=agent_body))[1]
+    tokens = {k: v["link"]["token"] for k, v in people.items()} | {"agent": agent["link"]["token"]}
+    starts = (api.clock() + timedelta(hours=1)).isoformat()
+    sid = (await api.call("POST", f"{base}/sessions", med, json={"starts_at": starts}))[1]["session_id"]
+    for step in ("start", "end"):
+        await api.call("POST", f"{base}/sessions/{sid}/{step}", med)
+    await api.call("POST", f"{base}/agreement/drafts", med, json=TERMS)
+    opened = (await api.call("POST", f"{base}/signing", med, json={}))[1]
+    assert agent["participant"]["id"] not in opened["signers"]  # the party's block, not one of its own
+
+    status, state, _ = await api.call("GET", f"{base}/signing", tokens["agent"])
+    assert state["you"]["acting_for"] == people["applicant"]["participant"]["id"] and state["you"]["signer"]
+    status, sent, _ = await api.call("POST", f"{base}/signing/code", tokens["agent"])
+    assert status == 201 and sent["to"] == "136****3333"  # the agent's own phone
+    body = {"code": code_for(outbox, "13600003333"), "mark_png": mark()}
+    status, signed, _ = await api.call("POST", f"{base}/signing/sign", tokens["agent"], json=body)
+    assert status == 201, signed
+    # the block is signed: neither the party nor the agent signs it again
+    status, body, _ = await api.call("POST", f"{base}/signing/code", tokens["agent"])
+    status, again, _ = await api.call(
+        "POST", f"{base}/signing/sign", tokens["agent"], json={"code": "000000", "mark_png": mark()}
+    )
+    assert status == 422 and "already signed" in again["detail"], again
+    await api.call("POST", f"{base}/signing/code", tokens["respondent"])
+    body = {"code": code_for(outbox, "13987654321"), "mark_png": mark()}
+    assert (await api.call("POST", f"{base}/signing/sign", tokens["respondent"], json=body))[0] == 201
+    status, done, _ = await api.call(
+        "POST", f"{base}/signing/sign", med, json={"password": PASSWORD, "mark_png": mark()}
+    )
+    assert status == 201 and done["state"] == "signed", done
+
+    pdf = (await api.call("GET", f"{base}/documents/{done['document']['id']}", med))[1]
+    report = await asyncio.to_thread(verify_pdf, pdf, [api.app[SIGNING].ca.certificate])
+    assert report.ok, report.reasons
+    field = report.signature("Signature_" + people["applicant"]["participant"]["id"])
+    assert field.signer_name == "赵律师（代理张三）"
+    cert = (await api.call("GET", f"{base}/documents/{done['certificate']['id']}", med))[1]
+    text = "".join(pdf_text(cert).split())
+    assert "张三（由代理人赵律师代签）" in text and "136****3333" in text
