@@ -76,6 +76,20 @@ NAME_OID = x509.ObjectIdentifier("2.5.4.41")
 """X.520 ``name``: carries a display name too long for the common name."""
 
 
+SIGNING_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=True,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+"""What an end-entity key of the platform may do: sign, with non-repudiation (content commitment)."""
+
+
 @dataclass(frozen=True)
 class SignerIdentity:
     """Who signs: what goes into the event certificate."""
@@ -365,33 +379,7 @@ class PlatformCA:
         ]
         not_before, not_after = now - EVENT_CERT_BEFORE, now + EVENT_CERT_AFTER
         self._check_time(not_before, not_after)
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attributes))
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(self._aki, critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
+        certificate = self._end_entity(x509.Name(attributes), key.public_key(), not_before, not_after)
         return EventCertificate(key, certificate)
 
     def issue_tsa(
@@ -414,7 +402,19 @@ class PlatformCA:
                 x509.NameAttribute(NameOID.COMMON_NAME, _fit_common_name(name or f"{self._organization()} 时间戳服务")),
             ]
         )
-        return (
+        return self._end_entity(subject, public_key, not_before, not_after, [ExtendedKeyUsageOID.TIME_STAMPING])
+
+    def _end_entity(
+        self,
+        subject: x509.Name,
+        public_key: ec.EllipticCurvePublicKey,
+        not_before: datetime,
+        not_after: datetime,
+        extended_usage: list[x509.ObjectIdentifier] | None = None,
+    ) -> x509.Certificate:
+        """A certificate for a signing key (a signer's or the TSA's), issued by this CA; an extended key usage,
+        if given, is critical (the TSA's id-kp-timeStamping)."""
+        builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(self.certificate.subject)
@@ -423,22 +423,12 @@ class PlatformCA:
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(SIGNING_KEY_USAGE, critical=True)
+        )
+        if extended_usage:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(extended_usage), critical=True)
+        return (
+            builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(self._aki, critical=False)
             .sign(self.key, hashes.SHA256())
         )

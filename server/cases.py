@@ -443,15 +443,20 @@ class CaseService:
                     raise
         raise AssertionError("unreachable")
 
-    async def read_document(self, principal: Principal, case_id: str, document_id: str) -> tuple[DocumentRecord, bytes]:
-        """A document's metadata and bytes, if the caller may see it."""
+    async def document(self, principal: Principal, case_id: str, document_id: str) -> DocumentRecord:
+        """A document's metadata, if the caller may see it."""
         access = await self.require(principal, case_id, Action.READ_DOCUMENTS)
         for doc in await self.repo.documents(case_id):
             if doc.id == document_id:
                 if doc.visibility != "parties" and not may(access.role, Action.READ_ALL_DOCUMENTS):
                     break
-                return doc, await self.blobs.get(doc.sha256)
+                return doc
         raise NotFound("No such document on this case")
+
+    async def read_document(self, principal: Principal, case_id: str, document_id: str) -> tuple[DocumentRecord, bytes]:
+        """A document's metadata and bytes, if the caller may see it."""
+        doc = await self.document(principal, case_id, document_id)
+        return doc, await self.blobs.get(doc.sha256)
 
     # ------------------------------------------------------------------ chat
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from pydantic import ConfigDict, Field
@@ -37,22 +38,32 @@ def require_drawable(doc: DocumentRecord) -> None:
         raise InvalidCommand("Only documents the platform made can be shown as pages; download this one")
 
 
-async def layout_response(request: web.Request, doc: DocumentRecord, data: bytes) -> web.Response:
+Loader = Callable[[], Awaitable[bytes]]
+"""Fetches the document's bytes: only called when its pages are not cached yet."""
+
+
+async def layout_response(request: web.Request, doc: DocumentRecord, load: Loader) -> web.Response:
     """The document's pages and their sizes."""
     require_drawable(doc)
-    sizes = await asyncio.to_thread(request.app[PAGES].layout, doc.sha256, data)
+    images = request.app[PAGES]
+    sizes = images.cached_layout(doc.sha256)
+    if sizes is None:
+        sizes = await asyncio.to_thread(images.layout, doc.sha256, await load())
     listed = [{"number": i + 1, "width_pt": round(w, 2), "height_pt": round(h, 2)} for i, (w, h) in enumerate(sizes)]
     return respond({"document_id": doc.id, "sha256": doc.sha256, "pages": listed})
 
 
-async def page_response(request: web.Request, doc: DocumentRecord, data: bytes) -> web.Response:
+async def page_response(request: web.Request, doc: DocumentRecord, load: Loader) -> web.Response:
     """One page as a PNG, as wide as the query asks."""
     raw = request.match_info["page"]
     if not raw.isdigit() or len(raw) > 4:
         raise NotFound("No such page")
     width = query(request, PageQuery).width
     require_drawable(doc)
-    image = await asyncio.to_thread(request.app[PAGES].png, doc.sha256, data, int(raw), width)
+    images = request.app[PAGES]
+    image = images.cached_png(doc.sha256, int(raw), width)
+    if image is None:
+        image = await asyncio.to_thread(images.png, doc.sha256, await load(), int(raw), width)
     return web.Response(
         body=image,
         content_type="image/png",
@@ -60,9 +71,11 @@ async def page_response(request: web.Request, doc: DocumentRecord, data: bytes) 
     )
 
 
-async def _document(request: web.Request) -> tuple[DocumentRecord, bytes]:
+async def _document(request: web.Request) -> tuple[DocumentRecord, Loader]:
     who = await principal(request)
-    return await request.app[SERVICE].read_document(who, case_id(request), request.match_info["document_id"])
+    service = request.app[SERVICE]
+    doc = await service.document(who, case_id(request), request.match_info["document_id"])
+    return doc, lambda: service.blobs.get(doc.sha256)
 
 
 async def pages(request: web.Request) -> web.Response:

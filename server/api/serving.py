@@ -9,11 +9,12 @@ from aiohttp import web
 from pydantic import ConfigDict, Field, ValidationError
 
 from server.api import schemas as s
-from server.api.pages import PageQuery, PagesView, layout_response, page_response
+from server.api.pages import Loader, PageQuery, PagesView, layout_response, page_response
 from server.api.routes import _CASE, API, Endpoint, body, case_id, now, principal, query, raw_body, respond
 from server.cases import document_view
 from server.errors import InvalidCommand, NotFound, Unauthenticated
 from server.serving.service import ServingService
+from server.store.repository import DocumentRecord
 
 SERVING: web.AppKey[ServingService] = web.AppKey("serving", ServingService)
 MAX_RECEIPT = 4096
@@ -163,16 +164,19 @@ async def served_document(request: web.Request) -> web.Response:
     )
 
 
-async def served_page(request: web.Request) -> web.Response:
+async def _served(request: web.Request) -> tuple[DocumentRecord, Loader]:
     who = await principal(request, service_link=True)
-    return await page_response(request, *await request.app[SERVING].served_document(who, now(request), download=False))
+    serving = request.app[SERVING]
+    doc = await serving.served_record(who, now(request), download=False)
+    return doc, lambda: serving.cases.blobs.get(doc.sha256)
+
+
+async def served_page(request: web.Request) -> web.Response:
+    return await page_response(request, *await _served(request))
 
 
 async def served_pages(request: web.Request) -> web.Response:
-    who = await principal(request, service_link=True)
-    return await layout_response(
-        request, *await request.app[SERVING].served_document(who, now(request), download=False)
-    )
+    return await layout_response(request, *await _served(request))
 
 
 async def sms_receipt(request: web.Request) -> web.Response:

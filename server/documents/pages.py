@@ -43,6 +43,19 @@ class PageImages:
         self._layouts: dict[str, list[tuple[float, float]]] = {}
         self._lock = threading.Lock()
 
+    def cached_layout(self, sha256: str) -> list[tuple[float, float]] | None:
+        """The page sizes if this document was read before (no need to fetch its bytes)."""
+        with self._lock:
+            return self._layouts.get(sha256)
+
+    def cached_png(self, sha256: str, page: int, width: int) -> bytes | None:
+        """The image if this page was drawn at this width before (no need to fetch the document)."""
+        with self._lock:
+            image = self._cache.get((sha256, page, width))
+            if image is not None:
+                self._cache.move_to_end((sha256, page, width))
+            return image
+
     def layout(self, sha256: str, pdf: bytes) -> list[tuple[float, float]]:
         """Each page's size in points (width, height)."""
         with self._lock:

@@ -247,25 +247,45 @@ class ServingService:
         staff = access.role not in PARTY_ROLES
         if access.role is Role.OBSERVER:
             raise Forbidden("Observers do not see service")
-        people = {p.id: p for p in await self.repo.participants(case_id)}
-        out = []
-        for service in await self.store.services(case_id):
-            view = await self._service_view(service, people, staff=staff, only=None if staff else access.participant_id)
-            if view["recipients"]:
-                out.append(view)
-        return out
+        views = await self._views(case_id, staff=staff, only=None if staff else access.participant_id)
+        return [v for v in views if v["recipients"]]
 
     async def export_section(self, case_id: str) -> tuple[str, Any]:
         """The ``service`` section of a case's export: every service, recipient and delivery."""
+        return "service", await self._views(case_id, staff=True)
+
+    async def _views(self, case_id: str, *, staff: bool, only: str | None = None) -> list[dict[str, Any]]:
+        """Every service of a case: three queries in all, however many services there are."""
         people = {p.id: p for p in await self.repo.participants(case_id)}
-        views = [await self._service_view(s, people, staff=True) for s in await self.store.services(case_id)]
-        return "service", views
+        recipients = await self.store.recipients(case_id)
+        deliveries = await self.store.deliveries(case_id)
+        return [
+            await self._service_view(
+                service,
+                people,
+                staff=staff,
+                only=only,
+                recipients=[r for r in recipients if r.service_id == service.id],
+                deliveries=[d for d in deliveries if d.service_id == service.id],
+            )
+            for service in await self.store.services(case_id)
+        ]
 
     async def _service_view(
-        self, service: ServiceRow, people: dict[str, Participant], *, staff: bool, only: str | None = None
+        self,
+        service: ServiceRow,
+        people: dict[str, Participant],
+        *,
+        staff: bool,
+        only: str | None = None,
+        recipients: list[RecipientRow] | None = None,
+        deliveries: list[DeliveryRow] | None = None,
     ) -> dict[str, Any]:
-        recipients = await self.store.recipients(service.case_id, service.id)
-        deliveries = await self.store.deliveries(service.case_id, service.id)
+        """One service as callers see it (its recipients and deliveries fetched unless given)."""
+        if recipients is None:
+            recipients = await self.store.recipients(service.case_id, service.id)
+        if deliveries is None:
+            deliveries = await self.store.deliveries(service.case_id, service.id)
         return {
             "id": service.id,
             "document_id": service.document_id,
@@ -380,15 +400,20 @@ class ServingService:
             "document": document_view(doc),
         }
 
-    async def served_document(
-        self, principal: Principal, now: datetime, *, download: bool
-    ) -> tuple[DocumentRecord, bytes]:
-        """The served document's bytes; a download is recorded the first time."""
+    async def served_record(self, principal: Principal, now: datetime, *, download: bool) -> DocumentRecord:
+        """The served document's metadata; a download (or else an opening) is recorded the first time."""
         service, doc, recipient = await self._link_target(principal)
         if download and recipient.downloaded_at is None:
             await self._mark(service, principal.subject_id, "downloaded_at", now, "service.downloaded")
         elif recipient.opened_at is None:
             await self._mark(service, principal.subject_id, "opened_at", now, "service.opened")
+        return doc
+
+    async def served_document(
+        self, principal: Principal, now: datetime, *, download: bool
+    ) -> tuple[DocumentRecord, bytes]:
+        """The served document and its bytes (see :meth:`served_record`)."""
+        doc = await self.served_record(principal, now, download=download)
         return doc, await self.cases.blobs.get(doc.sha256)
 
     async def _mark(self, service: ServiceRow, pid: str, column: str, now: datetime, action: str) -> None:

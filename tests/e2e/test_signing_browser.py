@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from server.api.signing import SIGNING
 from server.notify import OutboxNotifier
 from tests.e2e.chromium import PHONE
 from tests.integration.test_agreement import TERMS
-from tests.integration.test_signing_flow import mark
+from tests.integration.test_signing_flow import code_for, mark
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -46,12 +45,6 @@ async def call(http: aiohttp.ClientSession, method: str, url: str, token: str, j
         body = await resp.json() if "json" in resp.content_type else await resp.read()
         assert resp.status < 300, body
         return body
-
-
-def code_in(outbox: OutboxNotifier, phone: str) -> str:
-    found = re.search(r"\b(\d{6})\b", [m for m in outbox.sent if m.to == phone][-1].text)
-    assert found
-    return found.group(1)
 
 
 async def draw(page: Any) -> None:
@@ -102,7 +95,7 @@ async def test_a_party_and_the_mediator_sign_on_the_page(browser: Any, live: Liv
         await page.locator("#code-sent", has_text="139****5678").wait_for()
         assert await page.is_disabled("#send-code")  # one code a minute
         # a wrong code: the server's refusal is shown, the page stays usable
-        good = code_in(outbox, "13912345678")
+        good = code_for(outbox, "13912345678")
         await page.fill("#code", f"{(int(good) + 1) % 1_000_000:06d}")
         await page.click("#sign")
         await page.wait_for_selector("#sign-error:not(:empty)")
@@ -116,7 +109,7 @@ async def test_a_party_and_the_mediator_sign_on_the_page(browser: Any, live: Liv
         # the respondent and the insurer sign over the API
         for who, to in (("respondent", "13987654321"), ("insurer", "claims@insurer.example")):
             await call(http, "POST", f"{case}/signing/code", live.tokens[who])
-            body = {"code": code_in(outbox, to), "mark_png": mark()}
+            body = {"code": code_for(outbox, to), "mark_png": mark()}
             await call(http, "POST", f"{case}/signing/sign", live.tokens[who], body)
 
         # the mediator signs last: the console's login in this tab, the password instead of a code

@@ -151,23 +151,22 @@ def build_agreement() -> tuple[bytes, list[SignatureBox]]:
     return data, boxes
 
 
-def sign_as(
-    platform: Platform, pdf: bytes, box: SignatureBox, *, ca: PlatformCA | None = None, now: datetime | None = None
-) -> bytes:
-    name, role = SIGNERS[box.signer_id]
-    return sign_pdf(
-        pdf,
-        field_name=box.field_name,
-        page=box.page,
-        box=box.box,
-        signer=SignerIdentity(f"participant-{box.signer_id}", name, CASE, role),
-        ca=ca or platform.ca,
-        timestamper=platform.stamper,
-        mark_png=scribble(len(name)),
-        reason="本人已阅读并同意本调解协议",
-        location="在线调解平台",
-        now=now or _now(),
-    )
+def sign_as(platform: Platform, pdf: bytes, box: SignatureBox, **overrides: Any) -> bytes:
+    """``box``'s signer signs ``pdf`` with the platform's keys; ``overrides`` replace any argument of ``sign_pdf``."""
+    name, role = SIGNERS.get(box.signer_id, ("x", None))
+    arguments: dict[str, Any] = {
+        "field_name": box.field_name,
+        "page": box.page,
+        "box": box.box,
+        "signer": SignerIdentity(f"participant-{box.signer_id}", name, CASE, role),
+        "ca": platform.ca,
+        "timestamper": platform.stamper,
+        "mark_png": scribble(len(name)),
+        "reason": "本人已阅读并同意本调解协议",
+        "location": "在线调解平台",
+        "now": _now(),
+    }
+    return sign_pdf(pdf, **{**arguments, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -501,7 +500,7 @@ def test_a_certificate_from_another_ca_fails_the_chain(
     assert entry["Certificate Validation line"] != TRUSTED
 
 
-def test_a_chain_is_judged_at_the_time_stamp_not_today(signed: Signed) -> None:
+def test_a_chain_is_judged_at_the_time_stamp_not_today(signed: Signed, platform: Platform) -> None:
     """Signed with clocks two days back, the event certificate has long expired; it was valid when stamped."""
     frozen = datetime.now(UTC) - timedelta(days=2)
     ca = PlatformCA.create(frozen - timedelta(days=1))
@@ -509,17 +508,15 @@ def test_a_chain_is_judged_at_the_time_stamp_not_today(signed: Signed) -> None:
     tsa = TimestampAuthority(tsa_key, ca.issue_tsa(tsa_key.public_key(), frozen), [ca.certificate], lambda: frozen)
     box = signed.boxes[0]
     name, role = SIGNERS[box.signer_id]
-    old = sign_pdf(
+    old = sign_as(
+        platform,
         signed.prepared,
-        field_name=box.field_name,
-        page=box.page,
-        box=box.box,
+        box,
         signer=SignerIdentity("p", name, CASE, role),
         ca=ca,
         timestamper=InProcessTimeStamper(tsa),
         mark_png=None,
         reason="同意",
-        location="在线调解平台",
         now=frozen.astimezone(BEIJING),
     )
     (check,) = verify_pdf(old, [ca.certificate]).signatures
@@ -535,19 +532,7 @@ def test_refusals(signed: Signed, platform: Platform) -> None:
         sign_as(platform, signed.final, applicant)
     lone = SignatureBox("witness", "见证人", 1, (300.0, 100.0, 500.0, 180.0))
     with pytest.raises(SigningRefused, match="allows no new fields"):
-        sign_pdf(
-            signed.steps[0],
-            field_name=lone.field_name,
-            page=lone.page,
-            box=lone.box,
-            signer=SignerIdentity("w", "赵六", CASE),
-            ca=platform.ca,
-            timestamper=platform.stamper,
-            mark_png=None,
-            reason="",
-            location="",
-            now=_now(),
-        )
+        sign_as(platform, signed.steps[0], lone, signer=SignerIdentity("w", "赵六", CASE), mark_png=None)
     with pytest.raises(SigningRefused, match="no page 7"):
         sign_as(platform, signed.unsigned, SignatureBox("applicant", "x", 7, applicant.box))
     with pytest.raises(SigningRefused, match="outside page"):
@@ -570,58 +555,19 @@ def test_an_unreadable_mark_is_refused(platform: Platform, signed: Signed) -> No
     box = signed.boxes[0]
     for mark in (b"\x89PNG\r\n\x1a\n broken", b"not an image"):
         with pytest.raises(SigningRefused, match="mark is not a readable image"):
-            sign_pdf(
-                signed.prepared,
-                field_name=box.field_name,
-                page=box.page,
-                box=box.box,
-                signer=SignerIdentity("p", "张三", CASE),
-                ca=platform.ca,
-                timestamper=platform.stamper,
-                mark_png=mark,
-                reason="",
-                location="",
-                now=_now(),
-            )
+            sign_as(platform, signed.prepared, box, mark_png=mark)
 
 
 def test_a_certifying_first_signature_keeps_later_signatures_valid(platform: Platform, signed: Signed) -> None:
     """``certify=True`` (off by default): the first signature is the author's, DocMDP "fill in and sign"."""
     pdf = signed.prepared
     for i, box in enumerate(signed.boxes):
-        name, role = SIGNERS[box.signer_id]
-        pdf = sign_pdf(
-            pdf,
-            field_name=box.field_name,
-            page=box.page,
-            box=box.box,
-            signer=SignerIdentity(box.signer_id, name, CASE, role),
-            ca=platform.ca,
-            timestamper=platform.stamper,
-            mark_png=None,
-            reason="",
-            location="",
-            now=_now(),
-            certify=i == 0,
-        )
+        pdf = sign_as(platform, pdf, box, mark_png=None, certify=i == 0)
     assert b"/DocMDP" in pdf
     report = verify_pdf(pdf, [platform.ca.certificate])
     assert report.ok, report.reasons
     with pytest.raises(SigningRefused, match="first signature"):
-        sign_pdf(
-            signed.steps[0],
-            field_name=signed.boxes[1].field_name,
-            page=1,
-            box=signed.boxes[1].box,
-            signer=SignerIdentity("x", "x", CASE),
-            ca=platform.ca,
-            timestamper=platform.stamper,
-            mark_png=None,
-            reason="",
-            location="",
-            now=_now(),
-            certify=True,
-        )
+        sign_as(platform, signed.steps[0], signed.boxes[1], page=1, mark_png=None, certify=True)
 
 
 # -- the time-stamp authority ------------------------------------------------------------------------
@@ -789,19 +735,7 @@ class _StubbornTimeStamper(TimeStamper):
 def test_a_refused_time_stamp_fails_the_signature(platform: Platform, signed: Signed) -> None:
     box = signed.boxes[0]
     with pytest.raises(TimestampError, match="refused"):
-        sign_pdf(
-            signed.prepared,
-            field_name=box.field_name,
-            page=box.page,
-            box=box.box,
-            signer=SignerIdentity("p", "张三", CASE),
-            ca=platform.ca,
-            timestamper=_StubbornTimeStamper(platform.tsa),
-            mark_png=None,
-            reason="",
-            location="",
-            now=_now(),
-        )
+        sign_as(platform, signed.prepared, box, timestamper=_StubbornTimeStamper(platform.tsa), mark_png=None)
 
 
 @pytest.mark.asyncio

@@ -5,7 +5,6 @@ is gone, signing answers 503 and stores nothing."""
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from server.api.agreement import SIGNINGS
 from server.api.signing import SIGNING
 from server.notify import OutboxNotifier
 from tests.integration.test_agreement import TERMS
-from tests.integration.test_signing_flow import mark
+from tests.integration.test_signing_flow import code_for, mark
 from tests.live import _live
 
 pytestmark = pytest.mark.asyncio
@@ -57,11 +56,8 @@ async def test_signatures_are_stamped_by_the_configured_authority(tmp_path: Path
 
             async def sign(who: str) -> tuple[int, Any]:
                 assert (await call(http, "POST", f"{case}/signing/code", live.tokens[who]))[0] == 201
-                found = re.search(r"\b(\d{6})\b", outbox.sent[-1].text)
-                assert found
-                return await call(
-                    http, "POST", f"{case}/signing/sign", live.tokens[who], {"code": found.group(1), "mark_png": mark()}
-                )
+                body = {"code": code_for(outbox, CONTACTS[who]["phone"]), "mark_png": mark()}
+                return await call(http, "POST", f"{case}/signing/sign", live.tokens[who], body)
 
             status, signed = await sign("applicant")
             assert status == 201, signed
