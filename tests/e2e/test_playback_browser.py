@@ -194,7 +194,7 @@ async def test_playback_in_chromium_keeps_every_track_in_step(browser: Any, live
 
         # the transcript beside the videos
         if not await transcript_served(live, session_id):
-            await page.wait_for_function("document.getElementById('transcript-status').dataset.state === 'none'")
+            await page.wait_for_selector("#transcript-status[data-state='none']")
             assert "暂无笔录" in await page.inner_text("#transcript-status")
             assert not problems or all("transcript" in p or "404" in p for p in problems), problems
             pytest.skip("GET /api/v1/cases/{id}/transcript is not served yet: clicking a line is not checked")
@@ -381,7 +381,7 @@ async def test_the_mediator_reviews_and_finalises_the_record_and_a_judge_only_re
         await stale.keyboard.press("Control+Enter")
         await stale.wait_for_selector("#record-status.warn", timeout=10_000)
         assert "已定稿" in await stale.inner_text("#record-status")
-        await stale.wait_for_function("document.querySelectorAll('.pb-correct').length === 0", timeout=10_000)
+        await stale.wait_for_selector(".pb-correct", state="detached", timeout=10_000)
         assert not await stale.is_visible("#finalise")
         # a 409 is a console error of the browser's own (the failed request), nothing else
         assert all("409" in p for p in stale_problems), stale_problems
@@ -446,7 +446,7 @@ async def test_a_party_is_shown_the_caucus_they_were_not_in_but_not_played_it(
         assert "未向您播放" in await mark.inner_text() and "not played to you" in await mark.inner_text()
         assert "not played to you" in await page.inner_text("#withheld-note")
         assert "not played to you" in await page.inner_text("#events")
-        await page.wait_for_function("document.getElementById('transcript-status').dataset.state === 'none'")
+        await page.wait_for_selector("#transcript-status[data-state='none']")
         assert "调解员和法官" in await page.inner_text("#transcript-status")  # staff only
         assert await page.locator(".pb-correct").count() == 0 and not await page.is_visible("#record")
         entries = await state(page)
