@@ -49,12 +49,19 @@ class OpenSigningRequest(s.Strict):
     deadline_hours: int = Field(default=72, ge=1, le=720)
 
 
+MAX_MARK_CHARS = 360_000
+"""The longest handwritten mark accepted (base64 of a PNG)."""
+
+SIGN_BODY_LIMIT = MAX_MARK_CHARS + 4096
+"""A signature's body: the mark plus the code or password and the JSON around them."""
+
+
 class SignRequest(s.Strict):
     """A signature: the one-time code and the handwritten mark."""
 
     code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="A party's one-time code")
     password: str | None = Field(default=None, max_length=256, description="The mediator's account password")
-    mark_png: str = Field(min_length=16, max_length=360_000, description="The handwritten mark, PNG, base64")
+    mark_png: str = Field(min_length=16, max_length=MAX_MARK_CHARS, description="The handwritten mark, PNG, base64")
 
 
 class SigningView(s.Open):
@@ -166,7 +173,7 @@ async def send_code(request: web.Request) -> web.Response:
 
 async def sign(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, SignRequest)
+    req = await body(request, SignRequest, SIGN_BODY_LIMIT)
     return respond(
         await request.app[SIGNINGS].sign(who, case_id(request), req.code, req.password, req.mark_png, now(request)), 201
     )
