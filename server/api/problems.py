@@ -91,7 +91,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         code, title = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
-        return problem(exc.status, code, title)
+        response = problem(exc.status, code, title)
+        if "Allow" in exc.headers:  # a 405 names the methods the resource has (RFC 9110 §15.5.6)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "internal_error", "Internal server error")
