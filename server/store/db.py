@@ -24,12 +24,17 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url`` with the settings the store relies on."""
+    """An async engine for ``url`` with the settings the store relies on.
+
+    ``hide_parameters``: a driver's error (a NUL PostgreSQL refuses, a constraint) names the
+    statement's parameters in its message, which reaches tracebacks and logs; the values are
+    personal data (names, phone and ID numbers), so no engine ever shows them.
+    """
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -41,7 +46,7 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 def alembic_config(url: str) -> Config:

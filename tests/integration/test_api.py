@@ -421,12 +421,29 @@ async def test_personal_data_and_tokens_never_reach_the_logs(api: Api, caplog: p
         json={"role": "applicant", "display_name": "x", "phone": "bad phone 13912345678"},
     )
     await api.call("GET", f"/api/v1/cases/{c['case_id']}/audit", c["mediator"])
-    logged = "\n".join(r.getMessage() for r in caplog.records)
+    # a NUL, refused by PostgreSQL with a driver error that used to quote the statement's parameters;
+    # anyone can send one in a login name (issue 12 item 8)
+    await api.call("POST", "/api/v1/auth/login", json={"username": "13800000001\u0000", "password": PASSWORD})
+    await api.call(
+        "POST",
+        f"/api/v1/cases/{c['case_id']}/participants",
+        c["mediator"],
+        json={
+            "role": "respondent",
+            "display_name": "张\u0000三",
+            "phone": "13800000002",
+            "id_number": "110101199001011234",
+        },
+    )
+    # the messages and everything a handler prints with them (tracebacks, exception texts)
+    logged = "\n".join(r.getMessage() for r in caplog.records) + "\n" + caplog.text
     assert "logged in" in logged  # the log did capture the flow
     for secret in (
         "13912345678",
         "110101199001011234",
         "13987654321",
+        "13800000001",
+        "13800000002",
         "li@example.org",
         c["applicant"],
         c["mediator"],
