@@ -64,6 +64,14 @@ class SignRequest(s.Strict):
     mark_png: str = Field(min_length=16, max_length=MAX_MARK_CHARS, description="The handwritten mark, PNG, base64")
 
 
+class OpenedSigning(s.Open):
+    """The file prepared for signing, its signers in order, and the deadline."""
+
+    document: dict[str, Any]
+    signers: list[dict[str, Any]]
+    deadline: str
+
+
 class SigningView(s.Open):
     """Who signs, who signed when, the newest file, and the completion certificate once all have signed."""
 
@@ -186,7 +194,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         open_signing,
         "Open signing on the current draft: every signer's field prepared, the mediator last",
         "openSigning",
-        None,
+        OpenedSigning,
         status=201,
         body=OpenSigningRequest,
         errors=(401, 403, 404, 409, 422),

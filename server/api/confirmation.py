@@ -29,7 +29,7 @@ from server.api.routes import (
 )
 from server.api.signing import SIGNING, report_view
 from server.cases import document_view
-from server.confirmation.service import ConfirmationService
+from server.confirmation.service import MATERIAL_TYPES, ConfirmationService
 from server.domain.roles import Action
 from server.errors import NotFound
 
@@ -75,6 +75,18 @@ class ConfirmationView(s.Open):
     packet_document_id: str | None
     ruling_document_id: str | None
     confirmed: bool | None
+
+
+class PacketIndex(s.Open):
+    """The submitted packet's index: the application, every document with its SHA-256, the applicants."""
+
+    format: str
+    court: str
+    case: dict[str, Any]
+    submitted_at: str
+    application: dict[str, Any]
+    documents: list[dict[str, Any]]
+    applicants: list[dict[str, Any]]
 
 
 class QueueView(s.Open):
@@ -248,7 +260,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         packet,
         "The submitted packet's index: every document with its SHA-256",
         "readConfirmationPacket",
-        None,
+        PacketIndex,
         errors=(401, 403, 404),
         tags=("confirmation",),
     ),
@@ -271,7 +283,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         s.DocumentOut,
         status=201,
         query=MaterialQuery,
-        raw_body="application/pdf",
+        raw_body=tuple(sorted(MATERIAL_TYPES)),
         errors=(401, 403, 404, 413, 422),
         tags=("confirmation",),
     ),

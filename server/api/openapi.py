@@ -15,6 +15,29 @@ from server.api.routes import Endpoint
 _PARAM = re.compile(r"{([a-z_]+)}")
 _REF = "#/components/schemas/{model}"
 _ALWAYS = (400, 413, 415, 500)
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def media_types(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """An endpoint's raw media type(s) as a tuple (empty: none)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
+def statuses(ep: Endpoint) -> list[int]:
+    """Every problem status ``ep`` can answer with: its own, the transport's, and those its inputs imply.
+
+    A token can be refused (401); a body can stall (408); a body or a query can fail its schema (422).
+    """
+    out = set(ep.errors) | set(_ALWAYS)
+    if ep.auth:
+        out.add(401)
+    if ep.body is not None or ep.raw_body is not None:
+        out |= {408, 422}
+    if ep.query is not None:
+        out.add(422)
+    return sorted(out)
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -63,21 +86,15 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 "content": {"application/json": {"schema": _schema(ep.body, components)}},
             }
         elif ep.raw_body is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {
-                    mt: {"schema": {"type": "string", "format": "binary"}}
-                    for mt in ("application/pdf", "image/jpeg", "image/png", "text/plain")
-                },
-            }
+            op["requestBody"] = {"required": True, "content": {mt: _BINARY for mt in media_types(ep.raw_body)}}
         responses: dict[str, Any] = {}
         ok: dict[str, Any] = {"description": "Success"}
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(ep.response, components)}}
         elif ep.raw_response is not None:
-            ok["content"] = {ep.raw_response: {"schema": {"type": "string", "format": "binary"}}}
+            ok["content"] = {mt: _BINARY for mt in media_types(ep.raw_response)}
         responses[str(ep.status)] = ok
-        for status in sorted(set(ep.errors) | set(_ALWAYS)):
+        for status in statuses(ep):
             responses[str(status)] = {
                 "description": "Problem",
                 "content": {"application/problem+json": {"schema": problem_ref}},

@@ -68,11 +68,12 @@ class Endpoint:
     auth: bool = True
     """Whether a bearer token is required."""
     errors: tuple[int, ...] = ()
-    """Problem statuses this operation can answer with (besides 400/413/415/500)."""
-    raw_body: str | None = None
-    """Media type of a raw (non-JSON) request body."""
-    raw_response: str | None = None
-    """Media type of a raw response body."""
+    """Problem statuses this operation can answer with (the OpenAPI document adds 400/413/415/500,
+    401 where a token is required, and 408/422 where a body or a query is read)."""
+    raw_body: str | tuple[str, ...] | None = None
+    """Media type(s) of a raw (non-JSON) request body: exactly those the handler accepts."""
+    raw_response: str | tuple[str, ...] | None = None
+    """Media type(s) of a raw response body (several: the stored document's own type)."""
     tags: tuple[str, ...] = field(default_factory=tuple)
     """OpenAPI tags."""
 
@@ -465,6 +466,10 @@ async def openapi(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- the table
 
 _CASE = f"{API}/cases/{{case_id}}"
+UPLOAD_TYPES = ("application/pdf", "image/jpeg", "image/png", "text/plain")
+"""What an upload may be (the contract test holds this to what ``addDocument`` takes)."""
+DOCUMENT_MEDIA_TYPES = (*UPLOAD_TYPES, "application/json")
+"""What a stored document can be: an upload's type, or a platform document's (PDF; JSON manifests and indexes)."""
 _RW = (401, 403, 404, 409, 412, 422)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -653,7 +658,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         s.DocumentOut,
         status=201,
         query=s.DocumentQuery,
-        raw_body="application/pdf",
+        raw_body=UPLOAD_TYPES,
         errors=(401, 403, 404, 409, 422),
         tags=("documents",),
     ),
@@ -661,10 +666,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         f"{_CASE}/documents/{{document_id}}",
         read_document,
-        "Download a case document",
+        "Download a case document (in its own media type)",
         "readDocument",
         None,
-        raw_response="application/octet-stream",
+        raw_response=DOCUMENT_MEDIA_TYPES,
         errors=(401, 403, 404),
         tags=("documents",),
     ),

@@ -8,18 +8,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from server.domain.lifecycle import CaseState
 from server.domain.roles import Role
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+def _trimmed(value: str) -> str:
+    """White space off both ends, after the checks: the documented ``maxLength`` is the raw length."""
+    return value.strip()
+
+
+_TRIM = AfterValidator(_trimmed)
+NOT_BLANK = r"\S"
+"""At least one character that is not white space (so the trimmed text is never empty)."""
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), _TRIM]
+Reason = Annotated[str, StringConstraints(max_length=2000), _TRIM]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{5,20}$")]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
 IdNumber = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,32}$")]
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
-CaseNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+CaseNumber = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NOT_BLANK), _TRIM]
 Username = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]

@@ -10,7 +10,19 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from server.api import schemas as s
 from server.api.pages import Loader, PageQuery, PagesView, layout_response, page_response
-from server.api.routes import _CASE, API, Endpoint, body, case_id, now, principal, query, raw_body, respond
+from server.api.routes import (
+    _CASE,
+    API,
+    DOCUMENT_MEDIA_TYPES,
+    Endpoint,
+    body,
+    case_id,
+    now,
+    principal,
+    query,
+    raw_body,
+    respond,
+)
 from server.cases import document_view
 from server.errors import InvalidCommand, NotFound, Unauthenticated
 from server.serving.service import ServingService
@@ -315,7 +327,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "readServedDocument",
         None,
         query=DownloadQuery,
-        raw_response="application/octet-stream",
+        raw_response=DOCUMENT_MEDIA_TYPES,
         errors=(401, 404),
         tags=("service",),
     ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, RootModel
 
 from recording.record import RecordService
 from server.api import schemas as s
@@ -30,14 +30,14 @@ class TranscriptQuery(s.Strict):
 class CorrectionRequest(s.Strict):
     """The corrected text of a line."""
 
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000, pattern=s.NOT_BLANK)
 
 
 class NoteRequest(s.Strict):
     """A note of the mediator's in a session's record."""
 
     session_id: s.Uuid
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000, pattern=s.NOT_BLANK)
     after_line_id: s.Uuid | None = None
 
 
@@ -80,6 +80,10 @@ class TranscriptView(s.Open):
     """Every session's record of a case."""
 
     sessions: list[SessionRecordView]
+
+
+class TranscriptOrRecord(RootModel[TranscriptView | SessionRecordView]):
+    """Every session's record, or (with ``session_id``) that session's record alone."""
 
 
 class NoteView(s.Open):
@@ -152,9 +156,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         f"{_CASE}/transcript",
         read_transcript,
         "The live transcript of the case's sessions, with corrections and notes (mediator, judge); "
-        "with session_id: that session's record alone (a SessionRecord)",
+        "with session_id: that session's record alone (a SessionRecordView)",
         "readTranscript",
-        TranscriptView,
+        TranscriptOrRecord,
         query=TranscriptQuery,
         errors=(401, 403, 404),
         tags=("record",),
