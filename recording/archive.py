@@ -7,10 +7,21 @@ periods, all taken from the case's audit trail. The manifest is signed with
 the server's Ed25519 key, stored as a staff-only case document, and its hash
 goes into the audit trail.
 
-:meth:`RecordingArchive.verify` checks a session's recording end to end: the
-manifest's signature, and for every segment that the blob exists and matches
-its address, that its seal opens, and that the plaintext has the recorded
-hash. The report names every segment that fails.
+:meth:`RecordingArchive.verify` checks every recorded session of a case end to
+end, manifest or not: the segments are found through the audit trail (where
+each stored segment was chained as it was written) and through the manifests;
+every manifest's signature is checked and must agree with the trail; for every
+segment, that the blob exists and matches its address, that its seal opens,
+and that the plaintext has the recorded hash. The report names every segment
+that fails, and says per session whether a manifest seals it (``sealed``: the
+session ended; ``sealed_after_interruption``: a restart sealed what the
+interrupted session had left) or not (``unsealed``: still running, or
+interrupted and not yet sealed), naming the segments no manifest covers.
+
+A server that stopped mid-session (a crash, ``kill -9``) never wrote the
+manifest; :func:`recording.recovery.seal_interrupted` does it at the next
+start, marking the manifest ``closed: after_interruption``. If the session then
+goes on, its final manifest covers every segment again.
 """
 
 from __future__ import annotations
@@ -35,37 +46,95 @@ from server.store.blobs import BlobStore
 from server.store.repository import AuditRecord, CaseRepository, DocumentRecord
 
 MANIFEST_KIND = "recording_manifest"
+CLOSED_ENDED = "ended"
+"""A manifest written when the session ended."""
+CLOSED_AFTER_INTERRUPTION = "after_interruption"
+"""A manifest written at a restart for what an interrupted session had left."""
 GAP_TOLERANCE = 1.0
 """Seconds between one segment's end and the next one's start that still count as continuous."""
 
 
 @dataclass
 class Verdict:
-    """What :meth:`RecordingArchive.verify` found."""
+    """What :meth:`RecordingArchive.verify` found for one session."""
 
     session_id: str
     """The session checked."""
     segments: int = 0
-    """Segments listed in the manifest."""
+    """Segments checked: every one the audit trail or a manifest lists."""
     problems: list[str] = field(default_factory=list)
-    """One line per failure, naming the segment."""
-    signature_ok: bool = False
-    """Whether the manifest's signature holds."""
+    """One line per failure, naming the segment (or the manifest)."""
+    signature_ok: bool | None = None
+    """Whether every manifest's signature holds under this server's key (None: no manifest)."""
+    manifests: int = 0
+    """Signed manifests of the session."""
+    closed: str | None = None
+    """How the latest manifest closed the session (:data:`CLOSED_ENDED`, :data:`CLOSED_AFTER_INTERRUPTION`)."""
+    unsealed: list[str] = field(default_factory=list)
+    """Segments (file names) that no manifest with a valid signature covers."""
+
+    @property
+    def sealed(self) -> bool:
+        """A valid manifest covers every segment."""
+        return self.manifests > 0 and bool(self.signature_ok) and not self.unsealed
+
+    @property
+    def status(self) -> str:
+        """``sealed``, ``sealed_after_interruption`` or ``unsealed`` (running, or interrupted and not sealed)."""
+        if not self.sealed:
+            return "unsealed"
+        return "sealed_after_interruption" if self.closed == CLOSED_AFTER_INTERRUPTION else "sealed"
 
     @property
     def ok(self) -> bool:
-        """Everything verified."""
-        return self.signature_ok and not self.problems
+        """Every segment and manifest verified (an unsealed session's segments can be intact too)."""
+        return self.signature_ok is not False and not self.problems
+
+    def describe(self) -> str:
+        """One line for people."""
+        head = f"session {self.session_id}: {self.segments} segments, " + ("verified" if self.ok else "FAILED")
+        if self.status == "sealed":
+            return head + ", sealed by its manifest"
+        if self.status == "sealed_after_interruption":
+            return head + ", sealed after an interruption (the server stopped mid-session)"
+        return head + (
+            f", UNSEALED: no manifest covers {len(self.unsealed)} of them (the session is running, "
+            "or was interrupted and not yet sealed)"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {
             "session_id": self.session_id,
             "ok": self.ok,
+            "status": self.status,
+            "sealed": self.sealed,
             "signature_ok": self.signature_ok,
+            "manifests": self.manifests,
             "segments": self.segments,
+            "unsealed": self.unsealed,
             "problems": self.problems,
         }
+
+
+@dataclass(frozen=True)
+class SignedManifest:
+    """One manifest document of a case, read and checked."""
+
+    document: DocumentRecord
+    """The staff-only case document holding it."""
+    session_id: str
+    """The session it seals (from the manifest; from the document's title if it cannot be read)."""
+    manifest: dict[str, Any] | None
+    """The manifest (None: the document could not be read)."""
+    problem: str
+    """'' when it was read and its signature holds under this server's key; else what failed."""
+
+    def files(self) -> set[str]:
+        """The segment files it lists."""
+        if self.manifest is None:
+            return set()
+        return {s["file"] for t in self.manifest["tracks"] for s in t["segments"]}
 
 
 def _iso(text: str) -> datetime:
@@ -86,8 +155,10 @@ class RecordingArchive:
         raw = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return base64.b64encode(raw).decode("ascii")
 
-    async def manifest(self, case_id: str, session_id: str, now: datetime) -> dict[str, Any]:
-        """The manifest of a session, from the audit trail."""
+    async def manifest(
+        self, case_id: str, session_id: str, now: datetime, closed: str = CLOSED_ENDED
+    ) -> dict[str, Any]:
+        """The manifest of a session, from the audit trail; ``closed``: how the session was closed."""
         entries, _ = await self.repo.audit_trail(case_id)
         tracks: dict[str, list[dict[str, Any]]] = {}
         caucus: list[dict[str, Any]] = []
@@ -140,12 +211,19 @@ class RecordingArchive:
             "tracks": out_tracks,
             "caucus": caucus,
             "resumed_after_interruption": interrupted,
+            "closed": closed,
             "public_key": self.public_key(),
         }
 
-    async def seal_session(self, case_id: str, session_id: str, now: datetime) -> DocumentRecord:
-        """Sign and store the session's manifest; record its hash in the audit trail."""
-        manifest = await self.manifest(case_id, session_id, now)
+    async def seal_session(
+        self, case_id: str, session_id: str, now: datetime, closed: str = CLOSED_ENDED
+    ) -> DocumentRecord:
+        """Sign and store the session's manifest; record its hash in the audit trail.
+
+        ``closed``: :data:`CLOSED_ENDED` when the session ended, :data:`CLOSED_AFTER_INTERRUPTION`
+        when a restart seals what an interrupted session left.
+        """
+        manifest = await self.manifest(case_id, session_id, now, closed)
         body = canonical_json(manifest).encode("utf-8")
         signed = {
             "manifest": manifest,
@@ -176,6 +254,8 @@ class RecordingArchive:
                     "document_id": doc.id,
                     "sha256": ref.sha256,
                     "tracks": len(manifest["tracks"]),
+                    "segments": sum(len(t["segments"]) for t in manifest["tracks"]),
+                    "closed": closed,
                 },
             )
             try:
@@ -187,34 +267,112 @@ class RecordingArchive:
                 await asyncio.sleep(0.05)
         raise AssertionError("unreachable")
 
-    async def verify(self, case_id: str, session_id: str | None = None) -> list[Verdict]:
-        """Verify the recordings of a case (or one session), naming each failing segment."""
-        docs = [d for d in await self.repo.documents(case_id) if d.kind == MANIFEST_KIND]
-        verdicts = []
-        key = await self.vault.data_key(case_id, datetime.now().astimezone()) if docs else b""
+    async def signed_manifests(self, case_id: str) -> list[SignedManifest]:
+        """Every manifest document of the case, oldest first, each read and its signature checked."""
+        docs = sorted(
+            (d for d in await self.repo.documents(case_id) if d.kind == MANIFEST_KIND), key=lambda d: d.created_at
+        )
+        out = []
         for doc in docs:
-            signed = json.loads(await self.blobs.get(doc.sha256))
-            manifest = signed["manifest"]
-            if session_id is not None and manifest["session_id"] != session_id:
-                continue
-            verdict = Verdict(manifest["session_id"])
+            fallback = doc.title.rsplit(" ", 1)[-1]  # the title ends with the session id
             try:
-                public = Ed25519PublicKey.from_public_bytes(base64.b64decode(manifest["public_key"]))
-                public.verify(base64.b64decode(signed["signature"]), canonical_json(manifest).encode("utf-8"))
-                verdict.signature_ok = manifest["public_key"] == self.public_key()
-                if not verdict.signature_ok:
-                    verdict.problems.append("manifest signed by a key that is not this server's")
-            except (InvalidSignature, ValueError):
-                verdict.problems.append("manifest signature does not verify")
-            for track in manifest["tracks"]:
-                for segment in track["segments"]:
-                    verdict.segments += 1
-                    problem = await self._check_segment(key, case_id, segment)
-                    if problem:
-                        verdict.problems.append(f"segment {segment['file']}: {problem}")
+                signed = json.loads(await self.blobs.get(doc.sha256))
+                manifest = signed["manifest"]
+                session_id = str(manifest["session_id"])
+            except NotFound:
+                out.append(SignedManifest(doc, fallback, None, "missing from the store"))
+                continue
+            except (MediationError, ValueError, KeyError, TypeError):
+                out.append(SignedManifest(doc, fallback, None, "altered at rest (cannot be read as signed)"))
+                continue
+            out.append(SignedManifest(doc, session_id, manifest, self.signature_problem(signed)))
+        return out
+
+    def signature_problem(self, signed: dict[str, Any]) -> str:
+        """What is wrong with a signed manifest's signature ('' when it holds under this server's key)."""
+        try:
+            manifest = signed["manifest"]
+            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(manifest["public_key"]))
+            public.verify(base64.b64decode(signed["signature"]), canonical_json(manifest).encode("utf-8"))
+        except (InvalidSignature, ValueError, KeyError, TypeError):
+            return "signature does not verify"
+        if manifest["public_key"] != self.public_key():
+            return "signed by a key that is not this server's"
+        return ""
+
+    async def recorded_segments(self, case_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every stored segment the audit trail chains: session id -> file name -> details, in order."""
+        entries, _ = await self.repo.audit_trail(case_id)
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for entry in entries:
+            if entry.action == "recording.segment":
+                details = entry.details_dict()
+                out.setdefault(details.get("session_id") or "", {})[details["file"]] = details
+        return out
+
+    async def unsealed(self, case_id: str) -> dict[str, list[str]]:
+        """Sessions with segments in the audit trail that no manifest (validly signed) covers: their files."""
+        covered: dict[str, set[str]] = {}
+        for item in await self.signed_manifests(case_id):
+            if item.manifest is not None and not item.problem:
+                covered.setdefault(item.session_id, set()).update(item.files())
+        out = {}
+        for session_id, files in (await self.recorded_segments(case_id)).items():
+            missing = [f for f in files if f not in covered.get(session_id, set())]
+            if missing:
+                out[session_id] = missing
+        return out
+
+    async def verify(self, case_id: str, session_id: str | None = None) -> list[Verdict]:
+        """Verify every recorded session of a case (or one), manifest or not, naming each failing segment.
+
+        The segments are those the audit trail chains and those the manifests list; a
+        session no manifest covers (running, or interrupted and not yet sealed) is
+        verified all the same and reported ``unsealed`` with the segments not covered.
+        """
+        trail = await self.recorded_segments(case_id)
+        manifests = await self.signed_manifests(case_id)
+        order = list(dict.fromkeys([*trail, *(m.session_id for m in manifests)]))
+        if session_id is not None:
+            order = [s for s in order if s == session_id]
+            if not order:
+                raise NotFound("No recording of this session")
+        key = await self.vault.data_key(case_id, datetime.now().astimezone()) if order else b""
+        verdicts = []
+        for sid in order:
+            verdict = Verdict(sid)
+            segments = dict(trail.get(sid, {}))
+            covered: set[str] = set()
+            for item in (m for m in manifests if m.session_id == sid):
+                verdict.manifests += 1
+                if item.manifest is None or item.problem:
+                    verdict.signature_ok = False
+                    verdict.problems.append(f"manifest {item.document.id}: {item.problem}")
+                    continue
+                if verdict.signature_ok is None:
+                    verdict.signature_ok = True
+                verdict.closed = str(item.manifest.get("closed", CLOSED_ENDED))
+                for track in item.manifest["tracks"]:
+                    for segment in track["segments"]:
+                        covered.add(segment["file"])
+                        known = segments.get(segment["file"])
+                        if known is None:
+                            segments[segment["file"]] = segment
+                            verdict.problems.append(
+                                f"segment {segment['file']}: listed in manifest {item.document.id} "
+                                "but not in the audit trail"
+                            )
+                        elif (known["blob"], known["sha256"]) != (segment["blob"], segment["sha256"]):
+                            verdict.problems.append(
+                                f"segment {segment['file']}: manifest {item.document.id} differs from the audit trail"
+                            )
+            verdict.unsealed = [f for f in segments if f not in covered]
+            for segment in segments.values():
+                verdict.segments += 1
+                problem = await self._check_segment(key, case_id, segment)
+                if problem:
+                    verdict.problems.append(f"segment {segment['file']}: {problem}")
             verdicts.append(verdict)
-        if session_id is not None and not verdicts:
-            raise NotFound("No recording manifest for this session")
         return verdicts
 
     async def _check_segment(self, key: bytes, case_id: str, segment: dict[str, Any]) -> str:

@@ -32,7 +32,6 @@ The CPU work (opening seals, hashing, muxing) runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import io
 import json
@@ -44,12 +43,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import av
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from recording.archive import GAP_TOLERANCE, MANIFEST_KIND, RecordingArchive
 from recording.vault import unseal
-from server.domain.audit import AuditEntry, canonical_json
+from server.domain.audit import AuditEntry
 from server.errors import BlobIntegrityError, Forbidden, MediationError, NotFound
 
 logger = logging.getLogger(__name__)
@@ -515,6 +512,10 @@ def _iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _files(manifest: dict[str, Any]) -> set[str]:
+    return {s["file"] for t in manifest["tracks"] for s in t["segments"]}
+
+
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=float(value))
 
@@ -665,10 +666,13 @@ class RecordingPlayback:
         """Sessions of the case with recorded segments, oldest first."""
         entries, _ = await self.repo.audit_trail(case_id)
         found: dict[str, dict[str, Any]] = {}
-        sealed: set[str] = set()
+        sealed: dict[str, int] = {}  # session -> segments its latest manifest covers (-1: all so far)
         for entry in entries:
             if entry.action == "recording.manifest":
-                sealed.add(entry.details_dict().get("session_id", ""))
+                d = entry.details_dict()
+                sid = d.get("session_id", "")
+                # older manifest entries carry no count: they covered every segment recorded before them
+                sealed[sid] = int(d["segments"]) if "segments" in d else found.get(sid, {}).get("segments", 0)
             if entry.action != "recording.segment":
                 continue
             d = entry.details_dict()
@@ -683,7 +687,9 @@ class RecordingPlayback:
             item["tracks"].add(d["track"])
             item["segments"] += 1
         out = [
-            SessionRecording(sid, v["start"], v["end"], len(v["tracks"]), v["segments"], sid in sealed)
+            SessionRecording(
+                sid, v["start"], v["end"], len(v["tracks"]), v["segments"], sealed.get(sid, -1) >= v["segments"]
+            )
             for sid, v in found.items()
         ]
         return sorted(out, key=lambda s: s.started_at)
@@ -697,28 +703,19 @@ class RecordingPlayback:
             manifest: dict[str, Any] = signed["manifest"]
             if manifest.get("session_id") != session_id:
                 continue
-            return manifest, doc.id, self._signature_ok(signed)
+            return manifest, doc.id, not self.archive.signature_problem(signed)
         return None
 
-    def _signature_ok(self, signed: dict[str, Any]) -> bool:
-        manifest = signed["manifest"]
-        if manifest.get("public_key") != self.archive.public_key():
-            return False
-        try:
-            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(manifest["public_key"]))
-            public.verify(base64.b64decode(signed["signature"]), canonical_json(manifest).encode("utf-8"))
-        except (InvalidSignature, ValueError, KeyError):
-            return False
-        return True
-
     async def timeline(self, case_id: str, session_id: str, now: datetime) -> Timeline:
-        """The session's timeline: from its signed manifest if it has one, else from the audit trail now."""
+        """The session's timeline: from its latest signed manifest if that covers every segment the
+        audit trail has, else (running, or going on after an interruption) from the audit trail now."""
         sealed = await self._sealed_manifest(case_id, session_id)
-        if sealed is not None:
+        current = await self.archive.manifest(case_id, session_id, now)
+        if sealed is not None and _files(current) <= _files(sealed[0]):
             manifest, document_id, signature_ok = sealed
         else:
-            manifest = await self.archive.manifest(case_id, session_id, now)
-            document_id, signature_ok = None, None
+            sealed = None
+            manifest, document_id, signature_ok = current, None, None
         draft = build_timeline(manifest)  # raises NotFound when nothing was recorded
         codecs = await self._codecs(case_id, draft, now)
         return build_timeline(

@@ -43,6 +43,10 @@ class RoomDirectory(Protocol):
         """This node no longer hosts the room."""
         ...
 
+    async def hosted_elsewhere(self, case_id: str) -> bool:
+        """Whether another node holds the room now (its session is running there)."""
+        ...
+
     async def close(self) -> None:
         """Stop refreshing and release everything."""
         ...
@@ -53,6 +57,9 @@ class LocalDirectory:
 
     async def claim(self, case_id: str) -> None:
         return None
+
+    async def hosted_elsewhere(self, case_id: str) -> bool:
+        return False
 
     async def release(self, case_id: str) -> None:
         return None
@@ -102,6 +109,10 @@ class RedisDirectory:
             self._own(case_id)
             return
         raise OtherNode(str(owner))
+
+    async def hosted_elsewhere(self, case_id: str) -> bool:
+        owner = await self.redis.get(self._key(case_id))
+        return owner is not None and owner != self.node_url
 
     def _own(self, case_id: str) -> None:
         self.owned.add(case_id)

@@ -119,6 +119,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     async def on_startup(_app: web.Application) -> None:
         if settings.auto_migrate:
             await db.upgrade(settings.resolved_database_url)
+        await _seal_interrupted_recordings(app, clock)  # before listening: no room of this node is live
         if WEBHOOKS in app:
             await app[WEBHOOKS].start()  # after the migrations: it reads the outbox
         if app[routes.TRANSCRIBER] is not None:
@@ -141,6 +142,16 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+async def _seal_interrupted_recordings(app: web.Application, clock: Callable[[], datetime]) -> None:
+    """Write the manifests a crash left unwritten (``recording.recovery``); never stops the start."""
+    from recording.recovery import seal_interrupted
+
+    try:
+        await seal_interrupted(app[routes.RECORDINGS], clock(), app[ROOMS].directory.hosted_elsewhere)
+    except Exception:
+        logger.exception("sealing the recordings of interrupted sessions failed")
 
 
 def _add_live_rooms(

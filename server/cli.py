@@ -136,7 +136,7 @@ async def _verify_recording(settings: Settings, case_id: str) -> int:
     if not verdicts:
         print("no recorded session")
     for v in verdicts:
-        print(f"session {v.session_id}: {v.segments} segments, " + ("verified" if v.ok else "FAILED"))
+        print(v.describe())
         for problem in v.problems:
             print(f"  {problem}")
     return 0 if all(v.ok for v in verdicts) else 1

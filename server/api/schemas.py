@@ -293,12 +293,22 @@ class ChatLog(Open):
 
 
 class SessionRecordingVerdict(Open):
-    """One session's recording check."""
+    """One session's recording check: every segment the audit trail or a manifest lists.
+
+    ``status``: ``sealed`` (its manifest was written when it ended), ``sealed_after_interruption``
+    (a restart sealed what the interrupted session had left) or ``unsealed`` (running, or
+    interrupted and not yet sealed: ``unsealed`` names the segments no manifest covers).
+    ``signature_ok`` is null when the session has no manifest.
+    """
 
     session_id: str
     ok: bool
-    signature_ok: bool
+    status: Literal["sealed", "sealed_after_interruption", "unsealed"]
+    sealed: bool
+    signature_ok: bool | None
+    manifests: int
     segments: int
+    unsealed: list[str]
     problems: list[str]
 
 

@@ -1,0 +1,161 @@
+"""Recordings that no manifest seals yet (a running session, one a crash interrupted) are verified
+all the same, and the next start of the server seals what an interrupted session left.
+
+The real server runs as a process (``python -m server.cli serve``) and is killed with SIGKILL
+mid-session, as in ``test_crash.py``; verification is asked over HTTP and with the
+``mediation recording verify`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from server.store import db
+from server.store.repository import CaseRepository
+from tests.integration.test_crash import enter, free_port, segments, start, wait_segments
+from tests.live import prepare_case
+from tests.media import make_clip
+from tests.peers import ClientPeer
+
+pytestmark = pytest.mark.asyncio
+
+
+async def verify(base: str, token: str, case_id: str) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{base}/api/v1/cases/{case_id}/recording/verify", headers={"Authorization": f"Bearer {token}"}
+        ) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        body: dict[str, Any] = await resp.json()
+        return body
+
+
+async def cli_verify(data: Path, case_id: str) -> tuple[int, str]:
+    """``mediation recording verify CASE_ID`` against the same data folder: exit status and output."""
+    env: Mapping[str, str] = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_")},
+        "MEDIATION_DATA_DIR": str(data),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        "recording",
+        "verify",
+        case_id,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def manifests(repo: CaseRepository, case_id: str) -> list[dict[str, Any]]:
+    trail, _ = await repo.audit_trail(case_id)
+    return [e.details_dict() for e in trail if e.action == "recording.manifest"]
+
+
+def blob_path(data: Path, blob: str) -> Path:
+    return data / "blobs" / blob[:2] / blob[2:4] / blob
+
+
+async def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+        await asyncio.to_thread(server.wait, 15)
+
+
+async def test_unsealed_then_sealed_after_kill_9_and_a_changed_byte_named(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    clip = make_clip(tmp_path / "clip.webm", seconds=4)
+    server = await start(data, port)
+    engine = db.create_engine(f"sqlite+aiosqlite:///{(data / 'mediation.db').resolve()}")
+    repo = CaseRepository(engine)
+    peers: list[ClientPeer] = []
+    try:
+        case_id, tokens, ids, _ = await prepare_case(base, repo, ("applicant",))
+        mediator = await enter(base, tokens["mediator"], case_id, clip)
+        applicant = await enter(base, tokens["applicant"], None, clip)
+        peers += [mediator, applicant]
+        assert (await mediator.emit("admit", {"participant_id": ids["applicant"]}))["ok"]
+        await mediator.publish()
+        await applicant.publish()
+        recorded = await wait_segments(repo, case_id, 6)
+        session_id = recorded[0]["session_id"]
+
+        # while it runs: no manifest, yet every stored segment is verified and named as unsealed
+        report = await verify(base, tokens["mediator"], case_id)
+        assert report["ok"] is True, report
+        [running] = report["sessions"]
+        assert running["session_id"] == session_id
+        assert running["status"] == "unsealed" and running["sealed"] is False
+        assert running["signature_ok"] is None and running["manifests"] == 0 and running["problems"] == []
+        assert {d["file"] for d in recorded} <= set(running["unsealed"])
+        assert running["segments"] == len(running["unsealed"]) >= len(recorded)
+        code, out = await cli_verify(data, case_id)
+        assert code == 0, out
+        assert "no recorded session" not in out
+        assert f"session {session_id}:" in out and "verified" in out and "UNSEALED" in out
+
+        os.kill(server.pid, signal.SIGKILL)
+        await asyncio.to_thread(server.wait, 10)
+        for peer in peers:
+            await peer.close()
+        peers = []
+        left = await segments(repo, case_id)
+        assert await manifests(repo, case_id) == []  # the crash wrote none
+
+        # the next start seals what the interrupted session left, before it answers anyone
+        server = await start(data, port)
+        [sealed] = await manifests(repo, case_id)
+        assert sealed["session_id"] == session_id
+        assert sealed["closed"] == "after_interruption" and sealed["segments"] == len(left)
+        report = await verify(base, tokens["mediator"], case_id)
+        assert report["ok"] is True, report
+        [after] = report["sessions"]
+        assert after["status"] == "sealed_after_interruption" and after["sealed"] is True
+        assert after["signature_ok"] is True and after["manifests"] == 1
+        assert after["segments"] == len(left) and after["unsealed"] == [] and after["problems"] == []
+        assert (await repo.verify_audit(case_id)).ok
+
+        # a start with nothing left to seal writes nothing more
+        await stop(server)
+        server = await start(data, port)
+        assert len(await manifests(repo, case_id)) == 1
+
+        # one changed byte in one stored segment is named, over HTTP and by the command
+        victim = left[len(left) // 2]
+        path = blob_path(data, victim["blob"])
+        original = path.read_bytes()
+        changed = bytearray(original)
+        changed[len(changed) // 2] ^= 0x01
+        path.write_bytes(bytes(changed))
+        report = await verify(base, tokens["mediator"], case_id)
+        assert report["ok"] is False
+        assert report["sessions"][0]["problems"] == [
+            f"segment {victim['file']}: altered at rest (does not match its address)"
+        ]
+        code, out = await cli_verify(data, case_id)
+        assert code == 1 and "FAILED" in out and victim["file"] in out, out
+        path.write_bytes(original)
+        assert (await verify(base, tokens["mediator"], case_id))["ok"] is True
+    finally:
+        for peer in peers:
+            await peer.close()
+        await stop(server)
+        await engine.dispose()
