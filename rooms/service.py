@@ -285,9 +285,9 @@ class RoomService:
             if isinstance(command, rm.Remove):
                 await live.media.disconnect(command.participant_id)
         if isinstance(command, rm.Remove):
-            await self.cases.revoke_links(principal, case_id, command.participant_id, now)
-            if self.notifier is not None:
+            if self.notifier is not None:  # told first: revoking the links below ends any socket left
                 await self.notifier.disconnect(case_id, command.participant_id, "removed", {"reason": "removed"})
+            await self.cases.revoke_links(principal, case_id, command.participant_id, now)
         if isinstance(command, rm.EndRoom):
             await self._close(case_id)
 

@@ -67,7 +67,14 @@ def build_components(settings: Settings) -> Components:
     quiet_parameter_loggers()
     engine = db.create_engine(settings.resolved_database_url)
     repo = CaseRepository(engine)
-    auth = Authenticator(repo, TokenSigner(settings.signing_key()), settings.join_link_ttl, settings.session_ttl)
+    revocations = None
+    if settings.redis_url:  # several nodes: a revocation reaches the sockets on every node
+        from server.identity.revocation import RedisRevocations
+
+        revocations = RedisRevocations(settings.redis_url)
+    auth = Authenticator(
+        repo, TokenSigner(settings.signing_key()), settings.join_link_ttl, settings.session_ttl, revocations
+    )
     blobs = LocalBlobStore(settings.resolved_blob_dir)
     return Components(repo, auth, CaseService(repo, auth, blobs))
 
@@ -160,7 +167,7 @@ def _add_live_rooms(
     """Live rooms: the aiortc forwarder and socket.io signaling (imported here: the edges call inward)."""
     from rooms.service import RoomService
     from rooms.sfu import MediaConfig, aiortc_factory
-    from signaling.server import SignalingServer
+    from signaling.server import SignalingServer, SocketLimits
 
     ice = settings.ice_server_list
     from recording.archive import RecordingArchive
@@ -203,8 +210,25 @@ def _add_live_rooms(
         archive=archive,
     )
     cluster = settings.cluster_url_list
-    signaling = SignalingServer(rooms, components.auth, clock, allowed_origins=cluster or None)
+    signaling = SignalingServer(
+        rooms,
+        components.auth,
+        clock,
+        allowed_origins=cluster or None,
+        limits=SocketLimits(
+            settings.sockets_per_participant, settings.sockets_per_address, settings.socket_recheck_seconds
+        ),
+    )
     signaling.attach(app)
+
+    async def start_signaling(_app: web.Application) -> None:
+        await signaling.start()
+
+    async def close_signaling(_app: web.Application) -> None:
+        await signaling.close()
+
+    app.on_startup.append(start_signaling)
+    app.on_shutdown.append(close_signaling)
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
     app[routes.RECORDINGS] = archive

@@ -360,7 +360,7 @@ class CaseService:
         """Revoke every live link of a participant; return how many."""
         await self.require(principal, case_id, Action.MANAGE_LINKS)
         participant = await self._case_participant(case_id, participant_id)
-        count = await self.repo.revoke_tokens(participant.id, now)
+        count = await self.auth.revoke_subject(participant.id, now)  # their live sockets end too
         await self.repo.record(
             case_id,
             [AuditRecord(principal.actor, "link.revoked", {"participant_id": participant.id, "count": count})],

@@ -77,6 +77,17 @@ async def _create_account(
         await parts.repo.engine.dispose()
 
 
+async def _disable_account(settings: Settings, username: str) -> Account:
+    """Disable an account; with Redis configured, the servers end its live connections at once
+    (otherwise within ``socket_recheck_seconds``)."""
+    parts = build_components(settings)
+    try:
+        return await parts.auth.disable_account(username, utc_now())
+    finally:
+        await parts.auth.revocations.close()
+        await parts.repo.engine.dispose()
+
+
 async def _demo(settings: Settings) -> dict[str, object]:
     await db.upgrade(settings.resolved_database_url)
     username = f"demo-mediator-{secrets.token_hex(2)}"
@@ -183,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_create.add_argument("--organization", default="", help="mediation committee or court")
     p_create.add_argument("--phone", help="mobile number for one-time codes when signing")
     p_create.add_argument("--email", help="e-mail address for one-time codes (if no phone)")
+    p_disable = acct_sub.add_parser("disable", help="disable an account: its logins and live connections end")
+    p_disable.add_argument("username")
 
     p_audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
@@ -217,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(result, ensure_ascii=False))
             else:
                 _print_demo(result)
+            return 0
+        if args.command == "account" and args.account_command == "disable":
+            account = asyncio.run(_disable_account(settings, args.username))
+            print(f"disabled {account.kind.value} account {account.username} ({account.id})")
             return 0
         if args.command == "account":
             password = os.environ.get("MEDIATION_PASSWORD") or getpass.getpass("Password: ")

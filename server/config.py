@@ -65,6 +65,14 @@ class Settings:
     """The one video codec of every room: ``VP8`` (default) or ``H264``."""
     media_stall_seconds: float = 5.0
     """Seconds without media from a participant before the room is told they are gone."""
+    sockets_per_participant: int = 4
+    """Live sockets one participant (or logged-in account) may hold on one node; more are refused
+    (``too_many_connections``). A page that reconnects holds two for a moment."""
+    sockets_per_address: int = 64
+    """Live sockets one client address may hold on one node; more are refused (``too_many_connections``)."""
+    socket_recheck_seconds: float = 30.0
+    """How often every live socket's credential is re-checked against the store (revocations are also
+    pushed at once; this catches one made where no push reaches, e.g. another process without Redis)."""
     recording_master_key: str = field(default="", repr=False)
     """64 hex digits wrapping every case's recording key; empty: generated in ``data_dir``."""
     recording_segment_seconds: float = 4.0
@@ -338,6 +346,10 @@ def load_settings(
         raise ConfigError("The bundled pocketsphinx model is English only: set transcript_language to en")
     if settings.transcript_workers < 1 or settings.transcript_threads < 1:
         raise ConfigError("transcript_workers and transcript_threads must be at least 1")
+    if settings.sockets_per_participant < 1 or settings.sockets_per_address < 1:
+        raise ConfigError("sockets_per_participant and sockets_per_address must be at least 1")
+    if settings.socket_recheck_seconds <= 0:
+        raise ConfigError("socket_recheck_seconds must be more than 0 seconds")
     if settings.redis_url and not settings.public_url:
         raise ConfigError("Several nodes (redis_url) need public_url set on each node")
     return settings

@@ -19,6 +19,7 @@ from server.domain.participants import Participant
 from server.domain.roles import AccountKind, Role
 from server.errors import NotFound, TokenExpired, TokenRevoked, TooManyAttempts, Unauthenticated
 from server.identity.passwords import DUMMY_HASH, verify_password
+from server.identity.revocation import LocalRevocations, RevocationBus, Revoked
 from server.identity.tokens import TokenClaims, TokenKind, TokenSigner, new_token_id
 from server.store.repository import Account, CaseRepository, TokenRecord
 
@@ -43,6 +44,8 @@ class Principal:
     """Shown back to the caller."""
     service_id: str | None = None
     """For a service link: the one service it opens (such a principal may do nothing else)."""
+    expires_at: datetime | None = None
+    """When the credential stops working (a live connection checks it on every event)."""
 
     @property
     def is_account(self) -> bool:
@@ -104,12 +107,15 @@ class Authenticator:
         signer: TokenSigner,
         join_link_ttl: timedelta,
         session_ttl: timedelta,
+        revocations: RevocationBus | None = None,
     ) -> None:
         self.repo = repo
         self.signer = signer
         self.join_link_ttl = join_link_ttl
         self.session_ttl = session_ttl
         self.throttle = LoginThrottle()
+        self.revocations: RevocationBus = revocations or LocalRevocations()
+        """Told of every revocation, so that live connections end at once."""
 
     async def _issue(
         self, kind: TokenKind, subject: str, case_id: str | None, ttl: timedelta, now: datetime
@@ -181,6 +187,7 @@ class Authenticator:
                 token_id=claims.jti,
                 account_kind=account.kind,
                 display_name=account.display_name,
+                expires_at=claims.expires_at,
             )
         try:
             participant = await self.repo.participant(claims.subject)
@@ -195,10 +202,11 @@ class Authenticator:
             role=participant.role,
             display_name=participant.display_name,
             service_id=claims.ref if claims.kind is TokenKind.SERVICE else None,
+            expires_at=claims.expires_at,
         )
 
     async def authenticate_again(self, principal: Principal, now: datetime) -> Principal:
-        """Re-check a principal of a long-lived connection: still unexpired and not revoked."""
+        """Re-check a principal of a long-lived connection: still unexpired, not revoked, account enabled."""
         record = await self.repo.token(principal.token_id)
         if record is None:
             raise Unauthenticated("Unknown token")
@@ -206,11 +214,38 @@ class Authenticator:
             raise TokenRevoked("This link or login has been revoked")
         if now >= record.expires_at:
             raise TokenExpired("The token has expired")
+        if principal.is_account:
+            try:
+                account = await self.repo.account(principal.subject_id)
+            except NotFound as exc:
+                raise Unauthenticated("Unknown account") from exc
+            if account.disabled:
+                raise TokenRevoked("This account is disabled")
         return principal
 
     async def logout(self, principal: Principal, now: datetime) -> None:
-        """Revoke the credential the principal is using."""
+        """Revoke the credential the principal is using; its live connections end."""
         await self.repo.revoke_tokens(principal.subject_id, now, jti=principal.token_id)
+        await self.revocations.publish(Revoked(principal.subject_id, principal.token_id))
+
+    async def revoke_subject(self, subject_id: str, now: datetime) -> int:
+        """Revoke every credential of a participant or account; return how many were live.
+
+        Their live connections end at once, on every node.
+        """
+        count = await self.repo.revoke_tokens(subject_id, now)
+        await self.revocations.publish(Revoked(subject_id))
+        return count
+
+    async def disable_account(self, username: str, now: datetime) -> Account:
+        """Disable an account: it cannot log in, its logins are revoked and its live connections end."""
+        account = await self.repo.account_by_username(username)
+        if account is None:
+            raise NotFound("No such account")
+        await self.repo.disable_account(account.id, now)
+        await self.revocations.publish(Revoked(account.id))
+        logger.info("account %s disabled", account.id)
+        return account
 
 
 def new_id() -> str:

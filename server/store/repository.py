@@ -571,6 +571,17 @@ class CaseRepository:
             raise NotFound("No such account")
         return _account(row)
 
+    async def disable_account(self, account_id: str, now: datetime) -> int:
+        """Disable an account and revoke its live logins, in one transaction; return how many logins."""
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(disabled=True))
+            result = await conn.execute(
+                update(t.tokens)
+                .where(and_(t.tokens.c.subject_id == account_id, t.tokens.c.revoked_at.is_(None)))
+                .values(revoked_at=now)
+            )
+        return int(result.rowcount)
+
     # ------------------------------------------------------------------ tokens
 
     async def record_token(self, token: TokenRecord) -> None:
