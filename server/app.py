@@ -30,6 +30,8 @@ NOTIFIER: web.AppKey[Any] = web.AppKey("notifier", object)
 SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 DELIVERIES: web.AppKey[Any] = web.AppKey("deliveries", object)
 """The delivery worker of electronic service (tests run its rounds by hand too)."""
+DEADLINES: web.AppKey[Any] = web.AppKey("deadlines", object)
+"""The deadline scheduler of the life cycle (``server.deadlines``; tests poke it after moving the clock)."""
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,9 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         urls = parse_urls(settings.webhook_urls)
         app[WEBHOOKS] = WebhookDispatcher(components.repo.engine, urls, secret, clock, settings.webhook_timeout)
         app.on_response_prepare.append(poke_after_write)
+    from server.deadlines import DeadlineScheduler
+
+    app[DEADLINES] = DeadlineScheduler(components.repo, clock, interval=settings.deadline_interval)
 
     async def on_startup(_app: web.Application) -> None:
         if settings.auto_migrate:
@@ -132,11 +137,13 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         if app[routes.TRANSCRIBER] is not None:
             await app[routes.TRANSCRIBER].start()  # workers load the model in the background
         app[DELIVERIES].start()
+        app[DEADLINES].start()  # after the migrations; its first round issues what passed while down
 
     async def on_shutdown(_app: web.Application) -> None:
         if WEBHOOKS in app:
             await app[WEBHOOKS].close()
         await app[DELIVERIES].close()
+        await app[DEADLINES].close()
         await app[ROOMS].close_all()
         if app[routes.TRANSCRIBER] is not None:
             await app[routes.TRANSCRIBER].close()

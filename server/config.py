@@ -134,6 +134,9 @@ class Settings:
     """Shared key that signs webhook requests (HMAC-SHA256, at least 32 characters); needed with ``webhook_urls``."""
     webhook_timeout: float = 10.0
     """Seconds to wait for a webhook receiver's answer before the attempt counts as failed."""
+    deadline_interval: float = 30.0
+    """Seconds between the deadline scheduler's looks for passed deadlines (sooner when a known one
+    falls due earlier); a restart looks at once."""
     playback_parties: bool = False
     """Whether parties may play the recordings of their own case (mediators and judges always may)."""
     redis_url: str = ""
@@ -330,6 +333,8 @@ def load_settings(
         raise ConfigError("webhook_urls need webhook_secret (the key that signs requests), at least 32 characters")
     if settings.webhook_timeout <= 0:
         raise ConfigError("webhook_timeout must be more than 0 seconds")
+    if not 0 < settings.deadline_interval <= 3600:
+        raise ConfigError("deadline_interval must be more than 0 and at most 3600 seconds")
     if (settings.signing_ca_key is None) != (settings.signing_ca_cert is None):
         raise ConfigError("Set both signing_ca_key and signing_ca_cert, or neither")
     if settings.transcript_engine not in ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off"):

@@ -1,0 +1,354 @@
+"""The route × role matrix: every operation of ``openapi.json`` called as every kind of caller.
+
+One server, one case taken all the way to a judge (signed, served, applied for confirmation and
+taken by a judge of the court), then each operation is called, in the document's order, as each
+of nine callers: nobody, a service link, a party of another case, another mediator, a judge of
+another court, both parties, the mediator and the judge on the case. The expected status of every
+cell is data (:data:`MATRIX`); an operation without a row fails the test, so a new endpoint must
+say who may call it. Across all cells: no 5xx, and no leak — a caller outside the case never gets
+a 2xx that carries the case or its people, and a party never sees the other party's contacts.
+
+The calls run in a fixed order on a fixed clock, so even the cells that depend on the case's state
+are exact; a few where another rule decides (code throttles, the recording) accept a small set.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from server.domain.roles import AccountKind
+from tests.conftest import Api
+from tests.integration.test_agreement import CLAIM, TERMS
+from tests.integration.test_api import account
+from tests.integration.test_confirmation import COURT, judge_of, served_case
+from tests.integration.test_service import APPLICANT, RESPONDENT
+from tests.integration.test_signing_flow import mark
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
+
+OUTSIDERS = ("anonymous", "service_link", "other_party", "other_mediator", "other_judge")
+"""Callers who hold no role on the case."""
+ROLES = (*OUTSIDERS, "applicant", "respondent", "mediator", "judge")
+"""Every caller, in the order each operation is tried (the judge last: the ruling moves the case)."""
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+Cell = int | frozenset[int]
+
+
+@dataclass(frozen=True)
+class Call:
+    """How an operation is called: a JSON body, a raw body, a query, path values other than the usual."""
+
+    json: Any = None
+    raw: tuple[str, bytes] | None = None
+    query: str = ""
+    path: dict[str, str] = field(default_factory=dict)
+    body: Callable[[dict[str, Any]], Any] | None = None
+    """A JSON body that needs the case's ids."""
+
+
+@dataclass(frozen=True)
+class Row:
+    call: Call
+    expect: dict[str, Cell]
+
+
+def on_case(
+    call: Call = Call(),  # noqa: B008 - frozen, never changed
+    *,
+    parties: Cell = 403,
+    applicant: Cell | None = None,
+    respondent: Cell | None = None,
+    mediator: Cell = 403,
+    judge: Cell = 403,
+) -> Row:
+    """A case operation: callers outside the case get 401 (no account or case token) or 404 (cannot probe)."""
+    return Row(
+        call,
+        {
+            "anonymous": 401,
+            "service_link": 401,
+            "other_party": 404,
+            "other_mediator": 404,
+            "other_judge": 404,
+            "applicant": parties if applicant is None else applicant,
+            "respondent": parties if respondent is None else respondent,
+            "mediator": mediator,
+            "judge": judge,
+        },
+    )
+
+
+def everyone(status: Cell, call: Call = Call(), **overrides: Cell) -> Row:  # noqa: B008
+    return Row(call, {role: overrides.get(role, status) for role in ROLES})
+
+
+def accounts(call: Call = Call(), **cells: Cell) -> Row:  # noqa: B008
+    """An operation of no case: 401 without an account or case token, then per caller."""
+    return Row(call, {"anonymous": 401, "service_link": 401, **cells})
+
+
+def served(status: int = 200, call: Call = Call()) -> Row:  # noqa: B008
+    """Only a service link opens what was served on its recipient."""
+    return everyone(401, call, service_link=status)
+
+
+def judges_only(call: Call, judge: Cell) -> Row:
+    """A court operation on a case: 403 for every account that is not a judge, 404 for a judge of another court."""
+    row = on_case(call, judge=judge)
+    return Row(call, {**row.expect, "other_party": 403, "other_mediator": 403})
+
+
+MATRIX: dict[str, Row] = {
+    "health": everyone(200),
+    "openapi": everyone(200),
+    "login": everyone(401, Call(body=lambda ids: {"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "x"})),
+    "logout": accounts(
+        other_party=204, other_mediator=204, other_judge=204, applicant=204, respondent=204, mediator=204, judge=204
+    ),
+    "me": accounts(
+        other_party=200, other_mediator=200, other_judge=200, applicant=200, respondent=200, mediator=200, judge=200
+    ),
+    "createCase": accounts(
+        Call(json={"kind": "traffic_accident", "title": "矩阵"}),
+        other_party=403,
+        other_mediator=201,
+        other_judge=403,
+        applicant=403,
+        respondent=403,
+        mediator=201,
+        judge=403,
+    ),
+    "listCases": accounts(
+        other_party=403, other_mediator=200, other_judge=200, applicant=403, respondent=403, mediator=200, judge=200
+    ),
+    "readCase": on_case(parties=200, mediator=200, judge=200),
+    "addParticipant": on_case(Call(json={"role": "observer", "display_name": "旁听人员"}), mediator=201),
+    "reissueLink": on_case(mediator=201),
+    "revokeLinks": on_case(mediator=200),
+    "scheduleSession": on_case(Call(json={"starts_at": "2026-12-01T09:00:00+08:00"}), mediator=409),
+    "startSession": on_case(mediator=409),
+    "endSession": on_case(mediator=409),
+    "cancelSession": on_case(mediator=409),
+    "withdrawCase": on_case(Call(json={"reason": "撤回"}), mediator=409),
+    "referToLitigation": on_case(Call(json={"reason": "调解不成"}), mediator=409),
+    "addDocument": on_case(
+        Call(raw=("text/plain", "现场记录".encode()), query="kind=evidence&title=记录"), mediator=201
+    ),
+    "readDocument": on_case(parties=200, mediator=200, judge=200),
+    "verifyRecording": on_case(mediator=200, judge=200),
+    "readChat": on_case(parties=200, mediator=200, judge=200),
+    "readAudit": on_case(mediator=200, judge=200),
+    "listRecordedSessions": on_case(mediator=200, judge=200),
+    "readRecordingTimeline": on_case(mediator=404, judge=404),
+    "playRecordingClip": on_case(mediator=404, judge=404),
+    "readTranscript": on_case(mediator=200, judge=200),
+    "correctTranscriptLine": on_case(Call(json={"text": "更正"}), mediator=404),
+    "addRecordNote": on_case(Call(body=lambda ids: {"session_id": ids["session_id"], "text": "备注"}), mediator=201),
+    "finaliseRecord": on_case(Call(body=lambda ids: {"session_id": ids["session_id"]}), mediator=201),
+    "openSigning": on_case(Call(json={"deadline_hours": 48}), mediator=409),
+    "readSigning": on_case(parties=200, mediator=200, judge=200),
+    "sendSigningCode": on_case(parties=422, mediator=422),  # "not open for signing"
+    "sign": on_case(Call(body=lambda ids: {"code": "123456", "mark_png": mark()}), parties=409, mediator=409),
+    "calculateCompensation": on_case(Call(json=CLAIM), mediator=200),
+    "draftAgreement": on_case(Call(json=TERMS), mediator=409),
+    "readAgreementDrafts": on_case(parties=200, mediator=200, judge=200),
+    # comments stay open on a draft after signing (reported: arguably 409 once the agreement is signed)
+    "commentAgreementDraft": on_case(Call(json={"text": "同意"}, path={"version": "1"}), parties=201, mediator=201),
+    "timestamp": everyone(200, Call(raw=("application/timestamp-query", b"\x30\x03\x02\x01\x01"))),
+    "signingCaCertificate": everyone(200),
+    "verifySignatures": accounts(
+        Call(raw=("application/pdf", PDF)),
+        other_party=200,
+        other_mediator=200,
+        other_judge=200,
+        applicant=200,
+        respondent=200,
+        mediator=200,
+        judge=200,
+    ),
+    "verifyDocumentSignatures": on_case(parties=200, mediator=200, judge=200),
+    "readDocumentPages": on_case(parties=200, mediator=200, judge=200),
+    "readDocumentPage": on_case(parties=200, mediator=200, judge=200),
+    "receiveSmsReceipt": everyone(
+        401, Call(raw=("application/json", b'{"reference":"abcdefgh","status":"delivered"}'))
+    ),
+    "consentToService": on_case(Call(json={"channels": ["inbox"]}), parties=201),
+    "readServiceConsents": on_case(parties=200, mediator=200, judge=200),
+    # every party by default, and the insurer added later has not consented
+    "serveDocument": on_case(Call(body=lambda ids: {"document_id": ids["document_id"]}), mediator=422),
+    "readServices": on_case(parties=200, mediator=200, judge=200),
+    "retryService": on_case(Call(json={}), mediator=422),  # nobody is waiting
+    "makeProofOfService": on_case(Call(path={"participant_id": "applicant"}), mediator=201),
+    "readInbox": on_case(parties=200),
+    "readServed": served(),
+    "readServedDocument": served(),
+    "readServedPages": served(),
+    "readServedPage": served(),
+    "exportCase": on_case(mediator=422, judge=422),  # only a closed case is exported
+    "listCourts": accounts(
+        other_party=403, other_mediator=200, other_judge=200, applicant=403, respondent=403, mediator=200, judge=200
+    ),
+    "prepareConfirmation": on_case(Call(json={"court": COURT}), mediator=422),
+    "readConfirmation": on_case(parties=200, mediator=200, judge=200),
+    # "already submitted" is checked before "only the parties apply" (reported: staff should get 403)
+    "confirmApplication": on_case(parties=422, mediator=422, judge=422),
+    "readConfirmationPacket": on_case(mediator=200, judge=200),
+    "verifyConfirmationPacket": on_case(mediator=200, judge=200),
+    "addConfirmationMaterial": on_case(Call(raw=("application/pdf", PDF), query="title=材料"), parties=201),
+    # only judges get past the account check: anyone else is refused before the case is looked up
+    "requestConfirmationMaterial": judges_only(Call(json={"text": "请补充材料。", "days": 5}), judge=201),
+    "ruleOnConfirmation": judges_only(Call(json={"confirmed": True, "reasons": "协议合法。"}), judge=201),
+    "listCourtApplications": accounts(
+        other_party=403, other_mediator=403, other_judge=200, applicant=403, respondent=403, mediator=403, judge=200
+    ),
+    "takeCourtApplication": accounts(
+        other_party=403, other_mediator=403, other_judge=404, applicant=403, respondent=403, mediator=403, judge=200
+    ),  # taking it again
+}
+"""Expected status per operation and caller, in the state the calls before it leave the case."""
+
+LAST = ("logout",)
+"""Operations that end the caller's token: called after every other."""
+
+
+@dataclass
+class World:
+    tokens: dict[str, str | None]
+    ids: dict[str, str]
+    case_markers: tuple[str, ...]
+    """What only callers on the case may see: its id and number."""
+    contacts: dict[str, tuple[str, ...]]
+    """Each party's own contact details (phone, e-mail, ID number), which the other party may not see."""
+
+
+async def build_world(api: Api) -> World:
+    judge = await judge_of(api, COURT, "赵法官")
+    other_judge = await judge_of(api, "另一法院", "钱法官")
+    c = await served_case(api)
+    base, med = c["base"], c["mediator"]
+    status, dummy, _ = await api.call(
+        "POST", f"{base}/participants", med, json={"role": "insurer", "display_name": "丙保险"}
+    )
+    assert status == 201, dummy
+    assert (await api.call("POST", f"{base}/confirmation", med, json={"court": COURT}))[0] == 201
+    for who in ("applicant", "respondent"):
+        assert (await api.call("POST", f"{base}/confirmation/confirm", c[who]))[0] == 200
+    assert (await api.call("POST", f"/api/v1/court/applications/{c['case_id']}/take", judge))[0] == 200
+    inbox = (await api.call("GET", f"{base}/service/inbox", c["applicant"]))[1]["services"]
+    service_link = inbox[0]["link"].split("#token=")[1]
+    view = (await api.call("GET", base, med))[1]
+    services = (await api.call("GET", f"{base}/service", med))[1]["services"]
+
+    _, other_mediator = await account(api, AccountKind.MEDIATOR, "李调解员")
+    status, other_case, _ = await api.call(
+        "POST", "/api/v1/cases", other_mediator, json={"kind": "traffic_accident", "title": "另一案件"}
+    )
+    assert status == 201
+    status, added, _ = await api.call(
+        "POST",
+        f"/api/v1/cases/{other_case['id']}/participants",
+        other_mediator,
+        json={"role": "applicant", "display_name": "王五"},
+    )
+    assert status == 201
+    return World(
+        tokens={
+            "anonymous": None,
+            "service_link": service_link,
+            "other_party": added["link"]["token"],
+            "other_mediator": other_mediator,
+            "other_judge": other_judge,
+            "applicant": c["applicant"],
+            "respondent": c["respondent"],
+            "mediator": med,
+            "judge": judge,
+        },
+        ids={
+            "case_id": c["case_id"],
+            "participant_id": dummy["participant"]["id"],
+            "applicant": c["applicant_id"],
+            "session_id": view["sessions"][0]["id"],
+            "document_id": c["agreement"]["id"],
+            "service_id": services[0]["id"],
+            "line_id": str(uuid.uuid4()),
+            "clip_id": str(uuid.uuid4()),
+            "version": "1",
+            "page": "1",
+        },
+        case_markers=(c["case_id"], view["number"]),
+        contacts={
+            "applicant": tuple(APPLICANT[k] for k in ("phone", "email", "id_number")),
+            "respondent": tuple(RESPONDENT[k] for k in ("phone", "email")),
+        },
+    )
+
+
+def url_of(path: str, row: Row, world: World) -> str:
+    """The operation's path with the case's ids (or the row's own) and the row's query."""
+    values = dict(world.ids)
+    values.update({k: world.ids.get(v, v) for k, v in row.call.path.items()})
+    url = path.format(**values)
+    return f"{url}?{row.call.query}" if row.call.query else url
+
+
+def leaks(role: str, status: int, text: str, world: World) -> list[str]:
+    """What ``role`` should not have seen in this answer."""
+    found = []
+    if role in OUTSIDERS and 200 <= status < 300 and role != "service_link":
+        found += [m for m in world.case_markers if m in text]
+    if role in OUTSIDERS or role in world.contacts:
+        others = [r for r in world.contacts if r != role]
+        found += [m for r in others for m in world.contacts[r] if m in text]
+    return found
+
+
+async def test_every_operation_answers_every_caller_as_the_table_says(api: Api) -> None:
+    world = await build_world(api)
+    _, doc, _ = await api.call("GET", "/api/v1/openapi.json")
+    operations = [(m.upper(), p, op["operationId"]) for p, ops in doc["paths"].items() for m, op in ops.items()]
+    documented = {op_id for _, _, op_id in operations}
+    assert documented - set(MATRIX) == set(), f"operations without a row in MATRIX: {documented - set(MATRIX)}"
+    assert set(MATRIX) - documented == set(), f"rows for operations not in openapi.json: {set(MATRIX) - documented}"
+    operations.sort(key=lambda o: o[2] in LAST)
+
+    wrong, server_errors, leaked = [], [], []
+    seen: dict[tuple[str, str], str] = {}
+    for method, path, op_id in operations:
+        row = MATRIX[op_id]
+        assert set(row.expect) == set(ROLES), (op_id, set(ROLES) ^ set(row.expect))
+        for role in ROLES:
+            kwargs: dict[str, Any] = {}
+            if row.call.raw is not None:
+                kwargs = {"data": row.call.raw[1], "headers": {"Content-Type": row.call.raw[0]}}
+            payload = row.call.body(world.ids) if row.call.body else row.call.json
+            status, body, _ = await api.call(
+                method, url_of(path, row, world), world.tokens[role], json=payload, **kwargs
+            )
+            text = json.dumps(body, ensure_ascii=False) if not isinstance(body, bytes) else ""
+            seen[op_id, role] = text
+            expected = row.expect[role]
+            if status >= 500:
+                server_errors.append(f"{op_id} as {role}: {status}")
+            if not (status in expected if isinstance(expected, frozenset) else status == expected):
+                wrong.append(f"{op_id} as {role}: expected {expected}, got {status} {text[:160]}")
+            if found := leaks(role, status, text, world):
+                leaked.append(f"{op_id} as {role}: {status} carries {len(found)} value(s) it must not")
+            if role in OUTSIDERS and "{case_id}" in path:  # the answer must not tell whether the case exists
+                probe = url_of(path, row, world).replace(world.ids["case_id"], str(uuid.uuid4()))
+                other, _, _ = await api.call(method, probe, world.tokens[role], json=payload, **kwargs)
+                if other != status:
+                    leaked.append(f"{op_id} as {role}: {status} for the case, {other} for no case")
+    # the leak check can see: staff read every contact, each party their own
+    assert all(m in seen["readCase", "mediator"] for r in world.contacts for m in world.contacts[r])
+    assert all(world.contacts[r][0] in seen["readCase", r] for r in world.contacts)  # the phone
+    assert all(m in seen["readCase", "judge"] for m in world.case_markers)
+    assert not server_errors, "\n".join(server_errors)
+    assert not leaked, "\n".join(leaked)
+    assert not wrong, f"{len(wrong)} cells differ:\n" + "\n".join(wrong)
