@@ -354,3 +354,18 @@ confirmation_consents = Table(
     Column("confirmed_at", UTCDateTime(), nullable=False),
 )
 """Each party's own confirmation that they apply (the application is joint)."""
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("due_at", UTCDateTime(), primary_key=True),
+    Column("claimed_by", String(80), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("outcome", String(16), nullable=True),
+)
+"""Each life-cycle deadline that came due (``server.deadlines``): the node that claimed it and until
+when (a lease a dead node's claim runs out of), and once settled, when and how: ``issued`` (its
+command was applied), ``moot`` (the case had moved on) or ``refused`` (the life cycle refused it)."""
