@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ class Live:
     tokens: dict[str, str]
     ids: dict[str, str]
     username: str = ""
+    links: dict[str, str] = field(default_factory=dict)
+    """Each party's join link as ``addParticipant`` returned it (``join_url``): what the party opens."""
 
     def media(self) -> AiortcMediaSession:
         media = self.app[ROOMS].rooms[self.case_id].media
@@ -71,8 +73,11 @@ async def _live(
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
-    case_id, tokens, ids, username = await prepare_case(base, app[ROOMS].cases.repo, roles, contacts=contacts)
-    yield Live(base, app, case_id, tokens, ids, username)
+    links: dict[str, str] = {}
+    case_id, tokens, ids, username = await prepare_case(
+        base, app[ROOMS].cases.repo, roles, contacts=contacts, links=links
+    )
+    yield Live(base, app, case_id, tokens, ids, username, links)
     await server.close()
 
 
@@ -81,11 +86,13 @@ async def prepare_case(
     repo: Any,
     roles: tuple[str, ...] = ("applicant", "respondent", "insurer"),
     contacts: dict[str, dict[str, str]] | None = None,
+    links: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, str], dict[str, str], str]:
     """Over the HTTP API of ``base``: a mediator account, a case, its parties, a session in a minute.
 
     Returns the case id, each role's token (the mediator's login; the parties' join
-    links), each role's participant id, and the mediator's user name.
+    links), each role's participant id, and the mediator's user name; ``links``, when given,
+    receives each party's join link (``join_url``).
     """
     username = f"m-{uuid.uuid4().hex[:6]}"
     await repo.create_account(
@@ -120,6 +127,8 @@ async def prepare_case(
                 {"role": role, "display_name": role, **(contacts or {}).get(role, {})},
             )
             tokens[role] = added["link"]["token"]
+            if links is not None:
+                links[role] = added["link"]["join_url"]
             ids[role] = added["participant"]["id"]
         ids["mediator"] = next(p["id"] for p in case["participants"] if p["role"] == "mediator")
         starts = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()

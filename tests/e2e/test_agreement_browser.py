@@ -1,5 +1,7 @@
-"""A party on their phone reads the agreement's draft and comments on it (headless Chromium,
-the page's own Content-Security-Policy in force)."""
+"""A party on their phone opens the link the mediator's ``addParticipant`` returned, reads the
+agreement's draft and comments on it, and finds the way to signing only once signing is open
+(headless Chromium, the page's own Content-Security-Policy in force). The link's token leaves the
+address bar as soon as the page has read it, and the page still works after a reload."""
 
 from __future__ import annotations
 
@@ -43,9 +45,16 @@ async def test_a_party_reads_the_draft_and_comments(browser: Any, live: Live) ->
         page = await (await browser.new_context(**PHONE)).new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        await page.goto(f"{live.base}/join#token={live.tokens['applicant']}")
+        await page.goto(live.links["applicant"])
         await page.wait_for_selector("#drafts:not([hidden]) li[data-version='1']")
         assert await page.is_hidden("#check"), "no session is open: the device check stays away"
+        assert await page.is_hidden("#sign-link"), "signing is not open: no way to sign is shown"
+        # the token is out of the address bar (and the history), yet a reload still finds the case
+        assert await page.evaluate("location.hash") == ""
+        assert live.tokens["applicant"] not in await page.evaluate("location.href")
+        await page.reload()
+        await page.wait_for_selector("#drafts:not([hidden]) li[data-version='1']")
+        assert await page.evaluate("location.hash") == ""
         await page.click("li[data-version='1'] .open-pdf")
         link = await page.wait_for_selector("li[data-version='1'] a.pdf-link")
         href = await link.get_attribute("href")
@@ -57,4 +66,15 @@ async def test_a_party_reads_the_draft_and_comments(browser: Any, live: Live) ->
         drafts = (await call(http, "GET", f"{case}/agreement/drafts", mediator))["drafts"]
         assert [c["text"] for c in drafts[0]["comments"]] == ["误工费应按实际收入计算。"]
         assert drafts[0]["comments"][0]["participant_id"] == live.ids["applicant"]
+        assert await page.is_hidden("#sign-link")
+
+        # the mediator opens signing: the party's page (reloaded) now leads to the signing page
+        await call(http, "POST", f"{case}/signing", mediator, {"deadline_hours": 48})
+        await page.reload()
+        await page.wait_for_selector("#sign-link:visible")
+        await page.click("#sign-link")
+        await page.wait_for_selector("#pages img.page.loaded")
+        assert await page.evaluate("location.pathname + location.hash") == "/sign"
+        await page.reload()  # the signing page, too, keeps working without the token in the address bar
+        await page.wait_for_selector("#pages img.page.loaded")
         assert not [e for e in errors if "Content Security Policy" in e], errors

@@ -1,7 +1,8 @@
-"""Signing on a phone in headless Chromium (the page's CSP in force): a party reads every page of
-the agreement, draws a mark with the pointer, gets a one-time code and signs; the mediator signs
-last from the console's login with their password and the page offers the completion certificate.
-The mark is found, drawn by PDFium, inside that signer's box of the signed PDF."""
+"""Signing on a phone in headless Chromium (the page's CSP in force): a party opens their join link,
+goes to the signing page, reads every page of the agreement, draws a mark with the pointer, gets a
+one-time code and signs; the mediator logs in on /console, goes from the case list to the signing
+page, signs last with their password and the page offers the completion certificate. The mark is
+found, drawn by PDFium, inside that signer's box of the signed PDF."""
 
 from __future__ import annotations
 
@@ -75,9 +76,10 @@ async def test_a_party_and_the_mediator_sign_on_the_page(browser: Any, live: Liv
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         # the party's usual link shows the way to the signing page
-        await page.goto(f"{live.base}/join#token={live.tokens['applicant']}")
+        await page.goto(live.links["applicant"])
         await page.click("#sign-link")
         await page.wait_for_selector("#pages img.page.loaded")
+        assert await page.evaluate("location.hash") == "", "the token is out of the address bar"
         assert await page.is_disabled("#read-all"), "not before the last page has been on screen"
         pages = page.locator("#pages img.page")
         layout = await call(http, "GET", f"{case}/documents/{opened['document']['id']}/pages", mediator)
@@ -112,12 +114,15 @@ async def test_a_party_and_the_mediator_sign_on_the_page(browser: Any, live: Liv
             body = {"code": code_for(outbox, to), "mark_png": mark()}
             await call(http, "POST", f"{case}/signing/sign", live.tokens[who], body)
 
-        # the mediator signs last: the console's login in this tab, the password instead of a code
+        # the mediator signs last: logged in on the console, from the case list to the signing page
+        # (the console's login in this tab), the password instead of a code
         desk = await (await browser.new_context(**PHONE)).new_page()
         desk.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         await desk.goto(f"{live.base}/console")
-        await desk.evaluate("t => sessionStorage.setItem('mediation-token', t)", mediator)
-        await desk.goto(f"{live.base}/sign#case={live.case_id}")
+        await desk.fill("#username", live.username)
+        await desk.fill("#password", PASSWORD)
+        await desk.click("#login button")
+        await desk.click(f"tr:has(button[data-case-id='{live.case_id}']) a.sign-case")
         await desk.wait_for_selector("#by-password:not([hidden])")
         assert await desk.is_hidden("#by-code")
         await desk.locator("#pages img.page").last.scroll_into_view_if_needed()

@@ -1,9 +1,10 @@
 // The party's page: check the devices, read the recording notice, join, take part.
 import { RoomClient, T, ERRORS, chatLine, Captions } from "/static/call.js";
+import { takeLinkToken } from "/static/link.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
-const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+const token = takeLinkToken();  // from the link's #token=…, then out of the address bar (kept in this tab)
 
 const SIGNING_OPENED = ["signing", "signed", "signing_expired", "serving", "served", "service_failed",
   "confirmation_applied", "confirmed", "rejected", "closed"];

@@ -11,6 +11,7 @@
 // seeked back, one that does not cover the current time is paused and hidden. Media is
 // fetched with the token (a media element cannot send it) and played from blob: URLs.
 // (No import of call.js: it loads the socket.io client, which playback does not need.)
+import { LINK, takeLinkToken } from "/static/link.js";
 
 const T = {
   mediator: "调解员 Mediator", applicant: "申请人 Applicant", respondent: "被申请人 Respondent",
@@ -31,7 +32,9 @@ const MAX_HOLD_MS = 3000;    // the clock waits this long at most for an element
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
 const status = (text) => { $("status").textContent = text; };
-let token = sessionStorage.getItem("mediation-token");
+// a mediator's or judge's login in this tab, or a party's own link (#token=…, where parties may play)
+const linked = takeLinkToken();
+let token = sessionStorage.getItem("mediation-token") || linked;
 const API = "/api/v1";
 
 function el(tag, attrs = {}, ...children) {
@@ -66,7 +69,7 @@ function handle(err) {
 }
 
 function logout() {
-  token = null; sessionStorage.removeItem("mediation-token");
+  token = null; sessionStorage.removeItem("mediation-token"); sessionStorage.removeItem(LINK);
   for (const id of ["cases", "sessions", "player"]) show(id, false);
   show("login");
 }

@@ -1,9 +1,10 @@
 // A recipient's personal link (/served#token=…): the one document served on them, to read and download.
 // Opening the page and downloading are recorded as part of the proof of service.
 import { authorised, showPages } from "/static/reader.js";
+import { SERVED, takeLinkToken } from "/static/link.js";
 
 const $ = (id) => document.getElementById(id);
-const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+const token = takeLinkToken(SERVED);  // from the link's #token=…, then out of the address bar (kept in this tab)
 const MESSAGES = {
   token_expired: "链接已过期，请联系调解员。This link has expired; ask your mediator.",
   token_revoked: "链接已失效。This link is no longer valid.",

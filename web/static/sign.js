@@ -3,12 +3,14 @@
 // the console (#case=…, the console's login in this tab) and confirms with their password.
 import { T, ERRORS } from "/static/call.js";
 import { blobUrl as readerBlobUrl, showPages as showDocumentPages } from "/static/reader.js";
+import { takeLinkToken } from "/static/link.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
-const params = new URLSearchParams(window.location.hash.slice(1));
-const token = params.get("token") || sessionStorage.getItem("mediation-token");
-let caseId = params.get("case");
+let caseId = new URLSearchParams(window.location.hash.slice(1)).get("case");
+// a party's link token (then out of the address bar), or the console's login for the mediator (#case=…)
+const linked = takeLinkToken();
+const token = caseId ? sessionStorage.getItem("mediation-token") || linked : linked;
 let base = "";
 
 const MESSAGES = {
