@@ -77,7 +77,7 @@ async def test_spoken_sentences_become_captions_and_attributed_lines(live: Live,
             pages = {"mediator": console}
             for who in SPEECH:
                 page = await (await browsers[who].new_context(**PHONE, bypass_csp=True)).new_page()
-                await page.goto(f"{live.base}/join#token={live.tokens[who]}")
+                await page.goto(live.links[who])  # the link addParticipant returned
                 await page.wait_for_selector("#consent")
                 await page.wait_for_function("window.__room")
                 await page.evaluate(CAPTURE)  # before joining: no caption is missed

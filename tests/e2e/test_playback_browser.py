@@ -1,9 +1,11 @@
 """Playback in real headless Chromium (Debian's), with the page's own Content-Security-Policy in force:
 a session recorded through the real server by real aiortc peers, then the mediator logs in on
-``/playback?case=…&session=…``, presses play, and every media element moves in step with the others
-and decodes frames; the caucus and the transcript appear beside the videos. Then the mediator
-reviews the record on the same page (corrects a line, adds notes, finalises it and downloads the
-PDF) while a judge sees the corrections but no way to change them."""
+``/console``, goes from the case list to the case's recordings and picks the session, presses play,
+and every media element moves in step with the others and decodes frames; the caucus and the
+transcript appear beside the videos. Then the mediator reviews the record on the same page
+(corrects a line, adds notes, finalises it and downloads the PDF) while a judge, logged in on the
+playback page's own list, sees the corrections but no way to change them. A party, where parties
+may play, comes from their join link. Every page is reached the way its user reaches it."""
 
 from __future__ import annotations
 
@@ -140,6 +142,27 @@ async def transcript_served(live: Live, session_id: str) -> bool:
         return resp.status == 200
 
 
+async def from_console(page: Any, live: Live, session_id: str) -> None:
+    """The mediator's way to a recording: log in on /console, the case's recordings from the case
+    list (the same tab keeps the login), then the session from the list of recorded sessions."""
+    await page.goto(f"{live.base}/console")
+    await page.fill("#username", live.username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login button")
+    await page.click(f"a[data-recordings-id='{live.case_id}']")
+    await page.click(f"button[data-session-id='{session_id}']")
+
+
+async def from_playback_list(page: Any, live: Live, session_id: str, username: str) -> None:
+    """A judge's way in on the playback page itself: log in, pick the case, pick the session."""
+    await page.goto(f"{live.base}/playback")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login button")
+    await page.click(f"button[data-case-id='{live.case_id}']")
+    await page.click(f"button[data-session-id='{session_id}']")
+
+
 async def state(page: Any) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = await page.evaluate("window.__playback.state()")
     return result
@@ -158,11 +181,11 @@ async def test_playback_in_chromium_keeps_every_track_in_step(browser: Any, live
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     try:
-        await page.goto(f"{live.base}/playback?case={live.case_id}&session={session_id}")
-        await page.fill("#username", live.username)
-        await page.fill("#password", PASSWORD)
-        await page.click("#login button")
+        await from_console(page, live, session_id)
         await page.wait_for_selector("#play:not([disabled])", timeout=30_000)
+        assert await page.evaluate("location.pathname + location.search") == (
+            f"/playback?case={live.case_id}&session={session_id}"
+        )
         assert await page.locator(".pb-tile").count() == 2
         assert await page.locator("video").count() == 2 and await page.locator("audio").count() == 2
         assert await page.locator("#bar .pb-mark.caucus").count() == 1
@@ -258,16 +281,17 @@ async def add_judge(live: Live) -> str:
 
 
 async def open_page(browser: Any, live: Live, session_id: str, username: str) -> tuple[Any, Any, list[str]]:
-    """A fresh context (the page's CSP in force) logged in on the session's playback page."""
+    """A fresh context (the page's CSP in force) on the session's playback page: the mediator from
+    the console's case list, anyone else from the playback page's own list."""
     context = await browser.new_context(**DESK, accept_downloads=True)
     page = await context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    await page.goto(f"{live.base}/playback?case={live.case_id}&session={session_id}")
-    await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
-    await page.click("#login button")
+    if username == live.username:
+        await from_console(page, live, session_id)
+    else:
+        await from_playback_list(page, live, session_id, username)
     await page.wait_for_selector(".pb-line", timeout=30_000)
     await page.wait_for_selector("#record:not([hidden])", timeout=10_000)
     return context, page, problems
@@ -431,16 +455,19 @@ async def test_a_party_is_shown_the_caucus_they_were_not_in_but_not_played_it(
     assert status == 200 and timeline["restricted"] is True
     [caucus] = timeline["caucus"]
     assert caucus["withheld"] is True and sum(c["withheld"] for c in timeline["clips"]) > 0
-    context = await browser.new_context(**DESK)
-    # a party has no login: their link's token, where the page keeps a login (the CSP stays in force)
-    await context.add_init_script(f"sessionStorage.setItem('mediation-token', {live.tokens['respondent']!r})")
+    context = await browser.new_context(**DESK)  # the CSP stays in force
     page = await context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     try:
-        await page.goto(f"{live.base}/playback?case={live.case_id}&session={session_id}")
+        # a party has no login: their join link leads to the recordings, and the link's token
+        # leaves the address bar on both pages
+        await page.goto(live.links["respondent"])
+        await page.click("#recordings")
+        await page.click(f"button[data-session-id='{session_id}']")
         await page.wait_for_selector("#play:not([disabled])", timeout=30_000)
+        assert await page.evaluate("location.hash") == ""
         mark = page.locator("#bar .pb-mark.caucus.withheld")
         assert await mark.count() == 1
         assert "未向您播放" in await mark.inner_text() and "not played to you" in await mark.inner_text()

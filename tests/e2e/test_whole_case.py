@@ -4,8 +4,13 @@ file → mediate with Chromium parties (fake camera; espeak-ng speech into the f
 recording and the Whisper transcript → the mediation record → the agreement → three signatures
 (the applicant on the phone page) → electronic service (a real SMTP server on loopback; the
 applicant follows the mailed link in Chromium) → the joint application → the judge, in Chromium,
-verifies and confirms → the ruling validates with pdfsig → the export → a webhook receiver on
-loopback got every state change, each with a valid HMAC signature.
+verifies and confirms, then plays the recording back from the application → the ruling validates
+with pdfsig → the export → a webhook receiver on loopback got every state change, each with a valid
+HMAC signature.
+
+Every page is reached the way its user reaches it: the mediator from the console's login and case
+list, each party from the join link that ``addParticipant`` returned (and from there to signing),
+the applicant from the link in the e-mail, the judge from the court's login and queue.
 """
 
 from __future__ import annotations
@@ -175,7 +180,7 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     for who in SPEECH:
                         page = await (await browsers[who].new_context(**PHONE)).new_page()
                         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                        await page.goto(f"{live.base}/join#token={tokens[who]}")
+                        await page.goto(live.links[who])
                         await page.check("#consent")
                         await page.click("#join")
                         await admit(console, live, who, page)
@@ -205,7 +210,8 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     await call("POST", "/agreement/drafts", mediator, TERMS)
                     await call("POST", "/signing", mediator, {"deadline_hours": 48})
                     phone = phones["applicant"]
-                    await phone.goto(f"{live.base}/sign#token={tokens['applicant']}")
+                    await phone.goto(live.links["applicant"])  # the party's own link again, then to signing
+                    await phone.click("#sign-link")
                     await phone.wait_for_selector("#pages img.page.loaded")
                     await phone.locator("#pages img.page").last.scroll_into_view_if_needed()
                     await phone.wait_for_selector("#read-all:not([disabled])")
@@ -224,7 +230,7 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     assert done["state"] == "signed" and done["certificate"], done
 
                     # ---- electronic service: the applicant consents on the join page, the respondent over the API
-                    await phone.goto(f"{live.base}/join#token={tokens['applicant']}")
+                    await phone.goto(live.links["applicant"])
                     await phone.wait_for_selector("#service:not([hidden])")
                     await phone.check("#consent-form input[value=email]")
                     await phone.check("#consent-form input[value=inbox]")
@@ -245,6 +251,9 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     assert link, text
                     await phone.goto(link.group(0))
                     await phone.wait_for_selector("#served:not([hidden])")
+                    assert await phone.evaluate("location.hash") == "", "the token is out of the address bar"
+                    await phone.reload()  # and the page still works
+                    await phone.wait_for_selector("#served:not([hidden])")
                     assert await phone.inner_text("#sha256") == done["document"]["sha256"]
                     async with phone.expect_download() as download:
                         await phone.click("#download")
@@ -263,7 +272,7 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     await console.select_option("#court", COURT)
                     await console.click("#prepare-form button")
                     await console.locator("#progress-status", has_text="已发起").wait_for()
-                    await phone.goto(f"{live.base}/join#token={tokens['applicant']}")
+                    await phone.goto(live.links["applicant"])
                     await phone.wait_for_selector("#confirmation:not([hidden]) #confirm-application:not([hidden])")
                     await phone.click("#confirm-application")
                     await phone.locator("#confirmation-status", has_text="您已确认").wait_for()
@@ -290,6 +299,11 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                     await desk.click("#ruling-form button")
                     await desk.locator("#ruling-status", has_text="确认有效").wait_for(timeout=30_000)
                     print(f"confirmation: ruling signed and served in {time.perf_counter() - started:.2f} s")
+                    # from the application to the recording: the sessions, then the player
+                    await desk.click("#playback")
+                    await desk.click(f"button[data-session-id='{sid}']")
+                    await desk.wait_for_selector("#play:not([disabled])", timeout=30_000)
+                    assert await desk.locator(".pb-tile").count() == 3
                     # a party cannot use the judge's workspace
                     party_desk = await (await browsers["applicant"].new_context(**DESK)).new_page()
                     await party_desk.goto(live.base + "/court")

@@ -36,6 +36,12 @@ async function listCases() {
       more.dataset.progressId = c.id;
       more.addEventListener("click", () => openProgress(c.id));
       td.append(more);
+      const recordings = document.createElement("a");  // playback and the record, with this tab's login
+      recordings.href = "/playback?case=" + encodeURIComponent(c.id);
+      recordings.className = "recordings";
+      recordings.dataset.recordingsId = c.id;
+      recordings.textContent = " 录像与笔录 Recordings";
+      td.append(recordings);
       if (c.state === "signing" || c.state === "signed") {
         const sign = document.createElement("a");  // the signing page, with this tab's login
         sign.href = "/sign#case=" + encodeURIComponent(c.id);

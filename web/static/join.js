@@ -129,6 +129,16 @@ async function loadService(caseId) {
   show("service");
 }
 
+// The recordings, where this platform lets parties play them back (otherwise the server says 403).
+async function loadRecordings(caseId) {
+  const id = encodeURIComponent(caseId);
+  let sessions;
+  try { ({ sessions } = await api(`/api/v1/cases/${id}/recording/sessions`)); } catch { return; }
+  if (!sessions.length) return;
+  $("recordings").href = `/playback?case=${id}#token=${encodeURIComponent(token)}`;
+  show("recordings");
+}
+
 // Judicial confirmation: once the mediator has named the court, each party applies from here.
 async function loadConfirmation(caseId, me) {
   const base = `/api/v1/cases/${encodeURIComponent(caseId)}/confirmation`;
@@ -174,6 +184,7 @@ async function main() {
     if (caseState !== "signing") $("sign-link").textContent = "查看已签署的协议 See the signed agreement";
     show("sign-link");
   }
+  loadRecordings(me.case_id);
   const hasDrafts = await loadDrafts(me.case_id);
   if (hasDrafts) await loadService(me.case_id);
   if (["served", "confirmation_applied", "confirmed", "rejected"].includes(caseState)) await loadConfirmation(me.case_id, me);

@@ -160,7 +160,7 @@ function navigate(caseId, sessionId) {
   const q = new URLSearchParams();
   if (caseId) q.set("case", caseId);
   if (sessionId) q.set("session", sessionId);
-  history.pushState(null, "", q.toString() ? `?${q}` : location.pathname);
+  window.history.pushState(null, "", q.toString() ? `?${q}` : location.pathname);
   route();
 }
 
@@ -575,7 +575,7 @@ async function pdfLink(documentId) {
   }
 }
 
-function history(line) {
+function correctionHistory(line) {
   const heard = el("li", {}, el("span", { class: "pb-h-label", text: "原文 As heard：" }), line.original);
   const steps = line.corrections.map((c) => el("li", {},
     el("span", { class: "pb-h-label", text: `${byText(c.by)} · ${wallText(new Date(c.at))}：` }), c.text));
@@ -634,7 +634,7 @@ function buildLine(line) {
 
 function renderCorrection(item) {
   item.mark.replaceChildren();
-  if (item.line.corrected) item.mark.append(history(item.line));
+  if (item.line.corrected) item.mark.append(correctionHistory(item.line));
   item.li.classList.toggle("corrected", Boolean(item.line.corrected));
 }
 
