@@ -1,5 +1,7 @@
 """End to end in real headless Chromium (Debian's, fake camera and microphone) against the real server:
-join from the pages, waiting room, media both ways, mute, caucus, remove, and reconnection.
+join from the pages, waiting room, media both ways, mute, caucus, remove, ending the session, and
+reconnection. The mediator logs in on /console and opens the room from the case list; each party
+opens the join link that ``addParticipant`` returned.
 
 Each participant is its own browser context; parties use a 360×740 phone viewport. What a page
 receives is read from its own ``RTCPeerConnection.getStats()`` (inbound-rtp per publisher).
@@ -89,7 +91,7 @@ async def open_console(browser: Any, live: Live) -> Any:
 async def open_join(browser: Any, live: Live, who: str) -> Any:
     context = await browser.new_context(**PHONE, bypass_csp=True)
     page = await context.new_page()
-    await page.goto(f"{live.base}/join#token={live.tokens[who]}")
+    await page.goto(live.links[who])
     await page.wait_for_selector("#consent")
     assert await page.is_disabled("#join"), "joining must wait for the recording notice to be accepted"
     await page.check("#consent")
@@ -154,12 +156,24 @@ async def test_mediation_session_in_chromium(browser: Any, live: Live) -> None:
     await console.click(f"li[data-pid='{r}'] button[data-action='remove']")
     await respondent.wait_for_selector("#gone:not([hidden])")
     assert "移出" in await respondent.inner_text("#gone-text")
-    await respondent.goto(f"{live.base}/join#token={live.tokens['respondent']}")
-    await respondent.reload()
-    await respondent.wait_for_function("document.getElementById('status').textContent.includes('失效')")
+    assert "进行中" not in await respondent.inner_text("#status")
+    # the old link opened again in the same tab (only the fragment changes: the page loads itself again)
+    await respondent.goto(live.links["respondent"])
+    await respondent.locator("#status", has_text="失效").wait_for()
+
+    # the mediator ends the session: the console says so (no "No answer from the server": the
+    # "ended" event overtakes the acknowledgement), and the phone no longer says it is in progress
+    console.on("dialog", lambda d: asyncio.ensure_future(d.accept()))
+    await console.click("#end")
+    await applicant.wait_for_selector("#gone:not([hidden])")
+    assert "已结束" in await applicant.inner_text("#status")
+    assert "进行中" not in await applicant.inner_text("#status")
+    await console.wait_for_selector(f"#cases:not([hidden]) button[data-case-id='{live.case_id}']")
+    said = await console.inner_text("#status")
+    assert "已结束" in said and "No answer" not in said, said
     trail, _ = await live.app[ROOMS].cases.repo.audit_trail(live.case_id)
     actions = [e.action for e in trail]
-    for action in ("session.started", "room.presence", "room.mute", "room.caucus", "link.revoked"):
+    for action in ("session.started", "room.presence", "room.mute", "room.caucus", "link.revoked", "session.ended"):
         assert action in actions, action
 
 

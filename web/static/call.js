@@ -73,13 +73,19 @@ export class RoomClient extends EventTarget {
   }
 
   emitEvent(name, detail) {
+    if (name === "problem" && this.left) return;  // the page closed the room on purpose: nothing is wrong
     if (name === "problem") console.warn("mediation problem", JSON.stringify(detail));
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 
+  // Resolves with the server's acknowledgement. A socket this page closed on purpose ("ended",
+  // "removed", "replaced", leave) drops the acknowledgements still due, such as the one for "end",
+  // whose "ended" event arrives first: those resolve {ok: false, code: "closed"}, which is no problem.
   call(event, payload = {}) {
     return new Promise((resolve) => this.socket.timeout(15000).emit(event, payload, (err, ack) => {
-      resolve(err ? { ok: false, code: "timeout", message: "No answer from the server" } : ack);
+      if (!err) resolve(ack);
+      else if (this.left) resolve({ ok: false, code: "closed", message: "The room was closed" });
+      else resolve({ ok: false, code: "timeout", message: "No answer from the server" });
     }));
   }
 

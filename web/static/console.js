@@ -59,7 +59,8 @@ async function listCases() {
 }
 
 function control(event, payload) {
-  return client.call(event, payload).then((ack) => { if (!ack.ok) status(ERRORS[ack.code] || ack.message); return ack; });
+  // once the room is closed ("end" is answered by the "ended" event first) a missing acknowledgement is no error
+  return client.call(event, payload).then((ack) => { if (!ack.ok && ack.code !== "closed") status(ERRORS[ack.code] || ack.message); return ack; });
 }
 
 function renderPeople(room) {

@@ -236,10 +236,13 @@ async function main() {
   });
   client.addEventListener("chat", (e) => { $("chat-lines").append(chatLine(e.detail, client.me && client.me.participant_id)); show("chat"); });
   client.addEventListener("problem", (e) => { const d = e.detail || {}; status(ERRORS[d.code] || d.message || "出现问题。Something went wrong."); });
-  for (const [name, text] of [["removed", "您已被调解员移出本次调解。 The mediator removed you from the session."],
-                              ["ended", "本次调解已结束，感谢参与。 The session has ended. Thank you."],
-                              ["replaced", "您已在另一处加入。 You joined from another window."]]) {
-    client.addEventListener(name, () => { show("call", false); $("gone-text").textContent = text; show("gone"); });
+  // the room is over for this page: the line at the top says so too (it said "in progress")
+  const gone = (headline, text) => { show("call", false); status(headline); $("gone-text").textContent = text; show("gone"); };
+  for (const [name, headline, text] of [
+    ["removed", "您已不在本次调解中。 You are no longer in the session.", "您已被调解员移出本次调解。 The mediator removed you from the session."],
+    ["ended", "本次调解已结束。 The session has ended.", "感谢参与。后续安排（协议草稿、签署）将显示在本页面。 Thank you. What comes next (the draft agreement, signing) will appear on this page."],
+    ["replaced", "您已在另一处加入。 You joined from another window.", "本窗口已不在调解中。 This window has left the session."]]) {
+    client.addEventListener(name, () => gone(headline, text));
   }
 
   const toggle = (button, kind) => {
@@ -259,7 +262,8 @@ async function main() {
   });
   $("leave").addEventListener("click", async () => {
     await client.leave();
-    show("call", false); $("gone-text").textContent = "您已离开。 You left the session."; show("gone"); show("rejoin");
+    gone("您已离开调解。 You left the session.", "如需继续，请重新加入。 To take part again, join again.");
+    show("rejoin");
   });
   $("rejoin").addEventListener("click", () => window.location.reload());
 }
