@@ -14,7 +14,7 @@ moves as a table, no I/O, no clock.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -500,6 +500,81 @@ _HANDLERS: dict[type[RoomCommand], Callable[[Room, Any, list[RoomEvent]], Room]]
 }
 
 assert set(_HANDLERS) == set(LEGAL)
+
+
+# ---------------------------------------------------------------- after a restart
+
+
+def restore(
+    case_id: str,
+    session_id: str,
+    people: Mapping[str, tuple[Role, str]],
+    history: Iterable[tuple[str, Mapping[str, Any]]],
+) -> Room:
+    """The room of a running session rebuilt from its audited events, after the server stopped.
+
+    Every change that matters (presence, mute, lock, caucus, consent: :data:`AUDITED`) is in
+    the case's audit trail, written before it takes effect, so the trail *is* the durable
+    room state. ``history`` is the trail's ``room.*`` entries in order as ``(action,
+    details)``; ``people`` maps participant ids to their role and display name. Entries of
+    another session, and everything before a ``room.ended``, belong to earlier rooms (an
+    entry with no session id was made while the room waited for the mediator). Nobody is
+    connected until their page is back; members admitted before go straight back in.
+
+    >>> from server.domain.roles import Role
+    >>> room = restore("c", "s", {"p": (Role.APPLICANT, "A")}, [
+    ...     ("room.consent", {"participant_id": "p", "session_id": ""}),
+    ...     ("room.presence", {"participant_id": "p", "presence": "waiting", "session_id": ""}),
+    ...     ("room.presence", {"participant_id": "p", "presence": "admitted", "session_id": "s"}),
+    ...     ("room.mute", {"participant_id": "p", "kind": "audio", "muted": True, "session_id": "s"}),
+    ...     ("room.lock", {"locked": True, "session_id": "s"}),
+    ... ])
+    >>> m = room.members["p"]
+    >>> (m.presence.value, m.ever_admitted, m.consented, sorted(m.muted), m.connected, room.locked)
+    ('admitted', True, True, ['audio'], False, True)
+    """
+    presence: dict[str, Presence] = {}
+    admitted: set[str] = set()
+    muted: dict[str, frozenset[Kind]] = {}
+    consented: set[str] = set()
+    locked = False
+    caucus: frozenset[str] | None = None
+    for action, details in history:
+        belongs = details.get("session_id") in ("", None, session_id)
+        if not belongs or action == RoomEnded.action:
+            presence, admitted, muted, consented, locked, caucus = {}, set(), {}, set(), False, None
+            continue
+        pid = str(details.get("participant_id", ""))
+        if action == PresenceChanged.action:
+            presence[pid] = Presence(details["presence"])
+            if presence[pid] is Presence.ADMITTED:
+                admitted.add(pid)
+        elif action == MuteChanged.action:
+            kind = Kind(details["kind"])
+            before = muted.get(pid, frozenset())
+            muted[pid] = before | {kind} if details["muted"] else before - {kind}
+        elif action == ConsentGiven.action:
+            consented.add(pid)
+        elif action == LockChanged.action:
+            locked = bool(details["locked"])
+        elif action == CaucusChanged.action:
+            caucus = None if details["members"] is None else frozenset(details["members"])
+    members = {
+        pid: Member(
+            pid,
+            people[pid][0],
+            people[pid][1],
+            where,
+            muted=muted.get(pid, frozenset()),
+            ever_admitted=pid in admitted,
+            consented=pid in consented or people[pid][0] in DIRECT_ENTRY,
+        )
+        for pid, where in presence.items()
+        if pid in people
+    }
+    if caucus is not None:
+        caucus = frozenset(pid for pid in caucus if pid in members)
+    return Room(case_id, session_id, members, locked=locked, caucus=caucus)
 
 
 # ---------------------------------------------------------------- derived: who receives what

@@ -132,13 +132,13 @@ class RoomService:
         return live
 
     async def _commit(self, live: LiveRoom, transition: rm.Transition, actor: str) -> None:
-        live.room = transition.room
+        # stored before it takes effect: the audit trail is the room's durable state (rm.restore)
         audited = [e for e in transition.events if type(e) in rm.AUDITED]
         if audited:
-            records = [
-                AuditRecord(actor, e.action, {**e.details(), "session_id": live.room.session_id}) for e in audited
-            ]
-            await self.cases.repo.record(live.room.case_id, records, self.clock())
+            session_id = transition.room.session_id
+            records = [AuditRecord(actor, e.action, {**e.details(), "session_id": session_id}) for e in audited]
+            await self.cases.repo.record(transition.room.case_id, records, self.clock())
+        live.room = transition.room
         live.media.set_routes(rm.routes(live.room))
         live.media.set_recording(rm.recorded(live.room) if self.vault is not None else frozenset())
         if self.notifier is not None and transition.events:
@@ -178,6 +178,8 @@ class RoomService:
             if session_id and not live.room.session_id:
                 live.room = replace(live.room, session_id=session_id)
                 if resumed:
+                    # who was admitted, mute, lock and caucus come back: nobody waits to be admitted again
+                    live.room = await self._restored(case_id, session_id)
                     # the session was running with no room here: the server stopped mid-session
                     await self.cases.repo.record(
                         case_id,
@@ -193,6 +195,15 @@ class RoomService:
             member = live.room.members[participant.id]
         CaseLog(logger, {"case": case_id}).info("participant %s joined (%s)", participant.id, member.presence.value)
         return Joined(participant.id, access.role, member.presence)
+
+    async def _restored(self, case_id: str, session_id: str) -> Room:
+        """The room of a session that was running when this server stopped, from the audit trail."""
+        trail, _ = await self.cases.repo.audit_trail(case_id)
+        people = {p.id: (p.role, p.display_name) for p in await self.cases.repo.participants(case_id)}
+        history = [(e.action, e.details_dict()) for e in trail if e.action.startswith("room.")]
+        room = rm.restore(case_id, session_id, people, history)
+        CaseLog(logger, {"case": case_id}).info("room restored with %d members", len(room.members))
+        return room
 
     async def leave(self, case_id: str, participant_id: str, actor: str) -> None:
         """A member's page left or its connection died."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -185,3 +186,76 @@ def replace_session(room: Room, session_id: str) -> Room:
     from dataclasses import replace
 
     return replace(room, session_id=session_id)
+
+
+def history_of(room: Room, *commands: rm.RoomCommand) -> tuple[Room, list[tuple[str, dict[str, object]]]]:
+    """Run commands as the room service does, keeping the audited events as the trail keeps them."""
+    trail: list[tuple[str, dict[str, object]]] = []
+    for cmd in commands:
+        transition = rm.apply(room, cmd, T)
+        room = transition.room
+        trail += [
+            (e.action, {**e.details(), "session_id": room.session_id})
+            for e in transition.events
+            if type(e) in rm.AUDITED
+        ]
+    return room, trail
+
+
+PEOPLE = {
+    "m": (Role.MEDIATOR, "M"),
+    "a": (Role.APPLICANT, "A"),
+    "r": (Role.RESPONDENT, "R"),
+    "i": (Role.INSURER, "I"),
+}
+
+
+def test_a_room_is_restored_from_its_audited_events_after_a_restart() -> None:
+    # an earlier session's room, ended: none of it carries over
+    _, earlier = history_of(
+        Room("case", "s1"),
+        rm.Join("m", Role.MEDIATOR, "M"),
+        rm.Join("r", Role.RESPONDENT, "R", consented=True),
+        rm.Admit("r"),
+        rm.SetLocked(True),
+        rm.EndRoom(),
+    )
+    # parties knock before the mediator opens session s2 (no session id yet), then the session runs
+    waiting, before = history_of(
+        Room("case", ""), rm.Join("a", Role.APPLICANT, "A", consented=True), rm.Join("i", Role.INSURER, "I")
+    )
+    live, during = history_of(
+        replace(waiting, session_id="s2"),
+        rm.Join("m", Role.MEDIATOR, "M"),
+        rm.Admit("a"),
+        rm.Join("r", Role.RESPONDENT, "R", consented=True),
+        rm.Admit("r"),
+        rm.SetMuted("r", A, True),
+        rm.SetMuted("a", V, True),
+        rm.SetMuted("a", V, False),
+        rm.SetLocked(True),
+        rm.StartCaucus(frozenset({"a"})),
+    )
+    restored = rm.restore("case", "s2", PEOPLE, earlier + before + during)
+    expected = {pid: replace(m, connected=False) for pid, m in live.members.items()}
+    assert dict(restored.members) == expected
+    assert (restored.locked, restored.caucus) == (True, frozenset({"a", "m"}))
+    assert restored.members["i"].presence is Presence.WAITING and not restored.members["i"].ever_admitted
+    assert restored.members["r"].muted == {A} and restored.members["a"].consented
+    # nobody is connected yet, so nothing flows until the pages are back
+    assert rm.routes(restored) == frozenset()
+    # the party admitted before goes straight back in, even into the locked room; the caucus holds
+    back = run(restored, rm.Join("a", Role.APPLICANT, "A", consented=True), rm.SetConnected("a", True))
+    back = run(back, rm.Join("m", Role.MEDIATOR, "M"), rm.SetConnected("m", True), rm.SetConnected("r", True))
+    assert back.members["a"].presence is Presence.ADMITTED
+    assert pairs(back) == {("a", "m"), ("m", "a")}
+    assert pairs(run(back, rm.EndCaucus()), A) == {("a", "m"), ("m", "a"), ("a", "r"), ("m", "r")}
+    # the one still waiting knocks again in the locked room and waits (nobody new gets in unasked)
+    assert run(back, rm.Join("i", Role.INSURER, "I")).members["i"].presence is Presence.WAITING
+
+
+def test_a_room_ended_before_the_restart_restores_empty() -> None:
+    _, trail = history_of(
+        Room("case", "s"), rm.Join("m", Role.MEDIATOR, "M"), rm.Join("a", Role.APPLICANT, "A"), rm.EndRoom()
+    )
+    assert rm.restore("case", "s", PEOPLE, trail) == Room("case", "s")
