@@ -286,6 +286,16 @@ def _add_live_rooms(
     )
 
     app[PLAYBACK_PARTIES] = settings.playback_parties
+    if settings.playback_cache_mb > 0:
+        from recording.clipcache import ClipCache
+        from server.api.playback import CLIP_CACHE
+
+        clips = app[CLIP_CACHE] = ClipCache(settings.playback_cache_mb * 1024 * 1024)
+
+        async def drop_clips(_app: web.Application) -> None:
+            clips.close()
+
+        app.on_cleanup.append(drop_clips)
 
 
 def signing_keys(settings: Settings, clock: Callable[[], datetime]) -> Any:

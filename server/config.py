@@ -139,6 +139,9 @@ class Settings:
     falls due earlier); a restart looks at once."""
     playback_parties: bool = False
     """Whether parties may play the recordings of their own case (mediators and judges always may)."""
+    playback_cache_mb: int = 1024
+    """Disk for built clips that ``Range`` requests of a playback reuse (encrypted with a key that
+    lives only in memory, in a temporary folder); least recently used first out; 0: no cache."""
     redis_url: str = ""
     """Redis for several nodes (room claims), e.g. ``redis://127.0.0.1:6379/0``; empty: one node."""
     cluster_urls: str = ""
@@ -333,6 +336,8 @@ def load_settings(
         raise ConfigError("webhook_urls need webhook_secret (the key that signs requests), at least 32 characters")
     if settings.webhook_timeout <= 0:
         raise ConfigError("webhook_timeout must be more than 0 seconds")
+    if settings.playback_cache_mb < 0:
+        raise ConfigError("playback_cache_mb must be 0 or more")
     if not 0 < settings.deadline_interval <= 3600:
         raise ConfigError("deadline_interval must be more than 0 and at most 3600 seconds")
     if (settings.signing_ca_key is None) != (settings.signing_ca_cert is None):

@@ -5,9 +5,13 @@
   periods as offsets from the session's origin (``recording.playback``).
 - ``GET …/recording/sessions/{session_id}/clips/{clip_id}``: one clip as one file
   (WebM or MP4, never re-encoded). Segments that fail verification are left out and
-  named in ``X-Recording-Skipped``/``X-Recording-Problems``. Every request is an audit
+  named in ``X-Recording-Skipped``/``X-Recording-Problems``. Every playback is an audit
   entry (``recording.played``) written *before* the bytes go out: access to evidence
-  is itself evidence. ``Range`` requests are answered from the built file.
+  is itself evidence. A request with no ``Range``, or one from byte 0 (what a media
+  element sends first), opens a playback: the clip is built afresh (every segment
+  checked again), kept in the :class:`recording.clipcache.ClipCache`, and audited. The
+  other ``Range`` requests are answered from that build, unaudited when the same caller
+  opened its playback (audited otherwise, and built again when it is no longer kept).
 
 Parties get 403 unless the application sets :data:`PLAYBACK_PARTIES`; a party who
 may play is never played a caucus they were not in: the segments (of every track)
@@ -19,14 +23,14 @@ entirely inside such periods answers 403. Mediators and judges get everything.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import datetime
 
 from aiohttp import web
 from pydantic import AwareDatetime
 
-from recording.playback import RecordingPlayback
+from recording.clipcache import CacheDamaged, CachedClip, ClipCache, ClipKey, etag_of
+from recording.playback import ClipMedia, RecordingPlayback
 from server.api.problems import problem
 from server.api.routes import API, RECORDINGS, SERVICE, Endpoint, case_id, now, principal, respond
 from server.api.schemas import Open
@@ -40,7 +44,9 @@ PLAYBACK_PARTIES: web.AppKey[bool] = web.AppKey("playback_parties", bool)
 """Whether parties (applicant, respondent, agent, insurer) may play recordings too (default: no)."""
 
 PLAYED = "recording.played"
-"""The audit action of every clip served."""
+"""The audit action of every playback of a clip."""
+CLIP_CACHE: web.AppKey[ClipCache] = web.AppKey("clip_cache", ClipCache)
+"""Built clips that the ``Range`` requests of a playback reuse (absent: every request builds)."""
 
 
 # ---------------------------------------------------------------- schemas
@@ -252,21 +258,19 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, min(last, size - 1)
 
 
-async def play_clip(request: web.Request) -> web.StreamResponse:
-    who = await principal(request)
-    cid = case_id(request)
-    access = await may_play(request, who, cid)
-    sid, clip_id = request.match_info["session_id"], request.match_info["clip_id"]
-    at: datetime = now(request)
-    media = await _playback(request).clip_media(cid, sid, clip_id, at, restricted_to=restricted_to(access))
-    wanted = request.headers.get("Range")
-    try:
-        span = byte_range(wanted, len(media.data))
-    except RangeNotSatisfiable:
-        response = problem(416, "range_not_satisfiable", "The requested range is outside the clip")
-        response.headers["Content-Range"] = f"bytes */{len(media.data)}"
-        return response  # nothing served, nothing to record
-    details = {
+def opens_playback(header: str | None) -> bool:
+    """Whether a request starts a playback: no ``Range``, one from byte 0, or one served whole."""
+    if not header:
+        return True
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return True  # several ranges or another unit: the whole file is served
+    first, last = match.groups()
+    return (first != "" and int(first) == 0) or (not first and not last)
+
+
+def _played(sid: str, clip_id: str, media: ClipMedia, wanted: str | None) -> dict[str, object]:
+    return {
         "session_id": sid,
         "clip_id": clip_id,
         "track": media.clip.track,
@@ -280,25 +284,102 @@ async def play_clip(request: web.Request) -> web.StreamResponse:
             }
             for p in media.withheld_periods
         ],
-        "range": wanted if span is not None else None,
+        "range": wanted,
     }
-    await request.app[SERVICE].repo.record(cid, [AuditRecord(who.actor, PLAYED, details)], at, attempts=20)
-    size = len(media.data)
+
+
+def _headers(media: ClipMedia, etag: str) -> dict[str, str]:
     headers = {
         "Cache-Control": "no-store",
         "Accept-Ranges": "bytes",
-        "ETag": f'"{hashlib.sha256(media.data).hexdigest()}"',
+        "ETag": f'"{etag}"',
         "X-Recording-Frames": str(media.frames),
         "X-Recording-Skipped": str(len(media.skipped)),
         "X-Recording-Withheld": str(len(media.withheld)),
     }
     if media.skipped:
         headers["X-Recording-Problems"] = "; ".join(str(p) for p in media.skipped)
+    return headers
+
+
+def _unsatisfiable(size: int) -> web.Response:
+    response = problem(416, "range_not_satisfiable", "The requested range is outside the clip")
+    response.headers["Content-Range"] = f"bytes */{size}"
+    return response  # nothing served, nothing to record
+
+
+async def play_clip(request: web.Request) -> web.StreamResponse:
+    who = await principal(request)
+    cid = case_id(request)
+    access = await may_play(request, who, cid)
+    sid, clip_id = request.match_info["session_id"], request.match_info["clip_id"]
+    at: datetime = now(request)
+    viewer = restricted_to(access)
+    wanted = request.headers.get("Range")
+    cache = request.app.get(CLIP_CACHE)
+    key = ClipKey(cid, sid, clip_id, viewer or "")
+    entry = cache.get(key) if cache is not None and not opens_playback(wanted) else None
+    if cache is not None and entry is not None:
+        served = await _from_cache(request, cache, entry, wanted, who.actor, at)
+        if served is not None:
+            return served
+    media = await _playback(request).clip_media(cid, sid, clip_id, at, restricted_to=viewer)
+    size = len(media.data)
+    try:
+        span = byte_range(wanted, size)
+    except RangeNotSatisfiable:
+        return _unsatisfiable(size)
+    kept = await cache.put(key, media) if cache is not None else None
+    details = _played(sid, clip_id, media, wanted if span is not None else None)
+    await request.app[SERVICE].repo.record(cid, [AuditRecord(who.actor, PLAYED, details)], at, attempts=20)
+    if kept is not None:
+        kept.viewers.add(who.actor)
+    headers = _headers(media, kept.etag if kept is not None else etag_of(media.data))
     if span is None:
         return web.Response(body=media.data, content_type=media.media_type, headers=headers)
     first, last = span
     headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     return web.Response(status=206, body=media.data[first : last + 1], content_type=media.media_type, headers=headers)
+
+
+async def _from_cache(
+    request: web.Request, cache: ClipCache, entry: CachedClip, wanted: str | None, actor: str, at: datetime
+) -> web.StreamResponse | None:
+    """A later ``Range`` request of a playback, from the kept build; None: build it again."""
+    try:
+        span = byte_range(wanted, entry.size)
+    except RangeNotSatisfiable:
+        return _unsatisfiable(entry.size)
+    first, last = span if span is not None else (0, entry.size - 1)
+    pieces = cache.read(entry, first, last)
+    try:
+        try:
+            piece = await anext(pieces)
+        except CacheDamaged:
+            return None
+        if actor not in entry.viewers:  # this caller did not open this build's playback: theirs starts here
+            details = _played(entry.key.session_id, entry.key.clip_id, entry.media, wanted)
+            await request.app[SERVICE].repo.record(
+                entry.key.case_id, [AuditRecord(actor, PLAYED, details)], at, attempts=20
+            )
+            entry.viewers.add(actor)
+        headers = _headers(entry.media, entry.etag)
+        if span is not None:
+            headers["Content-Range"] = f"bytes {first}-{last}/{entry.size}"
+        response = web.StreamResponse(status=206 if span is not None else 200, headers=headers)
+        response.content_type = entry.media.media_type
+        response.content_length = last - first + 1
+        await response.prepare(request)
+        while True:
+            await response.write(piece)
+            try:
+                piece = await anext(pieces)
+            except StopAsyncIteration:
+                break
+        await response.write_eof()
+        return response
+    finally:
+        await pieces.aclose()
 
 
 # ---------------------------------------------------------------- the table
