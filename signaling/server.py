@@ -39,7 +39,7 @@ from pydantic import BaseModel, ValidationError
 from rooms import model as rm
 from rooms.directory import OtherNode
 from rooms.service import LiveRoom, RoomService, room_view
-from server.errors import InvalidCommand, MediationError
+from server.errors import InvalidCommand, MediationError, TokenRevoked
 from server.identity.access import Authenticator, Principal
 from server.identity.revocation import Revoked
 from signaling import protocol as p
@@ -271,6 +271,9 @@ class SignalingServer:
     async def _join(self, conn: Connection, msg: p.Join) -> dict[str, Any]:
         conn.principal = await self.auth.authenticate_again(conn.principal, self.clock())
         joined = await self.rooms.join(conn.principal, conn.case_id, consent=msg.consent)
+        if self.conns.get(conn.sid) is not conn:  # revoked while joining: out again at once
+            await self.rooms.leave(conn.case_id, joined.participant_id, "system")
+            raise TokenRevoked("This link or login has been revoked")
         key = (conn.case_id, joined.participant_id)
         old = self.members.get(key)
         conn.participant_id = joined.participant_id

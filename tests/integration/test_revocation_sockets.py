@@ -19,7 +19,7 @@ import pytest_asyncio
 import socketio  # type: ignore[import-untyped]
 from aiohttp.test_utils import TestServer
 
-from server.app import ROOMS, build_app
+from server.app import ROOMS, SIGNALING, build_app
 from server.config import Settings
 from server.store import db
 from tests.conftest import Clock
@@ -263,4 +263,37 @@ async def test_a_link_revoked_on_one_node_ends_the_socket_on_the_node_hosting_th
         assert room.members[a].presence.value == "left"
     finally:
         await applicant.close()
+        await mediator.close()
+
+
+async def test_a_link_revoked_while_its_socket_joins_leaves_nothing_behind(live: Live) -> None:
+    mediator = await enter(live, "mediator", None)
+    party = live.peer("applicant")
+    await party.connect()
+    a = live.ids["applicant"]
+    signaling = live.app[SIGNALING]
+    lock = live.app[ROOMS].rooms[live.case_id].lock
+    joining: asyncio.Future[Any] | None = None
+    try:
+        async with lock:  # the join waits for the room here, past its own credential check
+            joining = asyncio.ensure_future(party.emit("join", {"consent": True}))
+            for _ in range(500):
+                if lock._waiters:  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.01)
+            assert lock._waiters, "the join never reached the room"  # type: ignore[attr-defined]
+            await http(
+                "DELETE", f"{live.base}/api/v1/cases/{live.case_id}/participants/{a}/link", live.tokens["mediator"]
+            )
+        for _ in range(100):
+            member = live.app[ROOMS].rooms[live.case_id].room.members.get(a)
+            if member is not None and member.presence.value == "left":
+                break
+            await asyncio.sleep(0.05)
+        assert member is not None and member.presence.value == "left", member
+        assert (live.case_id, a) not in signaling.members
+    finally:
+        if joining is not None:
+            joining.cancel()
+        await party.close()
         await mediator.close()
