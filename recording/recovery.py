@@ -6,7 +6,8 @@ manifest, which is written when the session ends. At the next start,
 :func:`seal_interrupted` finds every session that may have been left so:
 
 - sessions still ``in_progress`` (the server died while they ran), and
-- ended sessions with segments but no manifest (it died while closing them),
+- sessions ended in the last week with a segment chained after their latest
+  manifest, or with none (it died while closing them),
 
 and for each whose audit trail holds segments that no validly signed manifest
 covers, writes the manifest (:meth:`RecordingArchive.seal_session`) marked
@@ -23,15 +24,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
-from recording.archive import CLOSED_AFTER_INTERRUPTION, MANIFEST_KIND, RecordingArchive
+from recording.archive import CLOSED_AFTER_INTERRUPTION, RecordingArchive
 from server.domain.lifecycle import SessionStatus
 from server.store import schema as t
 
 logger = logging.getLogger(__name__)
+
+ENDED_WINDOW = timedelta(days=7)
+"""How long after a session ended a start still looks for segments its manifest missed."""
 
 
 @dataclass(frozen=True)
@@ -48,21 +52,40 @@ class SealedSession:
     """The manifest's document."""
 
 
-async def candidates(archive: RecordingArchive) -> list[tuple[str, str]]:
-    """(case id, session id) of every session an interruption may have left unsealed."""
-    s, d, a = t.sessions, t.documents, t.audit_entries
-    has_manifest = exists().where(
-        and_(d.c.case_id == s.c.case_id, d.c.kind == MANIFEST_KIND, d.c.title.endswith(s.c.id))
+async def candidates(archive: RecordingArchive, now: datetime) -> list[tuple[str, str]]:
+    """(case id, session id) of every session an interruption may have left unsealed.
+
+    Those still in progress, and those ended in the last :data:`ENDED_WINDOW` that have a
+    segment chained after their latest manifest (or none): the server stopped while it
+    closed them. Older ended sessions are not searched again at every start.
+    """
+    s, a = t.sessions, t.audit_entries
+    manifests = t.audit_entries.alias("manifests")
+    last_manifest = (
+        select(func.max(manifests.c.seq))
+        .where(
+            and_(
+                manifests.c.case_id == s.c.case_id,
+                manifests.c.action == "recording.manifest",
+                manifests.c.details.contains(s.c.id),
+            )
+        )
+        .scalar_subquery()
     )
-    has_segments = exists().where(
-        and_(a.c.case_id == s.c.case_id, a.c.action == "recording.segment", a.c.details.contains(s.c.id))
+    segment_after = exists().where(
+        and_(
+            a.c.case_id == s.c.case_id,
+            a.c.action == "recording.segment",
+            a.c.seq > func.coalesce(last_manifest, -1),
+            a.c.details.contains(s.c.id),
+        )
     )
     query = (
         select(s.c.case_id, s.c.id)
         .where(
             or_(
                 s.c.status == SessionStatus.IN_PROGRESS.value,
-                and_(s.c.status == SessionStatus.ENDED.value, ~has_manifest, has_segments),
+                and_(s.c.status == SessionStatus.ENDED.value, s.c.ended_at >= now - ENDED_WINDOW, segment_after),
             )
         )
         .order_by(s.c.case_id, s.c.id)
@@ -80,7 +103,7 @@ async def seal_interrupted(
     """Write the manifest of every session an interruption left with unsealed segments."""
     sealed: list[SealedSession] = []
     by_case: dict[str, list[str]] = {}
-    for case_id, session_id in await candidates(archive):
+    for case_id, session_id in await candidates(archive, now):
         by_case.setdefault(case_id, []).append(session_id)
     for case_id, sessions in by_case.items():
         if hosted_elsewhere is not None and await hosted_elsewhere(case_id):

@@ -8,21 +8,32 @@ mid-session, as in ``test_crash.py``; verification is asked over HTTP and with t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
+from recording.recovery import ENDED_WINDOW, candidates, seal_interrupted
+from recording.vault import seal
+from rooms.directory import RedisDirectory
+from server.api.routes import AUTH
+from server.app import ROOMS
+from server.domain import lifecycle as lc
+from server.domain.roles import Action
 from server.store import db
-from server.store.repository import CaseRepository
+from server.store.repository import AuditRecord, CaseRepository
 from tests.integration.test_crash import enter, free_port, segments, start, wait_segments
-from tests.live import prepare_case
+from tests.live import Live, _live, prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
 
@@ -159,3 +170,98 @@ async def test_unsealed_then_sealed_after_kill_9_and_a_changed_byte_named(tmp_pa
             await peer.close()
         await stop(server)
         await engine.dispose()
+
+
+# ---------------------------------------------------------------- which sessions a start seals
+
+REDIS_URL = os.environ.get("MEDIATION_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+async def store_segments(live: Live, session_id: str, count: int, run: str) -> list[str]:
+    """Segments sealed, stored and chained as ``RoomService.store_segment`` does (their bytes are
+    not media: verification checks seals and hashes, playback is not asked for here)."""
+    rooms = live.app[ROOMS]
+    now = datetime.now(UTC)
+    key = await rooms.vault.data_key(live.case_id, now)
+    files = []
+    for index in range(count):
+        name = f"{live.ids['applicant']}-audio-{run}-{index:05d}.mkv"
+        plain = f"{name} {uuid.uuid4()}".encode()
+        ref = await rooms.cases.blobs.put(seal(key, plain, live.case_id, name))
+        details = {
+            "track": f"{live.ids['applicant']}:audio",
+            "index": index,
+            "file": name,
+            "sha256": hashlib.sha256(plain).hexdigest(),
+            "size": len(plain),
+            "started_at": (now + timedelta(seconds=index)).isoformat(),
+            "duration": 1.0,
+            "frames": 50,
+            "session_id": session_id,
+            "blob": ref.sha256,
+            "sealed_size": ref.size,
+        }
+        await rooms.cases.repo.record(live.case_id, [AuditRecord("system", "recording.segment", details)], now)
+        files.append(name)
+    return files
+
+
+@pytest_asyncio.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Live]:
+    async for running in _live(tmp_path, roles=("applicant",)):
+        yield running
+
+
+@pytest_asyncio.fixture
+async def redis_nodes() -> AsyncIterator[tuple[RedisDirectory, RedisDirectory]]:
+    """This node's and another node's view of the room directory in the real Redis."""
+    here, there = (
+        RedisDirectory(REDIS_URL, "http://this-node.invalid"),
+        RedisDirectory(REDIS_URL, "http://other.invalid"),
+    )
+    try:
+        await here.redis.ping()
+    except Exception as exc:  # noqa: BLE001 - decide skip or fail
+        await here.close()
+        await there.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
+        pytest.skip(f"Redis not reachable ({exc}); it runs in CI")
+    yield here, there
+    await here.close()
+    await there.close()
+
+
+async def test_a_start_seals_running_and_half_closed_sessions_but_not_one_another_node_runs(
+    live: Live, redis_nodes: tuple[RedisDirectory, RedisDirectory]
+) -> None:
+    here, there = redis_nodes
+    rooms = live.app[ROOMS]
+    archive, repo = rooms.archive, rooms.cases.repo
+    now = datetime.now(UTC)
+    mediator = await live.app[AUTH].authenticate(live.tokens["mediator"], now)
+    session_id = (await repo.load_case(live.case_id)).case.sessions[0].id
+    await rooms.cases.execute(mediator, live.case_id, lc.StartSession(session_id), Action.RUN_SESSION, now)
+    first = await store_segments(live, session_id, 3, "a")
+
+    # another node hosts the room: the session is running there, not interrupted
+    await there.claim(live.case_id)
+    assert await seal_interrupted(archive, datetime.now(UTC), here.hosted_elsewhere) == []
+    await there.release(live.case_id)
+    [sealed] = await seal_interrupted(archive, datetime.now(UTC), here.hosted_elsewhere)
+    assert (sealed.case_id, sealed.session_id, sealed.segments) == (live.case_id, session_id, 3)
+    assert await seal_interrupted(archive, datetime.now(UTC)) == []  # nothing left to seal
+
+    # the session went on and ended, but the server stopped before the final manifest was written
+    later = await store_segments(live, session_id, 2, "b")
+    await rooms.cases.execute(mediator, live.case_id, lc.EndSession(session_id), Action.RUN_SESSION, now)
+    [verdict] = await archive.verify(live.case_id)
+    assert verdict.status == "unsealed" and verdict.unsealed == later and verdict.ok
+    [sealed] = await seal_interrupted(archive, datetime.now(UTC))
+    assert (sealed.session_id, sealed.segments) == (session_id, 2)
+    [verdict] = await archive.verify(live.case_id)
+    assert verdict.status == "sealed_after_interruption" and verdict.ok and verdict.manifests == 2
+    assert verdict.segments == len(first + later) and verdict.unsealed == []
+    assert await seal_interrupted(archive, datetime.now(UTC)) == []
+    # a session that ended long ago is not searched again
+    assert await candidates(archive, datetime.now(UTC) + ENDED_WINDOW + timedelta(days=1)) == []
