@@ -199,7 +199,8 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
 
                     async def sealed() -> Any:  # the manifest is written once the last segments are stored
                         found = await call("GET", "/recording/verify", mediator)
-                        return found if found["sessions"] else None
+                        sessions = found["sessions"]  # listed while unsealed too: wait for the seal
+                        return found if sessions and all(s["status"] == "sealed" for s in sessions) else None
 
                     verdict = await poll(sealed, "the recording manifest sealed", timeout=30)
                     assert verdict["ok"], verdict
