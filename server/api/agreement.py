@@ -46,7 +46,7 @@ class CommentRequest(s.Strict):
 class OpenSigningRequest(s.Strict):
     """Open signing on the current draft."""
 
-    deadline_hours: int = Field(default=72, ge=1, le=720)
+    deadline_hours: s.Count = Field(default=72, ge=1, le=720)
 
 
 MAX_MARK_CHARS = 360_000

@@ -47,7 +47,7 @@ class RequestMaterial(s.Strict):
     """What the court needs, and by when (days)."""
 
     text: str = Field(min_length=2, max_length=4000)
-    days: int = Field(default=7, ge=1, le=30)
+    days: s.Count = Field(default=7, ge=1, le=30)
 
 
 class RulingRequest(s.Strict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from server.domain.lifecycle import CaseState
 from server.domain.roles import Role
@@ -22,6 +22,15 @@ def _trimmed(value: str) -> str:
 _TRIM = AfterValidator(_trimmed)
 NOT_BLANK = r"\S"
 """At least one character that is not white space (so the trimmed text is never empty)."""
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number without a fraction (``2.0``) is the integer it names, as JSON Schema's ``integer`` says."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Count = Annotated[int, BeforeValidator(_whole)]
+"""An integer in a request body: ``2`` or ``2.0``, never ``"2"`` or ``true``."""
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK), _TRIM]
 Reason = Annotated[str, StringConstraints(max_length=2000), _TRIM]
@@ -81,7 +90,7 @@ class ScheduleSessionRequest(Strict):
     """Put a session on the calendar."""
 
     starts_at: AwareDatetime
-    duration_minutes: int = Field(default=60, ge=1, le=720)
+    duration_minutes: Count = Field(default=60, ge=1, le=720)
 
 
 class ReasonRequest(Strict):

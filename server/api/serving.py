@@ -43,13 +43,13 @@ class ServeRequest(s.Strict):
 
     document_id: s.Uuid
     recipients: list[s.Uuid] | None = Field(default=None, max_length=20, description="Default: every party")
-    deadline_hours: int = Field(default=72, ge=1, le=720)
+    deadline_hours: s.Count = Field(default=72, ge=1, le=720)
 
 
 class RetryRequest(s.Strict):
     """Try the flagged or failed recipients again."""
 
-    deadline_hours: int = Field(default=72, ge=1, le=720)
+    deadline_hours: s.Count = Field(default=72, ge=1, le=720)
 
 
 class SmsReceipt(s.Strict):

@@ -14,6 +14,7 @@ from server.agreement.signing import Keys
 from server.api import schemas as s
 from server.api.problems import ApiError
 from server.api.routes import _CASE, API, SERVICE, Endpoint, case_id, principal, raw_body, respond
+from server.errors import InvalidCommand
 
 MAX_TSA_REQUEST = 16 * 1024
 MAX_PDF = 20 * 1024 * 1024
@@ -88,7 +89,7 @@ async def verify_document(request: web.Request) -> web.Response:
     who = await principal(request)
     doc, data = await request.app[SERVICE].read_document(who, case_id(request), request.match_info["document_id"])
     if doc.media_type != "application/pdf":
-        raise ApiError(422, "validation_failed", "Only PDF documents carry signatures")
+        raise InvalidCommand("Only PDF documents carry signatures")  # a rule of the document, not the schema
     return await _report(request, data)
 
 

@@ -139,7 +139,11 @@ async def test_raw_bodies_and_responses_are_documented_with_their_real_media_typ
     status, body, _ = await api.call("POST", "/api/v1/signatures/verify", c["mediator"], data=b"%PDF", headers=octets)
     assert status == 415, body
     status, body, _ = await api.call(
-        "POST", f"/api/v1/cases/{c['case_id']}/documents?kind=evidence&title=t", c["mediator"], data=b"x", headers=octets
+        "POST",
+        f"/api/v1/cases/{c['case_id']}/documents?kind=evidence&title=t",
+        c["mediator"],
+        data=b"x",
+        headers=octets,
     )
     assert status == 415, body
 
@@ -207,3 +211,17 @@ async def test_the_documented_string_limits_are_the_enforced_ones(api: Api) -> N
         assert status == (201 if valid else 422), (repr(title), valid, status, body)
         if status == 201:
             assert body["title"] == title.strip()
+
+
+@SQLITE_ONLY
+async def test_the_documented_text_pattern_is_the_enforced_one(api: Api) -> None:
+    """Request text with a control character is refused exactly where the document's pattern says so."""
+    _, doc, _ = await api.call("GET", "/api/v1/openapi.json")
+    _, mediator = await account(api, AccountKind.MEDIATOR, "王调解员")
+    validator = schema_validator(doc, "CreateCaseRequest")
+    edges = "\x00\x08\t\n\x0b\x0c\r\x0e\x1f \x7e\x7f\x80\x9f\xa0\u2027\u2028\u2029\u202a\ufefe\ufeff\ufff8\ufff9\ufffb\ufffc"
+    for ch in edges:
+        payload = {"kind": "traffic_accident", "title": f"追尾{ch}事故"}
+        valid = validator.is_valid(payload)
+        status, body, _ = await api.call("POST", "/api/v1/cases", mediator, json=payload)
+        assert status == (201 if valid else 422), (hex(ord(ch)), valid, status, body)
