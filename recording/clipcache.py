@@ -86,6 +86,8 @@ class CachedClip:
     """Random id bound into every chunk's seal."""
     viewers: set[str] = field(default_factory=set)
     """Actors whose playback of this build has been audited."""
+    written: asyncio.Future[None] | None = None
+    """Done when the file is on disk (it is written after the build is answered)."""
 
 
 class CacheDamaged(Exception):
@@ -106,6 +108,7 @@ class ClipCache:
         self._folder: Path | None = None
         self._key = AESGCM.generate_key(256)
         self._entries: OrderedDict[ClipKey, CachedClip] = OrderedDict()
+        self._writing: set[asyncio.Future[None]] = set()
         self.bytes = 0
         """Plaintext bytes of the files kept now."""
 
@@ -124,20 +127,39 @@ class ClipCache:
         return entry
 
     async def put(self, key: ClipKey, media: ClipMedia) -> CachedClip | None:
-        """Keep a fresh build of ``key`` (replacing any older one); None when it does not fit at all."""
+        """Keep a fresh build of ``key`` (replacing any older one); None when it does not fit at all.
+
+        The ETag is computed before this returns; the file is written meanwhile in a worker
+        thread (:attr:`CachedClip.written`), so the request that built the clip is answered
+        without waiting for the disk, and a read of this entry waits for the file.
+        """
         if len(media.data) > self.max_bytes:
             self.drop(key)
             return None
         path = self._dir() / f"{uuid.uuid4().hex}.clip"
         file_id = os.urandom(16)
-        etag = await asyncio.to_thread(self._write, path, file_id, media.data)
-        self.drop(key)
+        etag = await asyncio.to_thread(etag_of, media.data)
         entry = CachedClip(key, replace(media, data=b""), len(media.data), etag, path, file_id)
+        entry.written = asyncio.ensure_future(asyncio.to_thread(self._write, path, file_id, media.data))
+        entry.written.add_done_callback(lambda done: self._after_write(entry, done))
+        self._writing.add(entry.written)
+        self.drop(key)
         self._entries[key] = entry
         self.bytes += entry.size
         while self.bytes > self.max_bytes and self._entries:
             self.drop(next(iter(self._entries)))
         return entry
+
+    def _after_write(self, entry: CachedClip, done: asyncio.Future[None]) -> None:
+        self._writing.discard(done)
+        kept = self._entries.get(entry.key) is entry
+        if done.cancelled() or done.exception() is not None:
+            logger.warning("a built clip could not be kept (%s)", "cancelled" if done.cancelled() else "disk error")
+            if kept:
+                self.drop(entry.key)
+        elif not kept:  # dropped while it was being written: the file came after the unlink
+            with contextlib.suppress(OSError):
+                entry.path.unlink()
 
     def drop(self, key: ClipKey) -> None:
         """Forget a build (a reader that has the file open reads on)."""
@@ -153,8 +175,10 @@ class ClipCache:
         Raises :class:`CacheDamaged` (and drops the entry) if the file cannot be read back.
         """
         try:
+            if entry.written is not None:
+                await asyncio.shield(entry.written)  # a cancelled reader leaves the write going
             handle = await asyncio.to_thread(entry.path.open, "rb")
-        except OSError as exc:
+        except Exception as exc:  # the write failed, or the file is gone
             self.drop(entry.key)
             raise CacheDamaged from exc
         try:
@@ -177,8 +201,10 @@ class ClipCache:
         """:meth:`read` joined into one ``bytes``."""
         return b"".join([piece async for piece in self.read(entry, first, last)])
 
-    def close(self) -> None:
-        """Forget everything and remove the folder."""
+    async def close(self) -> None:
+        """Wait for the files being written, forget everything and remove the folder."""
+        if self._writing:
+            await asyncio.gather(*list(self._writing), return_exceptions=True)
         self._entries.clear()
         self.bytes = 0
         if self._folder is not None:
@@ -187,14 +213,14 @@ class ClipCache:
 
     # ------------------------------------------------------------ in a worker thread
 
-    def _write(self, path: Path, file_id: bytes, data: bytes) -> str:
+    def _write(self, path: Path, file_id: bytes, data: bytes) -> None:
         aead = AESGCM(self._key)
+        view = memoryview(data)
         with path.open("wb") as out:
             os.chmod(path, 0o600)
             for index, offset in enumerate(range(0, len(data), CHUNK)):
                 nonce = os.urandom(_NONCE)
-                out.write(nonce + aead.encrypt(nonce, data[offset : offset + CHUNK], _aad(file_id, index)))
-        return etag_of(data)
+                out.write(nonce + aead.encrypt(nonce, view[offset : offset + CHUNK], _aad(file_id, index)))
 
     def _open_chunks(self, handle: BinaryIO, file_id: bytes, first: int, last: int) -> bytes:
         aead = AESGCM(self._key)

@@ -293,7 +293,7 @@ def _add_live_rooms(
         clips = app[CLIP_CACHE] = ClipCache(settings.playback_cache_mb * 1024 * 1024)
 
         async def drop_clips(_app: web.Application) -> None:
-            clips.close()
+            await clips.close()
 
         app.on_cleanup.append(drop_clips)
 

@@ -3,13 +3,14 @@ bounded by bytes with the least recently used out first, a damaged file is never
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from recording.clipcache import CHUNK, CacheDamaged, ClipCache, ClipKey, etag_of
+from recording.clipcache import CHUNK, CacheDamaged, CachedClip, ClipCache, ClipKey, etag_of
 from recording.playback import Clip, ClipMedia
 
 pytestmark = pytest.mark.asyncio
@@ -23,6 +24,11 @@ def media(data: bytes) -> ClipMedia:
 
 def key(clip: str) -> ClipKey:
     return ClipKey("case", "session", clip, "")
+
+
+async def written(*entries: CachedClip) -> None:
+    """Until the entries' files are on disk (put answers before they are)."""
+    await asyncio.gather(*(e.written for e in entries if e.written is not None))
 
 
 async def test_pieces_equal_the_slices_of_the_built_file(tmp_path: Path) -> None:
@@ -45,7 +51,7 @@ async def test_pieces_equal_the_slices_of_the_built_file(tmp_path: Path) -> None
     stored = entry.path.read_bytes()
     assert data[:4096] not in stored and data[-4096:] not in stored  # sealed, not plain
     assert entry.path.stat().st_mode & 0o777 == 0o600
-    cache.close()
+    await cache.close()
     assert not entry.path.exists()
 
 
@@ -57,6 +63,7 @@ async def test_bounded_by_bytes_least_recently_used_out_first(tmp_path: Path) ->
     assert cache.get(key("a")) is a  # now b is the least recently used
     c = await cache.put(key("c"), media(os.urandom(2 * CHUNK)))
     assert c is not None
+    await written(a, b, c)
     assert cache.get(key("b")) is None and not b.path.exists()
     assert cache.get(key("a")) is a and cache.get(key("c")) is c and cache.bytes == 3 * CHUNK
     # a clip bigger than the whole bound is not kept, and does not leave an older build of it behind
@@ -64,9 +71,11 @@ async def test_bounded_by_bytes_least_recently_used_out_first(tmp_path: Path) ->
     assert cache.get(key("a")) is None and not a.path.exists() and cache.bytes == 2 * CHUNK
     # a fresh build replaces the older one
     again = await cache.put(key("c"), media(b"x" * 10))
-    assert again is not None and cache.get(key("c")) is again and not c.path.exists()
+    assert again is not None
+    await written(again)
+    assert cache.get(key("c")) is again and not c.path.exists() and again.path.exists()
     assert cache.bytes == 10
-    cache.close()
+    await cache.close()
 
 
 async def test_a_damaged_or_missing_file_is_never_served(tmp_path: Path) -> None:
@@ -74,6 +83,7 @@ async def test_a_damaged_or_missing_file_is_never_served(tmp_path: Path) -> None
     data = os.urandom(2 * CHUNK)
     entry = await cache.put(key("a"), media(data))
     assert entry is not None
+    await written(entry)
     raw = bytearray(entry.path.read_bytes())
     raw[len(raw) - 100] ^= 0x01
     entry.path.write_bytes(bytes(raw))
@@ -83,8 +93,9 @@ async def test_a_damaged_or_missing_file_is_never_served(tmp_path: Path) -> None
     assert cache.get(key("a")) is None  # dropped
     other = await cache.put(key("b"), media(os.urandom(100)))
     assert other is not None
+    await written(other)
     other.path.unlink()
     with pytest.raises(CacheDamaged):
         await cache.read_all(other, 0, 10)
     assert cache.get(key("b")) is None
-    cache.close()
+    await cache.close()
