@@ -202,7 +202,7 @@ class RecordService:
         view = await self.cases.view(principal, case_id)
         pdf = await asyncio.to_thread(self.render, view, record, now)  # about a second of CPU
         started = session.started_at or session.scheduled_start
-        doc = await self.cases.add_document(
+        doc = await self.cases.add_made_document(
             principal,
             case_id,
             pdf,

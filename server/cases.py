@@ -19,6 +19,7 @@ from typing import Any
 from server.domain import lifecycle as lc
 from server.domain.audit import AuditEntry, ChainVerdict
 from server.domain.audit import verify as verify_chain
+from server.domain.documents import check_upload
 from server.domain.lifecycle import END_STATES, CaseState, Command
 from server.domain.participants import Participant
 from server.domain.roles import ACCOUNT_PERMISSIONS, ACCOUNT_ROLES, AccountKind, Action, Role, may
@@ -400,7 +401,40 @@ class CaseService:
         visibility: str,
         now: datetime,
     ) -> DocumentRecord:
-        """Store a document's bytes (content-addressed) and record it on the case."""
+        """Store an uploaded document's bytes (content-addressed) and record it on the case.
+
+        Uploads take only :data:`~server.domain.documents.UPLOAD_KINDS` (the platform's own
+        kinds are trusted by later stages), and their bytes must be of the type claimed.
+        """
+        await self.require(principal, case_id, Action.ADD_DOCUMENT)
+        refused = check_upload(kind, media_type, data)
+        if refused:
+            raise InvalidCommand(refused)
+        return await self.store_document(
+            case_id,
+            data,
+            kind=kind,
+            title=title,
+            media_type=media_type,
+            visibility=visibility,
+            now=now,
+            actor=principal.actor,
+        )
+
+    async def add_made_document(
+        self,
+        principal: Principal,
+        case_id: str,
+        data: bytes,
+        *,
+        kind: str,
+        title: str,
+        media_type: str,
+        visibility: str,
+        now: datetime,
+    ) -> DocumentRecord:
+        """Keep a document the platform made on the caller's behalf (a draft, a record, a proof):
+        the caller needs the right to add documents, and the kind is the platform's own."""
         await self.require(principal, case_id, Action.ADD_DOCUMENT)
         return await self.store_document(
             case_id,
@@ -426,22 +460,38 @@ class CaseService:
         actor: str,
     ) -> DocumentRecord:
         """Keep a document whose right to be added was checked by the caller (or that the platform made)."""
-        ref = await self.blobs.put(data)
-        doc = DocumentRecord(new_id(), case_id, kind, title, ref.sha256, ref.size, media_type, visibility, now, actor)
+        doc = await self.platform_document(
+            case_id, data, kind=kind, title=title, media_type=media_type, visibility=visibility, now=now, actor=actor
+        )
         for attempt in range(RETRIES):
             loaded = await self.repo.load_case(case_id)
-            record = AuditRecord(
-                actor,
-                "document.added",
-                {"document_id": doc.id, "kind": kind, "sha256": ref.sha256, "size": ref.size},
-            )
             try:
-                await self.repo.add_document(loaded, doc, [record])
+                await self.repo.add_document(loaded, doc, [added_record(actor, doc)])
                 return doc
             except ConcurrentUpdate:
                 if attempt == RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def platform_document(
+        self,
+        case_id: str,
+        data: bytes,
+        *,
+        kind: str,
+        title: str,
+        media_type: str,
+        visibility: str,
+        now: datetime,
+        actor: str,
+        document_id: str | None = None,
+    ) -> DocumentRecord:
+        """Put a document's bytes in the blob store and describe it; the caller records it on the case
+        (with :meth:`CaseRepository.add_document` or together with a change of the case)."""
+        ref = await self.blobs.put(data)
+        return DocumentRecord(
+            document_id or new_id(), case_id, kind, title, ref.sha256, ref.size, media_type, visibility, now, actor
+        )
 
     async def document(self, principal: Principal, case_id: str, document_id: str) -> DocumentRecord:
         """A document's metadata, if the caller may see it."""
@@ -478,6 +528,13 @@ class CaseService:
         await self.require(principal, case_id, Action.READ_AUDIT)
         entries, head = await self.repo.audit_trail(case_id)
         return entries, verify_chain(entries, head)
+
+
+def added_record(actor: str, doc: DocumentRecord) -> AuditRecord:
+    """The audit entry of a document joining a case."""
+    return AuditRecord(
+        actor, "document.added", {"document_id": doc.id, "kind": doc.kind, "sha256": doc.sha256, "size": doc.size}
+    )
 
 
 def document_view(d: DocumentRecord) -> dict[str, Any]:

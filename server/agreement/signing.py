@@ -168,7 +168,7 @@ class SigningService:
             SignatureBox(s["participant_id"], s["role"], int(s["page"]), tuple(s["box"])) for s in terms["signers"]
         ]
         prepared = await asyncio.to_thread(prepare_signature_fields, await self.cases.blobs.get(draft.sha256), boxes)
-        doc = await self.cases.add_document(
+        doc = await self.cases.add_made_document(
             principal,
             case_id,
             prepared,

@@ -21,6 +21,7 @@ from server.api import schemas as s
 from server.api.problems import ApiError
 from server.cases import CaseService, NewParticipant, document_view
 from server.domain import lifecycle as lc
+from server.domain.documents import UPLOAD_MEDIA_TYPES
 from server.domain.roles import Action
 from server.domain.views import participant_view
 from server.errors import Unauthenticated
@@ -382,7 +383,7 @@ async def add_document(request: web.Request) -> web.Response:
     meta = query(request, s.DocumentQuery)
     data = await raw_body(request, request.app[SETTINGS_MAX_DOC])
     media_type = request.content_type or "application/octet-stream"
-    if media_type not in ALLOWED_DOCUMENT_TYPES:
+    if media_type not in UPLOAD_MEDIA_TYPES:
         raise ApiError(415, "unsupported_media_type", "Documents must be PDF, JPEG, PNG or plain text")
     doc = await request.app[SERVICE].add_document(
         who,
@@ -395,9 +396,6 @@ async def add_document(request: web.Request) -> web.Response:
         now=now(request),
     )
     return respond(document_view(doc), 201)
-
-
-ALLOWED_DOCUMENT_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png", "text/plain"})
 
 
 async def read_document(request: web.Request) -> web.Response:

@@ -496,7 +496,7 @@ class ServingService:
         )
         unsigned, box = await asyncio.to_thread(render_proof, facts)  # fonts and subsetting: ~1 s of CPU
         sealed = await seal(self.keys, unsigned, box, case.number, "送达回证", now)
-        return await self.cases.add_document(
+        return await self.cases.add_made_document(
             principal,
             case_id,
             sealed,

@@ -111,7 +111,7 @@ async def test_reports_for_an_upload_and_a_stored_document_and_the_cli(api: Api,
     cid = c["case_id"]
     status, doc, _ = await api.call(
         "POST",
-        f"/api/v1/cases/{cid}/documents?kind=agreement_signed&title=signed&visibility=parties",
+        f"/api/v1/cases/{cid}/documents?kind=evidence&title=signed&visibility=parties",
         c["mediator"],
         data=pdf,
         headers=pdf_type,
