@@ -6,10 +6,21 @@ domain never sees them.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
+from server.domain.documents import UPLOAD_KINDS
 from server.domain.lifecycle import CaseState
 from server.domain.roles import Role
 
@@ -44,10 +55,40 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufff9-\ufffb]")
+"""Characters no request text may carry: NUL and the other controls (tab and line breaks aside)."""
+
+
+def refuse_controls(value: Any) -> Any:
+    """Refuse control characters anywhere in a request's text, however deeply nested.
+
+    A NUL reached PostgreSQL's driver and its error (with the parameters) reached the log;
+    other controls corrupt PDFs and pages. Refused here, they never reach the store.
+    """
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            raise ValueError("Text must not contain control characters")
+    elif isinstance(value, BaseModel):
+        pass  # checked by its own validators
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_controls(key)
+            refuse_controls(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            refuse_controls(item)
+    return value
+
+
 class Strict(BaseModel):
-    """Base of request bodies: strict types, unknown fields refused."""
+    """Base of request bodies: strict types, unknown fields refused, no control characters."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_controls(cls, value: Any) -> Any:
+        return refuse_controls(value)
 
 
 class Open(BaseModel):
@@ -116,7 +157,10 @@ class DocumentQuery(Strict):
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
-    kind: Kind
+    kind: Kind = Field(
+        description="What the upload is (the platform's own kinds are refused)",
+        json_schema_extra={"enum": list(UPLOAD_KINDS)},
+    )
     title: Name
     visibility: Literal["parties", "staff"] = "staff"
 
