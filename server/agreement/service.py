@@ -11,6 +11,7 @@ in states where no draft may be made (e.g. while signing is under way).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +19,13 @@ from typing import Any
 
 from server.agreement.render import render_agreement, signers
 from server.agreement.terms import AgreementTerms, terms_from_dict, terms_to_dict
-from server.cases import CaseService, document_view
+from server.cases import RETRIES, CaseService, added_record, document_view
 from server.domain import lifecycle as lc
 from server.domain.compensation import Split, calculate
 from server.domain.roles import Action
-from server.errors import InvalidCommand, NotFound
-from server.identity.access import Principal
+from server.errors import ConcurrentUpdate, InvalidCommand, NotFound
+from server.identity.access import Principal, new_id
+from server.store.repository import records_from_events
 
 DRAFT_KIND = "agreement_draft"
 TERMS_KIND = "agreement_terms"
@@ -57,57 +59,74 @@ class AgreementService:
         return calculate(terms.claim)
 
     async def draft(self, principal: Principal, case_id: str, data: dict[str, Any], now: datetime) -> Draft:
-        """Check, calculate, render and store a new draft; the case records its version."""
+        """Check, calculate, render and store a new draft; the case records its version.
+
+        The version is the case's agreement version plus one, and the draft's two documents are
+        written in the same transaction as the case's new version, under its version lock: two
+        drafts made at the same moment get two versions (the second is rendered again with its
+        own number), never the same one.
+        """
         await self.cases.require(principal, case_id, Action.DRAFT_AGREEMENT)
-        terms: AgreementTerms = terms_from_dict(data)
-        split = calculate(terms.claim) if terms.claim is not None else None
-        loaded = await self.repo.load_case(case_id)
-        lc.apply(loaded.case, lc.DraftAgreement("pending"), now)  # refused here, before storing anything
-        version = loaded.case.agreement.version + 1 if loaded.case.agreement else 1
-        participants = await self.repo.participants(case_id)
-        pdf, boxes = await asyncio.to_thread(
-            lambda: render_agreement(
-                case_number=loaded.case.number,
-                title=loaded.case.title,
-                participants=participants,
-                terms=terms,
-                split=split,
-                version=version,
-                drafted_at=now,
+        terms, split = await asyncio.to_thread(_checked, data)
+        for attempt in range(RETRIES):
+            loaded = await self.repo.load_case(case_id)
+            pdf_id = new_id()
+            transition = lc.apply(loaded.case, lc.DraftAgreement(pdf_id), now)  # refused before anything is stored
+            version = loaded.case.agreement.version + 1 if loaded.case.agreement else 1
+            participants = await self.repo.participants(case_id)
+            pdf, boxes = await asyncio.to_thread(
+                functools.partial(
+                    render_agreement,
+                    case_number=loaded.case.number,
+                    title=loaded.case.title,
+                    participants=participants,
+                    terms=terms,
+                    split=split,
+                    version=version,
+                    drafted_at=now,
+                )
             )
-        )
-        stored = {
-            "version": version,
-            "terms": terms_to_dict(terms),
-            "split": split.as_dict() if split is not None else None,
-            "signers": [
-                {"participant_id": p.id, "role": p.role.value, "page": b.page, "box": list(b.box)}
-                for p, b in zip(signers(participants), boxes, strict=True)
-            ],
-        }
-        title = f"调解协议书（第 {version} 稿）Mediation agreement, draft {version}"
-        pdf_doc = await self.cases.add_document(
-            principal,
-            case_id,
-            pdf,
-            kind=DRAFT_KIND,
-            title=title,
-            media_type="application/pdf",
-            visibility="parties",
-            now=now,
-        )
-        await self.cases.add_document(
-            principal,
-            case_id,
-            json.dumps({**stored, "pdf_document_id": pdf_doc.id}, ensure_ascii=False, sort_keys=True).encode(),
-            kind=TERMS_KIND,
-            title=f"协议条款（第 {version} 稿）Agreement terms, draft {version}",
-            media_type="text/plain",
-            visibility="parties",
-            now=now,
-        )
-        await self.cases.execute(principal, case_id, lc.DraftAgreement(pdf_doc.id), Action.DRAFT_AGREEMENT, now)
-        return Draft(version, document_view(pdf_doc), stored)
+            stored = {
+                "version": version,
+                "terms": terms_to_dict(terms),
+                "split": split.as_dict() if split is not None else None,
+                "signers": [
+                    {"participant_id": p.id, "role": p.role.value, "page": b.page, "box": list(b.box)}
+                    for p, b in zip(signers(participants), boxes, strict=True)
+                ],
+            }
+            terms_json = json.dumps({**stored, "pdf_document_id": pdf_id}, ensure_ascii=False, sort_keys=True)
+            pdf_doc = await self.cases.platform_document(
+                case_id,
+                pdf,
+                kind=DRAFT_KIND,
+                title=f"调解协议书（第 {version} 稿）Mediation agreement, draft {version}",
+                media_type="application/pdf",
+                visibility="parties",
+                now=now,
+                actor=principal.actor,
+                document_id=pdf_id,
+            )
+            terms_doc = await self.cases.platform_document(
+                case_id,
+                terms_json.encode(),
+                kind=TERMS_KIND,
+                title=f"协议条款（第 {version} 稿）Agreement terms, draft {version}",
+                media_type="text/plain",
+                visibility="parties",
+                now=now,
+                actor=principal.actor,
+            )
+            records = [added_record(principal.actor, d) for d in (pdf_doc, terms_doc)]
+            records += records_from_events(principal.actor, transition.events)
+            try:
+                await self.repo.save_case(loaded, transition.case, records, now, documents=(pdf_doc, terms_doc))
+            except ConcurrentUpdate:
+                if attempt == RETRIES - 1:
+                    raise
+                continue  # someone else wrote (perhaps another draft): render again with the next number
+            return Draft(version, document_view(pdf_doc), stored)
+        raise AssertionError("unreachable")
 
     async def drafts(self, principal: Principal, case_id: str) -> list[dict[str, Any]]:
         """Every version with its terms and its comments (for everyone on the case who may read it)."""
@@ -160,3 +179,9 @@ class AgreementService:
             "text": text,
             "at": now.isoformat(),
         }
+
+
+def _checked(data: dict[str, Any]) -> tuple[AgreementTerms, Split | None]:
+    """The terms and the calculator's split (CPU work, bounded by the input checks; run in a thread)."""
+    terms = terms_from_dict(data)
+    return terms, calculate(terms.claim) if terms.claim is not None else None

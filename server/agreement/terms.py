@@ -19,6 +19,7 @@ in the stored form.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -88,6 +89,10 @@ def _money(value: Any, what: str) -> Money:
     return Money.parse(value if isinstance(value, str | Decimal) else Decimal(value), what)
 
 
+_PERCENT = re.compile(r"\d{1,3}(?:\.\d{1,6})?")
+"""A percentage as text: no sign, no exponent, at most 3 digits before the point and 6 after."""
+
+
 def _share(value: Any, what: str) -> int | Decimal:
     """A percentage from JSON: an integer, or text such as "33.33" (never a float: JSON numbers
     with a fraction are refused so that nothing is rounded on the way in)."""
@@ -96,10 +101,11 @@ def _share(value: Any, what: str) -> int | Decimal:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except ArithmeticError as exc:
-            raise InvalidCommand(f"{what}: {value!r} is not a percentage") from exc
+        # digits and places are bounded before Decimal sees the text: "1e-300000" once cost
+        # seconds of CPU on the event loop, and larger exponents never finished
+        if not _PERCENT.fullmatch(value.strip()):
+            raise InvalidCommand(f'{what}: give a percentage such as 70 or "33.33" (at most 6 decimal places)')
+        return Decimal(value.strip())
     raise InvalidCommand(f"{what}: give a percentage as an integer or as text, not {type(value).__name__}")
 
 

@@ -110,7 +110,7 @@ MAX_YUAN = 1_000_000_000
 
 _MAX_FEN = MAX_YUAN * 100
 _FEN = Decimal("0.01")
-_AMOUNT = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_AMOUNT = re.compile(r"(?:\d{1,3}(?:,\d{3}){1,5}|\d{1,16})(?:\.\d{1,8})?")
 
 Percent = int | Decimal | Fraction
 """A percentage: an int, a finite Decimal or a Fraction (e.g. ``Fraction(100, 3)`` for a third); never a float."""
@@ -225,6 +225,10 @@ def _check_limit(fen: int, what: str) -> None:
         raise InvalidCommand(f"{what}: the amount is more than {MAX_YUAN:,} yuan")
 
 
+_MAX_PERCENT_DIGITS = 9
+"""Digits a percentage may have (100.000000 at most): bounds the cost of exact arithmetic on it."""
+
+
 def _percent(value: object, what: str) -> Fraction:
     """Read a percentage in [0, 100] exactly."""
     if isinstance(value, bool) or isinstance(value, float):
@@ -232,6 +236,10 @@ def _percent(value: object, what: str) -> Fraction:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise InvalidCommand(f"{what}: the percentage must be a finite number")
+        digits, exponent = value.as_tuple()[1:]
+        if len(digits) > _MAX_PERCENT_DIGITS or not -_MAX_PERCENT_DIGITS <= int(exponent) <= 2:
+            # Fraction(Decimal("1e-300000")) builds a 300,000-digit denominator: seconds of CPU
+            raise InvalidCommand(f"{what}: a percentage has at most {_MAX_PERCENT_DIGITS} digits")
         result = Fraction(value)
     elif isinstance(value, int | Fraction):
         result = Fraction(value)

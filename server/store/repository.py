@@ -425,9 +425,15 @@ class CaseRepository:
         return LoadedCase(case, row.version, ChainHead(row.audit_seq, row.audit_head))
 
     async def save_case(
-        self, loaded: LoadedCase, new_case: Case, records: Sequence[AuditRecord], now: datetime
+        self,
+        loaded: LoadedCase,
+        new_case: Case,
+        records: Sequence[AuditRecord],
+        now: datetime,
+        documents: Sequence[DocumentRecord] = (),
     ) -> LoadedCase:
-        """Write ``new_case`` over ``loaded`` if nobody else wrote in between."""
+        """Write ``new_case`` over ``loaded`` if nobody else wrote in between, with any ``documents``
+        that belong to the change (so that, e.g., a draft's version and its files land together)."""
         async with self.engine.begin() as conn:
             version, head = await self._bump(
                 conn,
@@ -436,6 +442,8 @@ class CaseRepository:
                 now,
                 {"state": new_case.state.value, "title": new_case.title, "lifecycle": encode_lifecycle(new_case)},
             )
+            for doc in documents:
+                await self._insert_document(conn, doc)
             old = {s.id: s for s in loaded.case.sessions}
             for s in new_case.sessions:
                 if s.id not in old:
@@ -624,20 +632,24 @@ class CaseRepository:
         """Record a document's metadata, audited, under the case's version lock."""
         async with self.engine.begin() as conn:
             await self._bump(conn, loaded, records, doc.created_at)
-            await conn.execute(
-                insert(t.documents).values(
-                    id=doc.id,
-                    case_id=doc.case_id,
-                    kind=doc.kind,
-                    title=doc.title,
-                    sha256=doc.sha256,
-                    size=doc.size,
-                    media_type=doc.media_type,
-                    visibility=doc.visibility,
-                    created_at=doc.created_at,
-                    created_by=doc.created_by,
-                )
+            await self._insert_document(conn, doc)
+
+    @staticmethod
+    async def _insert_document(conn: AsyncConnection, doc: DocumentRecord) -> None:
+        await conn.execute(
+            insert(t.documents).values(
+                id=doc.id,
+                case_id=doc.case_id,
+                kind=doc.kind,
+                title=doc.title,
+                sha256=doc.sha256,
+                size=doc.size,
+                media_type=doc.media_type,
+                visibility=doc.visibility,
+                created_at=doc.created_at,
+                created_by=doc.created_by,
             )
+        )
 
     async def documents(self, case_id: str) -> list[DocumentRecord]:
         """A case's documents, oldest first."""
