@@ -108,3 +108,133 @@ async def test_the_largest_documented_mark_fits_the_signing_body(api: Api) -> No
     )
     assert status != 413, problem
     assert status in (403, 409), problem  # no signing open: refused by the case, not by the body cap
+
+
+# ---------------------------------------------------------------- item 2: uploads cannot pose as the platform's
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["agreement_terms", "agreement_draft", "agreement_signing", "signing_certificate", "ruling", "mediation_record"],
+)
+async def test_an_upload_cannot_take_a_kind_the_platform_makes(api: Api, kind: str) -> None:
+    c = await case_with_parties(api)
+    status, problem, _ = await api.call(
+        "POST",
+        f"/api/v1/cases/{c['case_id']}/documents?kind={kind}&title=t&visibility=parties",
+        c["mediator"],
+        data=b"%PDF-1.7\n%%EOF\n",
+        headers={"Content-Type": "application/pdf"},
+    )
+    # before the fix: 201, and later stages trusted the kind (terms to sign, certificate, ruling)
+    assert status == 422, problem
+    _, view, _ = await api.call("GET", f"/api/v1/cases/{c['case_id']}", c["mediator"])
+    assert view["documents"] == []
+
+
+async def test_a_forged_terms_upload_cannot_open_signing_without_the_parties(api: Api) -> None:
+    from tests.integration.test_agreement import between_sessions
+
+    c = await between_sessions(api)
+    forged = json.dumps({"version": 1, "signers": [], "pdf_document_id": "x"}).encode()
+    status, _, _ = await api.call(
+        "POST",
+        f"/api/v1/cases/{c['case_id']}/documents?kind=agreement_terms&title=t&visibility=parties",
+        c["mediator"],
+        data=forged,
+        headers={"Content-Type": "text/plain"},
+    )
+    assert status == 422
+    status, problem, _ = await api.call("POST", f"/api/v1/cases/{c['case_id']}/signing", c["mediator"], json={})
+    assert status == 404 and problem["code"] == "not_found"  # no draft of the agreement
+
+
+@pytest.mark.parametrize(
+    ("claimed", "data"),
+    [
+        ("application/pdf", b"<html><script>alert(1)</script></html>"),
+        ("image/png", b"\xff\xd8\xff\xe0 a jpeg"),
+        ("image/jpeg", b"%PDF-1.7\n"),
+        ("text/plain", b"MZ\x90\x00\x03 an executable"),
+    ],
+)
+async def test_an_upload_must_be_what_its_bytes_show(api: Api, claimed: str, data: bytes) -> None:
+    c = await case_with_parties(api)
+    status, problem, _ = await api.call(
+        "POST",
+        f"/api/v1/cases/{c['case_id']}/documents?kind=evidence&title=t",
+        c["mediator"],
+        data=data,
+        headers={"Content-Type": claimed},
+    )
+    assert status == 422 and problem["code"] == "invalid_command", problem
+
+
+# ---------------------------------------------------------------- item 3: numbers that cost seconds
+
+
+@pytest.mark.parametrize("share", ["1e-300000", "1E+999999999", "0." + "0" * 5000 + "1", "-5", "nan", "Infinity"])
+async def test_a_costly_or_odd_percentage_is_refused_at_once(api: Api, share: str) -> None:
+    from tests.integration.test_agreement import CLAIM
+
+    c = await case_with_parties(api)
+    status, problem, _ = await api.call(
+        "POST",
+        f"/api/v1/cases/{c['case_id']}/agreement/calculate",
+        c["mediator"],
+        json={**CLAIM, "victim_share": share},
+    )
+    assert status == 422 and problem["code"] == "invalid_command", problem
+
+
+@pytest.mark.parametrize("amount", ["1e5", "1" * 40, "1." + "0" * 40, "12,345,678,901,234,567,890.00"])
+async def test_a_costly_amount_is_refused(api: Api, amount: str) -> None:
+    from tests.integration.test_agreement import CLAIM
+
+    c = await case_with_parties(api)
+    claim = {**CLAIM, "items": [{"kind": "医疗费", "amount": amount}]}
+    status, problem, _ = await api.call(
+        "POST", f"/api/v1/cases/{c['case_id']}/agreement/calculate", c["mediator"], json=claim
+    )
+    assert status == 422, problem
+
+
+# ---------------------------------------------------------------- item 6: concurrent drafts
+
+
+async def test_concurrent_drafts_get_distinct_versions(api: Api) -> None:
+    from tests.integration.test_agreement import TERMS, between_sessions
+
+    c = await between_sessions(api)
+    base = f"/api/v1/cases/{c['case_id']}/agreement/drafts"
+    results = await asyncio.gather(
+        *(api.call("POST", base, c["mediator"], json={**TERMS, "other_terms": [f"第{i}条。"]}) for i in range(3))
+    )
+    assert [status for status, _, _ in results] == [201, 201, 201], [body for _, body, _ in results]
+    versions = sorted(body["version"] for _, body, _ in results)
+    # before the fix: two drafts were stored as version 2 while the case said version 3
+    assert versions == [1, 2, 3]
+    _, drafts, _ = await api.call("GET", base, c["mediator"])
+    listed = [d["version"] for d in drafts["drafts"]]
+    assert listed == [1, 2, 3]
+    _, view, _ = await api.call("GET", f"/api/v1/cases/{c['case_id']}", c["mediator"])
+    assert view["agreement"]["version"] == 3
+    by_version = {d["version"]: d["terms"]["other_terms"] for d in drafts["drafts"]}
+    assert sorted(t[0] for t in by_version.values()) == ["第0条。", "第1条。", "第2条。"]
+
+
+# ---------------------------------------------------------------- item 8: control characters
+
+
+@pytest.mark.parametrize("name", ["张\u0000三", "a\u001bb", "x\u0085y"])
+async def test_control_characters_are_refused_before_the_store(api: Api, name: str) -> None:
+    status, problem, _ = await api.call("POST", "/api/v1/auth/login", json={"username": name, "password": "p"})
+    assert status == 422 and problem["code"] == "validation_failed"
+    c = await case_with_parties(api)
+    status, problem, _ = await api.call(
+        "POST",
+        f"/api/v1/cases/{c['case_id']}/participants",
+        c["mediator"],
+        json={"role": "agent", "display_name": name, "represents": c["applicant_id"]},
+    )
+    assert status == 422 and problem["code"] == "validation_failed"
