@@ -71,31 +71,60 @@ class IssuedToken:
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per user name in ``window`` seconds (per node)."""
+    """At most ``limit`` failed password checks per user name in ``window`` seconds (per node).
+
+    An attempt is counted from the moment it starts, not when its slow hash ends: otherwise 40
+    concurrent wrong passwords all passed the check before the first failure was counted (40×401,
+    no 429). Logins and the mediator's password signature share one throttle.
+    """
+
+    MAX_NAMES = 100_000
+    """User names whose failures are remembered at once (bounds the memory made-up names take)."""
 
     def __init__(self, limit: int = 5, window: float = 900.0) -> None:
         self.limit = limit
         self.window = window
         self._failures: dict[str, deque[float]] = {}
+        self._running: dict[str, int] = {}
 
     def check(self, username: str) -> None:
-        """Raise TooManyAttempts if this name is locked out."""
+        """Raise TooManyAttempts if this name is locked out (failures and attempts under way)."""
         now = time.monotonic()
         q = self._failures.get(username)
-        if q is None:
-            return
-        while q and q[0] < now - self.window:
-            q.popleft()
-        if len(q) >= self.limit:
-            raise TooManyAttempts("Too many failed logins for this account; try again later")
+        failures = 0
+        if q is not None:
+            while q and q[0] < now - self.window:
+                q.popleft()
+            failures = len(q)
+            if not q:
+                del self._failures[username]
+        if failures + self._running.get(username, 0) >= self.limit:
+            raise TooManyAttempts("Too many failed attempts for this account; try again in 15 minutes")
 
-    def failed(self, username: str) -> None:
-        """Count a failure."""
+    async def verify(self, username: str, password: str, stored_hash: str) -> bool:
+        """Check a password against its hash under the throttle (the hash runs in a worker thread)."""
+        self.check(username)
+        self._running[username] = self._running.get(username, 0) + 1
+        ok = False
+        try:
+            ok = await asyncio.to_thread(verify_password, password, stored_hash)
+        finally:
+            left = self._running[username] - 1
+            if left:
+                self._running[username] = left
+            else:
+                del self._running[username]
+            if ok:
+                self._failures.pop(username, None)
+            else:
+                self._failed(username)
+        return ok
+
+    def _failed(self, username: str) -> None:
+        if username not in self._failures and len(self._failures) >= self.MAX_NAMES:
+            # many made-up names: forget the oldest name's failures rather than grow without bound
+            del self._failures[next(iter(self._failures))]
         self._failures.setdefault(username, deque()).append(time.monotonic())
-
-    def succeeded(self, username: str) -> None:
-        """Forget failures after a success."""
-        self._failures.pop(username, None)
 
 
 class Authenticator:
@@ -135,11 +164,9 @@ class Authenticator:
         self.throttle.check(username)
         account = await self.repo.account_by_username(username)
         stored = account.password_hash if account is not None else DUMMY_HASH
-        ok = await asyncio.to_thread(verify_password, password, stored)
+        ok = await self.throttle.verify(username, password, stored)
         if account is None or not ok or account.disabled:
-            self.throttle.failed(username)
             raise Unauthenticated("Wrong user name or password")
-        self.throttle.succeeded(username)
         issued = await self._issue(TokenKind.SESSION, account.id, None, self.session_ttl, now)
         logger.info("account %s logged in", account.id)
         return issued, account

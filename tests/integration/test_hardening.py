@@ -238,3 +238,21 @@ async def test_control_characters_are_refused_before_the_store(api: Api, name: s
         json={"role": "agent", "display_name": name, "represents": c["applicant_id"]},
     )
     assert status == 422 and problem["code"] == "validation_failed"
+
+
+# ---------------------------------------------------------------- item 4: throttling concurrent guesses
+
+
+async def test_concurrent_wrong_passwords_are_throttled(api: Api) -> None:
+    username, _ = await account(api, AccountKind.MEDIATOR)
+    results = await asyncio.gather(
+        *(
+            api.call("POST", "/api/v1/auth/login", json={"username": username, "password": f"wrong {i}"})
+            for i in range(40)
+        )
+    )
+    statuses = sorted(status for status, _, _ in results)
+    # before the fix: 40 × 401 (every attempt passed the check before the first failure was counted)
+    assert statuses.count(401) == 5 and statuses.count(429) == 35, statuses
+    status, _, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert status == 429  # locked for the window, even with the right password
