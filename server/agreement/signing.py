@@ -274,17 +274,11 @@ class SigningService:
 
     async def _password(self, principal: Principal, password: str | None) -> None:
         """A mediator signs with their account: the password again, throttled like a login."""
-        from server.identity.passwords import verify_password
-
         if not password:
             raise Unauthenticated("Enter your password to sign")
         account = await self.repo.account(principal.subject_id)
-        throttle = self.cases.auth.throttle
-        throttle.check(account.username)
-        if not await asyncio.to_thread(verify_password, password, account.password_hash):
-            throttle.failed(account.username)
+        if not await self.cases.auth.throttle.verify(account.username, password, account.password_hash):
             raise Unauthenticated("Wrong password")
-        throttle.succeeded(account.username)
 
     async def _code(self, case_id: str, pid: str, code: str | None, now: datetime) -> str:
         """A party proves control of their phone or e-mail: the newest code, unexpired, unused, within tries."""
