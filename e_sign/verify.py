@@ -192,8 +192,8 @@ async def _check(
         status = await async_validate_pdf_signature(
             embedded, signer_validation_context=context, ts_validation_context=context
         )
-    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
-        problems.append(f"cannot be validated ({type(exc).__name__}: {exc})")
+    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        problems.append(f"cannot be validated ({type(exc).__name__})")
 
     intact = valid = chain_ok = timestamp_ok = lock_ok = False
     covers_whole_file = False
@@ -281,7 +281,8 @@ async def async_verify_pdf(pdf: bytes, trust_roots: Sequence[x509.Certificate]) 
         reader = PdfFileReader(io.BytesIO(pdf), strict=True)
         total = int(reader.xrefs.total_revisions)
         embedded = list(reader.embedded_regular_signatures)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
+    except (PdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        # RecursionError: objects nested thousands deep (a few KB) exhaust the parser's stack
         return Report((), 0, (f"not a readable PDF ({type(exc).__name__})",))
     if not embedded:
         return Report((), total, ("the document has no signature",))

@@ -63,7 +63,10 @@ class PageImages:
                 return self._layouts[sha256]
         import pypdfium2 as pdfium
 
-        document = pdfium.PdfDocument(pdf)
+        try:
+            document = pdfium.PdfDocument(pdf)
+        except pdfium.PdfiumError as exc:
+            raise InvalidCommand("This document cannot be shown as pages; download it") from exc
         try:
             sizes = [document.get_page_size(i) for i in range(len(document))]
         finally:
@@ -86,12 +89,23 @@ class PageImages:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        image = _draw(pdf, page - 1, width)
+        try:
+            image = _draw(pdf, page - 1, width)
+        except pdfium_error() as exc:
+            raise InvalidCommand("This page cannot be drawn; download the document") from exc
         with self._lock:
             self._cache[key] = image
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
         return image
+
+
+def pdfium_error() -> type[Exception]:
+    """PDFium's error type (imported late: PDFium loads only when a page is first drawn)."""
+    import pypdfium2 as pdfium
+
+    error: type[Exception] = pdfium.PdfiumError
+    return error
 
 
 def _draw(pdf: bytes, index: int, width: int) -> bytes:

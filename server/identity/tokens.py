@@ -96,7 +96,7 @@ class TokenSigner:
 
     def verify(self, token: str, now: datetime) -> TokenClaims:
         """Check the signature and expiry; raise :class:`Unauthenticated` otherwise."""
-        if len(token) > MAX_TOKEN_LENGTH:
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             raise Unauthenticated("Malformed token")
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != PREFIX:
@@ -114,7 +114,7 @@ class TokenSigner:
                 expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=UTC),
                 ref=None if payload.get("ref") is None else str(payload["ref"]),
             )
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError, OSError, binascii.Error) as exc:
             raise Unauthenticated("Malformed token") from exc
         if now >= claims.expires_at:
             raise TokenExpired("The token has expired")

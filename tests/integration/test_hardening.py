@@ -256,3 +256,28 @@ async def test_concurrent_wrong_passwords_are_throttled(api: Api) -> None:
     assert statuses.count(401) == 5 and statuses.count(429) == 35, statuses
     status, _, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert status == 429  # locked for the window, even with the right password
+
+
+# ---------------------------------------------------------------- item 9: unhandled errors
+
+
+async def test_a_non_ascii_bearer_token_is_a_401_not_a_500(api: Api) -> None:
+    for token in ("m1.тест.签名", "m1.a.b\u00e9", "\u00ff" * 10):
+        head = f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+        status, problem = await _raw_request(api, head.encode(), [], 0)
+        assert status == 401 and problem["code"] == "unauthenticated", (status, problem)
+
+
+async def test_a_non_ascii_token_on_a_socket_is_refused_with_a_code(api: Api) -> None:
+    import socketio  # type: ignore[import-untyped]
+
+    refused: list[Any] = []
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("connect_error", lambda data: refused.append(data))
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(api.base, auth={"token": "m1.тест.签名"}, transports=["websocket"], wait_timeout=10)
+    # before the fix: a traceback on the server and a 10 s wait for the client
+    assert asyncio.get_running_loop().time() - started < 5
+    assert refused and refused[0]["data"]["code"] == "unauthenticated"
+    await client.disconnect()

@@ -409,3 +409,31 @@ def test_wrap_keeps_punctuation_and_numbers() -> None:
 def test_wrap_breaks_an_overlong_word_by_characters() -> None:
     assert [line.text for line in wrap_text("abcdefghij", _unit, 4)] == ["abcd", "efgh", "ij"]
     assert [line.text for line in wrap_text("", _unit, 4)] == [""]
+
+
+def test_page_images_refuse_a_file_pdfium_cannot_read_with_a_clear_error() -> None:
+    # issue 12 item 9: PdfiumError escaped as a 500 from the page-image endpoints
+    from server.documents.pages import PageImages
+    from server.errors import InvalidCommand
+
+    images = PageImages()
+    for broken in (b"%PDF-1.7\nnot really", b"\x00" * 64):
+        with pytest.raises(InvalidCommand):
+            images.layout("0" * 64 + broken.hex()[:8], broken)
+
+
+def test_verification_of_a_deeply_nested_pdf_is_a_report_not_a_crash() -> None:
+    # issue 12 item 9: objects nested 5,000 deep (10 KB) raised RecursionError (a 500)
+    from e_sign.verify import verify_pdf
+
+    nested = b"[" * 5000 + b"]" * 5000
+    body = b"%PDF-1.7\n"
+    first = len(body)
+    body += b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R /X " + nested + b" >>\nendobj\n"
+    second = len(body)
+    body += b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 3\n0000000000 65535 f \n%010d 00000 n \n%010d 00000 n \n" % (first, second)
+    body += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    report = verify_pdf(body, [])
+    assert not report.ok and "not a readable PDF" in report.problems[0]
