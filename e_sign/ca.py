@@ -160,7 +160,8 @@ def signing_certificate_v2_attribute(certificate: x509.Certificate) -> bytes:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 and write ``data``; never overwrites (an existing file is a :class:`CAError`)."""
+    """Create ``path`` with mode 0600, write ``data`` and fsync it and its folder; never overwrites (an
+    existing file is a :class:`CAError`)."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
@@ -172,6 +173,11 @@ def write_private_file(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        folder = os.open(path.parent, os.O_RDONLY)  # the name too must survive a crash
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     except OSError as exc:
         raise CAError(f"Cannot write {path}: {exc.strerror}") from exc
 
@@ -336,8 +342,8 @@ class PlatformCA:
         return ca
 
     def save(self, folder: Path) -> None:
-        """Write ``ca.key`` and ``ca.pem`` into ``folder`` (mode 0600; refuses to overwrite)."""
-        folder.mkdir(parents=True, exist_ok=True)
+        """Write ``ca.key`` and ``ca.pem`` into ``folder`` (mode 0600, the folder 0700; refuses to overwrite)."""
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         key_pem = self.key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )

@@ -167,7 +167,7 @@ class TimestampAuthority:
         if key_path is None and not key_file.exists() and not cert_file.exists():
             key = generate_key()
             cert = ca.issue_tsa(key.public_key(), clock())
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )

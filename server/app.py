@@ -20,6 +20,7 @@ from server.identity.access import Authenticator
 from server.identity.tokens import TokenSigner
 from server.store import db
 from server.store.blobs import LocalBlobStore
+from server.store.files import private_data_folder
 from server.store.repository import CaseRepository
 from server.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
 from web import add_pages
@@ -67,6 +68,7 @@ def quiet_parameter_loggers() -> None:
 def build_components(settings: Settings) -> Components:
     """Create the store, authenticator and use-case service for ``settings``."""
     quiet_parameter_loggers()
+    private_data_folder(settings.data_dir)  # 0700: it holds the database, keys and blobs
     engine = db.create_engine(settings.resolved_database_url)
     repo = CaseRepository(engine)
     revocations = None

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import ConfigError
+from server.store.files import private_data_folder, write_new_private_file
 
 
 @dataclass(frozen=True)
@@ -231,18 +232,16 @@ class Settings:
         return self._key_file("manifest.key")
 
     def _key_file(self, name: str) -> bytes:
-        """A random 256-bit key (hex) in the data folder, created once with mode 0600."""
+        """A random 256-bit key (hex) in the data folder, created once with mode 0600 (folder 0700)."""
         path = self.data_dir / name
         if path.exists():
             key = path.read_bytes().strip()
             if len(key) < 32:
                 raise ConfigError(f"{path} holds a key shorter than 32 bytes")
             return key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_folder(self.data_dir)
         key = secrets.token_hex(32).encode("ascii")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key)
+        write_new_private_file(path, key)  # fsynced with its folder: a crash must not lose a key in use
         return key
 
 

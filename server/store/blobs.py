@@ -4,7 +4,7 @@
 folder (the embedded default), :class:`InMemoryBlobStore` serves unit tests.
 A blob is written to a temporary file, flushed to disk and renamed into place,
 so a crash never leaves a half-written blob under a valid address; reads check
-the hash again.
+the hash again. Blob files are 0600 (``mkstemp``) in folders made 0700.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from server.errors import BlobIntegrityError, NotFound
+from server.store.files import private_folder
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -69,7 +70,7 @@ class LocalBlobStore:
         path = self._path(digest)
         if path.exists():
             return BlobRef(digest, len(data))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -13,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from server.store.files import private_file, private_folder, tighten
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,8 +34,9 @@ def create_engine(url: str) -> AsyncEngine:
     """
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        files: tuple[Path, ...] = ()
+        if database and database != ":memory:" and not database.startswith("file:"):
+            files = private_sqlite_files(Path(database))
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -44,9 +47,27 @@ def create_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            for path in files[1:]:  # -wal and -shm an earlier version left open to others
+                tighten(path)
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
+
+
+def private_sqlite_files(database: Path) -> tuple[Path, Path, Path]:
+    """Make the database file private (mode 0600) before SQLite opens it; return it with its ``-wal``
+    and ``-shm`` files.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's mode (whatever the
+    umask), so creating the database with 0600 covers them; files an earlier version made 0644 are
+    tightened here and again on every new connection. A folder made for the database is 0700.
+    """
+    private_folder(database.parent)
+    private_file(database)
+    wal, shm = database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")
+    tighten(wal)
+    tighten(shm)
+    return database, wal, shm
 
 
 def alembic_config(url: str) -> Config:
