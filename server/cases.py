@@ -34,6 +34,7 @@ from server.errors import (
     VersionMismatch,
 )
 from server.identity.access import Authenticator, IssuedToken, Principal, new_id
+from server.identity.tokens import TokenKind
 from server.store.blobs import BlobStore
 from server.store.repository import (
     AuditRecord,
@@ -358,10 +359,11 @@ class CaseService:
         return await self._issue_link(principal, participant, now)
 
     async def revoke_links(self, principal: Principal, case_id: str, participant_id: str, now: datetime) -> int:
-        """Revoke every live link of a participant; return how many."""
+        """Revoke every live join link of a participant; return how many."""
         await self.require(principal, case_id, Action.MANAGE_LINKS)
         participant = await self._case_participant(case_id, participant_id)
-        count = await self.auth.revoke_subject(participant.id, now)  # their live sockets end too
+        # join links only: the links that came with documents served on them stay good; live sockets end
+        count = await self.auth.revoke_subject(participant.id, now, kinds=(TokenKind.JOIN,))
         await self.repo.record(
             case_id,
             [AuditRecord(principal.actor, "link.revoked", {"participant_id": participant.id, "count": count})],

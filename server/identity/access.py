@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -174,8 +175,12 @@ class Authenticator:
     async def issue_service_link(
         self, participant: Participant, service_id: str, ttl: timedelta, now: datetime
     ) -> IssuedToken:
-        """A recipient's personal link to one served document: it opens that and nothing else."""
-        jti = new_token_id()
+        """A recipient's personal link to one served document: it opens that and nothing else.
+
+        Its id starts with the service's id (``<service id>.<random>``), so that :meth:`service_link`
+        can find a still-good one again.
+        """
+        jti = f"{service_id}.{new_token_id()}"
         expires = now + ttl
         claims = TokenClaims(jti, TokenKind.SERVICE, participant.id, participant.case_id, expires, ref=service_id)
         token = self.signer.issue(claims)
@@ -183,6 +188,25 @@ class Authenticator:
             TokenRecord(jti, TokenKind.SERVICE.value, participant.id, participant.case_id, now, expires)
         )
         return IssuedToken(token, jti, expires)
+
+    async def service_link(
+        self, participant: Participant, service_id: str, ttl: timedelta, now: datetime
+    ) -> IssuedToken:
+        """A service link of lifetime ``ttl`` to hand out again and again (the inbox): one issued before
+        that still has more than half of ``ttl`` left is signed again (the same token), else a new one.
+
+        Tokens are a function of their claims, so re-signing the stored id, subject and expiry gives
+        back the very token issued; the token itself is still never stored.
+        """
+        record = await self.repo.live_token(
+            participant.id, TokenKind.SERVICE.value, f"{service_id}.", now + ttl / 2, now + ttl
+        )
+        if record is None or record.case_id != participant.case_id:
+            return await self.issue_service_link(participant, service_id, ttl, now)
+        claims = TokenClaims(
+            record.jti, TokenKind.SERVICE, participant.id, participant.case_id, record.expires_at, ref=service_id
+        )
+        return IssuedToken(self.signer.issue(claims), record.jti, record.expires_at)
 
     async def authenticate(self, token: str, now: datetime, *, service_link: bool = False) -> Principal:
         """The principal behind a bearer token; raise Unauthenticated (or a subclass).
@@ -255,12 +279,16 @@ class Authenticator:
         await self.repo.revoke_tokens(principal.subject_id, now, jti=principal.token_id)
         await self.revocations.publish(Revoked(principal.subject_id, principal.token_id))
 
-    async def revoke_subject(self, subject_id: str, now: datetime) -> int:
-        """Revoke every credential of a participant or account; return how many were live.
+    async def revoke_subject(self, subject_id: str, now: datetime, kinds: Sequence[TokenKind] | None = None) -> int:
+        """Revoke every credential of a participant or account (only those of ``kinds``, if given);
+        return how many were live.
 
-        Their live connections end at once, on every node.
+        Their live connections end at once, on every node. Reissuing or revoking a join link passes
+        ``kinds=(TokenKind.JOIN,)``: the links that came with documents served on the party stay good.
         """
-        count = await self.repo.revoke_tokens(subject_id, now)
+        count = await self.repo.revoke_tokens(
+            subject_id, now, kinds=None if kinds is None else [kind.value for kind in kinds]
+        )
         await self.revocations.publish(Revoked(subject_id))
         return count
 

@@ -429,7 +429,8 @@ class ServingService:
             logger.info("%s already recorded for service %s", action, service.id)
 
     async def inbox(self, principal: Principal, case_id: str, now: datetime) -> list[dict[str, Any]]:
-        """A party's platform inbox: what was served on them, each with a short-lived personal link."""
+        """A party's platform inbox: what was served on them, each with a short-lived personal link (one that
+        still has more than half an hour is handed out again, not a new one per listing)."""
         access = await self.cases.require(principal, case_id, Action.READ_CASE)
         if access.role not in PARTY_ROLES:
             raise Forbidden("The inbox is a party's")
@@ -439,7 +440,7 @@ class ServingService:
             mine = view["recipients"][0]
             if not any(d["channel"] == "inbox" and d["status"] == "accepted" for d in mine["deliveries"]):
                 continue  # only what reached the inbox (other channels bring their own link)
-            link = await self.cases.auth.issue_service_link(participant, view["id"], INBOX_LINK_TTL, now)
+            link = await self.cases.auth.service_link(participant, view["id"], INBOX_LINK_TTL, now)
             out.append({**view, "link": f"/served#token={link.token}"})
         return out
 

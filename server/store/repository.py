@@ -617,11 +617,40 @@ class CaseRepository:
             row.jti, row.kind, row.subject_id, row.case_id, row.issued_at, row.expires_at, row.revoked_at
         )
 
-    async def revoke_tokens(self, subject_id: str, now: datetime, jti: str | None = None) -> int:
-        """Revoke one token (``jti``) or all of a subject's; return how many were live."""
+    async def live_token(
+        self, subject_id: str, kind: str, jti_prefix: str, expires_after: datetime, expires_by: datetime
+    ) -> TokenRecord | None:
+        """The subject's unrevoked token of ``kind`` whose id starts with ``jti_prefix`` and that expires in
+        (``expires_after``, ``expires_by``]: the one that lives longest, if any."""
+        tk = t.tokens
+        query = (
+            select(tk)
+            .where(
+                tk.c.subject_id == subject_id,
+                tk.c.kind == kind,
+                tk.c.jti.startswith(jti_prefix, autoescape=True),
+                tk.c.revoked_at.is_(None),
+                tk.c.expires_at > expires_after,
+                tk.c.expires_at <= expires_by,
+            )
+            .order_by(tk.c.expires_at.desc(), tk.c.jti)
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return TokenRecord(row.jti, row.kind, row.subject_id, row.case_id, row.issued_at, row.expires_at)
+
+    async def revoke_tokens(
+        self, subject_id: str, now: datetime, jti: str | None = None, kinds: Sequence[str] | None = None
+    ) -> int:
+        """Revoke one token (``jti``) or all of a subject's (of ``kinds`` only, if given); return how many were live."""
         where = [t.tokens.c.subject_id == subject_id, t.tokens.c.revoked_at.is_(None)]
         if jti is not None:
             where.append(t.tokens.c.jti == jti)
+        if kinds is not None:
+            where.append(t.tokens.c.kind.in_(list(kinds)))
         async with self.engine.begin() as conn:
             result = await conn.execute(update(t.tokens).where(and_(*where)).values(revoked_at=now))
         return int(result.rowcount)
