@@ -17,6 +17,7 @@ from server.cases import CaseService
 from server.config import Settings
 from server.errors import ConfigError
 from server.identity.access import Authenticator
+from server.identity.keys import SIGNING_CODES, TOKENS, derive_key
 from server.identity.tokens import TokenSigner
 from server.store import db
 from server.store.blobs import LocalBlobStore
@@ -76,9 +77,9 @@ def build_components(settings: Settings) -> Components:
         from server.identity.revocation import RedisRevocations
 
         revocations = RedisRevocations(settings.redis_url)
-    auth = Authenticator(
-        repo, TokenSigner(settings.signing_key()), settings.join_link_ttl, settings.session_ttl, revocations
-    )
+    secret = settings.signing_key()  # never a key itself: each use derives its own (server.identity.keys)
+    signer = TokenSigner(derive_key(secret, TOKENS), also_accept=(secret,))  # links sent before the split
+    auth = Authenticator(repo, signer, settings.join_link_ttl, settings.session_ttl, revocations)
     blobs = LocalBlobStore(settings.resolved_blob_dir)
     return Components(repo, auth, CaseService(repo, auth, blobs))
 
@@ -260,7 +261,8 @@ def _add_live_rooms(
 
     notifier: Notifier = build_notifier(settings)
     app[NOTIFIER] = notifier
-    app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, settings.signing_key())
+    code_key = derive_key(settings.signing_key(), SIGNING_CODES)
+    app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, code_key)
     from server.api.serving import SERVING
     from server.serving.service import ServingService
     from server.serving.worker import DeliveryWorker

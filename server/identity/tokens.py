@@ -2,7 +2,8 @@
 
 A token is ``m1.<payload>.<mac>``: the payload is base64url JSON with the
 token's id (``jti``), kind, subject, case and expiry; the MAC is HMAC-SHA256
-over ``m1.<payload>`` with the server's secret key. The signature lets any node
+over ``m1.<payload>`` with the token key, derived from the server's secret for tokens alone
+(``server.identity.keys``). The signature lets any node
 reject a forged or expired token without the database; the store keeps each
 ``jti`` so that a revoked token never works again. The token itself is never
 stored or logged.
@@ -69,15 +70,20 @@ def new_token_id() -> str:
 
 
 class TokenSigner:
-    """Issues and checks tokens with one secret key."""
+    """Issues tokens with one key; checks them with that key or one of ``also_accept``.
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 32:
+    ``also_accept``: earlier keys whose tokens still verify until they expire (the secret itself,
+    which signed tokens before the keys were separated); nothing is issued with them.
+    """
+
+    def __init__(self, key: bytes, also_accept: tuple[bytes, ...] = ()) -> None:
+        if len(key) < 32 or any(len(k) < 32 for k in also_accept):
             raise ValueError("the token key must be at least 32 bytes")
         self._key = key
+        self._accepted = (key, *(k for k in also_accept if k != key))
 
-    def _mac(self, signed_part: str) -> str:
-        return _b64(hmac.new(self._key, signed_part.encode("ascii"), hashlib.sha256).digest())
+    def _mac(self, signed_part: str, key: bytes | None = None) -> str:
+        return _b64(hmac.new(key or self._key, signed_part.encode("ascii"), hashlib.sha256).digest())
 
     def issue(self, claims: TokenClaims) -> str:
         """Encode and sign ``claims``."""
@@ -102,7 +108,8 @@ class TokenSigner:
         if len(parts) != 3 or parts[0] != PREFIX:
             raise Unauthenticated("Malformed token")
         signed_part = f"{parts[0]}.{parts[1]}"
-        if not hmac.compare_digest(self._mac(signed_part), parts[2]):
+        mac = parts[2]
+        if not any(hmac.compare_digest(self._mac(signed_part, key), mac) for key in self._accepted):
             raise Unauthenticated("Invalid token signature")
         try:
             payload = json.loads(_unb64(parts[1]))

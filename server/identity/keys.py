@@ -1,0 +1,41 @@
+"""Keys derived from the server's one secret: each use of it gets a key of its own.
+
+The secret (``MEDIATION_SECRET_KEY``, or ``secret.key`` in the data folder) is never used
+directly as a key for new work. Each use derives its key with HKDF-SHA256 (RFC 5869), the
+secret as input keying material and a label naming the use as ``info``::
+
+    secret ──HKDF("mediation/v1/tokens")──────────▶ signs bearer tokens (server.identity.tokens)
+           └─HKDF("mediation/v1/signing-codes")───▶ keys the one-time codes' stored hashes
+
+so that a value made with one key (a token's MAC, a stored code hash) tells nothing about,
+and can never stand in for, a value made with another. A new use adds a label here; nodes
+that share the secret derive the same keys.
+
+Tokens signed with the secret itself (before the keys were separated) are still accepted
+until they expire (``TokenSigner(..., also_accept=(secret,))``, at most 30 days for a service
+link): join and service links already sent by SMS or e-mail must keep working across an upgrade.
+Nothing new is signed with the secret, and nothing but those old tokens is checked with it.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+TOKENS = "mediation/v1/tokens"
+"""Signs and checks bearer tokens (join links, service links, account sessions)."""
+SIGNING_CODES = "mediation/v1/signing-codes"
+"""Keys the HMAC under which one-time signing codes are stored."""
+LABELS = (TOKENS, SIGNING_CODES)
+"""Every use of the secret; each label gives a different key."""
+KEY_BYTES = 32
+
+
+def derive_key(secret: bytes, label: str) -> bytes:
+    """The 256-bit key for ``label`` (one of :data:`LABELS`) from the server's secret."""
+    if label not in LABELS:
+        raise ValueError("Unknown key label")
+    if len(secret) < 32:
+        raise ValueError("The secret must be at least 32 bytes")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=label.encode("ascii"))
+    return hkdf.derive(secret)
