@@ -163,10 +163,14 @@ class Forbidden(AccessError):
 
 
 class TooManyAttempts(AccessError):
-    """Too many failed attempts; try again later."""
+    """Too many failed attempts; try again later (``retry_after`` seconds, when known: ``Retry-After``)."""
 
     code = "too_many_attempts"
     status = 429
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DeliveryFailed(MediationError):

@@ -5,9 +5,18 @@
    and that file becomes the first ``agreement_signing`` document; the life cycle
    records the signers (the mediator last) and the deadline.
 2. A signer asks for a **one-time code**, sent to their registered phone (or
-   e-mail) through the notifier. Only an HMAC of the code is stored; it expires
-   after :data:`CODE_TTL`, allows :data:`MAX_ATTEMPTS` tries, is spent by the one
+   e-mail) through the notifier. Only an HMAC of the code is stored (under a key
+   derived for codes alone, ``server.identity.keys``); it expires after
+   :data:`CODE_TTL`, allows :data:`MAX_ATTEMPTS` tries, is spent by the one
    request that matches (a conditional UPDATE), and a new code voids the old.
+   The code is bound to the SHA-256 of the signing file it was sent for, which the
+   message names (title and the first 8 hex digits): it signs that file, or that
+   file with other signers' signatures appended, and nothing else.
+   Limits per signer, decided by the store so that they hold across nodes and
+   requests at the same moment: one code a minute (:data:`RESEND_AFTER`),
+   :data:`MAX_CODES_PER_DAY` codes and :data:`MAX_WRONG_PER_DAY` wrong guesses a
+   day (Beijing time); past them, ``429 too_many_attempts`` names the time to try
+   again (and ``Retry-After``), and reaching a daily cap is an audit entry.
 3. The signer **signs** with the code and their mark: the server adds their PAdES
    B-T signature (a fresh event certificate from the platform CA, the platform's
    timestamp) to the newest signed file as an incremental update, stores it, and
@@ -29,10 +38,11 @@ import hmac
 import io
 import json
 import logging
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,7 +63,7 @@ from server.errors import (
 )
 from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
-from server.store.repository import AuditRecord, DocumentRecord
+from server.store.repository import AuditRecord, CodeLimits, CodeRule, DocumentRecord, NewSigningCode
 
 logger = logging.getLogger(__name__)
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -62,6 +72,9 @@ SIGNING_KIND = "agreement_signing"
 CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RESEND_AFTER = timedelta(seconds=60)
+MAX_CODES_PER_DAY = 10
+MAX_WRONG_PER_DAY = 20
+PREFIX_CACHE = 1024
 MAX_MARK_BYTES = 256 * 1024
 TSA_TIMEOUT_S = 10
 CERTIFICATE_KIND = "signing_certificate"
@@ -125,7 +138,9 @@ class SigningService:
         self.keys = keys
         self.notifier = notifier
         self.secret = secret
+        """The key of the stored code hashes (derived for codes alone: never the token key)."""
         self._locks: dict[str, asyncio.Lock] = {}
+        self._prefixes: dict[tuple[str, str], bool] = {}  # (file, longer file) -> longer one extends it
 
     # ------------------------------------------------------------------ helpers
 
@@ -138,12 +153,37 @@ class SigningService:
         return stored
 
     async def _current(self, case_id: str) -> DocumentRecord:
-        docs = [d for d in await self.repo.documents(case_id) if d.kind == SIGNING_KIND]
+        """The newest file of the signing round on the current draft.
+
+        Each round's files start with its draft's bytes (the fields, then each signature, are
+        incremental updates), and the version lock keeps the chain linear: the newest is the longest
+        that extends the current draft. A round on an earlier draft (expired, then redrafted and
+        re-opened) may hold longer files: they extend another draft and are never taken for this one.
+        """
+        documents = await self.repo.documents(case_id)
+        docs = [d for d in documents if d.kind == SIGNING_KIND]
         if not docs:
             raise NotFound("Signing has not been opened")
-        # each signed file is the previous one plus an incremental update, and the version lock keeps
-        # the chain linear: the newest is the longest (timestamps may tie)
-        return max(docs, key=lambda d: (d.size, d.created_at))
+        terms = await self._terms(case_id)
+        draft = next((d for d in documents if d.id == terms.get("pdf_document_id")), None)
+        ours = [d for d in docs if draft is not None and await self._extends(draft, d)]
+        if not ours:
+            raise NotFound("Signing has not been opened on the current draft")
+        return max(ours, key=lambda d: (d.size, d.created_at))
+
+    async def _extends(self, base: DocumentRecord, doc: DocumentRecord) -> bool:
+        """Whether ``doc`` is ``base`` with updates appended (its first ``base.size`` bytes are ``base``)."""
+        if doc.sha256 == base.sha256:
+            return True
+        if doc.size <= base.size:
+            return False
+        key = (base.sha256, doc.sha256)  # content addresses: the answer never changes
+        if key not in self._prefixes:
+            head = (await self.cases.blobs.get(doc.sha256))[: base.size]
+            if len(self._prefixes) >= PREFIX_CACHE:
+                del self._prefixes[next(iter(self._prefixes))]
+            self._prefixes[key] = hashlib.sha256(head).hexdigest() == base.sha256
+        return self._prefixes[key]
 
     def _hash(self, code_id: str, code: str) -> str:
         return hmac.new(self.secret, f"{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
@@ -211,21 +251,29 @@ class SigningService:
         channel, to = await self._contact(principal, pid)
         if not to:
             raise InvalidCommand("No phone number or e-mail address is registered for you: ask the mediator")
-        latest = await self.repo.latest_signing_code(case_id, pid)
-        if latest is not None and latest["used_at"] is None and now - latest["created_at"] < RESEND_AFTER:
-            raise TooManyAttempts("A code was sent less than a minute ago")
+        document = await self._current(case_id)  # the file this code signs
         code = f"{secrets.randbelow(10**6):06d}"
         code_id = str(uuid.uuid4())
-        await self.repo.add_signing_code(code_id, case_id, pid, self._hash(code_id, code), channel, now, CODE_TTL)
-        text = f"您的调解协议签署验证码为 {code}，{int(CODE_TTL.total_seconds() // 60)} 分钟内有效，请勿告诉他人。"
+        new = NewSigningCode(
+            code_id, case_id, pid, self._hash(code_id, code), channel, now, now + CODE_TTL, document.sha256
+        )
+        stored, limits = await self.repo.add_signing_code(new, _rule(now))
+        if not stored:
+            raise _refusal(limits, now)
+        text = (
+            f"您的调解协议签署验证码为 {code}，{int(CODE_TTL.total_seconds() // 60)} 分钟内有效，"
+            f"仅用于签署《{document.title}》（文件 SHA-256 前 8 位 {document.sha256[:8]}），请勿告诉他人。"
+        )
         try:
             await self.notifier.send(Message(channel, to, f"案件 {case.number} 签署验证码", text, now))
         except DeliveryFailed as exc:
-            # the undelivered code is void (spent unused), so the signer may ask again at once
-            await self.repo.spend_signing_code(code_id, True, now, MAX_ATTEMPTS)
+            # the undelivered code is void and not counted, so the signer may ask again at once
+            await self.repo.void_signing_code(new, now)
             if exc.permanent:
                 raise InvalidCommand(f"The code could not be delivered: {exc}; ask the mediator") from exc
             raise ServiceUnavailable(f"The code could not be delivered now: {exc}; try again later") from exc
+        if limits is not None and limits.codes_sent >= MAX_CODES_PER_DAY:
+            await self._limit_reached(principal, case_id, pid, "signing.code_limit_reached", MAX_CODES_PER_DAY, now)
         return {"channel": channel, "to": mask_address(channel, to), "expires_at": (now + CODE_TTL).isoformat()}
 
     async def _contact(self, principal: Principal, pid: str) -> tuple[str, str | None]:
@@ -251,12 +299,12 @@ class SigningService:
         lc.apply(case, lc.RecordSignature(pid), now)  # not your turn, already signed, deadline: refused first
         if await self._verify_with(principal, acting) == "password":
             await self._password(principal, password)
-            channel = "password"
+            channel, bound = "password", None
         else:
-            channel = await self._code(case_id, acting, code, now)
+            channel, bound = await self._code(principal, case_id, acting, code, now)
         lock = self._locks.setdefault(case_id, asyncio.Lock())
         async with lock:
-            out = await self._add_signature(principal, case_id, pid, acting, mark, channel, now)
+            out = await self._add_signature(principal, case_id, pid, acting, mark, channel, now, bound)
         if out["state"] != lc.CaseState.SIGNING.value:  # the last signature: the agreement is signed
             certificate = await self._certificate_if_possible(case_id, now)
             out["certificate"] = document_view(certificate) if certificate else None
@@ -280,8 +328,11 @@ class SigningService:
         if not await self.cases.auth.throttle.verify(account.username, password, account.password_hash):
             raise Unauthenticated("Wrong password")
 
-    async def _code(self, case_id: str, pid: str, code: str | None, now: datetime) -> str:
-        """A party proves control of their phone or e-mail: the newest code, unexpired, unused, within tries."""
+    async def _code(
+        self, principal: Principal, case_id: str, pid: str, code: str | None, now: datetime
+    ) -> tuple[str, DocumentRecord]:
+        """A party proves control of their phone or e-mail: the newest code, unexpired, unused, within tries
+        (the code's and the day's), sent for the file being signed. The channel, and the file it was sent for."""
         if not code:
             raise Forbidden("Enter the code that was sent to you")
         latest = await self.repo.latest_signing_code(case_id, pid)
@@ -289,14 +340,49 @@ class SigningService:
             raise Forbidden("The code has expired or was already used: ask for a new one")
         if latest["attempts"] >= MAX_ATTEMPTS:
             raise TooManyAttempts("Too many wrong codes: ask for a new one")
+        bound = await self._bound_file(case_id, latest["document_sha256"])
+        rule = _rule(now)
+        counted = await self.repo.count_code_guess(case_id, pid, rule)  # a wrong guess until shown right
+        if counted is None:
+            raise _refusal(await self.repo.code_limits(case_id, pid), now)
         matched = hmac.compare_digest(latest["code_hash"], self._hash(latest["id"], code.strip()))
-        if not await self.repo.spend_signing_code(latest["id"], matched, now, MAX_ATTEMPTS):
+        if not await self.repo.spend_signing_code(latest["id"], matched, now, MAX_ATTEMPTS, counted_on=rule.day):
+            if counted.wrong_guesses >= MAX_WRONG_PER_DAY:
+                await self._limit_reached(
+                    principal, case_id, pid, "signing.guess_limit_reached", MAX_WRONG_PER_DAY, now
+                )
             raise Forbidden("The code is wrong" if not matched else "The code was already used")
-        return str(latest["channel"])
+        return str(latest["channel"]), bound
+
+    async def _bound_file(self, case_id: str, sha256: str | None) -> DocumentRecord:
+        """The signing file a code was sent for, if the file to be signed now still extends it."""
+        changed = Forbidden("The agreement to sign is not the one the code was sent for: ask for a new code")
+        current = await self._current(case_id)
+        docs = [d for d in await self.repo.documents(case_id) if d.kind == SIGNING_KIND and d.sha256 == sha256]
+        if not docs or not await self._extends(docs[0], current):
+            raise changed
+        return docs[0]
+
+    async def _limit_reached(
+        self, principal: Principal, case_id: str, pid: str, action: str, limit: int, now: datetime
+    ) -> None:
+        """An audit entry when a signer reaches a daily cap (once a day and cap: the request that reaches it)."""
+        details = {"participant_id": pid, "limit": limit, "until": _next_day(now).isoformat()}
+        await self.repo.record(case_id, [AuditRecord(principal.actor, action, details)], now)
+        logger.warning("[case=%s] %s for participant %s", case_id, action, pid)
 
     async def _add_signature(
-        self, principal: Principal, case_id: str, pid: str, acting: str, mark: bytes, channel: str, now: datetime
+        self,
+        principal: Principal,
+        case_id: str,
+        pid: str,
+        acting: str,
+        mark: bytes,
+        channel: str,
+        now: datetime,
+        bound: DocumentRecord | None = None,
     ) -> dict[str, Any]:
+        """Sign the newest file (one that extends ``bound``, the file the code was sent for) and record it."""
         from e_sign import TimestampError
         from e_sign.ca import SignerIdentity
         from e_sign.pades import sign_pdf
@@ -316,6 +402,8 @@ class SigningService:
         for _attempt in range(10):
             loaded = await self.repo.load_case(case_id)
             current = await self._current(case_id)
+            if bound is not None and not await self._extends(bound, current):
+                raise Forbidden("The agreement to sign is not the one the code was sent for: ask for a new code")
             pdf = await self.cases.blobs.get(current.sha256)
             if field in await asyncio.to_thread(_signed_fields, pdf):
                 break  # signed and stored before a crash: only the record is missing
@@ -508,6 +596,32 @@ class SigningService:
         )
         unsigned, box = await asyncio.to_thread(render_certificate, facts)  # fonts and subsetting: ~1 s of CPU
         return await seal(self.keys, unsigned, box, case.number, "签署完成证明", now)
+
+
+def _next_day(now: datetime) -> datetime:
+    """The start of the next day in Beijing, when the daily code limits start again."""
+    return datetime.combine(now.astimezone(BEIJING).date() + timedelta(days=1), time(0), tzinfo=BEIJING)
+
+
+def _rule(now: datetime) -> CodeRule:
+    """The code limits as they apply at ``now``."""
+    return CodeRule(now.astimezone(BEIJING).date().isoformat(), RESEND_AFTER, MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY)
+
+
+def _refusal(limits: CodeLimits | None, now: datetime) -> TooManyAttempts:
+    """Why a signer may not have a code (or a guess) now, and when they may."""
+    today = now.astimezone(BEIJING).date().isoformat()
+    if limits is not None and limits.day == today and limits.wrong_guesses >= MAX_WRONG_PER_DAY:
+        why = f"Too many wrong codes today ({MAX_WRONG_PER_DAY})"
+    elif limits is not None and limits.day == today and limits.codes_sent >= MAX_CODES_PER_DAY:
+        why = f"You were sent {MAX_CODES_PER_DAY} codes today"
+    else:
+        sent = limits.last_sent_at if limits is not None and limits.last_sent_at is not None else now
+        wait = max(1, math.ceil((sent + RESEND_AFTER - now).total_seconds()))
+        return TooManyAttempts(f"A code was sent less than a minute ago: try again in {wait} seconds", wait)
+    until = _next_day(now)
+    wait = math.ceil((until - now).total_seconds())
+    return TooManyAttempts(f"{why}: try again after {until:%Y-%m-%d %H:%M} (Beijing time)", wait)
 
 
 async def seal(

@@ -81,7 +81,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except MediationError as exc:
         if exc.status >= 500:
             logger.error("%s on %s %s: %s", type(exc).__name__, request.method, request.path, exc)
-        return problem(exc.status, exc.code, str(exc))
+        response = problem(exc.status, exc.code, str(exc))
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:  # a 429 says when to try again (RFC 9110 §10.2.3)
+            response.headers["Retry-After"] = str(max(1, retry_after))
+        return response
     except ValidationError as exc:
         errors = validation_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):

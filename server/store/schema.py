@@ -231,8 +231,24 @@ signing_codes = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("attempts", Integer(), nullable=False),
     Column("used_at", UTCDateTime(), nullable=True),
+    Column("document_sha256", String(64), nullable=True),
 )
-"""One-time codes that prove a signer controls their phone or e-mail (only a keyed hash is kept)."""
+"""One-time codes that prove a signer controls their phone or e-mail (only a keyed hash is kept), each
+bound to the SHA-256 of the signing file it was sent for (``document_sha256``; None before 0014)."""
+
+signing_code_limits = Table(
+    "signing_code_limits",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), primary_key=True),
+    Column("last_sent_at", UTCDateTime(), nullable=True),
+    Column("day", String(10), nullable=False),
+    Column("codes_sent", Integer(), nullable=False),
+    Column("wrong_guesses", Integer(), nullable=False),
+)
+"""One row per signer that the one-time code limits are decided on, by conditional UPDATEs (the row
+lock orders concurrent requests on every node): when the code that holds the one-minute wait was sent
+(None: none holds it), and on ``day`` (Beijing date) how many codes were sent and guessed wrong."""
 
 service_consents = Table(
     "service_consents",
