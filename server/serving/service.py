@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -418,15 +419,31 @@ class ServingService:
 
     async def _mark(self, service: ServiceRow, pid: str, column: str, now: datetime, action: str) -> None:
         record = AuditRecord(f"participant:{pid}", action, {"service_id": service.id, "participant_id": pid})
-        won = False
+        if not await self._first_time(service, pid, column, {column: now}, lambda _l: (None, [record]), now):
+            logger.info("%s already recorded for service %s", action, service.id)
+
+    async def _first_time(
+        self,
+        service: ServiceRow,
+        pid: str,
+        column: str,
+        values: dict[str, Any],
+        decide: Callable[[LoadedCase], tuple[lc.Case | None, list[AuditRecord]]],
+        now: datetime,
+    ) -> bool:
+        """Set ``values`` on a recipient whose ``column`` is still empty, with ``decide``'s audit records and
+        life-cycle change, in one transaction; False (and nothing written, audit included) when another
+        node or request set it first."""
 
         async def work(conn: Any) -> None:
-            nonlocal won
-            won = await recipient_update(conn, service.id, pid, column, {column: now})
+            if not await recipient_update(conn, service.id, pid, column, values):
+                raise _AlreadyRecorded  # rolls back the audit records and the case's new version
 
-        await self.repo.write_audited(service.case_id, lambda _l: (None, [record]), work, now)
-        if not won:
-            logger.info("%s already recorded for service %s", action, service.id)
+        try:
+            await self.repo.write_audited(service.case_id, decide, work, now)
+        except _AlreadyRecorded:
+            return False
+        return True
 
     async def inbox(self, principal: Principal, case_id: str, now: datetime) -> list[dict[str, Any]]:
         """A party's platform inbox: what was served on them, each with a short-lived personal link (one that
@@ -661,12 +678,9 @@ class ServingService:
                 return transition.case, records_from_events("system", transition.events) + [record]
             return None, [record]
 
-        async def work(conn: Any) -> None:
-            await recipient_update(
-                conn, service.id, pid, "effective_at", {"effective_at": now, "effective_channel": channel}
-            )
-
-        await self.repo.write_audited(service.case_id, decide, work, now)
+        values = {"effective_at": now, "effective_channel": channel}
+        if not await self._first_time(service, pid, "effective_at", values, decide, now):
+            logger.info("service %s took effect earlier on another channel", service.id)
 
     async def flag_overdue(self, now: datetime) -> int:
         """Flag every recipient not served by their service's deadline; returns how many."""
@@ -689,13 +703,15 @@ class ServingService:
                     return transition.case, records_from_events("system", transition.events) + rec
                 return None, rec
 
-            async def work(conn: Any, service: ServiceRow = service, pid: str = pid) -> None:
-                await recipient_update(conn, service.id, pid, "flagged_at", {"flagged_at": now})
-
-            await self.repo.write_audited(service.case_id, decide, work, now)
+            if not await self._first_time(service, pid, "flagged_at", {"flagged_at": now}, decide, now):
+                continue  # another node flagged them (or service took effect) since the list was read
             logger.warning("service %s: a recipient was not served by the deadline (flagged)", service.id)
             flagged += 1
         return flagged
+
+
+class _AlreadyRecorded(Exception):
+    """Raised inside a write when its conditional update found the recipient's column already set."""
 
 
 def _iso(when: datetime | None) -> str | None:
