@@ -439,8 +439,8 @@ class CaseRepository:
                 for participant in participants:
                     await conn.execute(insert(t.participants).values(**_participant_row(participant)))
                 await self._append(conn, case.id, audit.EMPTY_HEAD, records, now)
-        except IntegrityError as exc:
-            raise Duplicate("A case with this number already exists") from exc
+        except IntegrityError:
+            raise Duplicate("A case with this number already exists") from None  # the detail names the key
         return LoadedCase(case, 1, head)
 
     async def load_case(self, case_id: str) -> LoadedCase:
@@ -617,8 +617,10 @@ class CaseRepository:
                         email=account.email,
                     )
                 )
-        except IntegrityError as exc:
-            raise Duplicate("This user name is taken") from exc
+        except IntegrityError:
+            # from None: PostgreSQL's detail names the key's value (``Key (username)=(…)``), and a cause
+            # rides along into every logged traceback
+            raise Duplicate("This user name is taken") from None
 
     async def account_by_username(self, username: str) -> Account | None:
         """The account with this login name, if any."""
