@@ -17,6 +17,10 @@ _REF = "#/components/schemas/{model}"
 _ALWAYS = (400, 413, 415, 500)
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _RAW_BODY = {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+_RETRY_AFTER = {
+    "description": "Seconds until a new try can succeed, where the server knows (one-time signing codes)",
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufff9-\ufffb"
 """The characters no request text may carry (a regular-expression class body): NUL, the other C0 and
@@ -135,6 +139,8 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 "description": "Problem",
                 "content": {"application/problem+json": {"schema": problem_ref}},
             }
+            if status == 429:
+                responses["429"]["headers"] = {"Retry-After": _RETRY_AFTER}
         op["responses"] = responses
         if ep.auth:
             op["security"] = [{"bearer": []}]

@@ -76,6 +76,9 @@ async def test_ten_requests_at_once_send_one_code(api: Api) -> None:
     refused = next(r for r in results if r[0] == 429)
     assert refused[1]["code"] == "too_many_attempts" and "try again" in refused[1]["detail"]
     assert int(refused[2].headers["Retry-After"]) in range(1, 61)
+    doc = (await api.call("GET", "/api/v1/openapi.json"))[1]
+    documented = doc["paths"]["/api/v1/cases/{case_id}/signing/code"]["post"]["responses"]["429"]
+    assert "Retry-After" in documented["headers"]
     # one stored code, and it is the one that was sent
     async with api.repo.engine.connect() as conn:
         rows = (await conn.execute(select(t.signing_codes).where(t.signing_codes.c.case_id == c["case_id"]))).all()
