@@ -16,6 +16,7 @@ export const ERRORS = {
   invalid_command: "暂时无法完成此操作。This cannot be done right now.",
   forbidden: "您无权进行此操作。You may not do this.",
   rate_limited: "操作过于频繁，请稍候。Too many actions; please wait.",
+  too_many_connections: "同时打开的连接过多，请关闭其他窗口后重试。Too many connections; close other windows and try again.",
 };
 
 export const MEDIA = { audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 15, max: 24 } } };
