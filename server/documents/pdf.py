@@ -28,8 +28,16 @@ Fonts
     (``CID Type 0C``, emb yes, sub yes, uni yes) and ``pdftotext`` extracts the
     Chinese text. No extraction of the face to a separate ``.otf`` is needed.
     A 10-page record is about 63 kB, 39 kB of it the two font subsets.
-    Characters the font lacks (emoji, non-CJK scripts) show as the empty
-    ``.notdef`` box and fpdf2 logs a warning naming them.
+
+Fallback font
+    Names and other user text may hold characters Noto CJK lacks (Turkish
+    ``ğ``, Arabic script, symbols such as ``⚖``). When a text has one, the
+    builder adds DejaVu Sans (Debian's ``fonts-dejavu-core``, when installed)
+    as fpdf2's fallback, so it prints and extracts; a document that needs no
+    fallback carries none (and keeps its bytes). A character no font has is
+    the empty ``.notdef`` box. fpdf2's own report of such glyphs names the
+    characters (a party's name would reach the log), so it is filtered out of
+    its logger; the builder logs only how many there were.
 
 Line breaking
     fpdf2's ``multi_cell`` breaks at spaces and only falls back to breaking
@@ -99,6 +107,7 @@ def beijing_time(when: datetime | None, *, seconds: bool = True) -> str:
 __all__ = [
     "AUTHOR",
     "DEBIAN_NOTO_CJK",
+    "FALLBACK_FONTS",
     "SIGNATURE_BOX_MM",
     "Column",
     "DocumentBuilder",
@@ -112,6 +121,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def _not_a_glyph_report(record: logging.LogRecord) -> bool:
+    """fpdf2 names the characters a font lacks ("… is missing the following glyphs: '张' …"): user
+    text, often a party's name, so that report never passes (the builder counts them instead)."""
+    return not (isinstance(record.msg, str) and "missing the following glyphs" in record.msg)
+
+
+logging.getLogger("fpdf.output").addFilter(_not_a_glyph_report)
 
 AUTHOR = "在线调解平台"
 LANGUAGE = "zh-CN"
@@ -193,6 +211,17 @@ DEBIAN_NOTO_CJK: tuple[FontCandidate, ...] = (
     FontCandidate(_NOTO_DIR / "NotoSerifCJK-Regular.ttc", _NOTO_DIR / "NotoSerifCJK-Bold.ttc"),
     FontCandidate(_NOTO_DIR / "NotoSansCJK-Regular.ttc", _NOTO_DIR / "NotoSansCJK-Bold.ttc"),
 )
+
+
+FALLBACK_FONTS: tuple[FontCandidate, ...] = (
+    FontCandidate(
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    ),
+)
+"""Fonts for characters the Chinese font lacks (Latin with diacritics, Cyrillic, Greek, Arabic,
+symbols), the first present used."""
+_FALLBACK_FAMILY = "fallback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,6 +520,7 @@ class DocumentBuilder:
         self._widths: dict[tuple[bool, float, str], float] = {}
         self._output: bytes | None = None
         self._closed = False
+        self._fallback: bool | None = None  # None: not needed yet; True: added; False: none installed
 
         pdf = _Pdf(self.title, self.case_number, _clean(footer_note) if footer_note else None)
         pdf.add_font(_FAMILY, "", self.fonts.regular.path, collection_font_number=self.fonts.regular.index)
@@ -511,7 +541,10 @@ class DocumentBuilder:
         self._pdf = pdf
         # fpdf2 keeps the font files open (lazy reading) until output; close them even if this builder is dropped
         fonts = [font for font in pdf.fonts.values() if isinstance(font, TTFFont)]
+        self._font_files = fonts  # a fallback font added later joins this list, so it is closed too
         self._release_fonts = weakref.finalize(self, _close_fonts, fonts)
+        self._covered = {False: self._cmap(""), True: self._cmap("B")}
+        self._cover(self.title + (self.case_number or "") + (pdf.footer_note or ""), bold=False)
         self._new_page()
         self._title_block(_clean(subtitle) if subtitle else None)
 
@@ -742,6 +775,11 @@ class DocumentBuilder:
             self._signature_row = None
             try:
                 self._output = bytes(self._pdf.output())
+                blank = sum(len(font.missing_glyphs) for font in self._font_files)
+                if blank:
+                    logger.warning(
+                        "%d characters have no glyph in the document's fonts and print as empty boxes", blank
+                    )
             finally:
                 self.close()
         return self._output
@@ -780,10 +818,36 @@ class DocumentBuilder:
         if self._pdf.y + height > BODY_BOTTOM + _EPS and self._pdf.y > MARGIN_TOP + _EPS:
             self._new_page()
 
+    def _cmap(self, style: str) -> frozenset[int]:
+        font = self._pdf.fonts[f"{_FAMILY}{style}"]
+        return frozenset(font.cmap) if isinstance(font, TTFFont) else frozenset()
+
+    def _cover(self, text: str, bold: bool) -> None:
+        """Add the fallback font the first time a text has a character the Chinese font lacks."""
+        if self._fallback is not None:
+            return
+        covered = self._covered[bold]
+        if all(ord(ch) in covered or ch.isspace() for ch in text):
+            return
+        self._fallback = False
+        candidate = next((c for c in FALLBACK_FONTS if c.regular.is_file()), None)
+        if candidate is None:
+            return
+        pdf = self._pdf
+        bold_file = candidate.bold if candidate.bold is not None and candidate.bold.is_file() else candidate.regular
+        for style, path in (("", candidate.regular), ("B", bold_file)):
+            pdf.add_font(_FALLBACK_FAMILY, style, path)
+            font = pdf.fonts[f"{_FALLBACK_FAMILY}{style}"]
+            if isinstance(font, TTFFont):
+                self._font_files.append(font)
+        pdf.set_fallback_fonts([_FALLBACK_FAMILY], exact_match=False)
+        self._fallback = True
+
     def _measure(self, text: str, size: float, bold: bool) -> float:
         key = (bold, size, text)
         width = self._widths.get(key)
         if width is None:
+            self._cover(text, bold)
             self._pdf.set_font(_FAMILY, "B" if bold else "", size)
             width = self._widths[key] = self._pdf.get_string_width(text)
         return width
@@ -794,6 +858,7 @@ class DocumentBuilder:
     def _draw(self, x: float, y: float, w: float, h: float, text: str, size: float, bold: bool, align: Align) -> None:
         if not text:
             return
+        self._cover(text, bold)
         pdf = self._pdf
         pdf.set_font(_FAMILY, "B" if bold else "", size)
         pdf.set_xy(x, y)
