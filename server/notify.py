@@ -97,6 +97,9 @@ class Message:
     reference: str = ""
     """A unique id chosen by the caller (letters, digits, ``.-_`` …): a retry of the same message
     reuses it, so the e-mail keeps its Message-ID; empty: a fresh one per send."""
+    kind: str = "message"
+    """What the message is for (``service``, ``signing_code`` …): what a log names instead of the
+    subject, which may hold a document's title and so people's names."""
 
 
 @dataclass(frozen=True)
@@ -162,11 +165,14 @@ class Notifier(Protocol):
 
 
 class LogNotifier:
-    """Logs that a message went out (masked address, no text). Production needs a real channel."""
+    """Logs that a message went out: the channel, the masked address, the message's kind and reference;
+    never its subject (a document's title may name people) or text. Production needs a real channel."""
 
     async def send(self, message: Message) -> Delivery:
-        logger.info("%s to %s: %s", message.channel, mask_address(message.channel, message.to), message.subject)
-        return Delivery(message.channel, False, message.reference, "logged only")
+        reference = _reference(message)
+        to = mask_address(message.channel, message.to)
+        logger.info("%s to %s: %s %s", message.channel, to, message.kind, reference)
+        return Delivery(message.channel, False, reference, "logged only")
 
 
 class ConsoleNotifier:

@@ -629,7 +629,7 @@ class ServingService:
             raise DeliveryFailed("No address is registered for this channel any more", permanent=True)
         if delivery.channel == "sms":
             text = f"【在线调解】{participant.display_name}，您好：案件{case.number}的《{service.title}》已向您电子送达，请点击查看：{url}"
-            return Message("sms", to, service.title, text, now, reference=delivery.reference)
+            return Message("sms", to, service.title, text, now, reference=delivery.reference, kind="service")
         attachments: tuple[Attachment, ...] = ()
         if doc.size <= MAX_ATTACHMENT:
             name = "document.pdf" if doc.media_type == "application/pdf" else "document"
@@ -650,6 +650,7 @@ class ServingService:
             now,
             attachments,
             reference=delivery.reference,
+            kind="service",
         )
 
     async def _effective(self, service: ServiceRow, pid: str, channel: str, now: datetime) -> None:
