@@ -265,7 +265,9 @@ class SigningService:
             f"仅用于签署《{document.title}》（文件 SHA-256 前 8 位 {document.sha256[:8]}），请勿告诉他人。"
         )
         try:
-            await self.notifier.send(Message(channel, to, f"案件 {case.number} 签署验证码", text, now))
+            await self.notifier.send(
+                Message(channel, to, f"案件 {case.number} 签署验证码", text, now, kind="signing_code")
+            )
         except DeliveryFailed as exc:
             # the undelivered code is void and not counted, so the signer may ask again at once
             await self.repo.void_signing_code(new, now)
