@@ -61,19 +61,15 @@ def private_data_folder(path: Path) -> None:
 
 def private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 if it does not exist; tighten it if it is open to others."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
-    except OSError as exc:
-        logger.warning("cannot create %s (%s)", path, exc.strerror)
-        return
-    try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        if mode & 0o077:
-            os.fchmod(fd, mode & ~0o077)
-    except OSError as exc:
-        logger.warning("%s can be read by other users and cannot be changed (%s)", path, exc.strerror)
-    finally:
-        os.close(fd)
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        except FileExistsError:
+            pass  # another process made it meanwhile: tightened below like any other
+        except OSError as exc:
+            logger.warning("cannot create %s (%s)", path, exc.strerror)
+            return
+    tighten(path)
 
 
 def tighten(path: Path) -> None:
