@@ -216,8 +216,9 @@ class ClipCache:
     def _write(self, path: Path, file_id: bytes, data: bytes) -> None:
         aead = AESGCM(self._key)
         view = memoryview(data)
-        with path.open("wb") as out:
-            os.chmod(path, 0o600)
+        # created 0600 by the open itself: a chmod by path afterwards failed (FileNotFoundError)
+        # when the entry was dropped, and its file unlinked, while it was being written
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             for index, offset in enumerate(range(0, len(data), CHUNK)):
                 nonce = os.urandom(_NONCE)
                 out.write(nonce + aead.encrypt(nonce, view[offset : offset + CHUNK], _aad(file_id, index)))
