@@ -27,9 +27,10 @@ Which deadlines exist today (``server/domain/lifecycle.py``):
 - **service**: ``Service.deadline`` (and each service's ``deadline`` row) is watched by the delivery
   worker (``server.serving.worker``: ``flag_overdue`` flags the recipient and issues
   ``RecordServiceFailure`` for the agreement's), so it is not registered here.
-- **the 30-day confirmation window** has no command of its own: after it, ``ApplyForConfirmation``
-  (and preparing an application) is refused with ``confirmation_deadline_passed`` naming the day it
-  ended, and the case stays ``served`` until the mediator closes it (``CloseCase``).
+- **the 30-day confirmation window** (:data:`CONFIRMATION_WINDOW`): a ``served`` case whose
+  agreement took effect more than 30 days ago is closed (:class:`CloseCase` with the reason). Until
+  the scheduler's round, ``ApplyForConfirmation`` (and preparing an application) is refused with
+  ``confirmation_deadline_passed`` naming the day the window ended.
 """
 
 from __future__ import annotations
@@ -83,7 +84,26 @@ def _signing_due(case: lc.Case) -> datetime | None:
 SIGNING = Deadline("signing", frozenset({lc.CaseState.SIGNING}), _signing_due, lambda _case: lc.ExpireSigning())
 """Signatures still missing at the signing deadline: the round expires."""
 
-LIFE_CYCLE: tuple[Deadline, ...] = (SIGNING,)
+
+def _confirmation_due(case: lc.Case) -> datetime | None:
+    if case.agreement_effective_at is None:
+        return None
+    # an application is allowed up to and including the window's last instant
+    return case.agreement_effective_at + lc.CONFIRMATION_WINDOW + timedelta(seconds=1)
+
+
+CONFIRMATION_WINDOW = Deadline(
+    "confirmation_window",
+    frozenset({lc.CaseState.SERVED}),
+    _confirmation_due,
+    lambda _case: lc.CloseCase(
+        reason="司法确认申请期限（调解协议生效后30日）届满 The 30 days for applying for judicial confirmation ended"
+    ),
+)
+"""A served agreement for which no confirmation was applied for within 30 days: the case closes
+(the agreement stays a binding contract; only the court's confirmation can no longer be sought)."""
+
+LIFE_CYCLE: tuple[Deadline, ...] = (SIGNING, CONFIRMATION_WINDOW)
 """The life cycle's deadlines that this scheduler issues."""
 
 

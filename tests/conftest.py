@@ -132,6 +132,9 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
         public_url="https://mediation.test",
         auto_migrate=False,
         transcript_engine="off",
+        # the deadline scheduler looks only at start-up and when a test pokes it: a test that
+        # moves the clock past a deadline decides when the command is issued
+        deadline_interval=3600,
     )
     app = build_app(settings, clock=clock)
     server = TestServer(app, host="127.0.0.1")

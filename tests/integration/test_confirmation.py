@@ -158,3 +158,15 @@ async def test_a_late_application_is_refused_with_the_date(api: Api) -> None:
     status, body, _ = await api.call("POST", f"{c['base']}/confirmation", mediator, json={"court": COURT})
     assert (status, body["code"]) == (409, "confirmation_deadline_passed"), body
     assert "30 days" in body["detail"] and "ended at" in body["detail"]
+    # the scheduler's next round closes the case with the reason (issue 12 item 7); before, it
+    # stayed "served" for ever
+    from server.app import DEADLINES
+
+    issued = await api.app[DEADLINES].tick()
+    assert [(i.kind, i.outcome) for i in issued] == [("confirmation_window", "issued")], issued
+    view = (await api.call("GET", c["base"], mediator))[1]
+    assert view["state"] == "closed"
+    trail = (await api.call("GET", f"{c['base']}/audit", mediator))[1]
+    ended = [e for e in trail["entries"] if e["action"] == "case.ended"]
+    assert len(ended) == 1 and ended[0]["actor"] == "system" and trail["verification"]["ok"]
+    assert await api.app[DEADLINES].tick() == []  # issued once
