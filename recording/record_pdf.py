@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from recording.record import SessionRecord
 from server.documents.pdf import DocumentBuilder
+from server.domain.time import BEIJING, beijing_time
 
-CST = ZoneInfo("Asia/Shanghai")
 ROLE_NAMES = {
     "mediator": "调解员",
     "judge": "法官",
@@ -30,7 +29,7 @@ ROLE_NAMES = {
 def _cst(text: str | None) -> str:
     if not text:
         return "—"
-    return datetime.fromisoformat(text).astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    return beijing_time(datetime.fromisoformat(text), seconds=False)
 
 
 def render_record(case: dict[str, Any], record: SessionRecord, finalised_at: datetime) -> bytes:
@@ -69,7 +68,7 @@ def render_record(case: dict[str, Any], record: SessionRecord, finalised_at: dat
     for number, line in enumerate(record.lines, start=1):
         role = ROLE_NAMES.get(line.role, line.role)
         speaker = f"{line.speaker}（{role}）" if role else line.speaker
-        time = line.line.started_at.astimezone(CST).strftime("%H:%M:%S")
+        time = line.line.started_at.astimezone(BEIJING).strftime("%H:%M:%S")
         notes = notes_after.get(line.line.id)
         doc.transcript_line(
             number, speaker, time, line.text, corrected=bool(line.corrections), note="；".join(notes) if notes else None
@@ -83,6 +82,6 @@ def render_record(case: dict[str, Any], record: SessionRecord, finalised_at: dat
     doc.paragraph(
         f"本笔录由在线调解平台根据各方发言实时语音转写，共 {len(record.lines)} 条，"
         f"经调解员核对，更正 {corrected} 条（原始转写与每次更正均保存在案件记录中）。"
-        f"定稿时间：{finalised_at.astimezone(CST).strftime('%Y-%m-%d %H:%M')}（北京时间）。"
+        f"定稿时间：{beijing_time(finalised_at, seconds=False)}（北京时间）。"
     )
     return doc.render()

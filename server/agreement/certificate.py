@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.documents.pdf import Column, DocumentBuilder, SignatureBox, beijing_time
+from server.documents.pdf import Column, DocumentBuilder, SignatureBox
+from server.domain.time import beijing_time
 
 PLATFORM_SIGNER = "platform"
 """The signature field of the platform's own signature on the certificate."""

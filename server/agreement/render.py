@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from server.agreement.terms import AgreementTerms
 from server.documents.pdf import Column, DocumentBuilder, SignatureBox
 from server.domain.compensation import Split
 from server.domain.participants import Participant, mask_id_number
 from server.domain.roles import Role
+from server.domain.time import beijing_time
 
-CST = ZoneInfo("Asia/Shanghai")
 ROLE_NAMES = {
     Role.APPLICANT: "申请人",
     Role.RESPONDENT: "被申请人",
@@ -101,7 +100,7 @@ def render_agreement(
     doc.heading(f"{numbers[section - 1]}、其他约定", 2)
     for n, term in enumerate((*terms.other_terms, *CLOSING), start=1):
         doc.paragraph(f"{n}. {term}")
-    doc.paragraph(f"本稿拟定时间：{drafted_at.astimezone(CST).strftime('%Y-%m-%d %H:%M')}（北京时间）。", indent=False)
+    doc.paragraph(f"本稿拟定时间：{beijing_time(drafted_at, seconds=False)}（北京时间）。", indent=False)
     boxes = tuple(
         doc.signature_block(p.id, f"{p.display_name}（{ROLE_NAMES.get(p.role, p.role.value)}）")
         for p in signers(participants)

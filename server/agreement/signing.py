@@ -45,12 +45,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from server.agreement.service import TERMS_KIND
 from server.cases import CaseService, document_view
 from server.domain import lifecycle as lc
 from server.domain.roles import Action, Role
+from server.domain.time import BEIJING
 from server.errors import (
     ConcurrentUpdate,
     DeliveryFailed,
@@ -66,7 +66,6 @@ from server.notify import Message, Notifier, mask_address
 from server.store.repository import AuditRecord, CodeLimits, CodeRule, DocumentRecord, NewSigningCode
 
 logger = logging.getLogger(__name__)
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 SIGNING_KIND = "agreement_signing"
 CODE_TTL = timedelta(minutes=5)

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.documents.pdf import BEIJING, Column, DocumentBuilder, SignatureBox, beijing_time
+from server.documents.pdf import Column, DocumentBuilder, SignatureBox
+from server.domain.time import BEIJING, beijing_time
 
 
 def _t(when: datetime | None) -> str:

@@ -83,7 +83,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Self
-from zoneinfo import ZoneInfo
 
 from fontTools.ttLib import TTCollection, TTFont, TTLibError  # type: ignore[import-untyped]
 from fpdf import FPDF
@@ -93,16 +92,6 @@ from fpdf.fonts import TTFFont
 from fpdf.prefs import ViewerPreferences
 
 from server.errors import MediationError
-
-BEIJING = ZoneInfo("Asia/Shanghai")
-
-
-def beijing_time(when: datetime | None, *, seconds: bool = True) -> str:
-    """A moment as court documents print it: Beijing time, to the second (or minute); "—" if unknown."""
-    if when is None:
-        return "—"
-    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
 
 __all__ = [
     "AUTHOR",

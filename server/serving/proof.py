@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.documents.pdf import Column, DocumentBuilder, SignatureBox, beijing_time
+from server.documents.pdf import Column, DocumentBuilder, SignatureBox
+from server.domain.time import beijing_time
 
 CHANNEL_NAMES = {"email": "电子邮件", "sms": "短信", "inbox": "平台站内信"}
 STATUS_NAMES = {
