@@ -13,17 +13,8 @@ from typing import Any
 
 from recording.record import SessionRecord
 from server.documents.pdf import DocumentBuilder
+from server.domain.roles import role_name
 from server.domain.time import BEIJING, beijing_time
-
-ROLE_NAMES = {
-    "mediator": "调解员",
-    "judge": "法官",
-    "applicant": "申请人",
-    "respondent": "被申请人",
-    "agent": "代理人",
-    "insurer": "保险公司",
-    "observer": "旁听人",
-}
 
 
 def _cst(text: str | None) -> str:
@@ -54,7 +45,7 @@ def render_record(case: dict[str, Any], record: SessionRecord, finalised_at: dat
             ("调解员", "、".join(mediators) or "—"),
             (
                 "参加人员",
-                "、".join(f"{p['display_name']}（{ROLE_NAMES.get(p['role'], p['role'])}）" for p in people) or "—",
+                "、".join(f"{p['display_name']}（{role_name(p['role'])}）" for p in people) or "—",
             ),
             ("发言人", "、".join(attendees) or "—"),
         ]
@@ -66,7 +57,7 @@ def render_record(case: dict[str, Any], record: SessionRecord, finalised_at: dat
     if not record.lines:
         doc.paragraph("本次调解未形成语音转写记录。")
     for number, line in enumerate(record.lines, start=1):
-        role = ROLE_NAMES.get(line.role, line.role)
+        role = role_name(line.role)
         speaker = f"{line.speaker}（{role}）" if role else line.speaker
         time = line.line.started_at.astimezone(BEIJING).strftime("%H:%M:%S")
         notes = notes_after.get(line.line.id)

@@ -14,16 +14,9 @@ from server.agreement.terms import AgreementTerms
 from server.documents.pdf import Column, DocumentBuilder, SignatureBox
 from server.domain.compensation import Split
 from server.domain.participants import Participant, mask_id_number
-from server.domain.roles import Role
+from server.domain.roles import Role, role_name
 from server.domain.time import beijing_time
 
-ROLE_NAMES = {
-    Role.APPLICANT: "申请人",
-    Role.RESPONDENT: "被申请人",
-    Role.INSURER: "保险公司",
-    Role.AGENT: "代理人",
-    Role.MEDIATOR: "调解员",
-}
 SIGNING_ROLES = (Role.APPLICANT, Role.RESPONDENT, Role.INSURER)
 """Who signs the agreement besides the mediator (agents sign for their party in a later issue)."""
 CLOSING = (
@@ -62,7 +55,7 @@ def render_agreement(
         [("案由", title)]
         + [
             (
-                ROLE_NAMES.get(p.role, p.role.value),
+                role_name(p.role),
                 p.display_name + (f"（身份证号 {mask_id_number(p.id_number)}）" if p.id_number else ""),
             )
             for p in participants
@@ -101,8 +94,5 @@ def render_agreement(
     for n, term in enumerate((*terms.other_terms, *CLOSING), start=1):
         doc.paragraph(f"{n}. {term}")
     doc.paragraph(f"本稿拟定时间：{beijing_time(drafted_at, seconds=False)}（北京时间）。", indent=False)
-    boxes = tuple(
-        doc.signature_block(p.id, f"{p.display_name}（{ROLE_NAMES.get(p.role, p.role.value)}）")
-        for p in signers(participants)
-    )
+    boxes = tuple(doc.signature_block(p.id, f"{p.display_name}（{role_name(p.role)}）") for p in signers(participants))
     return doc.render(), boxes

@@ -49,7 +49,7 @@ from typing import Any
 from server.agreement.service import TERMS_KIND
 from server.cases import CaseService, document_view
 from server.domain import lifecycle as lc
-from server.domain.roles import Action, Role
+from server.domain.roles import Action, Role, role_name
 from server.domain.time import BEIJING
 from server.errors import (
     ConcurrentUpdate,
@@ -549,7 +549,6 @@ class SigningService:
             SignedBy,
             render_certificate,
         )
-        from server.agreement.render import ROLE_NAMES
 
         assert case.signing is not None
         final = await self._current(case.id)
@@ -570,7 +569,7 @@ class SigningService:
             signers.append(
                 SignedBy(
                     name=_signed_by(person.display_name if person else pid, names.get(agent_of.get(pid, ""))),
-                    role=ROLE_NAMES.get(person.role, person.role.value) if person else "",
+                    role=role_name(person.role) if person else "",
                     signed_at=case.signing.signed[pid],
                     channel=str(verified.get(pid, {}).get("channel", "")),
                     to=str(verified.get(pid, {}).get("to", "")),

@@ -24,7 +24,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.agreement.render import ROLE_NAMES
 from server.agreement.signing import Keys, seal
 from server.cases import CaseService, document_view
 from server.confirmation.documents import (
@@ -38,10 +37,10 @@ from server.confirmation.documents import (
 )
 from server.domain import lifecycle as lc
 from server.domain.participants import Participant
-from server.domain.roles import AccountKind, Action, Role
+from server.domain.roles import PARTY_ROLES, AccountKind, Action, Role, role_name
 from server.errors import ConcurrentUpdate, ConfirmationDeadlinePassed, Forbidden, InvalidCommand, NotFound
 from server.identity.access import Principal
-from server.serving.service import PARTY_ROLES, ServingService
+from server.serving.service import ServingService
 from server.store.confirmation import (
     Application,
     ConfirmationStore,
@@ -192,7 +191,7 @@ class ConfirmationService:
             applicants=[
                 Applicant(
                     people[p].display_name,
-                    ROLE_NAMES.get(people[p].role, people[p].role.value),
+                    role_name(people[p].role),
                     people[p].id_number or "",
                     confirmed[p],
                 )
@@ -419,10 +418,7 @@ class ConfirmationService:
         facts = RulingFacts(
             court=application.court,
             case_number=case.number,
-            applicants=[
-                (people[p].display_name, ROLE_NAMES.get(people[p].role, people[p].role.value))
-                for p in self._parties(case)
-            ],
+            applicants=[(people[p].display_name, role_name(people[p].role)) for p in self._parties(case)],
             agreement_title=agreement.title,
             agreement_sha256=agreement.sha256,
             effective_at=case.agreement_effective_at,

@@ -9,6 +9,8 @@ in) or through a personal join link (parties). Either way they hold exactly one
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from types import MappingProxyType
 
 
 class Role(enum.StrEnum):
@@ -28,6 +30,26 @@ PARTY_ROLES = frozenset({Role.APPLICANT, Role.RESPONDENT, Role.AGENT, Role.INSUR
 
 ACCOUNT_ROLES = frozenset({Role.MEDIATOR, Role.JUDGE})
 """Roles held through a logged-in account rather than a join link."""
+
+ROLE_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        Role.MEDIATOR: "调解员",
+        Role.JUDGE: "法官",
+        Role.APPLICANT: "申请人",
+        Role.RESPONDENT: "被申请人",
+        Role.AGENT: "代理人",
+        Role.INSURER: "保险公司",
+        Role.OBSERVER: "旁听人",
+    }
+)
+"""Each role as documents name it, in Chinese (keyed by :class:`Role`, which is also its value)."""
+
+assert set(ROLE_NAMES) == set(Role), "every role needs its name in documents"
+
+
+def role_name(role: str) -> str:
+    """A role as documents name it ("申请人"); a value that is no role comes back unchanged."""
+    return ROLE_NAMES.get(role, str(role))
 
 
 class AccountKind(enum.StrEnum):

@@ -28,7 +28,7 @@ from typing import Any
 from server.cases import CaseService, document_view
 from server.domain import lifecycle as lc
 from server.domain.participants import Participant
-from server.domain.roles import Action, Role
+from server.domain.roles import PARTY_ROLES, Action, Role, role_name
 from server.errors import DeliveryFailed, Forbidden, IllegalTransition, InvalidCommand, NotFound
 from server.identity.access import Principal
 from server.notify import Attachment, Message, Notifier, mask_address
@@ -47,7 +47,6 @@ from server.store.serving import (
 
 logger = logging.getLogger(__name__)
 
-PARTY_ROLES = frozenset({Role.APPLICANT, Role.RESPONDENT, Role.INSURER, Role.AGENT})
 LINK_TTL = timedelta(days=30)
 INBOX_LINK_TTL = timedelta(hours=1)
 BACKOFF = (
@@ -467,7 +466,6 @@ class ServingService:
         self, principal: Principal, case_id: str, service_id: str, participant_id: str, now: datetime
     ) -> DocumentRecord:
         """A sealed proof of service (送达回证) of one recipient, as it stands now, kept on the case."""
-        from server.agreement.render import ROLE_NAMES
         from server.agreement.signing import seal
         from server.serving.proof import ChannelLine, ProofFacts, render_proof
 
@@ -499,7 +497,7 @@ class ServingService:
             sha256=doc.sha256,
             size=doc.size,
             recipient=person.display_name,
-            recipient_role=ROLE_NAMES.get(person.role, person.role.value),
+            recipient_role=role_name(person.role),
             served_by="在线调解平台",
             started_at=service.created_at,
             deadline=service.deadline,
