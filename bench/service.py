@@ -49,10 +49,9 @@ from server.config import Settings  # noqa: E402
 from server.confirmation.documents import RulingFacts, render_ruling  # noqa: E402
 from server.notify import Attachment, ChannelNotifier, LogNotifier, Message, SmtpNotifier  # noqa: E402
 from server.store import db  # noqa: E402
+from tests.builders import COURT, judge_of, signed_case  # noqa: E402
 from tests.conftest import Api, Clock  # noqa: E402
-from tests.integration.test_confirmation import COURT, judge_of  # noqa: E402
 from tests.integration.test_notify import Mailbox, smtp_server  # noqa: E402
-from tests.integration.test_service import signed_case  # noqa: E402
 
 
 async def until(check: Any, limit: float = 30.0) -> None:

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from tests.builders import TERMS
 from tests.e2e.chromium import PHONE
-from tests.integration.test_agreement import TERMS
 from tests.live import Live, _live
 
 pytestmark = pytest.mark.asyncio

@@ -21,9 +21,8 @@ from e_sign.verify import verify_pdf
 from server.api.agreement import SIGNINGS
 from server.api.signing import SIGNING
 from server.notify import OutboxNotifier
+from tests.builders import TERMS, code_for, mark
 from tests.e2e.chromium import PHONE
-from tests.integration.test_agreement import TERMS
-from tests.integration.test_signing_flow import code_for, mark
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio

@@ -41,13 +41,13 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.notify import ChannelNotifier, OutboxNotifier, SmtpNotifier, check_webhook_signature
 from server.store.repository import Account
+from tests.builders import TERMS, code_for, mark
 from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
 from tests.e2e.test_browser import admit, poll
 from tests.e2e.test_signing_browser import draw
-from tests.integration.test_agreement import TERMS
 from tests.integration.test_e_sign import make_nss_db, pdfsig
 from tests.integration.test_notify import Mailbox, smtp_server
-from tests.integration.test_signing_flow import code_for, mark, pdf_text
+from tests.integration.test_signing_flow import pdf_text
 from tests.live import PASSWORD, Live, _live
 from tests.speech import MODELS, speech_wav, write_wav
 

@@ -23,12 +23,18 @@ from typing import Any
 import pytest
 
 from server.domain.roles import AccountKind
+from tests.builders import (
+    CLAIM,
+    COURT,
+    SERVICE_APPLICANT,
+    SERVICE_RESPONDENT,
+    TERMS,
+    account,
+    judge_of,
+    mark,
+    served_case,
+)
 from tests.conftest import Api
-from tests.integration.test_agreement import CLAIM, TERMS
-from tests.integration.test_api import account
-from tests.integration.test_confirmation import COURT, judge_of, served_case
-from tests.integration.test_service import APPLICANT, RESPONDENT
-from tests.integration.test_signing_flow import mark
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
@@ -284,8 +290,8 @@ async def build_world(api: Api) -> World:
         },
         case_markers=(c["case_id"], view["number"]),
         contacts={
-            "applicant": tuple(APPLICANT[k] for k in ("phone", "email", "id_number")),
-            "respondent": tuple(RESPONDENT[k] for k in ("phone", "email")),
+            "applicant": tuple(SERVICE_APPLICANT[k] for k in ("phone", "email", "id_number")),
+            "respondent": tuple(SERVICE_RESPONDENT[k] for k in ("phone", "email")),
         },
     )
 

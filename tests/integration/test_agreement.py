@@ -10,46 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.builders import CLAIM, TERMS, between_sessions, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import case_with_parties
 
 pytestmark = pytest.mark.asyncio
-
-CLAIM = {
-    "items": [
-        {"kind": "医疗费", "amount": "30000.00", "note": "住院 15 天"},
-        {"kind": "误工费", "amount": "20000"},
-        {"kind": "财产损失", "amount": "5,000.00", "note": "电动车修理"},
-    ],
-    "vehicles": [
-        {
-            "party": "李四",
-            "liability_share": 100,
-            "compulsory": {"insurer": "甲保险公司"},
-            "commercial": {"insurer": "乙保险公司", "limit": "1000000"},
-        }
-    ],
-}
-TERMS = {
-    "facts": "2026年10月3日，李四驾驶小型轿车在环城路与张三驾驶的电动自行车相撞，交警认定李四负全部责任。",
-    "claim": CLAIM,
-    "obligations": [
-        {"payer": "乙保险公司", "payee": "张三", "amount": "15000.00", "due": "2026-12-31", "method": "银行转账"}
-    ],
-    "other_terms": ["张三放弃其他诉讼请求。"],
-}
-
-
-async def between_sessions(api: Api) -> dict[str, Any]:
-    c = await case_with_parties(api)
-    cid, med = c["case_id"], c["mediator"]
-    starts = (api.clock() + timedelta(hours=1)).isoformat()
-    _, body, _ = await api.call("POST", f"/api/v1/cases/{cid}/sessions", med, json={"starts_at": starts})
-    sid = body["session_id"]
-    for step in ("start", "end"):
-        status, body, _ = await api.call("POST", f"/api/v1/cases/{cid}/sessions/{sid}/{step}", med)
-        assert status == 200, body
-    return c
 
 
 def money(split: dict[str, Any], role: str) -> str:

@@ -11,45 +11,10 @@ from typing import Any
 import pytest
 
 from server.domain.roles import AccountKind
-from server.identity.access import new_id
-from server.identity.passwords import hash_password
-from server.store.repository import Account
+from tests.builders import PASSWORD, account, case_with_parties
 from tests.conftest import Api
 
 pytestmark = pytest.mark.asyncio
-PASSWORD = "correct horse battery staple"
-APPLICANT = {"role": "applicant", "display_name": "张三", "phone": "13912345678", "id_number": "110101199001011234"}
-RESPONDENT = {"role": "respondent", "display_name": "李四", "phone": "13987654321", "email": "li@example.org"}
-
-
-async def account(api: Api, kind: AccountKind, name: str = "", phone: str | None = None) -> tuple[str, str]:
-    """Create an account in the store and log in over HTTP; return (username, token)."""
-    username = f"{kind.value}-{uuid.uuid4().hex[:8]}"
-    password_hash = hash_password(PASSWORD, log2_n=12)
-    await api.repo.create_account(
-        Account(new_id(), username, name or username, kind, "某某法院", password_hash, api.clock(), phone=phone)
-    )
-    status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
-    assert status == 200, body
-    return username, body["token"]
-
-
-async def case_with_parties(api: Api) -> dict[str, Any]:
-    _, mediator = await account(api, AccountKind.MEDIATOR, "王调解员")
-    status, case, resp = await api.call(
-        "POST", "/api/v1/cases", mediator, json={"kind": "traffic_accident", "title": "追尾事故赔偿"}
-    )
-    assert status == 201, case
-    assert resp.headers["Location"] == f"/api/v1/cases/{case['id']}"
-    cid = case["id"]
-    out: dict[str, Any] = {"mediator": mediator, "case_id": cid}
-    for key, person in (("applicant", APPLICANT), ("respondent", RESPONDENT)):
-        status, added, _ = await api.call("POST", f"/api/v1/cases/{cid}/participants", mediator, json=person)
-        assert status == 201, added
-        assert added["link"]["join_url"].startswith("https://mediation.test/join#token=m1.")
-        out[key] = added["link"]["token"]
-        out[key + "_id"] = added["participant"]["id"]
-    return out
 
 
 async def test_health_and_security_headers(api: Api) -> None:

@@ -6,52 +6,20 @@ by pyHanko and by poppler's pdfsig — served on the parties. Late applications 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from e_sign.verify import verify_pdf
 from server.api.signing import SIGNING
 from server.domain.roles import AccountKind
-from server.identity.access import new_id
-from server.identity.passwords import hash_password
-from server.store.repository import Account
+from tests.builders import COURT, PASSWORD, account, judge_of, served_case
 from tests.conftest import Api
-from tests.integration.test_api import PASSWORD, account
 from tests.integration.test_e_sign import make_nss_db, pdfsig
-from tests.integration.test_service import by_hand, signed_case
 from tests.integration.test_signing_flow import pdf_text
 
 pytestmark = pytest.mark.asyncio
-
-COURT = "某某法院"  # the court of tests.integration.test_api.account's judges
-
-
-async def judge_of(api: Api, court: str, name: str) -> str:
-    username = f"judge-{uuid.uuid4().hex[:8]}"
-    await api.repo.create_account(
-        Account(new_id(), username, name, AccountKind.JUDGE, court, hash_password(PASSWORD, log2_n=12), api.clock())
-    )
-    status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
-    assert status == 200, body
-    return str(body["token"])
-
-
-async def served_case(api: Api) -> dict[str, Any]:
-    """A signed agreement served on both parties through their platform inboxes."""
-    worker = await by_hand(api)
-    c = await signed_case(api)
-    for who in ("applicant", "respondent"):
-        assert (await api.call("POST", f"{c['base']}/service/consent", c[who], json={"channels": ["inbox"]}))[0] == 201
-    body = {"document_id": c["agreement"]["id"], "deadline_hours": 24}
-    assert (await api.call("POST", f"{c['base']}/service", c["mediator"], json=body))[0] == 201
-    await worker.tick()
-    assert (await api.call("GET", c["base"], c["mediator"]))[1]["state"] == "served"
-    c["worker"] = worker
-    return c
 
 
 async def test_joint_application_review_and_ruling(api: Api, tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ from server.domain import lifecycle as lc
 from server.store import db
 from server.store import schema as t
 from server.store.repository import CaseRepository, records_from_events
+from tests.builders import TERMS, between_sessions
 from tests.conftest import Api, Clock
-from tests.integration.test_agreement import TERMS, between_sessions
 
 pytestmark = pytest.mark.asyncio
 

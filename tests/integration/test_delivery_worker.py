@@ -14,8 +14,8 @@ import pytest
 from server.api.serving import SERVING
 from server.app import DELIVERIES
 from server.notify import Delivery, Message
+from tests.builders import APPLICANT, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import APPLICANT, case_with_parties
 
 pytestmark = pytest.mark.asyncio
 

@@ -8,9 +8,8 @@ import io
 import pytest
 from PIL import Image
 
+from tests.builders import TERMS, between_sessions, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_agreement import TERMS, between_sessions
-from tests.integration.test_api import case_with_parties
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,8 +13,8 @@ from server.api.export import EXPORTER
 from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.store.repository import RecordEdit, TranscriptLine
+from tests.builders import APPLICANT, RESPONDENT, account, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import APPLICANT, RESPONDENT, account, case_with_parties
 from tests.integration.test_openapi import schema_validator
 
 pytestmark = pytest.mark.asyncio

@@ -16,8 +16,7 @@ from e_sign.verify import verify_pdf
 from server.api.agreement import SIGNINGS
 from server.api.signing import SIGNING
 from server.notify import OutboxNotifier
-from tests.integration.test_agreement import TERMS
-from tests.integration.test_signing_flow import code_for, mark
+from tests.builders import TERMS, code_for, mark
 from tests.live import _live
 
 pytestmark = pytest.mark.asyncio

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from server.domain.roles import AccountKind
+from tests.builders import CLAIM, PASSWORD, TERMS, account, between_sessions, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import PASSWORD, account, case_with_parties
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
@@ -133,8 +133,6 @@ async def test_an_upload_cannot_take_a_kind_the_platform_makes(api: Api, kind: s
 
 
 async def test_a_forged_terms_upload_cannot_open_signing_without_the_parties(api: Api) -> None:
-    from tests.integration.test_agreement import between_sessions
-
     c = await between_sessions(api)
     forged = json.dumps({"version": 1, "signers": [], "pdf_document_id": "x"}).encode()
     status, _, _ = await api.call(
@@ -175,8 +173,6 @@ async def test_an_upload_must_be_what_its_bytes_show(api: Api, claimed: str, dat
 
 @pytest.mark.parametrize("share", ["1e-300000", "1E+999999999", "0." + "0" * 5000 + "1", "-5", "nan", "Infinity"])
 async def test_a_costly_or_odd_percentage_is_refused_at_once(api: Api, share: str) -> None:
-    from tests.integration.test_agreement import CLAIM
-
     c = await case_with_parties(api)
     status, problem, _ = await api.call(
         "POST",
@@ -189,8 +185,6 @@ async def test_a_costly_or_odd_percentage_is_refused_at_once(api: Api, share: st
 
 @pytest.mark.parametrize("amount", ["1e5", "1" * 40, "1." + "0" * 40, "12,345,678,901,234,567,890.00"])
 async def test_a_costly_amount_is_refused(api: Api, amount: str) -> None:
-    from tests.integration.test_agreement import CLAIM
-
     c = await case_with_parties(api)
     claim = {**CLAIM, "items": [{"kind": "医疗费", "amount": amount}]}
     status, problem, _ = await api.call(
@@ -203,8 +197,6 @@ async def test_a_costly_amount_is_refused(api: Api, amount: str) -> None:
 
 
 async def test_concurrent_drafts_get_distinct_versions(api: Api) -> None:
-    from tests.integration.test_agreement import TERMS, between_sessions
-
     c = await between_sessions(api)
     base = f"/api/v1/cases/{c['case_id']}/agreement/drafts"
     results = await asyncio.gather(

@@ -14,8 +14,8 @@ import pytest
 
 from server.app import DELIVERIES
 from server.notify import LogNotifier, Message
+from tests.builders import RESPONDENT, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import RESPONDENT, case_with_parties
 
 TITLE = "张三与李四的事故责任认定书"
 

@@ -49,8 +49,8 @@ from server.notify import (
     SmtpNotifier,
     check_webhook_signature,
 )
+from tests.builders import TERMS, between_sessions
 from tests.conftest import Api
-from tests.integration.test_agreement import TERMS, between_sessions
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,8 +13,8 @@ from server.api.table import ENDPOINTS
 from server.app import build_app
 from server.config import Settings
 from server.domain.roles import AccountKind
+from tests.builders import account, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import account, case_with_parties
 
 pytestmark = pytest.mark.asyncio
 

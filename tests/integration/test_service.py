@@ -22,30 +22,23 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
 from e_sign.verify import verify_pdf
-from server.api.agreement import SIGNINGS
 from server.api.serving import SERVING
 from server.api.signing import SIGNING
-from server.app import DELIVERIES
-from server.domain.roles import AccountKind
-from server.notify import ChannelNotifier, HttpSmsGateway, LogNotifier, OutboxNotifier, SmtpNotifier, sign_webhook
+from server.notify import ChannelNotifier, HttpSmsGateway, LogNotifier, SmtpNotifier, sign_webhook
+from tests.builders import (
+    SERVICE_APPLICANT,
+    SERVICE_RESPONDENT,
+    by_hand,
+    signed_case,
+)
 from tests.conftest import Api
-from tests.integration.test_agreement import TERMS
-from tests.integration.test_api import PASSWORD, account
 from tests.integration.test_notify import KEY, Gateway, Mailbox, gateway, smtp_server
-from tests.integration.test_signing_flow import code_for, mark, pdf_text
+from tests.integration.test_signing_flow import pdf_text
 
 pytestmark = pytest.mark.asyncio
 __all__ = ["gateway"]  # the SMS gateway fixture, shared with test_notify
 
 SENDER = "service@court-mediation.test"
-APPLICANT = {
-    "role": "applicant",
-    "display_name": "张三",
-    "phone": "13912345678",
-    "email": "zhang@example.org",
-    "id_number": "110101199001011234",
-}
-RESPONDENT = {"role": "respondent", "display_name": "李四", "phone": "13987654321", "email": "li@bounce.example"}
 
 
 @dataclass
@@ -66,55 +59,9 @@ class Bouncing(Mailbox):
 
 @pytest.fixture
 def mail() -> Iterator[tuple[Bouncing, Controller]]:
-    box = Bouncing(address=RESPONDENT["email"], times=1)
+    box = Bouncing(address=SERVICE_RESPONDENT["email"], times=1)
     with smtp_server(box) as controller:
         yield box, controller
-
-
-async def signed_case(
-    api: Api, people: tuple[dict[str, str], ...] = (APPLICANT, RESPONDENT), mediator_phone: str | None = None
-) -> dict[str, Any]:
-    """A case whose agreement everyone has signed: the parties with codes, the mediator last (with a code
-    when their account has a phone, else with the password)."""
-    username, med = await account(api, AccountKind.MEDIATOR, "王调解员", phone=mediator_phone)
-    status, case, _ = await api.call("POST", "/api/v1/cases", med, json={"kind": "traffic_accident", "title": "追尾"})
-    assert status == 201
-    base = f"/api/v1/cases/{case['id']}"
-    out: dict[str, Any] = {"mediator": med, "mediator_username": username, "case_id": case["id"], "base": base}
-    for person in people:
-        status, added, _ = await api.call("POST", f"{base}/participants", med, json=person)
-        assert status == 201, added
-        out[person["role"]], out[person["role"] + "_id"] = added["link"]["token"], added["participant"]["id"]
-    starts = (api.clock() + timedelta(hours=1)).isoformat()
-    sid = (await api.call("POST", f"{base}/sessions", med, json={"starts_at": starts}))[1]["session_id"]
-    for step in ("start", "end"):
-        assert (await api.call("POST", f"{base}/sessions/{sid}/{step}", med))[0] == 200
-    assert (await api.call("POST", f"{base}/agreement/drafts", med, json=TERMS))[0] == 201
-    assert (await api.call("POST", f"{base}/signing", med, json={"deadline_hours": 48}))[0] == 201
-    outbox = OutboxNotifier()
-    api.app[SIGNINGS].notifier = outbox
-    for person in people:
-        role = person["role"]
-        assert (await api.call("POST", f"{base}/signing/code", out[role]))[0] == 201
-        body = {"code": code_for(outbox, person["phone"]), "mark_png": mark()}
-        status, signed, _ = await api.call("POST", f"{base}/signing/sign", out[role], json=body)
-        assert status == 201, signed
-    if mediator_phone:
-        assert (await api.call("POST", f"{base}/signing/code", med))[0] == 201
-        body = {"code": code_for(outbox, mediator_phone), "mark_png": mark()}
-    else:
-        body = {"password": PASSWORD, "mark_png": mark()}
-    status, done, _ = await api.call("POST", f"{base}/signing/sign", med, json=body)
-    assert status == 201 and done["state"] == "signed", done
-    out["agreement"] = done["document"]
-    return out
-
-
-async def by_hand(api: Api) -> Any:
-    """The delivery worker with its background loop stopped: the test runs each round itself."""
-    worker = api.app[DELIVERIES]
-    await worker.close()
-    return worker
 
 
 def link_in(text: str) -> str:
@@ -155,7 +102,7 @@ async def test_service_by_e_mail_with_a_bounce_a_retry_and_the_proof(
 
     await worker.tick()
     # the applicant's mail arrived: the signed agreement attached, byte for byte, and a personal link
-    mine = [r for r in box.received if r.rcpt_tos == [APPLICANT["email"]]]
+    mine = [r for r in box.received if r.rcpt_tos == [SERVICE_APPLICANT["email"]]]
     assert len(mine) == 1 and mine[0].mail_from == SENDER
     message = mine[0].parsed()
     assert "【电子送达】" in str(message["Subject"])
@@ -236,7 +183,7 @@ async def test_service_by_e_mail_with_a_bounce_a_retry_and_the_proof(
         "service.downloaded",
     ):
         assert action in trail, action
-    assert APPLICANT["email"] not in str(trail)
+    assert SERVICE_APPLICANT["email"] not in str(trail)
 
 
 def _beijing(iso: str) -> str:
@@ -247,7 +194,7 @@ def _beijing(iso: str) -> str:
 
 
 async def test_an_unserved_recipient_is_flagged_and_served_on_retry(api: Api) -> None:
-    box = Bouncing(address=RESPONDENT["email"], times=99)
+    box = Bouncing(address=SERVICE_RESPONDENT["email"], times=99)
     with smtp_server(box) as controller:
         serving = api.app[SERVING]
         serving.notifier = ChannelNotifier(
@@ -290,7 +237,7 @@ async def test_an_unserved_recipient_is_flagged_and_served_on_retry(api: Api) ->
         assert (await api.call("GET", base, med))[1]["state"] == "serving"
         await worker.tick()
         assert (await api.call("GET", base, med))[1]["state"] == "served"
-        assert any(r.rcpt_tos == [RESPONDENT["email"]] for r in box.received)
+        assert any(r.rcpt_tos == [SERVICE_RESPONDENT["email"]] for r in box.received)
 
 
 async def test_sms_service_takes_effect_on_the_phones_receipt(api: Api, gateway: Gateway) -> None:
@@ -308,7 +255,7 @@ async def test_sms_service_takes_effect_on_the_phones_receipt(api: Api, gateway:
     assert (await api.call("POST", f"{base}/service", med, json={"document_id": c["agreement"]["id"]}))[0] == 201
     await worker.tick()
     refs = {m["to"]: m["reference"] for m in gateway.received}
-    assert set(refs) == {APPLICANT["phone"], RESPONDENT["phone"]}
+    assert set(refs) == {SERVICE_APPLICANT["phone"], SERVICE_RESPONDENT["phone"]}
     assert "/served#token=" in gateway.received[0]["text"]
     view = (await api.call("GET", f"{base}/service", med))[1]["services"][0]
     assert all(r["deliveries"][0]["status"] == "sent" and not r["effective_at"] for r in view["recipients"])
@@ -324,15 +271,20 @@ async def test_sms_service_takes_effect_on_the_phones_receipt(api: Api, gateway:
         status_code, body, _ = await api.call("POST", "/api/v1/sms/receipts", data=raw, headers=headers)
         return status_code, body
 
-    assert (await receipt(refs[APPLICANT["phone"]], "delivered", key=b"not the gateway's key at all 123"))[0] == 401
+    assert (await receipt(refs[SERVICE_APPLICANT["phone"]], "delivered", key=b"not the gateway's key at all 123"))[
+        0
+    ] == 401
     assert (await receipt("no-such-reference", "delivered"))[0] == 404
-    assert await receipt(refs[APPLICANT["phone"]], "delivered") == (200, {"status": "accepted"})
-    assert await receipt(refs[APPLICANT["phone"]], "delivered") == (200, {"status": "accepted"})  # repeated: no change
-    assert await receipt(refs[RESPONDENT["phone"]], "failed") == (200, {"status": "retrying"})
+    assert await receipt(refs[SERVICE_APPLICANT["phone"]], "delivered") == (200, {"status": "accepted"})
+    assert await receipt(refs[SERVICE_APPLICANT["phone"]], "delivered") == (
+        200,
+        {"status": "accepted"},
+    )  # repeated: no change
+    assert await receipt(refs[SERVICE_RESPONDENT["phone"]], "failed") == (200, {"status": "retrying"})
     assert (await api.call("GET", base, med))[1]["state"] == "serving"
     api.clock.advance(timedelta(seconds=31))
     await worker.tick()  # the respondent's SMS goes again; its receipt comes back delivered
-    again = [m for m in gateway.received if m["to"] == RESPONDENT["phone"]]
+    again = [m for m in gateway.received if m["to"] == SERVICE_RESPONDENT["phone"]]
     assert len(again) == 2
     assert await receipt(again[-1]["reference"], "delivered") == (200, {"status": "accepted"})
     assert (await api.call("GET", base, med))[1]["state"] == "served"

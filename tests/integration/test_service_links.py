@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from server.app import DELIVERIES
 from server.store import schema as t
+from tests.builders import case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import case_with_parties
 
 pytestmark = pytest.mark.asyncio
 

@@ -20,8 +20,8 @@ from server.api.serving import SERVING
 from server.app import DELIVERIES
 from server.serving.service import ServingService
 from server.store.serving import RecipientRow, ServiceRow, ServiceStore
+from tests.builders import case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import case_with_parties
 
 pytestmark = pytest.mark.asyncio
 

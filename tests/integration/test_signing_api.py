@@ -16,8 +16,8 @@ from cryptography import x509
 from e_sign.pades import prepare_signature_fields
 from e_sign.tsa import InProcessTimeStamper
 from server.api.signing import SIGNING
+from tests.builders import case_with_parties
 from tests.conftest import Api
-from tests.integration.test_api import case_with_parties
 from tests.integration.test_e_sign import Platform, build_agreement, sign_as
 
 pytestmark = pytest.mark.asyncio

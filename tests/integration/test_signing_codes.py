@@ -30,9 +30,8 @@ from server.identity.tokens import TokenClaims, TokenKind, TokenSigner, new_toke
 from server.notify import OutboxNotifier
 from server.store import schema as t
 from server.store.repository import AuditRecord, DocumentRecord
+from tests.builders import TERMS, between_sessions, code_for, mark
 from tests.conftest import Api
-from tests.integration.test_agreement import TERMS, between_sessions
-from tests.integration.test_signing_flow import code_for, mark
 
 pytestmark = pytest.mark.asyncio
 

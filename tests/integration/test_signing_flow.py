@@ -5,40 +5,20 @@ password, and the final PDF verified by the signing core — every signature in 
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
-import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
 
 from e_sign.verify import verify_pdf
 from server.api.agreement import SIGNINGS
 from server.api.signing import SIGNING
 from server.domain.roles import AccountKind
 from server.notify import OutboxNotifier
+from tests.builders import PASSWORD, SERVICE_APPLICANT, TERMS, account, between_sessions, code_for, mark, signed_case
 from tests.conftest import Api
-from tests.integration.test_agreement import TERMS, between_sessions
-from tests.integration.test_api import PASSWORD
 
 pytestmark = pytest.mark.asyncio
-
-
-def mark() -> str:
-    image = Image.new("RGBA", (300, 120), (0, 0, 0, 0))
-    ImageDraw.Draw(image).line([(10, 100), (80, 20), (150, 90), (290, 15)], fill=(20, 30, 120, 255), width=6)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return base64.b64encode(out.getvalue()).decode()
-
-
-def code_for(outbox: OutboxNotifier, phone: str) -> str:
-    message = [m for m in outbox.sent if m.to == phone][-1]
-    found = re.search(r"\b(\d{6})\b", message.text)
-    assert found, message.text
-    return found.group(1)
 
 
 async def test_a_full_signing_round(api: Api) -> None:
@@ -178,8 +158,6 @@ def pdf_text(pdf: bytes) -> str:
 
 
 async def test_a_mediator_with_a_phone_on_their_account_signs_with_a_code(api: Api) -> None:
-    from tests.integration.test_service import signed_case
-
     phone = "13700001111"
     c = await signed_case(api, mediator_phone=phone)  # asserts the code round itself
     base = c["base"]
@@ -191,15 +169,12 @@ async def test_a_mediator_with_a_phone_on_their_account_signs_with_a_code(api: A
 
 
 async def test_a_mediator_with_a_phone_cannot_sign_with_the_password_alone(api: Api) -> None:
-    from tests.integration.test_api import account
-    from tests.integration.test_service import APPLICANT
-
     outbox = OutboxNotifier()
     api.app[SIGNINGS].notifier = outbox
     _, med = await account(api, AccountKind.MEDIATOR, "王调解员", phone="13700002222")
     status, case, _ = await api.call("POST", "/api/v1/cases", med, json={"kind": "traffic_accident", "title": "t"})
     base = f"/api/v1/cases/{case['id']}"
-    applicant = (await api.call("POST", f"{base}/participants", med, json=APPLICANT))[1]
+    applicant = (await api.call("POST", f"{base}/participants", med, json=SERVICE_APPLICANT))[1]
     starts = (api.clock() + timedelta(hours=1)).isoformat()
     sid = (await api.call("POST", f"{base}/sessions", med, json={"starts_at": starts}))[1]["session_id"]
     for step in ("start", "end"):
@@ -208,7 +183,7 @@ async def test_a_mediator_with_a_phone_cannot_sign_with_the_password_alone(api: 
     await api.call("POST", f"{base}/signing", med, json={})
     token = applicant["link"]["token"]
     await api.call("POST", f"{base}/signing/code", token)
-    body = {"code": code_for(outbox, APPLICANT["phone"]), "mark_png": mark()}
+    body = {"code": code_for(outbox, SERVICE_APPLICANT["phone"]), "mark_png": mark()}
     assert (await api.call("POST", f"{base}/signing/sign", token, json=body))[0] == 201
     status, body, _ = await api.call(
         "POST", f"{base}/signing/sign", med, json={"password": PASSWORD, "mark_png": mark()}
@@ -219,8 +194,6 @@ async def test_a_mediator_with_a_phone_cannot_sign_with_the_password_alone(api: 
 
 
 async def test_an_agent_signs_for_their_party_with_their_own_phone(api: Api) -> None:
-    from tests.integration.test_api import account
-
     outbox = OutboxNotifier()
     api.app[SIGNINGS].notifier = outbox
     _, med = await account(api, AccountKind.MEDIATOR, "王调解员")

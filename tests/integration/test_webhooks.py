@@ -39,8 +39,8 @@ from server.webhooks import (
     endpoint_key,
     masked_host,
 )
+from tests.builders import APPLICANT, RESPONDENT, case_with_parties
 from tests.conftest import Api, Clock
-from tests.integration.test_api import APPLICANT, RESPONDENT, case_with_parties
 
 SECRET = b"webhook-secret-for-the-tests-0123456789"
 
