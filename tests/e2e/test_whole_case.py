@@ -45,12 +45,12 @@ from tests.builders import TERMS, code_for, mark
 from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
 from tests.e2e.test_browser import admit, poll
 from tests.e2e.test_signing_browser import draw
-from tests.integration.test_e_sign import make_nss_db, pdfsig
 from tests.integration.test_notify import Mailbox, smtp_server
-from tests.integration.test_signing_flow import pdf_text
 from tests.live import PASSWORD, Live, _live
+from tests.pdfs import make_nss_db, pdf_text, pdfsig, require_pdf_tools
 from tests.speech import MODELS, speech_wav, write_wav
 
+require_pdf_tools()  # skips the module without poppler-utils, OpenSSL or the CJK fonts (fails in CI)
 pytestmark = pytest.mark.asyncio
 
 SECRET = "w" * 40

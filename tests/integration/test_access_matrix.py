@@ -35,7 +35,9 @@ from tests.builders import (
     served_case,
 )
 from tests.conftest import Api
+from tests.pdfs import require_pdf_tools
 
+require_pdf_tools()  # skips the module without poppler-utils, OpenSSL or the CJK fonts (fails in CI)
 pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
 OUTSIDERS = ("anonymous", "service_link", "other_party", "other_mediator", "other_judge")

@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
 import re
 import shutil
 import stat
 import subprocess
-import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,6 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from PIL import Image, ImageDraw
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -51,7 +48,7 @@ from e_sign.ca import (
     pseudonym,
     signing_certificate_v2_attribute,
 )
-from e_sign.pades import async_sign_pdf, prepare_signature_fields, sign_pdf
+from e_sign.pades import async_sign_pdf, prepare_signature_fields
 from e_sign.tsa import (
     POLICY_OID,
     InProcessTimeStamper,
@@ -60,55 +57,31 @@ from e_sign.tsa import (
     check_token,
 )
 from e_sign.verify import Report, verify_pdf
-from server.documents.pdf import DocumentBuilder, FontMissing, SignatureBox, find_fonts
+from server.documents.pdf import SignatureBox
+from tests.pdfs import (
+    BEIJING,
+    CASE,
+    CLAUSE,
+    SIGNERS,
+    TITLE,
+    Platform,
+    beijing_now,
+    build_agreement,
+    make_nss_db,
+    pdfsig,
+    require_pdf_tools,
+    scribble,
+    sign_as,
+)
 
-BEIJING = timezone(timedelta(hours=8))
-CASE = "（2026）京0105民调88号"
-TITLE = "调解协议书"
-CLAUSE = "被申请人于本协议生效之日起十五日内向申请人支付赔偿款共计人民币 86,400.00 元。"
-SIGNERS = {  # signer id -> (display name, role), in signing order: the parties, then the mediator
-    "applicant": ("张三", "申请人"),
-    "respondent": ("中国人民财产保险股份有限公司北京市分公司", "被申请人"),
-    "mediator": ("王五", "调解员"),
-}
 VALID = "Signature Validation: Signature is Valid."
 TRUSTED = "Certificate Validation: Certificate is Trusted."
 
 
-def _missing() -> str | None:
-    missing = [tool for tool in ("pdfsig", "pdftotext", "openssl") if shutil.which(tool) is None]
-    if missing:
-        return f"missing tools: {', '.join(missing)} (poppler-utils, openssl)"
-    try:
-        find_fonts()
-    except FontMissing as exc:
-        return str(exc)
-    return None
-
-
-_MISSING = _missing()
-if _MISSING is not None:
-    if os.environ.get("CI"):
-        pytest.fail(_MISSING, pytrace=False)
-    pytest.skip(_MISSING, allow_module_level=True)
+require_pdf_tools()
 
 
 # -- the world: CA, TSA, an agreement, its three signatures ------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(BEIJING)
-
-
-@dataclass
-class Platform:
-    ca: PlatformCA
-    tsa: TimestampAuthority
-    folder: Path
-
-    @property
-    def stamper(self) -> InProcessTimeStamper:
-        return InProcessTimeStamper(self.tsa)
 
 
 @dataclass
@@ -125,54 +98,10 @@ class Signed:
         return self.steps[-1]
 
 
-def scribble(seed: int = 0) -> bytes:
-    """A handwritten-looking mark: a dark blue zigzag on a transparent background, as PNG."""
-    image = Image.new("RGBA", (420, 160), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    points = [(15 + i * 40, 120 - ((i * 37 + seed * 11) % 90)) for i in range(10)]
-    draw.line(points, fill=(15, 30, 120, 255), width=7, joint="curve")
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def build_agreement() -> tuple[bytes, list[SignatureBox]]:
-    """A two-page agreement with three signature blocks."""
-    with DocumentBuilder(TITLE, created_at=_now(), case_number=CASE, subtitle="机动车交通事故责任纠纷") as b:
-        b.heading("一、当事人")
-        b.fields([("申请人", "张三"), ("被申请人", SIGNERS["respondent"][0]), ("调解员", "王五")])
-        b.heading("二、事实")
-        b.paragraph("2026年3月1日8时许，被申请人投保的小型轿车与申请人驾驶的电动自行车发生碰撞。" * 6)
-        b.page_break()
-        b.heading("三、协议内容")
-        b.paragraph(CLAUSE)
-        boxes = [b.signature_block(signer_id, f"{role} {name}") for signer_id, (name, role) in SIGNERS.items()]
-        data = b.render()
-    return data, boxes
-
-
-def sign_as(platform: Platform, pdf: bytes, box: SignatureBox, **overrides: Any) -> bytes:
-    """``box``'s signer signs ``pdf`` with the platform's keys; ``overrides`` replace any argument of ``sign_pdf``."""
-    name, role = SIGNERS.get(box.signer_id, ("x", None))
-    arguments: dict[str, Any] = {
-        "field_name": box.field_name,
-        "page": box.page,
-        "box": box.box,
-        "signer": SignerIdentity(f"participant-{box.signer_id}", name, CASE, role),
-        "ca": platform.ca,
-        "timestamper": platform.stamper,
-        "mark_png": scribble(len(name)),
-        "reason": "本人已阅读并同意本调解协议",
-        "location": "在线调解平台",
-        "now": _now(),
-    }
-    return sign_pdf(pdf, **{**arguments, **overrides})
-
-
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Platform:
     folder = tmp_path_factory.mktemp("pki")
-    ca = PlatformCA.load_or_create(folder, _now())
+    ca = PlatformCA.load_or_create(folder, beijing_now())
     tsa = TimestampAuthority.load_or_create(folder, ca, lambda: datetime.now(UTC))
     return Platform(ca, tsa, folder)
 
@@ -197,100 +126,11 @@ def report(platform: Platform, signed: Signed) -> Report:
 
 # -- an NSS database trusting the platform CA, made by NSS itself ---------------------------------
 
-_NSS_IMPORT = r"""
-import ctypes, sys
-
-class SECItem(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("data", ctypes.c_void_p), ("len", ctypes.c_uint)]
-
-class CERTCertTrust(ctypes.Structure):
-    _fields_ = [("sslFlags", ctypes.c_uint), ("emailFlags", ctypes.c_uint), ("objectSigningFlags", ctypes.c_uint)]
-
-nss = ctypes.CDLL("libnss3.so")
-P = ctypes.c_void_p
-for name, res, args in [
-    ("NSS_InitReadWrite", ctypes.c_int, [ctypes.c_char_p]),
-    ("PK11_GetInternalKeySlot", P, []),
-    ("PK11_NeedUserInit", ctypes.c_int, [P]),
-    ("PK11_InitPin", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p]),
-    ("CERT_GetDefaultCertDB", P, []),
-    ("CERT_NewTempCertificate", P, [P, ctypes.POINTER(SECItem), ctypes.c_char_p, ctypes.c_int, ctypes.c_int]),
-    ("PK11_ImportCert", ctypes.c_int, [P, P, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]),
-    ("CERT_DecodeTrustString", ctypes.c_int, [ctypes.POINTER(CERTCertTrust), ctypes.c_char_p]),
-    ("CERT_ChangeCertTrust", ctypes.c_int, [P, P, ctypes.POINTER(CERTCertTrust)]),
-    ("CERT_DestroyCertificate", None, [P]),
-    ("PK11_FreeSlot", None, [P]),
-    ("NSS_Shutdown", ctypes.c_int, []),
-]:
-    fn = getattr(nss, name)
-    fn.restype, fn.argtypes = res, args
-
-directory = sys.argv[1]
-assert nss.NSS_InitReadWrite(b"sql:" + directory.encode()) == 0, "NSS_InitReadWrite"
-slot = nss.PK11_GetInternalKeySlot()
-if nss.PK11_NeedUserInit(slot):  # certutil -N --empty-password
-    assert nss.PK11_InitPin(slot, b"", b"") == 0, "PK11_InitPin"
-if len(sys.argv) == 2:  # an empty database
-    nss.PK11_FreeSlot(slot)
-    assert nss.NSS_Shutdown() == 0, "NSS_Shutdown"
-    sys.exit(0)
-der_path, nickname = sys.argv[2], sys.argv[3]
-der = open(der_path, "rb").read()
-buffer = ctypes.create_string_buffer(der, len(der))
-item = SECItem(0, ctypes.cast(buffer, ctypes.c_void_p), len(der))
-cert = nss.CERT_NewTempCertificate(nss.CERT_GetDefaultCertDB(), ctypes.byref(item), None, 0, 1)
-assert cert, "CERT_NewTempCertificate"
-assert nss.PK11_ImportCert(slot, cert, 0, nickname.encode(), 0) == 0, "PK11_ImportCert"
-trust = CERTCertTrust()
-assert nss.CERT_DecodeTrustString(ctypes.byref(trust), b"CT,C,C") == 0, "CERT_DecodeTrustString"
-assert nss.CERT_ChangeCertTrust(nss.CERT_GetDefaultCertDB(), cert, ctypes.byref(trust)) == 0, "CERT_ChangeCertTrust"
-nss.CERT_DestroyCertificate(cert)
-nss.PK11_FreeSlot(slot)
-assert nss.NSS_Shutdown() == 0, "NSS_Shutdown"
-"""
-
-
-def make_nss_db(folder: Path, ca: x509.Certificate | None) -> Path:
-    """An NSS database (cert9.db) in ``folder``, empty or with ``ca`` as a trusted CA (``certutil -A -t CT,C,C``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder.parent / "nss_import.py"
-    script.write_text(_NSS_IMPORT)
-    args = [sys.executable, str(script), str(folder)]
-    if ca is not None:
-        der = folder.parent / "trusted-ca.der"
-        der.write_bytes(ca.public_bytes(serialization.Encoding.DER))
-        args += [str(der), "platform-ca"]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert (folder / "cert9.db").is_file()
-    return folder
-
 
 @pytest.fixture(scope="module")
 def nss_dir(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An NSS database trusting the platform CA."""
     return make_nss_db(tmp_path_factory.mktemp("nss") / "db", platform.ca.certificate)
-
-
-def pdfsig(path: Path, nss: Path | None = None) -> list[dict[str, str]]:
-    """``pdfsig``'s report, one dict per signature (its "- Key: value" lines, plus "coverage")."""
-    args = ["pdfsig"] + (["-nssdir", str(nss)] if nss is not None else ["-nocert"]) + [str(path)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=60).stdout
-    signatures: list[dict[str, str]] = []
-    for line in out.splitlines():
-        if re.match(r"^Signature #\d+:", line):
-            signatures.append({})
-        elif signatures and "The signature form field is not signed." in line:
-            signatures[-1]["unsigned"] = "yes"
-        elif signatures and line.strip().startswith("- "):
-            text = line.strip()[2:]
-            if text in ("Total document signed", "Not total document signed"):
-                signatures[-1]["coverage"] = text
-            else:
-                key, _, value = text.partition(": ")
-                signatures[-1][key] = value
-                signatures[-1][key + " line"] = text
-    return signatures
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -482,7 +322,7 @@ def test_an_update_appended_after_the_last_signature_is_reported(
 def test_a_certificate_from_another_ca_fails_the_chain(
     signed: Signed, platform: Platform, nss_dir: Path, tmp_path: Path
 ) -> None:
-    impostor = PlatformCA.create(_now(), name="另一个平台")
+    impostor = PlatformCA.create(beijing_now(), name="另一个平台")
     forged = sign_as(platform, signed.prepared, signed.boxes[0], ca=impostor)
     report = verify_pdf(forged, [platform.ca.certificate])
     assert not report.ok
@@ -610,7 +450,7 @@ def test_a_time_stamp_token_is_verifiable_on_its_own(platform: Platform, tmp_pat
     assert abs(info.gen_time - datetime.now(UTC)) < timedelta(minutes=1)
     with pytest.raises(TimestampError, match="imprint"):
         check_token(token, b"another agreement", platform.tsa.cert)
-    other = PlatformCA.create(_now()).issue_signer(SignerIdentity("x", "x", CASE), _now()).certificate
+    other = PlatformCA.create(beijing_now()).issue_signer(SignerIdentity("x", "x", CASE), beijing_now()).certificate
     with pytest.raises(TimestampError, match="signature"):
         check_token(token, b"agreement", other)
 
@@ -716,7 +556,7 @@ def test_tsa_certificate(platform: Platform) -> None:
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
     cert.verify_directly_issued_by(platform.ca.certificate)
     with pytest.raises(CAError, match="extended key usage"):
-        event = platform.ca.issue_signer(SignerIdentity("x", "x", CASE), _now())
+        event = platform.ca.issue_signer(SignerIdentity("x", "x", CASE), beijing_now())
         TimestampAuthority(event.key, event.certificate, [], lambda: datetime.now(UTC))
 
 
@@ -775,7 +615,7 @@ async def test_pyhankos_http_timestamper_accepts_the_responses(platform: Platfor
                 mark_png=scribble(),
                 reason="同意",
                 location="在线调解平台",
-                now=_now(),
+                now=beijing_now(),
             )
     finally:
         await server.close()
@@ -790,12 +630,12 @@ async def test_pyhankos_http_timestamper_accepts_the_responses(platform: Platfor
 def test_ca_and_tsa_files_are_private_and_reloaded(platform: Platform, tmp_path: Path) -> None:
     for name in (CA_KEY_FILE, CA_CERT_FILE, "tsa.key", "tsa.pem"):
         assert stat.S_IMODE((platform.folder / name).stat().st_mode) == 0o600, name
-    again = PlatformCA.load_or_create(platform.folder, _now())
+    again = PlatformCA.load_or_create(platform.folder, beijing_now())
     assert again.certificate == platform.ca.certificate
     tsa = TimestampAuthority.load_or_create(platform.folder, again, lambda: datetime.now(UTC))
     assert tsa.cert == platform.tsa.cert
     configured = PlatformCA.load_or_create(
-        tmp_path, _now(), key_path=platform.folder / CA_KEY_FILE, cert_path=platform.folder / CA_CERT_FILE
+        tmp_path, beijing_now(), key_path=platform.folder / CA_KEY_FILE, cert_path=platform.folder / CA_CERT_FILE
     )
     assert configured.certificate == platform.ca.certificate and not (tmp_path / CA_KEY_FILE).exists()
 
@@ -803,8 +643,8 @@ def test_ca_and_tsa_files_are_private_and_reloaded(platform: Platform, tmp_path:
     half.mkdir()
     shutil.copy(platform.folder / CA_KEY_FILE, half / CA_KEY_FILE)
     with pytest.raises(CAError, match="Only one of"):
-        PlatformCA.load_or_create(half, _now())
-    other = PlatformCA.create(_now())
+        PlatformCA.load_or_create(half, beijing_now())
+    other = PlatformCA.create(beijing_now())
     with pytest.raises(CAError, match="not issued by the platform CA"):
         TimestampAuthority.load_or_create(platform.folder, other, lambda: datetime.now(UTC))
     with pytest.raises(CAError, match="does not belong"):
@@ -814,14 +654,14 @@ def test_ca_and_tsa_files_are_private_and_reloaded(platform: Platform, tmp_path:
 def test_signing_certificate_attribute_matches_pyhanko(platform: Platform) -> None:
     """The hand-encoded signing-certificate-v2 attribute is byte for byte what pyHanko builds."""
     for i in range(20):
-        cert = platform.ca.issue_signer(SignerIdentity(f"p{i}", "张三" * (i + 1), CASE), _now()).certificate
+        cert = platform.ca.issue_signer(SignerIdentity(f"p{i}", "张三" * (i + 1), CASE), beijing_now()).certificate
         ours = signing_certificate_v2_attribute(cert)
         theirs = simple_cms_attribute(
             "signing_certificate_v2",
             as_signing_certificate_v2(asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))),
         ).dump()
         assert ours == theirs
-    long_name = platform.ca.issue_signer(SignerIdentity("p", "名" * 100, "案" * 100), _now()).certificate
+    long_name = platform.ca.issue_signer(SignerIdentity("p", "名" * 100, "案" * 100), beijing_now()).certificate
     cn = long_name.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert cn == "名" * 20 + "…"  # 63 bytes of UTF-8
     assert long_name.subject.get_attributes_for_oid(NAME_OID)[0].value == "名" * 100

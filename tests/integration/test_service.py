@@ -33,7 +33,7 @@ from tests.builders import (
 )
 from tests.conftest import Api
 from tests.integration.test_notify import KEY, Gateway, Mailbox, gateway, smtp_server
-from tests.integration.test_signing_flow import pdf_text
+from tests.pdfs import pdf_text
 
 pytestmark = pytest.mark.asyncio
 __all__ = ["gateway"]  # the SMS gateway fixture, shared with test_notify

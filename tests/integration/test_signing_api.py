@@ -18,8 +18,9 @@ from e_sign.tsa import InProcessTimeStamper
 from server.api.signing import SIGNING
 from tests.builders import case_with_parties
 from tests.conftest import Api
-from tests.integration.test_e_sign import Platform, build_agreement, sign_as
+from tests.pdfs import Platform, build_agreement, require_pdf_tools, sign_as
 
+require_pdf_tools()  # skips the module without poppler-utils, OpenSSL or the CJK fonts (fails in CI)
 pytestmark = pytest.mark.asyncio
 
 

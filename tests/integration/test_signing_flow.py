@@ -17,6 +17,7 @@ from server.domain.roles import AccountKind
 from server.notify import OutboxNotifier
 from tests.builders import PASSWORD, SERVICE_APPLICANT, TERMS, account, between_sessions, code_for, mark, signed_case
 from tests.conftest import Api
+from tests.pdfs import pdf_text
 
 pytestmark = pytest.mark.asyncio
 
@@ -147,14 +148,6 @@ async def test_a_full_signing_round(api: Api) -> None:
     assert "13912345678" not in text and "无效" not in text
     view = (await api.call("GET", base, med))[1]
     assert [d["kind"] for d in view["documents"]].count("signing_certificate") == 1
-
-
-def pdf_text(pdf: bytes) -> str:
-    """The text of a PDF as poppler's pdftotext reads it (an independent reader)."""
-    import subprocess
-
-    out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
-    return out.stdout.decode()
 
 
 async def test_a_mediator_with_a_phone_on_their_account_signs_with_a_code(api: Api) -> None:
