@@ -14,48 +14,20 @@ sole control, and any later change must show. The pieces, each usable on its own
 * :mod:`e_sign.verify` — :func:`~e_sign.verify.verify_pdf` checks every signature (pyHanko) and what was
   appended after each, and names every one that fails.
 
-The errors of this package (this module, since they are shared by all four)::
+The package is a library: it imports nothing from the mediation server (an import-linter contract checks
+it), its errors are its own (:mod:`e_sign.errors`, re-exported here), and the appearance's font comes
+from its caller (or it finds a CJK face itself: :func:`e_sign.pades.default_font`)::
 
-    MediationError (server.errors)
-    └── ESignError                      e_sign_error          500
-        ├── CAError                     ca_error              500   key/certificate files unusable, CA expired
-        ├── TimestampError              timestamp_failed      502   the TSA refused or answered nonsense
-        └── SigningRefused              signing_refused       409   field already signed, document locked,
-                                                                    no such page, box outside the page
+    ESignError
+    ├── CAError
+    ├── TimestampError
+    └── SigningRefused
 
 Messages carry field names, page numbers and file paths, never a signer's name or identifiers.
 """
 
 from __future__ import annotations
 
-from server.errors import MediationError
+from e_sign.errors import CAError, ESignError, SigningRefused, TimestampError
 
 __all__ = ["CAError", "ESignError", "SigningRefused", "TimestampError"]
-
-
-class ESignError(MediationError):
-    """Base of every error the signing core raises on purpose."""
-
-    code = "e_sign_error"
-    status = 500
-
-
-class CAError(ESignError):
-    """The CA's or the TSA's key or certificate cannot be loaded, created or used."""
-
-    code = "ca_error"
-    status = 500
-
-
-class TimestampError(ESignError):
-    """The time-stamp authority refused a request or its answer was unusable."""
-
-    code = "timestamp_failed"
-    status = 502
-
-
-class SigningRefused(ESignError):
-    """This document cannot take this signature (already signed field, locked document, bad placement)."""
-
-    code = "signing_refused"
-    status = 409

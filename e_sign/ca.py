@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from e_sign import CAError
+from e_sign.errors import CAError
 
 __all__ = [
     "CA_CERT_FILE",

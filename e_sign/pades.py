@@ -34,8 +34,8 @@ left for a document the platform itself certifies before anyone signs.
 
 Appearance font. pyHanko draws text with its own font engines: the built-in Courier (Latin-1 only), or an
 OpenType engine that needs ``uharfbuzz``, which is not installed here (nor in the dependency list). So
-the appearance is composed as one greyscale image with Pillow (FreeType, the documents' Noto CJK face
-found by :func:`server.documents.pdf.find_fonts`) at 3 pixels per point (216 dpi), and placed by a
+the appearance is composed as one greyscale image with Pillow (FreeType, the face the caller passes as
+``font``, by default the Noto CJK face :func:`default_font` finds) at 3 pixels per point (216 dpi), and placed by a
 pyHanko static stamp. The Chinese name and time stay legible when printed or zoomed, the image costs
 about 2.5 ms and 7 kB; the text is not selectable, which does not matter for an appearance (the identity
 that counts is the one in the certificate). Greyscale: court files are printed in black and white, and
@@ -48,6 +48,7 @@ import asyncio
 import io
 import logging
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,15 +83,17 @@ from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from e_sign import SigningRefused, TimestampError
 from e_sign.ca import EventCertificate, PlatformCA, SignerIdentity, signing_certificate_v2_attribute
+from e_sign.errors import ESignError, SigningRefused, TimestampError
 
 __all__ = [
     "APPEARANCE_PX_PER_PT",
     "FieldPlacement",
     "RESERVED_SIGNATURE_BYTES",
     "SigningTimes",
+    "CJK_FONT_FILES",
     "async_sign_pdf",
+    "default_font",
     "prepare_signature_fields",
     "render_appearance",
     "sign_pdf",
@@ -210,12 +213,36 @@ def _font(path: str, index: int, size_px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size_px, index=index)
 
 
-@lru_cache(maxsize=1)
-def _default_font() -> tuple[str, int]:
-    from server.documents.pdf import find_fonts
+CJK_FONT_FILES: tuple[Path, ...] = (
+    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+)
+"""Where :func:`default_font` looks, in order (Debian's ``fonts-noto-cjk``, the documents' own faces)."""
+_SIMPLIFIED = re.compile(r"\b(SC|CN|GB|Simplified Chinese)\b")
+_MAX_FACES = 64
 
-    regular = find_fonts().regular
-    return str(regular.path), regular.index
+
+@lru_cache(maxsize=4)
+def default_font(candidates: tuple[Path, ...] = CJK_FONT_FILES) -> tuple[str, int]:
+    """The appearance's font when the caller gives none, as ``(path, face index)``: the first of
+    ``candidates`` present and, in a collection, its Simplified Chinese face (else its first face).
+
+    Raises :class:`~e_sign.ESignError` when none is present."""
+    for path in candidates:
+        if not path.is_file():
+            continue
+        for index in range(_MAX_FACES):
+            try:
+                family = ImageFont.truetype(str(path), 10, index=index).getname()[0] or ""
+            except OSError:  # past the last face of the file
+                break
+            if _SIMPLIFIED.search(family):
+                return str(path), index
+        return str(path), 0
+    raise ESignError(
+        "No CJK font for the signature appearance: install the Debian package fonts-noto-cjk or pass "
+        f"font=(path, face index); tried: {', '.join(str(p) for p in candidates) or 'nothing'}"
+    )
 
 
 def _format_time(when: datetime) -> str:
@@ -265,7 +292,7 @@ def render_appearance(
     scale = APPEARANCE_PX_PER_PT
     width_px, height_px = max(1, round(width_pt * scale)), max(1, round(height_pt * scale))
     canvas = Image.new("L", (width_px, height_px), 255)
-    path, index = (str(font[0]), font[1]) if font is not None else _default_font()
+    path, index = (str(font[0]), font[1]) if font is not None else default_font()
 
     pad = max(1, round(1.5 * scale))
     text_band = height_px * TEXT_SHARE
@@ -578,7 +605,7 @@ def sign_pdf(
     signing moment (timezone-aware; the certificate's validity, ``/M`` and the appearance's time follow
     it, while the time-stamp token carries the TSA's time). ``final`` gives a field this call creates the
     lock "no changes" (prepared fields carry their own: see the module's notes); ``font`` is
-    ``(path, face index)`` for the appearance's text (default: the documents' CJK face); ``times``, if
+    ``(path, face index)`` for the appearance's text (default: :func:`default_font`); ``times``, if
     given, receives a :class:`SigningTimes`.
 
     Raises :class:`~e_sign.SigningRefused` (unreadable document or mark, field already signed, document

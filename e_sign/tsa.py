@@ -49,8 +49,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.timestamps import TimeStamper
 
-from e_sign import CAError, TimestampError
 from e_sign.ca import PlatformCA, generate_key, read_private_key, signing_certificate_v2_attribute, write_private_file
+from e_sign.errors import CAError, TimestampError
 
 __all__ = [
     "ACCEPTED_DIGESTS",

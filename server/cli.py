@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from e_sign.errors import ESignError
 from server.app import build_components, serve, utc_now
 from server.cases import NewParticipant
 from server.config import Settings, load_settings
@@ -263,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_verify_recording(settings, args.case_id))
         if args.command == "signatures":
             return _verify_signatures(settings, args.pdf, args.json)
-    except MediationError as exc:
+    except (MediationError, ESignError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 2

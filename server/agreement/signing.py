@@ -387,7 +387,7 @@ class SigningService:
         from e_sign import TimestampError
         from e_sign.ca import SignerIdentity
         from e_sign.pades import sign_pdf
-        from server.documents.pdf import SignatureBox
+        from server.documents.pdf import SignatureBox, signature_font
 
         participant = await self.repo.participant(pid)
         address = (await self._contact(principal, acting))[1] if channel != "password" else None
@@ -410,6 +410,7 @@ class SigningService:
                 break  # signed and stored before a crash: only the record is missing
             number = loaded.case.number
             final = loaded.case.signing is not None and pid == loaded.case.signing.signers[-1]
+            font = await asyncio.to_thread(signature_font)  # the documents' face, looked up once
             try:
                 signed: bytes = await asyncio.to_thread(
                     functools.partial(
@@ -426,6 +427,7 @@ class SigningService:
                         location="在线调解平台",
                         now=now.astimezone(BEIJING),  # the mark's printed time, in the signers' time zone
                         final=final,
+                        font=font,
                     )
                 )
             except TimestampError as exc:
@@ -637,7 +639,9 @@ async def seal(
     in ``box`` (a :class:`server.documents.pdf.SignatureBox`), by ``signer`` = (id, name, role)."""
     from e_sign.ca import SignerIdentity
     from e_sign.pades import sign_pdf
+    from server.documents.pdf import signature_font
 
+    font = await asyncio.to_thread(signature_font)
     signed: bytes = await asyncio.to_thread(
         functools.partial(
             sign_pdf,
@@ -653,6 +657,7 @@ async def seal(
             location="在线调解平台",
             now=now.astimezone(BEIJING),
             certify=True,
+            font=font,
         )
     )
     return signed

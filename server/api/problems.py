@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from e_sign.errors import CAError, ESignError, SigningRefused, TimestampError
 from server.errors import MediationError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,20 @@ _HTTP_CODES = {
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
 }
+
+
+E_SIGN_PROBLEMS: dict[type[ESignError], tuple[int, str]] = {
+    SigningRefused: (409, "signing_refused"),
+    TimestampError: (502, "timestamp_failed"),
+    CAError: (500, "ca_error"),
+    ESignError: (500, "e_sign_error"),
+}
+"""The signing library's errors as problems (status, code); it knows nothing of HTTP."""
+
+
+def e_sign_problem(exc: ESignError) -> tuple[int, str]:
+    """The (status, code) of a signing library error: its nearest class in :data:`E_SIGN_PROBLEMS`."""
+    return next(E_SIGN_PROBLEMS[c] for c in type(exc).__mro__ if c in E_SIGN_PROBLEMS)
 
 
 class ApiError(Exception):
@@ -86,6 +101,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if retry_after is not None:  # a 429 says when to try again (RFC 9110 §10.2.3)
             response.headers["Retry-After"] = str(max(1, retry_after))
         return response
+    except ESignError as exc:
+        status, code = e_sign_problem(exc)
+        if status >= 500:
+            logger.error("%s on %s %s: %s", type(exc).__name__, request.method, request.path, exc)
+        return problem(status, code, str(exc))
     except ValidationError as exc:
         errors = validation_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):

@@ -106,6 +106,7 @@ __all__ = [
     "FontSet",
     "SignatureBox",
     "find_fonts",
+    "signature_font",
     "wrap_text",
 ]
 
@@ -263,6 +264,14 @@ def find_fonts(
         "(apt-get install fonts-noto-cjk) or configure a font file (.otf, .ttf, .otc or .ttc); "
         f"tried: {', '.join(tried) or 'nothing'}"
     )
+
+
+@functools.lru_cache(maxsize=1)
+def signature_font() -> tuple[Path, int]:
+    """The face a signature's appearance is set in, as ``font=`` of :func:`e_sign.pades.sign_pdf` takes it:
+    the documents' regular CJK face (the system's, not a configured one), looked up once."""
+    regular = find_fonts().regular
+    return regular.path, regular.index
 
 
 def _optional_face(path: Path | None) -> FontFile | None:
