@@ -551,6 +551,7 @@ class SigningService:
             SignedBy,
             render_certificate,
         )
+        from server.documents.sealed import render_sealed
 
         assert case.signing is not None
         final = await self._current(case.id)
@@ -596,8 +597,7 @@ class SigningService:
             problems=problems,
             issued_at=now,
         )
-        unsigned, box = await asyncio.to_thread(render_certificate, facts)  # fonts and subsetting: ~1 s of CPU
-        return await seal(self.keys, unsigned, box, case.number, "签署完成证明", now)
+        return await render_sealed(render_certificate, facts, self.keys, case.number, "签署完成证明", now)
 
 
 def _next_day(now: datetime) -> datetime:
@@ -624,43 +624,6 @@ def _refusal(limits: CodeLimits | None, now: datetime) -> TooManyAttempts:
     until = _next_day(now)
     wait = math.ceil((until - now).total_seconds())
     return TooManyAttempts(f"{why}: try again after {until:%Y-%m-%d %H:%M} (Beijing time)", wait)
-
-
-async def seal(
-    keys: Keys,
-    unsigned: bytes,
-    box: Any,
-    case_number: str,
-    reason: str,
-    now: datetime,
-    signer: tuple[str, str, str] = ("platform", "在线调解平台", "电子签署服务"),
-) -> bytes:
-    """A document the platform (or a court) issues: one certifying signature (no later change allowed)
-    in ``box`` (a :class:`server.documents.pdf.SignatureBox`), by ``signer`` = (id, name, role)."""
-    from e_sign.ca import SignerIdentity
-    from e_sign.pades import sign_pdf
-    from server.documents.pdf import signature_font
-
-    font = await asyncio.to_thread(signature_font)
-    signed: bytes = await asyncio.to_thread(
-        functools.partial(
-            sign_pdf,
-            unsigned,
-            field_name=box.field_name,
-            page=box.page,
-            box=box.box,
-            signer=SignerIdentity(signer[0], signer[1], case_number, signer[2]),
-            ca=keys.ca,
-            timestamper=keys.timestamper(),
-            mark_png=None,
-            reason=reason,
-            location="在线调解平台",
-            now=now.astimezone(BEIJING),
-            certify=True,
-            font=font,
-        )
-    )
-    return signed
 
 
 def _signed_by(name: str, agent: Any) -> str:

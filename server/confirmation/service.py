@@ -17,14 +17,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.agreement.signing import Keys, seal
+from server.agreement.signing import Keys
 from server.cases import CaseService, document_view
 from server.confirmation.documents import (
     Applicant,
@@ -35,6 +34,7 @@ from server.confirmation.documents import (
     render_request,
     render_ruling,
 )
+from server.documents.sealed import render_sealed
 from server.domain import lifecycle as lc
 from server.domain.participants import Participant
 from server.domain.roles import PARTY_ROLES, AccountKind, Action, Role, role_name
@@ -204,8 +204,9 @@ class ConfirmationService:
             included=[(PACKET_KINDS[d.kind], d.title, d.sha256) for d in included],
             submitted_at=now,
         )
-        unsigned, box = await asyncio.to_thread(render_application, facts)  # fonts and subsetting: ~1 s of CPU
-        sealed = await seal(self.keys, unsigned, box, case.number, "司法确认申请（各申请人已在线确认）", now)
+        sealed = await render_sealed(
+            render_application, facts, self.keys, case.number, "司法确认申请（各申请人已在线确认）", now
+        )
         app_doc = await self._add(case_id, sealed, APPLICATION_KIND, "司法确认申请书", "application/pdf", "staff", now)
         packet = {
             "format": "judicial-confirmation-packet/1",
@@ -394,10 +395,9 @@ class ConfirmationService:
         facts = RequestFacts(
             application.court, case.number, account.display_name, text, now + timedelta(days=days), now
         )
-        unsigned, box = await asyncio.to_thread(render_request, facts)  # fonts and subsetting: ~1 s of CPU
         court = replace(self.keys, ca=self.keys.court_ca(application.court, now))
-        sealed = await seal(
-            court, unsigned, box, case.number, "补充材料通知", now, signer=_court_signer(application.court, account)
+        sealed = await render_sealed(
+            render_request, facts, court, case.number, "补充材料通知", now, _court_signer(application.court, account)
         )
         doc = await self._add(case_id, sealed, REQUEST_KIND, "补充材料通知书", "application/pdf", "parties", now)
         served = await self._serve(case_id, doc, now, purpose="request")
@@ -428,10 +428,9 @@ class ConfirmationService:
             judge=account.display_name,
             ruled_at=now,
         )
-        unsigned, box = await asyncio.to_thread(render_ruling, facts)  # fonts and subsetting: ~1 s of CPU
         court = replace(self.keys, ca=self.keys.court_ca(application.court, now))
-        signed = await seal(
-            court, unsigned, box, case.number, "民事裁定", now, signer=_court_signer(application.court, account)
+        signed = await render_sealed(
+            render_ruling, facts, court, case.number, "民事裁定", now, _court_signer(application.court, account)
         )
         doc = await self._add(case_id, signed, RULING_KIND, "民事裁定书", "application/pdf", "parties", now)
 

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -466,7 +465,7 @@ class ServingService:
         self, principal: Principal, case_id: str, service_id: str, participant_id: str, now: datetime
     ) -> DocumentRecord:
         """A sealed proof of service (送达回证) of one recipient, as it stands now, kept on the case."""
-        from server.agreement.signing import seal
+        from server.documents.sealed import render_sealed
         from server.serving.proof import ChannelLine, ProofFacts, render_proof
 
         await self.cases.require(principal, case_id, Action.SERVE_DOCUMENTS)
@@ -510,8 +509,7 @@ class ServingService:
             downloaded_at=recipient.downloaded_at,
             issued_at=now,
         )
-        unsigned, box = await asyncio.to_thread(render_proof, facts)  # fonts and subsetting: ~1 s of CPU
-        sealed = await seal(self.keys, unsigned, box, case.number, "送达回证", now)
+        sealed = await render_sealed(render_proof, facts, self.keys, case.number, "送达回证", now)
         return await self.cases.add_made_document(
             principal,
             case_id,
