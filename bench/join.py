@@ -71,8 +71,8 @@ from support.process import log_tail, run_cli, spawn_server, stop_process  # noq
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.e2e.test_browser import ARGS as CHROMIUM_ARGS  # noqa: E402
-from tests.e2e.test_browser import CHROMIUM, PHONE  # noqa: E402
+from tests.e2e.chromium import ARGS as CHROMIUM_ARGS  # noqa: E402
+from tests.e2e.chromium import CHROMIUM, PHONE  # noqa: E402
 from tests.media import make_clip  # noqa: E402
 from tests.peers import ClientPeer, ClipTrack, _demuxed  # noqa: E402
 

@@ -40,18 +40,18 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
 
-from server.agreement.signing import seal  # noqa: E402
 from server.api.routes import SERVICE  # noqa: E402
 from server.api.serving import SERVING  # noqa: E402
 from server.api.signing import SIGNING  # noqa: E402
 from server.app import build_app  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.confirmation.documents import RulingFacts, render_ruling  # noqa: E402
+from server.documents.sealed import seal  # noqa: E402
 from server.notify import Attachment, ChannelNotifier, LogNotifier, Message, SmtpNotifier  # noqa: E402
 from server.store import db  # noqa: E402
 from tests.builders import COURT, judge_of, signed_case  # noqa: E402
+from tests.channels import Mailbox, smtp_server  # noqa: E402
 from tests.conftest import Api, Clock  # noqa: E402
-from tests.integration.test_notify import Mailbox, smtp_server  # noqa: E402
 
 
 async def until(check: Any, limit: float = 30.0) -> None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: real databases (SQLite file and the local PostgreSQL) and a real HTTP server.
+"""Shared fixtures: real databases (SQLite file and the local PostgreSQL), a real HTTP server, and Chromium.
 
 PostgreSQL: ``MEDIATION_TEST_PG`` (default ``postgresql+asyncpg://127.0.0.1:5432/test``)
 names the server's maintenance database; the suite creates its own database
@@ -27,6 +27,7 @@ from server.app import build_app
 from server.config import Settings
 from server.store import db
 from server.store.repository import CaseRepository
+from tests.e2e.chromium import ARGS, CHROMIUM
 
 PG_ADMIN_URL = os.environ.get("MEDIATION_TEST_PG", "postgresql+asyncpg://127.0.0.1:5432/test")
 
@@ -144,3 +145,19 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
 
         yield Api(str(server.make_url("")).rstrip("/"), http, clock, settings, app[SERVICE].repo, app)
     await server.close()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, for the end-to-end tests and the pages' tests (skips without Chromium
+    locally, fails in CI)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI (./dev test installs it)")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        await browser.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -148,3 +149,19 @@ async def enter(live: Live, who: str, clip: Path | None, admit_by: Any = None) -
         assert result["ok"], result
     await peer.publish()
     return peer
+
+
+# ------------------------------------------------------------------ several nodes
+
+REDIS_URL = os.environ.get("MEDIATION_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@dataclass
+class Cluster:
+    """Two nodes on one PostgreSQL and one Redis (the ``cluster`` fixture), with a case ready on them."""
+
+    urls: list[str]
+    apps: list[Any]
+    case_id: str
+    tokens: dict[str, str]
+    ids: dict[str, str]

@@ -10,7 +10,7 @@ receives is read from its own ``RTCPeerConnection.getStats()`` (inbound-rtp per 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ import pytest
 import pytest_asyncio
 
 from server.app import ROOMS
-from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE  # noqa: F401 - bench/join.py takes them from here
+from tests.e2e.chromium import DESK, PHONE
+from tests.e2e.steps import admit, poll
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -30,18 +31,6 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         pytest.fail("web/node_modules is missing: run ./dev test (it installs the socket.io client from npm)")
     async for value in _live(tmp_path):
         yield value
-
-
-async def poll(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.25) -> Any:
-    """Call ``check`` until it returns something truthy (bounded)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out: {what}")
-        await asyncio.sleep(every)
 
 
 async def inbound(page: Any) -> dict[str, Any]:
@@ -97,13 +86,6 @@ async def open_join(browser: Any, live: Live, who: str) -> Any:
     await page.check("#consent")
     await page.click("#join")
     return page
-
-
-async def admit(console: Any, live: Live, who: str, party: Any) -> None:
-    pid = live.ids[who]
-    await console.wait_for_selector(f"li[data-pid='{pid}'][data-presence='waiting'] button[data-action='admit']")
-    assert "等候" in await party.inner_text("#status") or "wait" in await party.inner_text("#status")
-    await console.click(f"li[data-pid='{pid}'] button[data-action='admit']")
 
 
 async def test_mediation_session_in_chromium(browser: Any, live: Live) -> None:

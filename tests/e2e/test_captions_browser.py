@@ -17,7 +17,7 @@ from recording.asr.scoring import wer, words
 from server.api.routes import TRANSCRIBER
 from server.app import ROOMS
 from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
-from tests.e2e.test_browser import admit, poll
+from tests.e2e.steps import admit, poll
 from tests.live import PASSWORD, Live, _live
 from tests.speech import MODELS, speech_wav, write_wav
 

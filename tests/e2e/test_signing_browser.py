@@ -23,6 +23,7 @@ from server.api.signing import SIGNING
 from server.notify import OutboxNotifier
 from tests.builders import TERMS, code_for, mark
 from tests.e2e.chromium import PHONE
+from tests.e2e.steps import draw
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -45,18 +46,6 @@ async def call(http: aiohttp.ClientSession, method: str, url: str, token: str, j
         body = await resp.json() if "json" in resp.content_type else await resp.read()
         assert resp.status < 300, body
         return body
-
-
-async def draw(page: Any) -> None:
-    """A signature stroke across the pad, with the pointer (mouse events become pointer events)."""
-    box = await page.locator("#pad").bounding_box()
-    assert box
-    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-    await page.mouse.move(x + w * 0.1, y + h * 0.7)
-    await page.mouse.down()
-    for i in range(1, 25):
-        await page.mouse.move(x + w * (0.1 + 0.8 * i / 24), y + h * (0.5 + 0.3 * ((-1) ** i) * (i % 5) / 5))
-    await page.mouse.up()
 
 
 async def test_a_party_and_the_mediator_sign_on_the_page(browser: Any, live: Live) -> None:

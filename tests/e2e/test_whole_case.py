@@ -42,10 +42,9 @@ from server.identity.passwords import hash_password
 from server.notify import ChannelNotifier, OutboxNotifier, SmtpNotifier, check_webhook_signature
 from server.store.repository import Account
 from tests.builders import TERMS, code_for, mark
+from tests.channels import Mailbox, smtp_server
 from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
-from tests.e2e.test_browser import admit, poll
-from tests.e2e.test_signing_browser import draw
-from tests.integration.test_notify import Mailbox, smtp_server
+from tests.e2e.steps import admit, draw, poll
 from tests.live import PASSWORD, Live, _live
 from tests.pdfs import make_nss_db, pdf_text, pdfsig, require_pdf_tools
 from tests.speech import MODELS, speech_wav, write_wav

@@ -3,85 +3,19 @@ reaches another node is sent to the host (same link, same identity)."""
 
 from __future__ import annotations
 
-import os
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 import socketio  # type: ignore[import-untyped]
-from aiohttp.test_utils import TestServer
 
-from server.app import ROOMS, build_app
-from server.config import Settings
-from tests.live import prepare_case
+from server.app import ROOMS
+from tests.live import Cluster
 from tests.media import make_clip
 from tests.peers import ClientPeer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
-REDIS_URL = os.environ.get("MEDIATION_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest_asyncio.fixture
-async def redis_client() -> AsyncIterator[Any]:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        await client.ping()
-    except Exception as exc:  # noqa: BLE001 - decide skip or fail
-        await client.aclose()
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
-        pytest.skip(f"Redis not reachable ({exc}); it runs in CI")
-    yield client
-    await client.aclose()
-
-
-@dataclass
-class Cluster:
-    urls: list[str]
-    apps: list[Any]
-    case_id: str
-    tokens: dict[str, str]
-    ids: dict[str, str]
-
-
-@pytest_asyncio.fixture
-async def cluster(pg_url: str, tmp_path: Path, redis_client: Any) -> AsyncIterator[Cluster]:
-    ports = [free_port(), free_port()]
-    urls = [f"http://127.0.0.1:{p}" for p in ports]
-    servers, apps = [], []
-    for i, port in enumerate(ports):
-        settings = Settings(
-            data_dir=tmp_path / f"node{i}",
-            database_url=pg_url,
-            secret_key="c" * 40,
-            public_url=urls[i],
-            redis_url=REDIS_URL,
-            cluster_urls=",".join(urls),
-            auto_migrate=False,
-            transcript_engine="off",
-        )
-        app = build_app(settings)
-        server = TestServer(app, host="127.0.0.1", port=port)
-        await server.start_server()
-        servers.append(server)
-        apps.append(app)
-    case_id, tokens, ids, _ = await prepare_case(urls[0], apps[0][ROOMS].cases.repo, ("applicant", "respondent"))
-    yield Cluster(urls, apps, case_id, tokens, ids)
-    for server in servers:
-        await server.close()
 
 
 async def test_a_room_is_hosted_by_one_node_and_pages_are_sent_there(

@@ -3,13 +3,10 @@ the session is marked interrupted, people rejoin and the recording goes on in ne
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,61 +21,9 @@ from server.store.repository import CaseRepository
 from tests.live import prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
+from tests.processes import enter, free_port, segments, start, wait_segments
 
 pytestmark = pytest.mark.asyncio
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_")}
-    env.update(
-        MEDIATION_DATA_DIR=str(data),
-        MEDIATION_PORT=str(port),
-        MEDIATION_RECORDING_SEGMENT_SECONDS="1",
-        MEDIATION_LOG_LEVEL="WARNING",
-        MEDIATION_TRANSCRIPT_ENGINE="off",
-    )
-    with (data.parent / f"server-{port}.log").open("ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, stdout=log, stderr=log)
-    async with aiohttp.ClientSession() as http:
-        for _ in range(150):
-            assert proc.poll() is None, "the server exited"
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/api/v1/health") as resp:
-                    if resp.status == 200:
-                        return proc
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("server not healthy in 15 s")
-
-
-async def segments(repo: CaseRepository, case_id: str) -> list[dict[str, Any]]:
-    trail, _ = await repo.audit_trail(case_id)
-    return [e.details_dict() for e in trail if e.action == "recording.segment"]
-
-
-async def wait_segments(repo: CaseRepository, case_id: str, at_least: int) -> list[dict[str, Any]]:
-    for _ in range(150):
-        found = await segments(repo, case_id)
-        if len(found) >= at_least:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"fewer than {at_least} segments recorded")
-
-
-async def enter(base: str, token: str, case_id: str | None, clip: Path) -> ClientPeer:
-    peer = ClientPeer(base, token, case_id=case_id, clip=clip)
-    await peer.connect()
-    assert (await peer.join())["ok"]
-    return peer
 
 
 async def test_kill_9_mid_session_then_rejoin(tmp_path: Path) -> None:

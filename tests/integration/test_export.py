@@ -15,7 +15,7 @@ from server.identity.access import new_id
 from server.store.repository import RecordEdit, TranscriptLine
 from tests.builders import APPLICANT, RESPONDENT, account, case_with_parties
 from tests.conftest import Api
-from tests.integration.test_openapi import schema_validator
+from tests.openapi import schema_validator
 
 pytestmark = pytest.mark.asyncio
 

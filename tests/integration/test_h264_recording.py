@@ -24,8 +24,7 @@ import pytest_asyncio
 from recording.segments import H264_IDR, H264_PPS, H264_SPS, Segment, TrackRecorder
 from server.app import ROOMS
 from tests.live import Live, _live, enter
-from tests.media import make_clip
-from tests.unit.test_h264 import encode_h264, nal_types, sps_of, without_parameter_sets
+from tests.media import encode_h264, make_clip, nal_types, sps_of, without_parameter_sets
 
 FFPROBE = "/usr/bin/ffprobe" if os.access("/usr/bin/ffprobe", os.X_OK) else shutil.which("ffprobe")
 SIZE = (640, 360)  # 368 coded lines: the SPS crops 8

@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email
-import email.policy
 import ipaddress
-import json
 import logging
-import socket
 import ssl
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
@@ -47,10 +38,11 @@ from server.notify import (
     Message,
     Notifier,
     SmtpNotifier,
-    check_webhook_signature,
 )
 from tests.builders import TERMS, between_sessions
+from tests.channels import KEY, Gateway, Mailbox, smtp_server
 from tests.conftest import Api
+from tests.processes import free_port
 
 pytestmark = pytest.mark.asyncio
 
@@ -61,13 +53,6 @@ PHONE = "13912345678"
 SUBJECT = "（2026）京0105民调123号 调解协议送达通知"
 TEXT = "张三您好：\n\n请查收附件中的调解协议。验证码 482913，五分钟内有效，请勿告诉他人。\n"
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 64 + b"\n%%EOF\n"
-KEY = b"gateway-key-0123456789abcdef0123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def email_message(**kw: Any) -> Message:
@@ -79,50 +64,6 @@ def sms_message(**kw: Any) -> Message:
 
 
 # ------------------------------------------------------------------ the SMTP server
-
-
-@dataclass(frozen=True)
-class Received:
-    """One message as the recipient's server took it."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    content: bytes
-    over_tls: bool
-    login: bytes | None
-
-    def parsed(self) -> email.message.EmailMessage:
-        message = email.message_from_bytes(self.content, policy=email.policy.default)
-        assert isinstance(message, email.message.EmailMessage)
-        return message
-
-
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler: records what arrives; refuses every recipient with ``rcpt_reply`` when set."""
-
-    rcpt_reply: str = ""
-    received: list[Received] = field(default_factory=list)
-    starttls: int = 0
-
-    async def handle_RCPT(
-        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
-    ) -> str:
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes) and envelope.mail_from is not None
-        login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
-        over_tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, over_tls, login))
-        return "250 2.0.0 Ok: queued as 4F2A"
-
-    def handle_STARTTLS(self, server: SMTPServer, session: Session, envelope: Envelope) -> bool:
-        self.starttls += 1
-        return True
 
 
 @dataclass(frozen=True)
@@ -167,17 +108,6 @@ def accept_court_login(
 ) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"court", b"s3cret")
     return AuthResult(success=ok, handled=False, auth_data=auth_data)
-
-
-@contextmanager
-def smtp_server(mailbox: Mailbox, **kw: Any) -> Iterator[Controller]:
-    """A real SMTP server on a free loopback port (its own thread and event loop)."""
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **kw)
-    controller.start()
-    try:
-        yield controller
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -300,47 +230,6 @@ async def test_smtp_refuses_what_is_not_email(mailbox: tuple[Mailbox, Controller
 
 
 # ------------------------------------------------------------------ the SMS gateway
-
-
-@dataclass
-class Gateway:
-    """A real HTTP SMS gateway: checks our signature, then answers ``status`` (and ``answer`` on success)."""
-
-    url: str = ""
-    status: int = 200
-    answer: Any = field(default_factory=lambda: {"id": "gw-1"})
-    hold: asyncio.Event | None = None
-    """When set, requests wait for it (a gateway that does not answer in time)."""
-    received: list[dict[str, Any]] = field(default_factory=list)
-    bad_signatures: int = 0
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        timestamp = request.headers.get(HttpSmsGateway.TIMESTAMP_HEADER)
-        signature = request.headers.get(HttpSmsGateway.SIGNATURE_HEADER)
-        if not check_webhook_signature(KEY, timestamp, body, signature, now=time.time()):
-            self.bad_signatures += 1
-            return web.json_response({"error": "bad signature"}, status=401)
-        if self.hold is not None:
-            await self.hold.wait()
-        self.received.append(json.loads(body))
-        if self.status == 200 and isinstance(self.answer, str):
-            return web.Response(text=self.answer)
-        return web.json_response(self.answer if self.status == 200 else {"error": "no"}, status=self.status)
-
-
-@pytest_asyncio.fixture
-async def gateway() -> AsyncIterator[Gateway]:
-    gw = Gateway()
-    app = web.Application()
-    app.router.add_post("/sms", gw.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    gw.url = str(server.make_url("/sms"))
-    yield gw
-    if gw.hold is not None:
-        gw.hold.set()
-    await server.close()
 
 
 async def test_the_gateway_accepts_a_signed_message(gateway: Gateway) -> None:

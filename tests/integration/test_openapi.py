@@ -15,13 +15,9 @@ from server.config import Settings
 from server.domain.roles import AccountKind
 from tests.builders import account, case_with_parties
 from tests.conftest import Api
+from tests.openapi import schema_validator
 
 pytestmark = pytest.mark.asyncio
-
-
-def schema_validator(doc: dict[str, Any], name: str) -> jsonschema.Draft202012Validator:
-    schema = {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
-    return jsonschema.Draft202012Validator(schema)
 
 
 async def test_document_is_valid_and_covers_every_route(api: Api, tmp_path: Any) -> None:

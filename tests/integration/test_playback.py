@@ -40,9 +40,9 @@ from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store.repository import Account
-from tests.integration.test_openapi import schema_validator
 from tests.live import PASSWORD, Live, _live
 from tests.media import make_clip
+from tests.openapi import schema_validator
 from tests.peers import ClientPeer, _demuxed
 
 MODULE = pytest.mark.asyncio(loop_scope="module")

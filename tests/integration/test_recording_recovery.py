@@ -32,10 +32,10 @@ from server.domain import lifecycle as lc
 from server.domain.roles import Action
 from server.store import db
 from server.store.repository import AuditRecord, CaseRepository
-from tests.integration.test_crash import enter, free_port, segments, start, wait_segments
 from tests.live import Live, _live, prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
+from tests.processes import enter, free_port, segments, start, wait_segments
 
 pytestmark = pytest.mark.asyncio
 

@@ -23,8 +23,7 @@ from server.app import ROOMS, SIGNALING, build_app
 from server.config import Settings
 from server.store import db
 from tests.conftest import Clock
-from tests.integration.test_cluster import Cluster, cluster, redis_client  # noqa: F401 - fixtures
-from tests.live import PASSWORD, Live, _live, enter, prepare_case
+from tests.live import PASSWORD, Cluster, Live, _live, enter, prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
 

@@ -13,10 +13,10 @@ import pytest
 
 from server.store import db
 from server.store.repository import CaseRepository
-from tests.integration.test_crash import enter, free_port, start
 from tests.live import prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
+from tests.processes import enter, free_port, start
 
 pytestmark = pytest.mark.asyncio
 

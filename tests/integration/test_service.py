@@ -31,12 +31,11 @@ from tests.builders import (
     by_hand,
     signed_case,
 )
+from tests.channels import KEY, Gateway, Mailbox, smtp_server
 from tests.conftest import Api
-from tests.integration.test_notify import KEY, Gateway, Mailbox, gateway, smtp_server
 from tests.pdfs import pdf_text
 
 pytestmark = pytest.mark.asyncio
-__all__ = ["gateway"]  # the SMS gateway fixture, shared with test_notify
 
 SENDER = "service@court-mediation.test"
 

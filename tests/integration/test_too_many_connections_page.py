@@ -17,11 +17,9 @@ import pytest_asyncio
 import socketio
 
 from tests.e2e.chromium import PHONE
-from tests.e2e.conftest import browser
 from tests.live import Live, _live
 
 pytestmark = pytest.mark.asyncio
-__all__ = ["browser"]  # the Chromium fixture of the end-to-end tests
 
 MESSAGE = "同时打开的连接过多，请关闭其他窗口后重试。Too many connections; close other windows and try again."
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import fractions
 import io
 from typing import Any
 
 import av
-import numpy as np
 import pytest
 
 from recording.segments import (
@@ -20,54 +18,7 @@ from recording.segments import (
     h264_sps_size,
     with_parameter_sets,
 )
-
-START = b"\x00\x00\x00\x01"
-
-
-def encode_h264(
-    width: int,
-    height: int,
-    frames: int = 2,
-    *,
-    gop: int = 30,
-    pix_fmt: str = "yuv420p",
-    x264_params: str = "",
-) -> list[tuple[bytes, bool]]:
-    """Real H.264 from libx264 as a browser sends it: Annex B access units, SPS+PPS before every IDR."""
-    codec = av.CodecContext.create("libx264", "w")
-    assert isinstance(codec, av.VideoCodecContext)
-    codec.width, codec.height, codec.pix_fmt = width, height, pix_fmt
-    codec.time_base = fractions.Fraction(1, 30)
-    codec.framerate = fractions.Fraction(30)
-    codec.gop_size = gop
-    params = ":".join(p for p in (f"keyint={gop}:min-keyint={gop}:scenecut=0", x264_params) if p)
-    codec.options = {"preset": "ultrafast", "tune": "zerolatency", "bf": "0", "x264-params": params}
-    yy, xx = np.mgrid[0:height, 0:width]
-    out: list[tuple[bytes, bool]] = []
-    for i in range(frames):
-        img = np.empty((height, width, 3), dtype=np.uint8)
-        img[..., 0] = (xx + 4 * i) % 256
-        img[..., 1] = (yy + 2 * i) % 256
-        img[..., 2] = ((xx + yy) // 3 + i) % 256
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
-        frame.pts = i
-        out.extend((bytes(p), bool(p.is_keyframe)) for p in codec.encode(frame))
-    out.extend((bytes(p), bool(p.is_keyframe)) for p in codec.encode(None))
-    assert len(out) == frames
-    return out
-
-
-def nal_types(data: bytes) -> list[int]:
-    return [unit[0] & 0x1F for unit in h264_nal_units(data)]
-
-
-def sps_of(data: bytes) -> bytes:
-    return next(unit for unit in h264_nal_units(data) if unit[0] & 0x1F == H264_SPS)
-
-
-def without_parameter_sets(data: bytes) -> bytes:
-    """The access unit as a sender that sends SPS/PPS only once would send a later IDR."""
-    return b"".join(START + u for u in h264_nal_units(data) if u[0] & 0x1F not in (H264_SPS, H264_PPS))
+from tests.media import START, encode_h264, nal_types, sps_of, without_parameter_sets
 
 
 def decoded_size(packets: list[tuple[bytes, bool]]) -> tuple[int, int]:

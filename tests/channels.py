@@ -1,0 +1,107 @@
+"""The other end of the outbound channels, real and on loopback: an SMTP server (aiosmtpd) whose
+:class:`Mailbox` records what arrives, and an HTTP SMS :class:`Gateway` that checks our signature with
+:data:`KEY`. The ``gateway`` fixture (``tests/integration/conftest.py``) starts one."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, LoginPassword, Session
+
+from server.notify import HttpSmsGateway, check_webhook_signature
+from tests.processes import free_port
+
+KEY = b"gateway-key-0123456789abcdef0123"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as the recipient's server took it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    over_tls: bool
+    login: bytes | None
+
+    def parsed(self) -> email.message.EmailMessage:
+        message = email.message_from_bytes(self.content, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        return message
+
+
+@dataclass
+class Mailbox:
+    """An aiosmtpd handler: records what arrives; refuses every recipient with ``rcpt_reply`` when set."""
+
+    rcpt_reply: str = ""
+    received: list[Received] = field(default_factory=list)
+    starttls: int = 0
+
+    async def handle_RCPT(
+        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes) and envelope.mail_from is not None
+        login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
+        over_tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, over_tls, login))
+        return "250 2.0.0 Ok: queued as 4F2A"
+
+    def handle_STARTTLS(self, server: SMTPServer, session: Session, envelope: Envelope) -> bool:
+        self.starttls += 1
+        return True
+
+
+@contextmanager
+def smtp_server(mailbox: Mailbox, **kw: Any) -> Iterator[Controller]:
+    """A real SMTP server on a free loopback port (its own thread and event loop)."""
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **kw)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Gateway:
+    """A real HTTP SMS gateway: checks our signature, then answers ``status`` (and ``answer`` on success)."""
+
+    url: str = ""
+    status: int = 200
+    answer: Any = field(default_factory=lambda: {"id": "gw-1"})
+    hold: asyncio.Event | None = None
+    """When set, requests wait for it (a gateway that does not answer in time)."""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    bad_signatures: int = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        timestamp = request.headers.get(HttpSmsGateway.TIMESTAMP_HEADER)
+        signature = request.headers.get(HttpSmsGateway.SIGNATURE_HEADER)
+        if not check_webhook_signature(KEY, timestamp, body, signature, now=time.time()):
+            self.bad_signatures += 1
+            return web.json_response({"error": "bad signature"}, status=401)
+        if self.hold is not None:
+            await self.hold.wait()
+        self.received.append(json.loads(body))
+        if self.status == 200 and isinstance(self.answer, str):
+            return web.Response(text=self.answer)
+        return web.json_response(self.answer if self.status == 200 else {"error": "no"}, status=self.status)
