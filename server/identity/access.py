@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import deque
@@ -100,7 +101,13 @@ class LoginThrottle:
             if not q:
                 del self._failures[username]
         if failures + self._running.get(username, 0) >= self.limit:
-            raise TooManyAttempts("Too many failed attempts for this account; try again in 15 minutes")
+            # when the oldest failure leaves the window (attempts under way: a few seconds)
+            wait = q[0] + self.window - now if q and failures >= self.limit else 5.0
+            minutes = max(1, math.ceil(wait / 60))
+            raise TooManyAttempts(
+                f"Too many failed attempts for this account; try again in {minutes} minutes",
+                retry_after=max(1, math.ceil(wait)),
+            )
 
     async def verify(self, username: str, password: str, stored_hash: str) -> bool:
         """Check a password against its hash under the throttle (the hash runs in a worker thread)."""

@@ -246,8 +246,11 @@ async def test_concurrent_wrong_passwords_are_throttled(api: Api) -> None:
     statuses = sorted(status for status, _, _ in results)
     # before the fix: 40 × 401 (every attempt passed the check before the first failure was counted)
     assert statuses.count(401) == 5 and statuses.count(429) == 35, statuses
-    status, _, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    status, problem, resp = await api.call(
+        "POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+    )
     assert status == 429  # locked for the window, even with the right password
+    assert 800 <= int(resp.headers["Retry-After"]) <= 900 and "15 minutes" in problem["detail"]
 
 
 # ---------------------------------------------------------------- item 9: unhandled errors
