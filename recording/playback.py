@@ -337,8 +337,7 @@ def build_timeline(
     clips = []
     for track_name, participant, kind, run, segments in runs:
         clip_start = _iso(segments[0]["started_at"])
-        offsets = _laid_out(segments, clip_start)
-        end = clip_start + _seconds(max(o + float(s["duration"]) for o, s in zip(offsets, segments, strict=True)))
+        end = max(_iso(s["started_at"]) + _seconds(s["duration"]) for s in segments)
         clip_id = f"{participant}-{kind}-{run}"
         codec = codecs.get(clip_id) or DEFAULT_CODECS.get(kind, "")
         clips.append(
@@ -363,9 +362,9 @@ def build_timeline(
                         started_at=_iso(s["started_at"]),
                         duration=float(s["duration"]),
                         frames=int(s["frames"]),
-                        offset=offset,
+                        offset=(_iso(s["started_at"]) - clip_start).total_seconds(),
                     )
-                    for offset, s in zip(offsets, segments, strict=True)
+                    for s in segments
                 ),
             )
         )
@@ -581,20 +580,6 @@ def _output_for(codec: str, extradata: bytes | None) -> tuple[str, dict[str, str
             return "mp4", {"movflags": "frag_keyframe+empty_moov+default_base_moof", "fflags": "+bitexact"}
         return "mp4", {"fflags": "+bitexact"}
     return "webm", {"fflags": "+bitexact"}
-
-
-def _laid_out(segments: Sequence[dict[str, Any]], clip_start: datetime) -> list[float]:
-    """Each segment's offset in the clip as :func:`remux` places it: at its wall-clock offset, or
-    right after the previous segment where the wall clocks overlap (on a loaded machine frames
-    arrive in bursts, so a segment's wall-clock start can fall inside the previous one's span).
-    The timeline then says what the file holds, and the page keeps the tracks in step."""
-    offsets: list[float] = []
-    follows = 0.0
-    for segment in segments:
-        offset = max((_iso(segment["started_at"]) - clip_start).total_seconds(), follows)
-        offsets.append(offset)
-        follows = offset + float(segment["duration"])
-    return offsets
 
 
 def remux(parts: Sequence[tuple[float, bytes]]) -> Remuxed:
