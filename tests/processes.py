@@ -24,6 +24,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def store_of(data: Path) -> CaseRepository:
+    """The SQLite store of a server process's data folder, opened beside the process
+    (dispose of ``repo.engine`` at the end)."""
+    from server.store import db
+
+    return CaseRepository(db.create_engine(f"sqlite+aiosqlite:///{(data / 'mediation.db').resolve()}"))
+
+
 async def start(data: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_")}
     env.update(

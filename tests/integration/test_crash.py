@@ -15,13 +15,11 @@ import av
 import pytest
 
 from recording.vault import Vault, unseal
-from server.store import db
 from server.store.blobs import LocalBlobStore
-from server.store.repository import CaseRepository
 from tests.live import prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
-from tests.processes import enter, free_port, segments, start, wait_segments
+from tests.processes import enter, free_port, segments, start, store_of, wait_segments
 
 pytestmark = pytest.mark.asyncio
 
@@ -32,9 +30,7 @@ async def test_kill_9_mid_session_then_rejoin(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     clip = make_clip(tmp_path / "clip.webm", seconds=4)
     server = await start(data, port)
-    url = f"sqlite+aiosqlite:///{(data / 'mediation.db').resolve()}"
-    engine = db.create_engine(url)
-    repo = CaseRepository(engine)
+    repo = store_of(data)
     peers: list[ClientPeer] = []
     try:
         case_id, tokens, ids, _ = await prepare_case(base, repo, ("applicant",))
@@ -85,7 +81,7 @@ async def test_kill_9_mid_session_then_rejoin(tmp_path: Path) -> None:
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=15)
-        await engine.dispose()
+        await repo.engine.dispose()
 
 
 def _now() -> Any:

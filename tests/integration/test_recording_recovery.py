@@ -30,12 +30,11 @@ from server.api.routes import AUTH
 from server.app import ROOMS
 from server.domain import lifecycle as lc
 from server.domain.roles import Action
-from server.store import db
 from server.store.repository import AuditRecord, CaseRepository
 from tests.live import Live, _live, prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
-from tests.processes import enter, free_port, segments, start, wait_segments
+from tests.processes import enter, free_port, segments, start, store_of, wait_segments
 
 pytestmark = pytest.mark.asyncio
 
@@ -95,8 +94,7 @@ async def test_unsealed_then_sealed_after_kill_9_and_a_changed_byte_named(tmp_pa
     base = f"http://127.0.0.1:{port}"
     clip = make_clip(tmp_path / "clip.webm", seconds=4)
     server = await start(data, port)
-    engine = db.create_engine(f"sqlite+aiosqlite:///{(data / 'mediation.db').resolve()}")
-    repo = CaseRepository(engine)
+    repo = store_of(data)
     peers: list[ClientPeer] = []
     try:
         case_id, tokens, ids, _ = await prepare_case(base, repo, ("applicant",))
@@ -169,7 +167,7 @@ async def test_unsealed_then_sealed_after_kill_9_and_a_changed_byte_named(tmp_pa
         for peer in peers:
             await peer.close()
         await stop(server)
-        await engine.dispose()
+        await repo.engine.dispose()
 
 
 # ---------------------------------------------------------------- which sessions a start seals

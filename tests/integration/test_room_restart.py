@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from server.store import db
-from server.store.repository import CaseRepository
 from tests.live import prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
-from tests.processes import enter, free_port, start
+from tests.processes import enter, free_port, start, store_of
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,8 +25,7 @@ async def test_room_state_survives_kill_9_and_admitted_parties_go_straight_back_
     base = f"http://127.0.0.1:{port}"
     clip = make_clip(tmp_path / "clip.webm", seconds=4)
     server = await start(data, port)
-    engine = db.create_engine(f"sqlite+aiosqlite:///{(data / 'mediation.db').resolve()}")
-    repo = CaseRepository(engine)
+    repo = store_of(data)
     peers: list[ClientPeer] = []
     try:
         case_id, tokens, ids, _ = await prepare_case(base, repo, ("applicant", "respondent"))
@@ -103,4 +100,4 @@ async def test_room_state_survives_kill_9_and_admitted_parties_go_straight_back_
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=15)
-        await engine.dispose()
+        await repo.engine.dispose()
