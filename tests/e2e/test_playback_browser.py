@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store.repository import Account, TranscriptLine
+from tests.e2e.steps import poll
 from tests.live import PASSWORD, Live, _live
 from tests.media import make_clip
 from tests.peers import ClientPeer
@@ -43,18 +44,6 @@ SYNC = 0.3
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     async for value in _live(tmp_path, recording_segment_seconds=1.0):
         yield value
-
-
-async def poll(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.2) -> Any:
-    """Call ``check`` until it returns something truthy (bounded)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out: {what}")
-        await asyncio.sleep(every)
 
 
 async def record_session(live: Live, tmp_path: Path) -> str:
