@@ -15,8 +15,11 @@ each run in segments of a few seconds. For playback:
   seal and recorded SHA-256 are checked for each: a segment that fails is left
   out and named in :attr:`ClipMedia.skipped`, never served silently) and
   :func:`remux` joins them into one file **without re-encoding**: each
-  segment's packets are shifted by the segment's wall-clock offset from the
-  clip's start, so a clip stays aligned with the other tracks. VP8 and Opus go
+  segment's packets are shifted by the segment's offset from the clip's start,
+  which is its wall-clock offset (what keeps a clip aligned with the other
+  tracks) unless that would overlap the segment before it (:func:`lay_out`:
+  frames that reached the server in a burst); the timeline gives the same
+  offsets, so a clip's duration is its file's length. VP8 and Opus go
   into WebM, H.264 into fragmented MP4: what browsers play.
 - :class:`Withholding`: what a party who may play (``MEDIATION_PLAYBACK_PARTIES``)
   is *not* played: every segment, of every track, that overlaps a caucus period
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import json
 import logging
 from collections import OrderedDict
@@ -90,7 +94,7 @@ class ClipSegment:
     frames: int
     """Encoded frames."""
     offset: float
-    """Seconds from the clip's start to this segment's start (wall clock)."""
+    """Seconds from the clip's start to where the segment sits in the clip's file (see :func:`lay_out`)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ class Clip:
     start: float
     """Seconds from the session's origin to the clip's first frame."""
     duration: float
-    """Seconds from its first frame to the end of its last segment."""
+    """Seconds from its first frame to the end of its last segment, as laid out in its file."""
     started_at: datetime
     """Wall-clock start."""
     frames: int
@@ -298,6 +302,28 @@ def run_of(file: str, participant_id: str, kind: str) -> str:
     return "0"
 
 
+def lay_out(segments: Sequence[tuple[datetime, float]]) -> list[float]:
+    """Where each segment of one run sits in the run's file, in seconds from the first one's start.
+
+    ``segments``: (wall-clock start, duration) in recording order. A segment sits at its
+    wall-clock offset, unless that would overlap the one before it (frames that reached
+    the server in a burst: the first frame of a segment arrived late, or a sender caught
+    up), in which case it starts where the one before ends. :func:`remux` writes the
+    file this way, so a clip's duration is its file's length, and its interruptions are
+    where the file has none.
+    """
+    if not segments:
+        return []
+    first = segments[0][0]
+    offsets: list[float] = []
+    end = 0.0
+    for started_at, duration in segments:
+        offset = max((started_at - first).total_seconds(), end)
+        offsets.append(offset)
+        end = offset + duration
+    return offsets
+
+
 def build_timeline(
     manifest: dict[str, Any],
     codecs: dict[str, str] | None = None,
@@ -309,35 +335,21 @@ def build_timeline(
     """Lay out a manifest (``recording.archive`` format) for playback; ``codecs``: clip id -> codec."""
     codecs = codecs or {}
     runs: list[tuple[str, str, str, str, list[dict[str, Any]]]] = []  # track, participant, kind, run, segments
-    interruptions_raw: list[tuple[str, str, str, str, datetime, datetime]] = []
     for track in manifest["tracks"]:
         participant, kind = track["participant_id"], track["kind"]
-        segments = sorted(track["segments"], key=lambda s: (s["started_at"], s["index"]))
-        previous: dict[str, Any] | None = None
-        previous_run = ""
-        run_end: datetime | None = None  # the furthest end so far in this run (segments may overlap by jitter)
-        for segment in segments:
-            run = run_of(segment["file"], participant, kind)
-            if previous is None or run != previous_run:
-                runs.append((track["track"], participant, kind, run, []))
-            if previous is not None and run_end is not None:
-                end = run_end
-                start = _iso(segment["started_at"])
-                if run != previous_run:
-                    interruptions_raw.append((track["track"], participant, kind, "restart", end, max(start, end)))
-                elif (start - end).total_seconds() > GAP_TOLERANCE:
-                    interruptions_raw.append((track["track"], participant, kind, "gap", end, start))
-            runs[-1][4].append(segment)
-            segment_end = _iso(segment["started_at"]) + _seconds(segment["duration"])
-            run_end = segment_end if run != previous_run or run_end is None else max(run_end, segment_end)
-            previous, previous_run = segment, run
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for segment in track["segments"]:
+            by_run.setdefault(run_of(segment["file"], participant, kind), []).append(segment)
+        for run, mine in by_run.items():
+            mine.sort(key=lambda s: (int(s["index"]), s["started_at"]))
+            runs.append((track["track"], participant, kind, run, mine))
     if not runs:
         raise NotFound("No recording of this session")
     origin = min(_iso(r[4][0]["started_at"]) for r in runs)
     clips = []
     for track_name, participant, kind, run, segments in runs:
         clip_start = _iso(segments[0]["started_at"])
-        end = max(_iso(s["started_at"]) + _seconds(s["duration"]) for s in segments)
+        offsets = lay_out([(_iso(s["started_at"]), float(s["duration"])) for s in segments])
         clip_id = f"{participant}-{kind}-{run}"
         codec = codecs.get(clip_id) or DEFAULT_CODECS.get(kind, "")
         clips.append(
@@ -350,7 +362,7 @@ def build_timeline(
                 codec=codec,
                 media_type=MEDIA_TYPES.get((kind, codec), "application/octet-stream"),
                 start=(clip_start - origin).total_seconds(),
-                duration=(end - clip_start).total_seconds(),
+                duration=offsets[-1] + float(segments[-1]["duration"]),
                 started_at=clip_start,
                 frames=sum(int(s["frames"]) for s in segments),
                 segments=tuple(
@@ -362,25 +374,37 @@ def build_timeline(
                         started_at=_iso(s["started_at"]),
                         duration=float(s["duration"]),
                         frames=int(s["frames"]),
-                        offset=(_iso(s["started_at"]) - clip_start).total_seconds(),
+                        offset=offset,
                     )
-                    for s in segments
+                    for s, offset in zip(segments, offsets, strict=True)
                 ),
             )
         )
+    interruptions_raw: list[tuple[Clip, str, datetime, datetime]] = []
+    previous: Clip | None = None
+    for clip in sorted(clips, key=lambda c: (c.track, c.started_at)):
+        if previous is not None and previous.track == clip.track:
+            stopped = previous.started_at + _seconds(previous.duration)
+            interruptions_raw.append((clip, "restart", stopped, max(clip.started_at, stopped)))
+        for before, after in itertools.pairwise(clip.segments):
+            end = before.offset + before.duration
+            if after.offset - end > GAP_TOLERANCE:
+                at = clip.started_at
+                interruptions_raw.append((clip, "gap", at + _seconds(end), at + _seconds(after.offset)))
+        previous = clip
     duration = max(c.start + c.duration for c in clips)
     interruptions = tuple(
         Interruption(
-            track=t,
-            participant_id=p,
-            kind=k,
+            track=c.track,
+            participant_id=c.participant_id,
+            kind=c.kind,
             reason=reason,
             start=(a - origin).total_seconds(),
             end=(b - origin).total_seconds(),
             started_at=a,
             ended_at=b,
         )
-        for t, p, k, reason, a, b in interruptions_raw
+        for c, reason, a, b in interruptions_raw
     )
     caucus = tuple(
         CaucusPeriod(
@@ -585,10 +609,10 @@ def _output_for(codec: str, extradata: bytes | None) -> tuple[str, dict[str, str
 def remux(parts: Sequence[tuple[float, bytes]]) -> Remuxed:
     """Join Matroska segments of one track into one file, without re-encoding.
 
-    ``parts``: (seconds from the clip's start, segment file) in order. Each
-    segment's packets are shifted by its offset; a segment that would overlap the
-    previous one (wall clocks jitter) starts one frame after its last instead, so
-    timestamps only increase. CPU-bound: call it in a worker thread.
+    ``parts``: (seconds from the clip's start, segment file) in order, the
+    offsets being those :func:`lay_out` gives. Each segment's packets are shifted
+    by its offset; a segment that would still overlap the previous one starts one
+    frame after its last instead, so timestamps only increase. CPU-bound: call it in a worker thread.
     """
     if not parts:
         raise ValueError("nothing to remux")
