@@ -11,7 +11,7 @@ the real HTTP server and a real SMTP server on loopback (aiosmtpd), and measures
   index, the life-cycle change and the court's queue.
 * ``rule``: the judge's ``POST …/confirmation/ruling``: the ruling rendered, signed with the court's
   key, stored, and served on both parties. The baselines: sealing that kind of document alone
-  (``server.agreement.signing.seal``: one PAdES certifying signature with a timestamp) and
+  (``server.signing.usecases.seal``: one PAdES certifying signature with a timestamp) and
   rendering it alone (fpdf2 with the embedded CJK font subset: most of the cost).
 
     .venv/bin/python bench/service.py --quick
@@ -40,14 +40,14 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
 
-from server.api.routes import SERVICE  # noqa: E402
-from server.api.serving import SERVING  # noqa: E402
-from server.api.signing import SIGNING  # noqa: E402
 from server.app import build_app  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.confirmation.documents import RulingFacts, render_ruling  # noqa: E402
 from server.documents.sealed import seal  # noqa: E402
+from server.e_service.endpoints import SERVING  # noqa: E402
+from server.http.kit import SERVICE  # noqa: E402
 from server.notify import Attachment, ChannelNotifier, LogNotifier, Message, SmtpNotifier  # noqa: E402
+from server.signing.endpoints import SIGNING  # noqa: E402
 from server.store import db  # noqa: E402
 from tests.builders import COURT, judge_of, signed_case  # noqa: E402
 from tests.channels import Mailbox, smtp_server  # noqa: E402

@@ -6,7 +6,7 @@
     └── SigningRefused          field already signed, document locked, no such page, box outside the page
 
 The library knows nothing of HTTP: an application maps these classes to its own answers (the
-mediation server's edge, ``server.api.problems``, makes them ``e_sign_error`` 500, ``ca_error`` 500,
+mediation server's edge, ``server.http.problems``, makes them ``e_sign_error`` 500, ``ca_error`` 500,
 ``timestamp_failed`` 502 and ``signing_refused`` 409 problems).
 
 Messages carry field names, page numbers and file paths, never a signer's name or identifiers.

@@ -4,7 +4,7 @@ A media element asks for a clip in pieces (``Range: bytes=0-``, then more as it
 plays and seeks). Building a clip (opening every segment's seal, checking its
 hash, remuxing) for each piece costs the whole clip every time, so the file a
 playback built is kept here and the later pieces are read from it
-(``server.api.playback``: a request that opens a playback, with no ``Range`` or
+(``server.record.playback``: a request that opens a playback, with no ``Range`` or
 one from byte 0, builds afresh and is audited; the others are served from here).
 
 Nothing of a recording reaches the disk unencrypted: each file is written in

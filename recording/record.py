@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from server.cases import CaseService
+from server.cases.usecases import CaseService
 from server.domain.lifecycle import SessionStatus
 from server.domain.roles import Action
 from server.errors import InvalidCommand, NotFound, RecordFinalised, SessionNotEnded

@@ -28,7 +28,7 @@ from rooms import model as rm
 from rooms.directory import LocalDirectory, RoomDirectory
 from rooms.media import MediaListener, MediaSession
 from rooms.model import Presence, Room
-from server.cases import CaseLog, CaseService
+from server.cases.usecases import CaseLog, CaseService
 from server.domain import lifecycle as lc
 from server.domain.lifecycle import CaseState, SessionStatus
 from server.domain.roles import Action, Role

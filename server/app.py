@@ -11,19 +11,21 @@ from typing import Any
 
 from aiohttp import web
 
-from server.api import routes, table
-from server.api.problems import problem_middleware
-from server.cases import CaseService
+from server import endpoints
+from server.cases.endpoints import SERVICE
+from server.cases.usecases import CaseService
 from server.config import Settings
 from server.errors import ConfigError
+from server.http import kit
+from server.http.problems import problem_middleware
 from server.identity.access import Authenticator
 from server.identity.keys import SIGNING_CODES, TOKENS, derive_key
 from server.identity.tokens import TokenSigner
+from server.outbound.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
 from server.store import db
 from server.store.blobs import LocalBlobStore
 from server.store.files import private_data_folder
 from server.store.repository import CaseRepository
-from server.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
 from web import add_pages
 
 ROOMS: web.AppKey[Any] = web.AppKey("rooms", object)
@@ -33,7 +35,7 @@ SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
 DELIVERIES: web.AppKey[Any] = web.AppKey("deliveries", object)
 """The delivery worker of electronic service (tests run its rounds by hand too)."""
 DEADLINES: web.AppKey[Any] = web.AppKey("deadlines", object)
-"""The deadline scheduler of the life cycle (``server.deadlines``; tests poke it after moving the clock)."""
+"""The deadline scheduler of the life cycle (``server.outbound.deadlines``; tests poke it after moving the clock)."""
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def build_components(settings: Settings) -> Components:
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: routes.Handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: kit.Handler) -> web.StreamResponse:
     """Headers every response carries."""
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -101,25 +103,25 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         middlewares=[security_headers, problem_middleware],
         client_max_size=settings.max_document_bytes + 1024,
     )
-    app[routes.SERVICE] = components.service
-    app[routes.AUTH] = components.auth
-    app[routes.CLOCK] = clock
-    app[routes.SETTINGS_MAX_BODY] = settings.max_body_bytes
-    app[routes.SETTINGS_MAX_DOC] = settings.max_document_bytes
-    app[routes.BASE_URL] = settings.base_url
-    table.add_routes(app)
-    from server.api.pages import PAGES
+    app[SERVICE] = components.service
+    app[kit.AUTH] = components.auth
+    app[kit.CLOCK] = clock
+    app[kit.SETTINGS_MAX_BODY] = settings.max_body_bytes
+    app[kit.SETTINGS_MAX_DOC] = settings.max_document_bytes
+    app[kit.BASE_URL] = settings.base_url
+    endpoints.add_routes(app)
+    from server.cases.pages import PAGES
     from server.documents.pages import PageImages
 
     app[PAGES] = PageImages()
     add_pages(app, connect_origins=settings.cluster_url_list)
     _add_live_rooms(app, settings, components, clock)
-    from server.api.export import EXPORTER
-    from server.export import CaseExporter
+    from server.export.endpoints import EXPORTER
+    from server.export.usecases import CaseExporter
 
     app[EXPORTER] = CaseExporter(components.service, clock)
-    from server.api.confirmation import CONFIRMATIONS
-    from server.api.serving import SERVING
+    from server.confirmation.endpoints import CONFIRMATIONS
+    from server.e_service.endpoints import SERVING
 
     app[EXPORTER].sections += [app[SERVING].export_section, app[CONFIRMATIONS].export_section]
     if settings.webhook_urls:
@@ -127,7 +129,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         urls = parse_urls(settings.webhook_urls)
         app[WEBHOOKS] = WebhookDispatcher(components.repo.engine, urls, secret, clock, settings.webhook_timeout)
         app.on_response_prepare.append(poke_after_write)
-    from server.deadlines import DeadlineScheduler
+    from server.outbound.deadlines import DeadlineScheduler
 
     app[DEADLINES] = DeadlineScheduler(components.repo, clock, interval=settings.deadline_interval)
 
@@ -137,8 +139,8 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         await _seal_interrupted_recordings(app, clock)  # before listening: no room of this node is live
         if WEBHOOKS in app:
             await app[WEBHOOKS].start()  # after the migrations: it reads the outbox
-        if app[routes.TRANSCRIBER] is not None:
-            await app[routes.TRANSCRIBER].start()  # workers load the model in the background
+        if app[kit.TRANSCRIBER] is not None:
+            await app[kit.TRANSCRIBER].start()  # workers load the model in the background
         app[DELIVERIES].start()
         app[DEADLINES].start()  # after the migrations; its first round issues what passed while down
 
@@ -148,8 +150,8 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         await app[DELIVERIES].close()
         await app[DEADLINES].close()
         await app[ROOMS].close_all()
-        if app[routes.TRANSCRIBER] is not None:
-            await app[routes.TRANSCRIBER].close()
+        if app[kit.TRANSCRIBER] is not None:
+            await app[kit.TRANSCRIBER].close()
 
     async def on_cleanup(_app: web.Application) -> None:
         await components.repo.engine.dispose()
@@ -166,7 +168,7 @@ async def _seal_interrupted_recordings(app: web.Application, clock: Callable[[],
     from recording.recovery import seal_interrupted
 
     try:
-        await seal_interrupted(app[routes.RECORDINGS], clock(), app[ROOMS].directory.hosted_elsewhere)
+        await seal_interrupted(app[kit.RECORDINGS], clock(), app[ROOMS].directory.hosted_elsewhere)
     except Exception:
         logger.exception("sealing the recordings of interrupted sessions failed")
 
@@ -207,7 +209,7 @@ def _add_live_rooms(
             threads=settings.transcript_threads,
         )
         transcriber = TranscriptionPool(spec, settings.transcript_workers, settings.transcript_language, clock=clock)
-    app[routes.TRANSCRIBER] = transcriber
+    app[kit.TRANSCRIBER] = transcriber
     vault = Vault(components.repo, settings.master_key())
     archive = RecordingArchive(components.repo, components.service.blobs, vault, settings.manifest_key())
     rooms = RoomService(
@@ -241,32 +243,32 @@ def _add_live_rooms(
     app.on_shutdown.append(close_signaling)
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
-    app[routes.RECORDINGS] = archive
+    app[kit.RECORDINGS] = archive
     from recording.record import RecordService
     from recording.record_pdf import render_record
-    from server.api.transcript import RECORDS
+    from server.record.transcript import RECORDS
 
     app[RECORDS] = RecordService(components.service, render_record)
-    from server.agreement.service import AgreementService
-    from server.api.agreement import AGREEMENTS
-    from server.api.playback import PLAYBACK_PARTIES
+    from server.agreement.endpoints import AGREEMENTS
+    from server.agreement.usecases import AgreementService
+    from server.record.playback import PLAYBACK_PARTIES
 
     app[AGREEMENTS] = AgreementService(components.service)
-    from server.api.signing import SIGNING
+    from server.signing.endpoints import SIGNING
 
     app[SIGNING] = signing_keys(settings, clock)
-    from server.agreement.signing import SigningService
-    from server.api.agreement import SIGNINGS
     from server.notify import Notifier, build_notifier
+    from server.signing.endpoints import SIGNINGS
+    from server.signing.usecases import SigningService
 
     notifier: Notifier = build_notifier(settings)
     app[NOTIFIER] = notifier
     code_key = derive_key(settings.signing_key(), SIGNING_CODES)
     app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, code_key)
-    from server.api.serving import SERVING
-    from server.serving.service import ServingService
-    from server.serving.worker import DeliveryWorker
-    from server.store.serving import ServiceStore
+    from server.e_service.endpoints import SERVING
+    from server.e_service.store import ServiceStore
+    from server.e_service.usecases import ServingService
+    from server.outbound.delivery import DeliveryWorker
 
     serving = ServingService(
         components.service,
@@ -281,9 +283,9 @@ def _add_live_rooms(
     serving.poke = worker.poke
     app[SERVING] = serving
     app[DELIVERIES] = worker
-    from server.api.confirmation import CONFIRMATIONS
-    from server.confirmation.service import ConfirmationService
-    from server.store.confirmation import ConfirmationStore
+    from server.confirmation.endpoints import CONFIRMATIONS
+    from server.confirmation.store import ConfirmationStore
+    from server.confirmation.usecases import ConfirmationService
 
     app[CONFIRMATIONS] = ConfirmationService(
         components.service, ConfirmationStore(components.repo.engine), serving, app[SIGNING]
@@ -292,7 +294,7 @@ def _add_live_rooms(
     app[PLAYBACK_PARTIES] = settings.playback_parties
     if settings.playback_cache_mb > 0:
         from recording.clipcache import ClipCache
-        from server.api.playback import CLIP_CACHE
+        from server.record.playback import CLIP_CACHE
 
         clips = app[CLIP_CACHE] = ClipCache(settings.playback_cache_mb * 1024 * 1024)
 
@@ -306,7 +308,7 @@ def signing_keys(settings: Settings, clock: Callable[[], datetime]) -> Any:
     """The platform's signing CA (configured, or generated once in the data folder) and its TSA."""
     from e_sign.ca import PlatformCA
     from e_sign.tsa import TimestampAuthority
-    from server.agreement.signing import Keys
+    from server.signing.usecases import Keys
 
     folder = settings.data_dir / "signing"
     ca = PlatformCA.load_or_create(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from e_sign.errors import ESignError
 from server.app import build_components, serve, utc_now
-from server.cases import NewParticipant
+from server.cases.usecases import NewParticipant
 from server.config import Settings, load_settings
 from server.domain.roles import AccountKind, Role
 from server.errors import MediationError
@@ -273,8 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _verify_signatures(settings: Settings, path: Path, as_json: bool) -> int:
     """Print a report per signature; exit 0 only if every signature holds."""
     from e_sign.verify import verify_pdf
-    from server.api.signing import report_view
     from server.app import signing_keys, utc_now
+    from server.signing.endpoints import report_view
 
     try:
         pdf = path.read_bytes()

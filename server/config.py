@@ -130,7 +130,7 @@ class Settings:
     when the gateway accepted it."""
     webhook_urls: str = ""
     """Comma-separated http(s) URLs that receive a signed JSON POST for every change of a case's state
-    (see ``server.webhooks``); empty: no webhooks."""
+    (see ``server.outbound.webhooks``); empty: no webhooks."""
     webhook_secret: str = field(default="", repr=False)
     """Shared key that signs webhook requests (HMAC-SHA256, at least 32 characters); needed with ``webhook_urls``."""
     webhook_timeout: float = 10.0

@@ -2,7 +2,7 @@
 
 Every error the server raises on purpose derives from :class:`MediationError`;
 the HTTP edge maps each class to a problem response in one place
-(``server.api.problems``) and everything else becomes a bare 500 without a
+(``server.http.problems``) and everything else becomes a bare 500 without a
 stack trace in the response::
 
     MediationError                       code

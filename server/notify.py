@@ -44,16 +44,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from typing import Literal, Protocol, cast
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from server.domain.participants import mask_phone
 from server.errors import DeliveryFailed
-
-if TYPE_CHECKING:
-    from server.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -434,7 +431,32 @@ class ChannelNotifier:
         return await self.adapter(message.channel).send(message)
 
 
-def build_notifier(settings: Settings) -> Notifier:
+class NotifierSettings(Protocol):
+    """What :func:`build_notifier` reads of the server's settings (``server.config.Settings`` has it)."""
+
+    @property
+    def notifier(self) -> str: ...
+    @property
+    def smtp_host(self) -> str: ...
+    @property
+    def smtp_port(self) -> int: ...
+    @property
+    def smtp_tls(self) -> str: ...
+    @property
+    def smtp_username(self) -> str: ...
+    @property
+    def smtp_password(self) -> str: ...
+    @property
+    def smtp_from(self) -> str: ...
+    @property
+    def smtp_timeout(self) -> float: ...
+    @property
+    def sms_gateway_url(self) -> str: ...
+    @property
+    def sms_gateway_key(self) -> str: ...
+
+
+def build_notifier(settings: NotifierSettings) -> Notifier:
     """The notifier the settings describe: SMTP and the SMS gateway where configured, else the fallback."""
     fallback: Notifier = ConsoleNotifier() if settings.notifier == "console" else LogNotifier()
     email: Notifier | None = None

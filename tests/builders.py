@@ -17,12 +17,12 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from server.api.agreement import SIGNINGS
 from server.app import DELIVERIES
 from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.notify import OutboxNotifier
+from server.signing.endpoints import SIGNINGS
 from server.store.repository import Account
 from tests.conftest import Api
 

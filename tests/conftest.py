@@ -141,7 +141,7 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as http:
-        from server.api.routes import SERVICE
+        from server.cases.endpoints import SERVICE
 
         yield Api(str(server.make_url("")).rstrip("/"), http, clock, settings, app[SERVICE].repo, app)
     await server.close()

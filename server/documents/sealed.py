@@ -1,8 +1,8 @@
 """Sealed documents: what the platform or a court issues, signed once so that no later change goes unseen.
 
 Three court documents are built this way, each by its own stage: the completion certificate of the
-signing (签署完成证明, ``server.agreement.certificate``), the proof of service (送达回证,
-``server.serving.proof``) and the court's documents of judicial confirmation (application, request for
+signing (签署完成证明, ``server.signing.certificate``), the proof of service (送达回证,
+``server.e_service.proof``) and the court's documents of judicial confirmation (application, request for
 material, ruling: ``server.confirmation.documents``). Each stage renders its facts to an unsigned PDF
 with one :class:`~server.documents.pdf.SignatureBox`; :func:`render_sealed` renders it off the event loop
 and :func:`seal` puts one certifying PAdES signature (:mod:`e_sign`: no later change allowed) in the
@@ -37,7 +37,7 @@ Facts = TypeVar("Facts")
 
 
 class SealingKeys(Protocol):
-    """What sealing needs: the issuing CA and a time-stamper (``server.agreement.signing.Keys`` is one)."""
+    """What sealing needs: the issuing CA and a time-stamper (``server.signing.usecases.Keys`` is one)."""
 
     @property
     def ca(self) -> PlatformCA:

@@ -333,7 +333,7 @@ class CaseRepository:
         conn: AsyncConnection, case_id: str, head: ChainHead, records: Sequence[AuditRecord], now: datetime
     ) -> ChainHead:
         rows = []
-        outbox: list[dict[str, Any]] = []  # state changes for server.webhooks, in this same transaction
+        outbox: list[dict[str, Any]] = []  # state changes for server.outbound.webhooks, in this same transaction
         for rec in records:
             entry = audit.next_entry(head, case_id, now, rec.actor, rec.action, rec.details)
             rows.append(

@@ -327,7 +327,7 @@ outbox_events = Table(
     Column("at", UTCDateTime(), nullable=False),
 )
 """Events for the outside world, written in the same transaction as the audit entry they announce
-(``seq``: that entry's number); ``server.webhooks`` delivers them. Never personal data."""
+(``seq``: that entry's number); ``server.outbound.webhooks`` delivers them. Never personal data."""
 
 webhook_deliveries = Table(
     "webhook_deliveries",
@@ -382,6 +382,6 @@ deadlines = Table(
     Column("done_at", UTCDateTime(), nullable=True),
     Column("outcome", String(16), nullable=True),
 )
-"""Each life-cycle deadline that came due (``server.deadlines``): the node that claimed it and until
+"""Each life-cycle deadline that came due (``server.outbound.deadlines``): the node that claimed it and until
 when (a lease a dead node's claim runs out of), and once settled, when and how: ``issued`` (its
 command was applied), ``moot`` (the case had moved on) or ``refused`` (the life cycle refused it)."""

@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 
 from recording.asr.scoring import wer, words
-from server.api.routes import TRANSCRIBER
 from server.app import ROOMS
+from server.http.kit import TRANSCRIBER
 from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
 from tests.e2e.steps import admit, poll
 from tests.live import PASSWORD, Live, _live

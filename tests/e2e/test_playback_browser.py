@@ -22,9 +22,9 @@ import pytest
 import pytest_asyncio
 
 from recording.playback import RecordingPlayback
-from server.api.routes import RECORDINGS
 from server.app import ROOMS
 from server.domain.roles import AccountKind
+from server.http.kit import RECORDINGS
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store.repository import Account, TranscriptLine

@@ -18,9 +18,8 @@ import pytest_asyncio
 from PIL import Image
 
 from e_sign.verify import verify_pdf
-from server.api.agreement import SIGNINGS
-from server.api.signing import SIGNING
 from server.notify import OutboxNotifier
+from server.signing.endpoints import SIGNING, SIGNINGS
 from tests.builders import TERMS, code_for, mark
 from tests.e2e.chromium import PHONE
 from tests.e2e.steps import draw

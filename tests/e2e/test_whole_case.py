@@ -31,15 +31,14 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from server.api.agreement import SIGNINGS
-from server.api.routes import TRANSCRIBER
-from server.api.serving import SERVING
-from server.api.signing import SIGNING
 from server.app import ROOMS
 from server.domain.roles import AccountKind
+from server.e_service.endpoints import SERVING
+from server.http.kit import TRANSCRIBER
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.notify import ChannelNotifier, OutboxNotifier, SmtpNotifier, check_webhook_signature
+from server.signing.endpoints import SIGNING, SIGNINGS
 from server.store.repository import Account
 from tests.builders import TERMS, code_for, mark
 from tests.channels import Mailbox, smtp_server

@@ -424,7 +424,7 @@ async def test_generated_case_number_collision_draws_again(api: Api, monkeypatch
     )
     assert status == 201
     numbers = iter([first["number"], "TJ-FRESH-0001"])
-    monkeypatch.setattr("server.cases._case_number", lambda now: next(numbers))
+    monkeypatch.setattr("server.cases.usecases._case_number", lambda now: next(numbers))
     status, second, _ = await api.call(
         "POST", "/api/v1/cases", mediator, json={"kind": "traffic_accident", "title": "b"}
     )

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from e_sign.verify import verify_pdf
-from server.api.signing import SIGNING
 from server.domain.roles import AccountKind
+from server.signing.endpoints import SIGNING
 from tests.builders import COURT, PASSWORD, account, judge_of, served_case
 from tests.conftest import Api
 from tests.pdfs import make_nss_db, pdf_text, pdfsig, require_pdf_tools

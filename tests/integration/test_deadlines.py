@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import insert, select
 
 from server.app import DEADLINES, build_app
-from server.deadlines import DeadlineScheduler
 from server.domain import lifecycle as lc
+from server.outbound.deadlines import DeadlineScheduler
 from server.store import db
 from server.store import schema as t
 from server.store.repository import CaseRepository, records_from_events

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from server.api.serving import SERVING
 from server.app import DELIVERIES
+from server.e_service.endpoints import SERVING
 from server.notify import Delivery, Message
 from tests.builders import APPLICANT, case_with_parties
 from tests.conftest import Api
@@ -86,7 +86,7 @@ async def test_an_unexpected_failure_is_logged_without_its_message(api: Api, cap
     await _serve(api, c, await _document(api, c, "现场说明"))
     caplog.set_level(logging.DEBUG)
     assert await worker.tick() == 1
-    failed = [r for r in caplog.records if r.name == "server.serving.worker"]
+    failed = [r for r in caplog.records if r.name == "server.outbound.delivery"]
     assert failed and "GatewayDown" in failed[0].getMessage(), caplog.text
     assert APPLICANT["phone"] not in caplog.text and "no route" not in caplog.text
     assert all(r.exc_info is None for r in failed)  # no traceback: its frames' values are not for the log

@@ -674,5 +674,5 @@ def test_e_sign_imports_no_edge(tmp_path: Path) -> None:
     import grimp
 
     graph = grimp.build_graph("e_sign", "server", "rooms", "signaling", "recording", "web", cache_dir=None)
-    for edge in ("server.api", "server.app", "server.cli", "rooms", "signaling", "web"):
+    for edge in ("server.http", "server.endpoints", "server.app", "server.cli", "rooms", "signaling", "web"):
         assert not graph.chain_exists(importer="e_sign", imported=edge, as_packages=True), edge

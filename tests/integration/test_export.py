@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from server.api.export import EXPORTER
 from server.domain.roles import AccountKind
+from server.export.endpoints import EXPORTER
 from server.identity.access import new_id
 from server.store.repository import RecordEdit, TranscriptLine
 from tests.builders import APPLICANT, RESPONDENT, account, case_with_parties

@@ -13,9 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from e_sign.verify import verify_pdf
-from server.api.agreement import SIGNINGS
-from server.api.signing import SIGNING
 from server.notify import OutboxNotifier
+from server.signing.endpoints import SIGNING, SIGNINGS
 from tests.builders import TERMS, code_for, mark
 from tests.live import _live
 

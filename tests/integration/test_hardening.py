@@ -88,9 +88,9 @@ async def test_a_body_over_the_limit_is_refused_even_without_content_length(api:
 
 
 async def test_a_body_that_stalls_is_refused_with_408(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from server.api import routes
+    from server.http import kit
 
-    monkeypatch.setattr(routes, "BODY_IDLE_TIMEOUT", 0.5)
+    monkeypatch.setattr(kit, "BODY_IDLE_TIMEOUT", 0.5)
     head = (
         b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Connection: close\r\nContent-Length: 60\r\n\r\n"

@@ -26,8 +26,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server.agreement.signing import SigningService
-from server.api.agreement import SIGNINGS
 from server.errors import DeliveryFailed
 from server.notify import (
     Attachment,
@@ -39,6 +37,8 @@ from server.notify import (
     Notifier,
     SmtpNotifier,
 )
+from server.signing.endpoints import SIGNINGS
+from server.signing.usecases import SigningService
 from tests.builders import TERMS, between_sessions
 from tests.channels import KEY, Gateway, Mailbox, smtp_server
 from tests.conftest import Api

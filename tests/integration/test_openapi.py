@@ -9,10 +9,10 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from server.api.table import ENDPOINTS
 from server.app import build_app
 from server.config import Settings
 from server.domain.roles import AccountKind
+from server.endpoints import ENDPOINTS
 from tests.builders import account, case_with_parties
 from tests.conftest import Api
 from tests.openapi import schema_validator

@@ -32,13 +32,13 @@ from recording.playback import (
     run_of,
     withholding_for,
 )
-from server.api.playback import PLAYBACK_PARTIES
 from server.app import ROOMS, build_app
 from server.config import Settings
 from server.domain.audit import AuditEntry
 from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
+from server.record.playback import PLAYBACK_PARTIES
 from server.store.repository import Account
 from tests.live import PASSWORD, Live, _live
 from tests.media import make_clip

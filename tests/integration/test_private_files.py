@@ -48,7 +48,7 @@ async def run_and_write(data: Path) -> dict[str, int]:
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
-        from server.api.routes import SERVICE
+        from server.cases.endpoints import SERVICE
 
         repo: CaseRepository = app[SERVICE].repo
         await repo.create_account(

@@ -26,10 +26,10 @@ import pytest_asyncio
 from recording.recovery import ENDED_WINDOW, candidates, seal_interrupted
 from recording.vault import seal
 from rooms.directory import RedisDirectory
-from server.api.routes import AUTH
 from server.app import ROOMS
 from server.domain import lifecycle as lc
 from server.domain.roles import Action
+from server.http.kit import AUTH
 from server.store.repository import AuditRecord, CaseRepository
 from tests.live import Live, _live, prepare_case
 from tests.media import make_clip

@@ -22,9 +22,9 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
 from e_sign.verify import verify_pdf
-from server.api.serving import SERVING
-from server.api.signing import SIGNING
+from server.e_service.endpoints import SERVING
 from server.notify import ChannelNotifier, HttpSmsGateway, LogNotifier, SmtpNotifier, sign_webhook
+from server.signing.endpoints import SIGNING
 from tests.builders import (
     SERVICE_APPLICANT,
     SERVICE_RESPONDENT,

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from server.api.serving import SERVING
 from server.app import DELIVERIES
-from server.serving.service import ServingService
-from server.store.serving import RecipientRow, ServiceRow, ServiceStore
+from server.e_service.endpoints import SERVING
+from server.e_service.store import RecipientRow, ServiceRow, ServiceStore
+from server.e_service.usecases import ServingService
 from tests.builders import case_with_parties
 from tests.conftest import Api
 

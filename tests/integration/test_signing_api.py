@@ -15,7 +15,7 @@ from cryptography import x509
 
 from e_sign.pades import prepare_signature_fields
 from e_sign.tsa import InProcessTimeStamper
-from server.api.signing import SIGNING
+from server.signing.endpoints import SIGNING
 from tests.builders import case_with_parties
 from tests.conftest import Api
 from tests.pdfs import Platform, build_agreement, require_pdf_tools, sign_as

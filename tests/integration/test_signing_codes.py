@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server.agreement.service import DRAFT_KIND
-from server.agreement.signing import MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY, SIGNING_KIND
-from server.api.agreement import SIGNINGS
+from server.agreement.usecases import DRAFT_KIND
 from server.app import DEADLINES
 from server.domain import lifecycle as lc
 from server.identity.tokens import TokenClaims, TokenKind, TokenSigner, new_token_id
 from server.notify import OutboxNotifier
+from server.signing.endpoints import SIGNINGS
+from server.signing.usecases import MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY, SIGNING_KIND
 from server.store import schema as t
 from server.store.repository import AuditRecord, DocumentRecord
 from tests.builders import TERMS, between_sessions, code_for, mark

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from e_sign.verify import verify_pdf
-from server.api.agreement import SIGNINGS
-from server.api.signing import SIGNING
 from server.domain.roles import AccountKind
 from server.notify import OutboxNotifier
+from server.signing.endpoints import SIGNING, SIGNINGS
 from tests.builders import PASSWORD, SERVICE_APPLICANT, TERMS, account, between_sessions, code_for, mark, signed_case
 from tests.conftest import Api
 from tests.pdfs import pdf_text

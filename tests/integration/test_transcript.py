@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 
 from recording.asr.scoring import wer
-from server.api.routes import TRANSCRIBER
 from server.app import ROOMS
+from server.http.kit import TRANSCRIBER
 from tests.live import Live, _live, enter
 from tests.media import make_clip
 from tests.speech import MODELS, speech

@@ -24,13 +24,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from server.api.routes import SERVICE
 from server.app import build_app, utc_now
+from server.cases.endpoints import SERVICE
 from server.config import Settings, load_settings
 from server.errors import ConfigError
 from server.notify import check_webhook_signature
-from server.store import schema as t
-from server.webhooks import (
+from server.outbound.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -39,6 +38,7 @@ from server.webhooks import (
     endpoint_key,
     masked_host,
 )
+from server.store import schema as t
 from tests.builders import APPLICANT, RESPONDENT, case_with_parties
 from tests.conftest import Api, Clock
 

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestServer
 
 from e_sign import CAError, ESignError, SigningRefused, TimestampError
 from e_sign.pades import default_font
-from server.api.problems import PROBLEM_TYPE, problem_middleware
 from server.documents.pdf import find_fonts, signature_font
 from server.errors import MediationError
+from server.http.problems import PROBLEM_TYPE, problem_middleware
 
 ANSWERS = [
     (SigningRefused('The signature field "Signature_p1" is already signed'), 409, "signing_refused"),

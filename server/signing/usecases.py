@@ -46,8 +46,8 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from server.agreement.service import TERMS_KIND
-from server.cases import CaseService, document_view
+from server.agreement.usecases import TERMS_KIND
+from server.cases.usecases import CaseService, document_view
 from server.domain import lifecycle as lc
 from server.domain.roles import Action, Role, role_name
 from server.domain.time import BEIJING
@@ -546,12 +546,12 @@ class SigningService:
 
     async def _certificate_pdf(self, case: lc.Case, now: datetime) -> bytes:
         from e_sign.verify import verify_pdf
-        from server.agreement.certificate import (
+        from server.documents.sealed import render_sealed
+        from server.signing.certificate import (
             CertificateFacts,
             SignedBy,
             render_certificate,
         )
-        from server.documents.sealed import render_sealed
 
         assert case.signing is not None
         final = await self._current(case.id)

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from server import __version__
-from server.api import schemas as s
-from server.api.routes import Endpoint
+from server.http import schemas as s
+from server.http.kit import Endpoint
 
 _PARAM = re.compile(r"{([a-z_]+)}")
 _REF = "#/components/schemas/{model}"
@@ -29,7 +29,7 @@ and the interlinear annotation marks. ``test_openapi`` holds this to what the se
 PLAIN_TEXT = f"^[^{CONTROLS}]*$"
 """The pattern of request text without a pattern of its own."""
 PLAIN_NOT_BLANK = f"^[^{CONTROLS}]*[^\\s{CONTROLS}][^{CONTROLS}]*$"
-"""The pattern of request text that must not be blank (:data:`server.api.schemas.NOT_BLANK`)."""
+"""The pattern of request text that must not be blank (:data:`server.http.schemas.NOT_BLANK`)."""
 
 
 def plain_text(schema: Any) -> Any:

@@ -7,11 +7,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import AwareDatetime, Field
 
-from server.api import schemas as s
-from server.api.routes import _CASE, Endpoint, case_id, principal, respond
 from server.domain.lifecycle import CaseState
 from server.domain.roles import Role
-from server.export import CaseExporter
+from server.export.usecases import CaseExporter
+from server.http import schemas as s
+from server.http.kit import _CASE, Endpoint, case_id, principal, respond
 
 EXPORTER: web.AppKey[CaseExporter] = web.AppKey("exporter", CaseExporter)
 

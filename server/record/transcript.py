@@ -13,9 +13,9 @@ from aiohttp import web
 from pydantic import ConfigDict, Field, RootModel
 
 from recording.record import RecordService
-from server.api import schemas as s
-from server.api.routes import _CASE, Endpoint, body, case_id, now, principal, query, respond
-from server.cases import document_view
+from server.cases.usecases import document_view
+from server.http import schemas as s
+from server.http.kit import _CASE, Endpoint, body, case_id, now, principal, query, respond
 
 RECORDS: web.AppKey[RecordService] = web.AppKey("records", RecordService)
 

@@ -23,8 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.agreement.signing import Keys
-from server.cases import CaseService, document_view
+from server.cases.usecases import CaseService, document_view
 from server.confirmation.documents import (
     Applicant,
     ApplicationFacts,
@@ -34,20 +33,21 @@ from server.confirmation.documents import (
     render_request,
     render_ruling,
 )
-from server.documents.sealed import render_sealed
-from server.domain import lifecycle as lc
-from server.domain.participants import Participant
-from server.domain.roles import PARTY_ROLES, AccountKind, Action, Role, role_name
-from server.errors import ConcurrentUpdate, ConfirmationDeadlinePassed, Forbidden, InvalidCommand, NotFound
-from server.identity.access import Principal
-from server.serving.service import ServingService
-from server.store.confirmation import (
+from server.confirmation.store import (
     Application,
     ConfirmationStore,
     application_update,
     confirm_rows,
     prepare_rows,
 )
+from server.documents.sealed import render_sealed
+from server.domain import lifecycle as lc
+from server.domain.participants import Participant
+from server.domain.roles import PARTY_ROLES, AccountKind, Action, Role, role_name
+from server.e_service.usecases import ServingService
+from server.errors import ConcurrentUpdate, ConfirmationDeadlinePassed, Forbidden, InvalidCommand, NotFound
+from server.identity.access import Principal
+from server.signing.usecases import Keys
 from server.store.repository import AuditRecord, DocumentRecord, LoadedCase, records_from_events
 
 REVIEW_PERIOD = timedelta(days=15)

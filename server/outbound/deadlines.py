@@ -25,7 +25,7 @@ Which deadlines exist today (``server/domain/lifecycle.py``):
 - **signing** (:data:`SIGNING`): ``Signing.deadline`` passed in ``signing`` → :class:`ExpireSigning`
   (``signing_expired``; the mediator can redraft or schedule another session).
 - **service**: ``Service.deadline`` (and each service's ``deadline`` row) is watched by the delivery
-  worker (``server.serving.worker``: ``flag_overdue`` flags the recipient and issues
+  worker (``server.outbound.delivery``: ``flag_overdue`` flags the recipient and issues
   ``RecordServiceFailure`` for the agreement's), so it is not registered here.
 - **the 30-day confirmation window** (:data:`CONFIRMATION_WINDOW`): a ``served`` case whose
   agreement took effect more than 30 days ago is closed (:class:`CloseCase` with the reason). Until

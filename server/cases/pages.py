@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
-from server.api import schemas as s
-from server.api.routes import _CASE, SERVICE, Endpoint, case_id, principal, query, respond
+from server.cases.endpoints import SERVICE
 from server.documents.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, RENDERED_KINDS, PageImages
 from server.errors import InvalidCommand, NotFound
+from server.http import schemas as s
+from server.http.kit import _CASE, Endpoint, case_id, principal, query, respond
 from server.store.repository import DocumentRecord
 
 PAGES: web.AppKey[PageImages] = web.AppKey("pages", PageImages)

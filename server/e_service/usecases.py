@@ -5,7 +5,7 @@
 - The mediator **serves** a document (the signed agreement, the mediation record, …) on
   recipients who consented: one *delivery* per recipient and consented channel. Serving the
   signed agreement also moves the case's life cycle (signed → serving → served).
-- The :class:`~server.serving.worker.DeliveryWorker` sends due deliveries: e-mail with the
+- The :class:`~server.outbound.delivery.DeliveryWorker` sends due deliveries: e-mail with the
   document attached and a personal link, SMS with the link, the inbox at once. A delivery the
   recipient's system accepted makes service on that recipient **effective** (the first channel
   wins); a failure is retried with back-off, then given up; a recipient not served by the
@@ -24,15 +24,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.cases import CaseService, document_view
+from server.cases.usecases import CaseService, document_view
 from server.domain import lifecycle as lc
 from server.domain.participants import Participant
 from server.domain.roles import PARTY_ROLES, Action, Role, role_name
-from server.errors import DeliveryFailed, Forbidden, IllegalTransition, InvalidCommand, NotFound
-from server.identity.access import Principal
-from server.notify import Attachment, Message, Notifier, mask_address
-from server.store.repository import AuditRecord, DocumentRecord, LoadedCase, records_from_events
-from server.store.serving import (
+from server.e_service.store import (
     CHANNELS,
     DeliveryRow,
     RecipientRow,
@@ -43,6 +39,10 @@ from server.store.serving import (
     requeue_rows,
     service_rows,
 )
+from server.errors import DeliveryFailed, Forbidden, IllegalTransition, InvalidCommand, NotFound
+from server.identity.access import Principal
+from server.notify import Attachment, Message, Notifier, mask_address
+from server.store.repository import AuditRecord, DocumentRecord, LoadedCase, records_from_events
 
 logger = logging.getLogger(__name__)
 
@@ -466,7 +466,7 @@ class ServingService:
     ) -> DocumentRecord:
         """A sealed proof of service (送达回证) of one recipient, as it stands now, kept on the case."""
         from server.documents.sealed import render_sealed
-        from server.serving.proof import ChannelLine, ProofFacts, render_proof
+        from server.e_service.proof import ChannelLine, ProofFacts, render_proof
 
         await self.cases.require(principal, case_id, Action.SERVE_DOCUMENTS)
         service = await self.store.service(service_id)

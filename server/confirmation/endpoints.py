@@ -12,26 +12,14 @@ from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from e_sign.verify import verify_pdf
-from server.api import schemas as s
-from server.api.routes import (
-    _CASE,
-    API,
-    RECORDINGS,
-    SERVICE,
-    Endpoint,
-    body,
-    case_id,
-    now,
-    principal,
-    query,
-    raw_body,
-    respond,
-)
-from server.api.signing import SIGNING, report_view
-from server.cases import document_view
-from server.confirmation.service import MATERIAL_TYPES, ConfirmationService
+from server.cases.endpoints import SERVICE
+from server.cases.usecases import document_view
+from server.confirmation.usecases import MATERIAL_TYPES, ConfirmationService
 from server.domain.roles import Action
 from server.errors import NotFound
+from server.http import schemas as s
+from server.http.kit import _CASE, API, RECORDINGS, Endpoint, body, case_id, now, principal, query, raw_body, respond
+from server.signing.endpoints import SIGNING, report_view
 
 CONFIRMATIONS: web.AppKey[ConfirmationService] = web.AppKey("confirmations", ConfirmationService)
 MAX_MATERIAL = 20 * 1024 * 1024

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from server.cases import CaseService
+from server.cases.usecases import CaseService
 from server.domain.audit import verify as verify_chain
 from server.domain.lifecycle import END_STATES
 from server.domain.participants import mask_id_number, mask_phone

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from server.serving.service import ServingService
+from server.e_service.usecases import ServingService
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class DeliveryWorker:
             try:
                 await self.serving.deliver(delivery, self.clock())
             except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others; its lease expires
-                # only the type, as server.webhooks does: a gateway's message or a traceback's values may
+                # only the type, as server.outbound.webhooks does: a gateway's message or a traceback's values may
                 # carry the address, the text or a statement's parameters
                 logger.error(
                     "delivery %s failed unexpectedly (%s); it will be tried again", delivery.id, type(exc).__name__

@@ -31,12 +31,13 @@ from pydantic import AwareDatetime
 
 from recording.clipcache import CacheDamaged, CachedClip, ClipCache, ClipKey, etag_of
 from recording.playback import ClipMedia, RecordingPlayback
-from server.api.problems import problem
-from server.api.routes import API, RECORDINGS, SERVICE, Endpoint, case_id, now, principal, respond
-from server.api.schemas import Open
-from server.cases import Access
+from server.cases.endpoints import SERVICE
+from server.cases.usecases import Access
 from server.domain.roles import ACCOUNT_ROLES, PARTY_ROLES, Action
 from server.errors import Forbidden
+from server.http.kit import API, RECORDINGS, Endpoint, case_id, now, principal, respond
+from server.http.problems import problem
+from server.http.schemas import Open
 from server.identity.access import Principal
 from server.store.repository import AuditRecord
 

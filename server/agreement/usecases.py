@@ -19,7 +19,7 @@ from typing import Any
 
 from server.agreement.render import render_agreement, signers
 from server.agreement.terms import AgreementTerms, terms_from_dict, terms_to_dict
-from server.cases import RETRIES, CaseService, added_record, document_view
+from server.cases.usecases import RETRIES, CaseService, added_record, document_view
 from server.domain import lifecycle as lc
 from server.domain.compensation import Split, calculate
 from server.domain.roles import Action

@@ -7,14 +7,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
-from server.agreement.service import AgreementService
-from server.agreement.signing import SigningService
-from server.api import schemas as s
-from server.api.routes import _CASE, Endpoint, body, case_id, now, principal, respond
+from server.agreement.usecases import AgreementService
 from server.domain.roles import Action
+from server.http import schemas as s
+from server.http.kit import _CASE, Endpoint, body, case_id, now, principal, respond
 
 AGREEMENTS: web.AppKey[AgreementService] = web.AppKey("agreements", AgreementService)
-SIGNINGS: web.AppKey[SigningService] = web.AppKey("signings", SigningService)
 
 
 class Claim(s.Strict):
@@ -41,62 +39,6 @@ class CommentRequest(s.Strict):
     """A comment on one version."""
 
     text: str = Field(min_length=1, max_length=2000)
-
-
-class OpenSigningRequest(s.Strict):
-    """Open signing on the current draft."""
-
-    deadline_hours: s.Count = Field(default=72, ge=1, le=720)
-
-
-MAX_MARK_CHARS = 360_000
-"""The longest handwritten mark accepted (base64 of a PNG)."""
-
-SIGN_BODY_LIMIT = MAX_MARK_CHARS + 4096
-"""A signature's body: the mark plus the code or password and the JSON around them."""
-
-
-class SignRequest(s.Strict):
-    """A signature: the one-time code and the handwritten mark."""
-
-    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="A party's one-time code")
-    password: str | None = Field(default=None, max_length=256, description="The mediator's account password")
-    mark_png: str = Field(min_length=16, max_length=MAX_MARK_CHARS, description="The handwritten mark, PNG, base64")
-
-
-class OpenedSigning(s.Open):
-    """The file prepared for signing, its signers in order, and the deadline."""
-
-    document: dict[str, Any]
-    signers: list[dict[str, Any]]
-    deadline: str
-
-
-class SigningView(s.Open):
-    """Who signs, who signed when, the newest file, and the completion certificate once all have signed."""
-
-    state: str
-    deadline: str
-    document: dict[str, Any]
-    certificate: dict[str, Any] | None
-    you: dict[str, Any]
-    signers: list[dict[str, Any]]
-
-
-class SignedView(s.Open):
-    """The newest file after a signature; the certificate when it was the last one."""
-
-    state: str
-    document: dict[str, Any]
-    certificate: dict[str, Any] | None = None
-
-
-class CodeSent(s.Open):
-    """Where the code went (masked)."""
-
-    channel: str
-    to: str
-    expires_at: str
 
 
 class SplitView(s.Open):
@@ -163,76 +105,7 @@ async def comment(request: web.Request) -> web.Response:
     return respond(out, 201)
 
 
-async def open_signing(request: web.Request) -> web.Response:
-    who = await principal(request)
-    req = await body(request, OpenSigningRequest)
-    return respond(await request.app[SIGNINGS].open(who, case_id(request), req.deadline_hours, now(request)), 201)
-
-
-async def signing_status(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return respond(await request.app[SIGNINGS].status(who, case_id(request), now(request)))
-
-
-async def send_code(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return respond(await request.app[SIGNINGS].send_code(who, case_id(request), now(request)), 201)
-
-
-async def sign(request: web.Request) -> web.Response:
-    who = await principal(request)
-    req = await body(request, SignRequest, SIGN_BODY_LIMIT)
-    return respond(
-        await request.app[SIGNINGS].sign(who, case_id(request), req.code, req.password, req.mark_png, now(request)), 201
-    )
-
-
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint(
-        "POST",
-        f"{_CASE}/signing",
-        open_signing,
-        "Open signing on the current draft: every signer's field prepared, the mediator last",
-        "openSigning",
-        OpenedSigning,
-        status=201,
-        body=OpenSigningRequest,
-        errors=(401, 403, 404, 409, 422),
-        tags=("signing",),
-    ),
-    Endpoint(
-        "GET",
-        f"{_CASE}/signing",
-        signing_status,
-        "Who signs, who has signed and when, and the newest signed file",
-        "readSigning",
-        SigningView,
-        errors=(401, 403, 404),
-        tags=("signing",),
-    ),
-    Endpoint(
-        "POST",
-        f"{_CASE}/signing/code",
-        send_code,
-        "Send the signer a one-time code to their registered phone or e-mail",
-        "sendSigningCode",
-        CodeSent,
-        status=201,
-        errors=(401, 403, 404, 422, 429, 503),
-        tags=("signing",),
-    ),
-    Endpoint(
-        "POST",
-        f"{_CASE}/signing/sign",
-        sign,
-        "Sign: the one-time code and the handwritten mark; a PAdES B-T signature is added to the PDF",
-        "sign",
-        SignedView,
-        status=201,
-        body=SignRequest,
-        errors=(401, 403, 404, 409, 422, 429, 503),
-        tags=("signing",),
-    ),
     Endpoint(
         "POST",
         f"{_CASE}/agreement/calculate",

@@ -8,12 +8,15 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import ConfigDict, Field, ValidationError
 
-from server.api import schemas as s
-from server.api.pages import Loader, PageQuery, PagesView, layout_response, page_response
-from server.api.routes import (
+from server.cases.endpoints import DOCUMENT_MEDIA_TYPES
+from server.cases.pages import Loader, PageQuery, PagesView, layout_response, page_response
+from server.cases.usecases import document_view
+from server.e_service.usecases import ServingService
+from server.errors import InvalidCommand, NotFound, Unauthenticated
+from server.http import schemas as s
+from server.http.kit import (
     _CASE,
     API,
-    DOCUMENT_MEDIA_TYPES,
     Endpoint,
     body,
     case_id,
@@ -23,9 +26,6 @@ from server.api.routes import (
     raw_body,
     respond,
 )
-from server.cases import document_view
-from server.errors import InvalidCommand, NotFound, Unauthenticated
-from server.serving.service import ServingService
 from server.store.repository import DocumentRecord
 
 SERVING: web.AppKey[ServingService] = web.AppKey("serving", ServingService)

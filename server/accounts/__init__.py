@@ -1,0 +1,1 @@
+"""Accounts (账号): logging in and out, and who a token belongs to."""

@@ -1,1 +1,0 @@
-"""The JSON HTTP API under ``/api/v1``: routes, validation, problem responses, OpenAPI."""

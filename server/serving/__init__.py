@@ -1,1 +1,0 @@
-"""Electronic service of case documents (电子送达): consent, deliveries, links, proofs of service."""
