@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,7 @@ async def end_to_verified(folder: Path, clip: Path, seconds: float) -> tuple[flo
         ack = await mediator.emit("end")
         t_ack = time.perf_counter() - t0
         assert ack["ok"], ack
-        verdicts = await live.app[ROOMS].archive.verify(live.case_id)
+        verdicts = await live.app[ROOMS].archive.verify(live.case_id, datetime.now(UTC))
         t_verified = time.perf_counter() - t0
         assert verdicts and all(v.ok for v in verdicts), [v.as_dict() for v in verdicts]
         await applicant.close()

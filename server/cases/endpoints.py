@@ -236,7 +236,7 @@ async def verify_recording(request: web.Request) -> web.Response:
     who = await principal(request)
     cid = case_id(request)
     await request.app[SERVICE].require(who, cid, Action.READ_AUDIT)
-    verdicts = await request.app[RECORDINGS].verify(cid)
+    verdicts = await request.app[RECORDINGS].verify(cid, now(request))
     return respond({"ok": all(v.ok for v in verdicts), "sessions": [v.as_dict() for v in verdicts]})
 
 

@@ -151,7 +151,7 @@ async def verify(request: web.Request) -> web.Response:
         if entry["id"] == index["documents"][0]["id"]:
             agreement_pdf = data
     report = await asyncio.to_thread(verify_pdf, agreement_pdf, request.app[SIGNING].trust_roots)
-    verdicts = await request.app[RECORDINGS].verify(cid)
+    verdicts = await request.app[RECORDINGS].verify(cid, now(request))
     _entries, chain = await request.app[SERVICE].audit_trail(who, cid)
     recordings = {"ok": all(v.ok for v in verdicts), "sessions": [v.as_dict() for v in verdicts]}
     audit = {"ok": chain.ok, "entries": chain.entries, "problem": chain.problem or None}

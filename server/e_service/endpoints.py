@@ -193,8 +193,6 @@ async def served_pages(request: web.Request) -> web.Response:
 
 async def sms_receipt(request: web.Request) -> web.Response:
     """A delivery receipt from the SMS gateway: HMAC-signed with the gateway key, no bearer token."""
-    import time
-
     from server.notify import check_webhook_signature
 
     raw = await raw_body(request, MAX_RECEIPT)
@@ -204,7 +202,7 @@ async def sms_receipt(request: web.Request) -> web.Response:
         request.headers.get("X-Mediation-Timestamp"),
         raw,
         request.headers.get("X-Mediation-Signature"),
-        time.time(),
+        now(request).timestamp(),
     )
     if not key or not signed:
         raise Unauthenticated("The receipt is not signed with the gateway's key")

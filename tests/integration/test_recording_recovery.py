@@ -253,11 +253,11 @@ async def test_a_start_seals_running_and_half_closed_sessions_but_not_one_anothe
     # the session went on and ended, but the server stopped before the final manifest was written
     later = await store_segments(live, session_id, 2, "b")
     await rooms.cases.execute(mediator, live.case_id, lc.EndSession(session_id), Action.RUN_SESSION, now)
-    [verdict] = await archive.verify(live.case_id)
+    [verdict] = await archive.verify(live.case_id, datetime.now(UTC))
     assert verdict.status == "unsealed" and verdict.unsealed == later and verdict.ok
     [sealed] = await seal_interrupted(archive, datetime.now(UTC))
     assert (sealed.session_id, sealed.segments) == (session_id, 2)
-    [verdict] = await archive.verify(live.case_id)
+    [verdict] = await archive.verify(live.case_id, datetime.now(UTC))
     assert verdict.status == "sealed_after_interruption" and verdict.ok and verdict.manifests == 2
     assert verdict.segments == len(first + later) and verdict.unsealed == []
     assert await seal_interrupted(archive, datetime.now(UTC)) == []
