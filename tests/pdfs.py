@@ -30,7 +30,8 @@ from PIL import Image, ImageDraw
 from e_sign.ca import PlatformCA, SignerIdentity
 from e_sign.pades import sign_pdf
 from e_sign.tsa import InProcessTimeStamper, TimestampAuthority
-from server.documents.pdf import DocumentBuilder, FontMissing, SignatureBox, find_fonts
+from server.documents.fonts import FontMissing, find_fonts
+from server.documents.pdf import DocumentBuilder, SignatureBox
 
 # the sample agreement
 BEIJING = timezone(timedelta(hours=8))

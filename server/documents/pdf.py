@@ -13,40 +13,17 @@ Why fpdf2
     table needs; and its output is a function of its input, so the same
     document renders to the same bytes (see *Determinism*).
 
-Fonts
-    :func:`find_fonts` looks at a configured path first, then at Debian's
-    ``fonts-noto-cjk`` (Noto Serif CJK Regular + Bold, then Noto Sans CJK)
-    and raises :class:`FontMissing` naming that package when nothing usable
-    is there. Those files are OpenType *collections* of CFF (PostScript
-    outline) fonts; face 0 is the Japanese one, whose Han glyph forms differ
-    from the mainland standard, so the face is chosen by its name (the "SC"
-    face, index 2 in Debian's files) rather than by position.
-    fpdf2 2.8.9 handles them directly: ``add_font(..., collection_font_number=i)``
-    reads the face, the subsetter keeps only the glyphs used, and the subset is
-    embedded as a CID-keyed CFF font (``/FontFile3 /CIDFontType0C``) with a
-    ``ToUnicode`` map, so ``pdffonts`` shows it embedded and subset
-    (``CID Type 0C``, emb yes, sub yes, uni yes) and ``pdftotext`` extracts the
-    Chinese text. No extraction of the face to a separate ``.otf`` is needed.
-    A 10-page record is about 63 kB, 39 kB of it the two font subsets.
-
-Fallback font
-    Names and other user text may hold characters Noto CJK lacks (Turkish
-    ``ğ``, Arabic script, symbols such as ``⚖``). When a text has one, the
-    builder adds DejaVu Sans (Debian's ``fonts-dejavu-core``, when installed)
-    as fpdf2's fallback, so it prints and extracts; a document that needs no
-    fallback carries none (and keeps its bytes). A character no font has is
-    the empty ``.notdef`` box. fpdf2's own report of such glyphs names the
-    characters (a party's name would reach the log), so it is filtered out of
-    its logger; the builder logs only how many there were.
-
-Line breaking
-    fpdf2's ``multi_cell`` breaks at spaces and only falls back to breaking
-    between characters when a "word" is too long, so Chinese text with an
-    occasional space ("赔偿 12,000 元") wraps badly and it knows nothing of the
-    Chinese line-breaking rules. Text is therefore wrapped here
-    (:func:`wrap_text`): between any two Han characters, never inside a run of
-    Latin letters or digits ("12,345.00", "10:02:15"), never before closing
-    punctuation (，。、）》” …) and never after opening punctuation (（《“ ￥).
+Fonts and lines
+    The text is set in the Chinese face :func:`~server.documents.fonts.find_fonts`
+    chooses, embedded as a subset (a 10-page record is about 63 kB, 39 kB of it
+    the two font subsets), and wrapped by :func:`~server.documents.lines.wrap_text`
+    with widths measured in that face. Names and other user text may hold
+    characters Noto CJK lacks (``ğ``, Arabic script, ``⚖``): the first text that
+    has one adds the first of :data:`~server.documents.fonts.FALLBACK_FONTS`
+    present as fpdf2's fallback, so a document that needs none carries none
+    (and keeps its bytes). A character no font has is the empty ``.notdef``
+    box; fpdf2's report of those names the characters (a party's name would
+    reach the log), so it is filtered out and only their number is logged.
 
 Determinism
     The same calls with the same ``created_at`` give byte-identical PDFs:
@@ -72,42 +49,31 @@ Geometry
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import re
-import struct
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Self
 
-from fontTools.ttLib import TTCollection, TTFont, TTLibError  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf import __version__ as FPDF_VERSION
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import TTFFont
 from fpdf.prefs import ViewerPreferences
 
-from server.errors import MediationError
+from server.documents.fonts import DEBIAN_NOTO_CJK, FALLBACK_FONTS, FontCandidate, find_fonts
+from server.documents.lines import Line, wrap_text
 
 __all__ = [
     "AUTHOR",
-    "DEBIAN_NOTO_CJK",
-    "FALLBACK_FONTS",
     "SIGNATURE_BOX_MM",
     "Column",
     "DocumentBuilder",
-    "FontCandidate",
-    "FontFile",
-    "FontMissing",
-    "FontSet",
     "SignatureBox",
-    "find_fonts",
-    "signature_font",
-    "wrap_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -161,6 +127,7 @@ _EPS = 1e-6
 # private-use pair cannot occur in real text (and is removed from callers' text).
 _PAGE_COUNT_ALIAS = "\ue000\ue001"
 _FAMILY = "cjk"
+_FALLBACK_FAMILY = "fallback"
 
 AlignName = Literal["left", "center", "right"]
 _ALIGN: dict[str, Align] = {"left": Align.L, "center": Align.C, "right": Align.R}
@@ -168,228 +135,6 @@ _ALIGN: dict[str, Align] = {"left": Align.L, "center": Align.C, "right": Align.R
 
 def _line_height(size_pt: float, leading: float = BODY_LEADING) -> float:
     return size_pt * leading * PT
-
-
-# --- errors -----------------------------------------------------------------
-
-
-class FontMissing(MediationError):
-    """No usable Chinese font: install the Debian package ``fonts-noto-cjk`` or configure a font file."""
-
-    code = "font_missing"
-    status = 500
-
-
-# --- fonts ------------------------------------------------------------------
-
-_NOTO_DIR = Path("/usr/share/fonts/opentype/noto")
-_FONT_SUFFIXES = frozenset({".otf", ".ttf", ".otc", ".ttc"})
-_COLLECTION_SUFFIXES = frozenset({".otc", ".ttc"})
-_SIMPLIFIED = re.compile(r"\b(SC|CN|GB|Simplified Chinese)\b")
-_PROBE = "中调解协议书"  # a face that lacks these cannot set a Chinese court document
-
-
-@dataclass(frozen=True, slots=True)
-class FontCandidate:
-    """A font file to try, with its bold companion if there is one."""
-
-    regular: Path
-    bold: Path | None = None
-
-
-DEBIAN_NOTO_CJK: tuple[FontCandidate, ...] = (
-    FontCandidate(_NOTO_DIR / "NotoSerifCJK-Regular.ttc", _NOTO_DIR / "NotoSerifCJK-Bold.ttc"),
-    FontCandidate(_NOTO_DIR / "NotoSansCJK-Regular.ttc", _NOTO_DIR / "NotoSansCJK-Bold.ttc"),
-)
-
-
-FALLBACK_FONTS: tuple[FontCandidate, ...] = (
-    FontCandidate(
-        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-        Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-    ),
-)
-"""Fonts for characters the Chinese font lacks (Latin with diacritics, Cyrillic, Greek, Arabic,
-symbols), the first present used."""
-_FALLBACK_FAMILY = "fallback"
-
-
-@dataclass(frozen=True, slots=True)
-class FontFile:
-    """One face of a font file (``index`` is the face number inside a collection)."""
-
-    path: Path
-    index: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FontSet:
-    """The faces a document is set in; ``bold`` is the regular face when no bold one exists."""
-
-    regular: FontFile
-    bold: FontFile
-
-
-def find_fonts(
-    font_path: str | Path | None = None,
-    *,
-    candidates: Sequence[FontCandidate] = DEBIAN_NOTO_CJK,
-) -> FontSet:
-    """Choose the fonts: ``font_path`` if it exists, else the first candidate present.
-
-    A configured path that does not exist falls back to the candidates (with a
-    warning in the log); one that exists but is not a usable Chinese font
-    raises :class:`FontMissing` at once. For a configured file, a sibling whose
-    name has "Bold" in place of "Regular" is used as the bold face.
-    """
-    tried: list[str] = []
-    if font_path is not None:
-        path = Path(font_path)
-        if path.is_file():
-            regular = _usable_face(path)
-            sibling = path.with_name(path.name.replace("Regular", "Bold"))
-            bold = _optional_face(sibling) if sibling != path else None
-            return FontSet(regular, bold or regular)
-        tried.append(str(path))
-        logger.warning("Configured document font %s does not exist; trying the system fonts", path)
-    for candidate in candidates:
-        if not candidate.regular.is_file():
-            tried.append(str(candidate.regular))
-            continue
-        regular = _usable_face(candidate.regular)
-        bold = _optional_face(candidate.bold) if candidate.bold is not None else None
-        return FontSet(regular, bold or regular)
-    raise FontMissing(
-        "No Chinese font for PDF documents: install the Debian package fonts-noto-cjk "
-        "(apt-get install fonts-noto-cjk) or configure a font file (.otf, .ttf, .otc or .ttc); "
-        f"tried: {', '.join(tried) or 'nothing'}"
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def signature_font() -> tuple[Path, int]:
-    """The face a signature's appearance is set in, as ``font=`` of :func:`e_sign.pades.sign_pdf` takes it:
-    the documents' regular CJK face (the system's, not a configured one), looked up once."""
-    regular = find_fonts().regular
-    return regular.path, regular.index
-
-
-def _optional_face(path: Path | None) -> FontFile | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        return _usable_face(path)
-    except FontMissing:
-        logger.warning("Bold document font %s is not usable; headings are set in the regular face", path)
-        return None
-
-
-def _usable_face(path: Path) -> FontFile:
-    if path.suffix.lower() not in _FONT_SUFFIXES:
-        raise FontMissing(f"Document font {path} is not an OpenType or TrueType file (.otf, .ttf, .otc, .ttc)")
-    stat = path.stat()
-    index = _pick_face(str(path), stat.st_mtime_ns, stat.st_size)
-    return FontFile(path, index)
-
-
-@functools.lru_cache(maxsize=16)
-def _pick_face(path: str, _mtime_ns: int, _size: int) -> int:
-    """The face to use: in a collection the Simplified Chinese one, else the first with Han glyphs."""
-    try:
-        with open(path, "rb") as file:  # fontTools leaves files it opened itself to the garbage collector
-            if Path(path).suffix.lower() in _COLLECTION_SUFFIXES:
-                faces = list(TTCollection(file, lazy=True).fonts)
-            else:
-                faces = [TTFont(file, lazy=True)]
-            names = [_face_name(face) for face in faces]
-            order = sorted(range(len(faces)), key=lambda i: 0 if _SIMPLIFIED.search(names[i]) else 1)
-            for i in order:
-                cmap = faces[i].getBestCmap() or {}
-                if all(ord(ch) in cmap for ch in _PROBE):
-                    return i
-    except (TTLibError, OSError, KeyError, IndexError, AssertionError, ValueError, TypeError, struct.error) as exc:
-        raise FontMissing(f"Document font {path} cannot be read as a font ({type(exc).__name__})") from exc
-    raise FontMissing(f"Document font {path} has no Chinese glyphs; install fonts-noto-cjk or configure a CJK font")
-
-
-def _face_name(face: TTFont) -> str:
-    name = face["name"]
-    return str(name.getDebugName(16) or name.getDebugName(1) or "")
-
-
-# --- line breaking ----------------------------------------------------------
-
-# 行首禁则 / 行尾禁则: what may not start or end a line.
-NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉〗〙〛”’…‥·—～%‰℃,.;:?!)]}")
-NO_LINE_END = frozenset("（《「『【〔〈〖〘〚“‘￥$([{")
-_TOKEN = re.compile(
-    r"[ \u3000]+"  # breakable space
-    r"|[0-9A-Za-z\u00c0-\u024f]+(?:[.,:/\-'%@_+&][0-9A-Za-z\u00c0-\u024f]+)*"  # a Latin word or a number
-    r"|.",  # anything else: one character
-    re.DOTALL,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One wrapped line: its text and natural width (mm)."""
-
-    text: str
-    width: float
-
-
-def wrap_text(text: str, measure: Callable[[str], float], width: float, first_width: float | None = None) -> list[Line]:
-    """Break one paragraph (no newlines) into lines no wider than ``width``.
-
-    ``first_width`` narrows the first line (indent, a bold lead-in). Breaks
-    fall between Han characters or at spaces, never inside a Latin word or a
-    number and never against the line-breaking rules above; a unit wider
-    than a whole line is broken between characters. An empty paragraph gives
-    one empty line.
-    """
-    units: list[str] = []
-    for token in _TOKEN.findall(text):
-        is_space = token.isspace()
-        if units and not is_space and not units[-1].isspace():
-            if token[0] in NO_LINE_START or units[-1][-1] in NO_LINE_END:
-                units[-1] += token
-                continue
-        units.append(token)
-
-    lines: list[Line] = []
-    current, current_w, pending = "", 0.0, ""
-
-    def limit() -> float:
-        return first_width if (first_width is not None and not lines) else width
-
-    def emit() -> None:
-        nonlocal current, current_w, pending
-        lines.append(Line(current, current_w))
-        current, current_w, pending = "", 0.0, ""
-
-    for unit in units:
-        if unit.isspace():
-            if current:
-                pending = unit
-            continue
-        unit_w = measure(unit)
-        space_w = measure(pending) if pending else 0.0
-        if current and current_w + space_w + unit_w <= limit() + _EPS:
-            current, current_w, pending = current + pending + unit, current_w + space_w + unit_w, ""
-            continue
-        if current:
-            emit()
-        if unit_w <= limit() + _EPS:
-            current, current_w = unit, unit_w
-            continue
-        for ch in unit:  # wider than a whole line: break between characters
-            ch_w = measure(ch)
-            if current and current_w + ch_w > limit() + _EPS:
-                emit()
-            current, current_w = current + ch, current_w + ch_w
-    if current or not lines:
-        lines.append(Line(current, current_w))
-    return lines
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ue000\ue001]")

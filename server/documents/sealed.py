@@ -18,7 +18,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from server.documents.pdf import SignatureBox, signature_font
+from server.documents.fonts import signature_font
+from server.documents.pdf import SignatureBox
 from server.domain.time import BEIJING
 
 if TYPE_CHECKING:

@@ -387,7 +387,8 @@ class SigningService:
         from e_sign import TimestampError
         from e_sign.ca import SignerIdentity
         from e_sign.pades import sign_pdf
-        from server.documents.pdf import SignatureBox, signature_font
+        from server.documents.fonts import signature_font
+        from server.documents.pdf import SignatureBox
 
         participant = await self.repo.participant(pid)
         address = (await self._contact(principal, acting))[1] if channel != "password" else None

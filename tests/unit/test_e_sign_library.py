@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from e_sign import CAError, ESignError, SigningRefused, TimestampError
 from e_sign.pades import default_font
-from server.documents.pdf import find_fonts, signature_font
+from server.documents.fonts import find_fonts, signature_font
 from server.errors import MediationError
 from server.http.problems import PROBLEM_TYPE, problem_middleware
 

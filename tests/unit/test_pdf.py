@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from server.documents.fonts import DEBIAN_NOTO_CJK, FontCandidate, FontMissing, find_fonts
+from server.documents.lines import wrap_text
 from server.documents.pdf import (
     AUTHOR,
-    DEBIAN_NOTO_CJK,
     MARGIN_BOTTOM,
     MARGIN_LEFT,
     MARGIN_RIGHT,
@@ -31,11 +32,7 @@ from server.documents.pdf import (
     SIGNATURE_BOX_MM,
     Column,
     DocumentBuilder,
-    FontCandidate,
-    FontMissing,
     SignatureBox,
-    find_fonts,
-    wrap_text,
 )
 from server.errors import MediationError
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from server.documents.pdf import FALLBACK_FONTS, DocumentBuilder, FontMissing, find_fonts
+from server.documents.fonts import FALLBACK_FONTS, FontMissing, find_fonts
+from server.documents.pdf import DocumentBuilder
 
 CREATED = datetime(2025, 5, 1, 10, 30, tzinfo=timezone(timedelta(hours=8)))
 LATIN = "Ayşe Doğan"  # ş is in Noto CJK; ğ is not: it needs the fallback
