@@ -323,7 +323,7 @@ class RecordingArchive:
                 out[session_id] = missing
         return out
 
-    async def verify(self, case_id: str, session_id: str | None = None) -> list[Verdict]:
+    async def verify(self, case_id: str, now: datetime, session_id: str | None = None) -> list[Verdict]:
         """Verify every recorded session of a case (or one), manifest or not, naming each failing segment.
 
         The segments are those the audit trail chains and those the manifests list; a
@@ -337,7 +337,7 @@ class RecordingArchive:
             order = [s for s in order if s == session_id]
             if not order:
                 raise NotFound("No recording of this session")
-        key = await self.vault.data_key(case_id, datetime.now().astimezone()) if order else b""
+        key = await self.vault.data_key(case_id, now) if order else b""
         verdicts = []
         for sid in order:
             verdict = Verdict(sid)

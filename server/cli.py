@@ -12,7 +12,7 @@ import re
 import secrets
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from e_sign.errors import ESignError
@@ -142,7 +142,7 @@ async def _verify_recording(settings: Settings, case_id: str) -> int:
         archive = RecordingArchive(
             parts.repo, parts.service.blobs, Vault(parts.repo, settings.master_key()), settings.manifest_key()
         )
-        verdicts = await archive.verify(case_id)
+        verdicts = await archive.verify(case_id, datetime.now(UTC))
     finally:
         await parts.repo.engine.dispose()
     if not verdicts:
