@@ -73,6 +73,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -396,6 +397,7 @@ async def start_pools(variants: list[str], cache_dir: str, workers: int) -> dict
             workers,
             language="en",
             options=WorkerOptions(partial_interval=0.0) if key.endswith(FINALS_ONLY) else None,
+            clock=lambda: datetime.now(UTC),
         )
         for key in variants
     }

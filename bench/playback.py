@@ -5,7 +5,7 @@ over its HTTP API, and one camera track of ``--minutes`` recorded the way the se
 records it: a 640x480 30 fps VP8 clip made once (``tests.media.make_clip``) is fed, looped
 with increasing timestamps, to ``recording.segments.TrackRecorder`` (4 s segments); each
 closed segment is sealed with the case's data key, stored in the blob store and chained
-into the audit trail as ``recording.segment`` (what ``RoomService.store_segment`` does),
+into the audit trail as ``recording.segment`` (what ``EvidenceStore.store_segment`` does),
 with wall-clock starts 4 s apart.
 
 Measured, over HTTP with the mediator's login, ``--runs`` playbacks as a media element makes
@@ -56,7 +56,7 @@ from tests.peers import _demuxed  # noqa: E402
 async def record_track(live: Any, session_id: str, participant_id: str, clip: Path, minutes: float) -> int:
     """Record ``minutes`` of the clip's video as one track of the session; the number of segments."""
     rooms = live.app[ROOMS]
-    repo, blobs, vault = rooms.cases.repo, rooms.cases.blobs, rooms.vault
+    repo, blobs, vault = rooms.cases.repo, rooms.cases.blobs, rooms.recordings.vault
     key = await vault.data_key(live.case_id, datetime.now(UTC))
     origin = datetime.now(UTC) - timedelta(minutes=minutes + 1)
     stored: list[Segment] = []
@@ -65,7 +65,9 @@ async def record_track(live: Any, session_id: str, participant_id: str, clip: Pa
         stored.append(segment)
 
     packets, time_base, loop = _demuxed(str(clip))["video"]
-    recorder = TrackRecorder(f"{participant_id}:video", "VP8", 90000, on_segment, segment_seconds=4.0)
+    recorder = TrackRecorder(
+        f"{participant_id}:video", "VP8", 90000, on_segment, segment_seconds=4.0, clock=lambda: datetime.now(UTC)
+    )
     loops = int(minutes * 60 / float(loop * time_base)) + 1
     for n in range(loops):
         for data, pts, _key in packets:

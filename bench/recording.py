@@ -101,6 +101,7 @@ async def run_ours(clip: dict[str, tuple[Packets, fractions.Fraction, int]], par
                 RATES[kind],
                 on_segment,
                 segment_seconds=args.segment_seconds,
+                clock=lambda: datetime.now(UTC),
             )
             for p in range(participants)
             for kind in clip
@@ -206,7 +207,7 @@ async def end_to_verified(folder: Path, clip: Path, seconds: float) -> tuple[flo
         ack = await mediator.emit("end")
         t_ack = time.perf_counter() - t0
         assert ack["ok"], ack
-        verdicts = await live.app[ROOMS].archive.verify(live.case_id, datetime.now(UTC))
+        verdicts = await live.app[ROOMS].recordings.archive.verify(live.case_id, datetime.now(UTC))
         t_verified = time.perf_counter() - t0
         assert verdicts and all(v.ok for v in verdicts), [v.as_dict() for v in verdicts]
         await applicant.close()

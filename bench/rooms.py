@@ -61,7 +61,7 @@ from support.process import free_port, log_tail, stop_process, wait_healthy  # n
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from rooms.sfu import _Tap  # noqa: E402
+from rooms.forwarding import _Tap  # noqa: E402
 from tests.media import make_clip  # noqa: E402
 from tests.peers import ClipTrack, _demuxed  # noqa: E402
 

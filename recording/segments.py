@@ -5,7 +5,7 @@ already yields (``rooms.sfu.Publication``: VP8, H.264 or Opus as received) and m
 them, unchanged, into Matroska files of about ``segment_seconds`` each, in
 memory: nothing of a recording touches the disk unencrypted. A crash loses
 at most the open segment; every closed segment is a complete file, handed to
-``on_segment``, which stores it encrypted (``recording.vault``). Video segments start on a keyframe: when a
+``on_segment``, which stores it encrypted (``recording.evidence``). Video segments start on a keyframe: when a
 segment is due, the recorder asks the publisher for one and cuts when it
 arrives, so every segment decodes on its own.
 
@@ -31,7 +31,11 @@ they are.
 When a segment is closed (in a worker thread: finish the file, SHA-256) the
 ``on_segment`` callback receives a :class:`Segment`, which the caller appends
 to the case's audit trail, so the segments' hashes form part of the hash chain
-as they are written.
+as they are written. The wall-clock start of a segment comes from the clock the
+composition root gives (:class:`Recorders`), never read here.
+
+A :class:`TrackRecorder` is the frame sink of ``rooms.ports``; :class:`Recorders`
+is the factory the forwarder asks for one per recorded publication.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import av
@@ -262,9 +266,11 @@ class _OpenSegment:
         codec: str,
         clock_rate: int,
         size: tuple[int, int] | None,
+        clock: Callable[[], datetime],
         parameter_sets: tuple[bytes, bytes] | None = None,
     ) -> None:
         self.name = name
+        self.clock = clock
         self.buffer = io.BytesIO()
         self.container: Any = av.open(self.buffer, "w", format="matroska")
         libav, kind = CODECS[codec]
@@ -285,12 +291,12 @@ class _OpenSegment:
         self.first_ts: int | None = None
         self.last_ts = 0
         self.frames = 0
-        self.started_at = datetime.now(UTC)
+        self.started_at = clock()
 
     def write(self, data: bytes, timestamp: int, keyframe: bool) -> None:
         if self.first_ts is None:
             self.first_ts = timestamp
-            self.started_at = datetime.now(UTC)
+            self.started_at = self.clock()
         packet = av.Packet(data)
         packet.pts = packet.dts = timestamp - self.first_ts
         packet.time_base = self.time_base
@@ -308,7 +314,10 @@ SegmentCallback = Callable[[Segment], Awaitable[None]]
 
 
 class TrackRecorder:
-    """Records one track (a participant's microphone or camera) into segments."""
+    """Records one track (a participant's microphone or camera) into segments.
+
+    ``clock`` gives the wall-clock time of each segment's first frame.
+    """
 
     def __init__(
         self,
@@ -318,6 +327,8 @@ class TrackRecorder:
         on_segment: SegmentCallback,
         request_keyframe: Callable[[], None] = lambda: None,
         segment_seconds: float = 4.0,
+        *,
+        clock: Callable[[], datetime],
     ) -> None:
         if codec not in CODECS:
             raise ValueError(f"recording {codec} is not supported")
@@ -328,6 +339,7 @@ class TrackRecorder:
         self.on_segment = on_segment
         self.request_keyframe = request_keyframe
         self.segment_seconds = segment_seconds
+        self.clock = clock
         self.index = 0
         self.run = f"{time.time_ns() // 1_000_000:x}"  # a restarted recorder never reuses a name
         self.current: _OpenSegment | None = None
@@ -358,7 +370,7 @@ class TrackRecorder:
             if self.kind == "video" and size is None:
                 return None
         name = f"{self.track.replace(':', '-')}-{self.run}-{self.index:05d}.mkv"
-        segment = _OpenSegment(name, self.codec, self.clock_rate, size, parameter_sets)
+        segment = _OpenSegment(name, self.codec, self.clock_rate, size, self.clock, parameter_sets)
         self.index += 1
         return segment, data
 
@@ -446,3 +458,33 @@ class TrackRecorder:
         self.current = None
         while self.closing:
             await asyncio.gather(*list(self.closing))
+
+
+@dataclass(frozen=True)
+class Recorders:
+    """Makes a :class:`TrackRecorder` for each recorded publication (``rooms.ports.RecorderFactory``)."""
+
+    clock: Callable[[], datetime]
+    """The composition root's clock: the wall-clock start of every segment."""
+
+    def __call__(
+        self,
+        track: str,
+        codec: str,
+        clock_rate: int,
+        on_segment: SegmentCallback,
+        request_keyframe: Callable[[], None],
+        segment_seconds: float,
+    ) -> TrackRecorder | None:
+        """A recorder for ``track`` in ``codec`` (the RTP codec name), or None if that codec is not recorded."""
+        if codec not in CODECS:
+            return None
+        return TrackRecorder(
+            track,
+            codec,
+            clock_rate,
+            on_segment,
+            request_keyframe=request_keyframe,
+            segment_seconds=segment_seconds,
+            clock=self.clock,
+        )

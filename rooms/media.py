@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from recording.asr.pool import Caption
-from recording.segments import Segment
 from rooms.model import Route
+from rooms.ports import Caption, Segment
 
 
 class MediaListener(Protocol):

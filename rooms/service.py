@@ -20,14 +20,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from recording.archive import RecordingArchive
-from recording.asr.pool import Caption
-from recording.segments import Segment
-from recording.vault import Vault, seal
 from rooms import model as rm
 from rooms.directory import LocalDirectory, RoomDirectory
 from rooms.media import MediaListener, MediaSession
 from rooms.model import Presence, Room
+from rooms.ports import Caption, RecordingStore, Segment
 from server.cases.usecases import CaseLog, CaseService
 from server.domain import lifecycle as lc
 from server.domain.lifecycle import CaseState, SessionStatus
@@ -71,7 +68,7 @@ class LiveRoom:
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
     """What pages pass to RTCPeerConnection."""
     recording_enabled: bool = False
-    """Whether this server records (a vault is configured)."""
+    """Whether this server records (a recording store is configured)."""
 
 
 @dataclass(frozen=True)
@@ -99,11 +96,10 @@ class RoomService:
         clock: Callable[[], datetime],
         ice_servers: list[dict[str, Any]] | None = None,
         directory: RoomDirectory | None = None,
-        vault: Vault | None = None,
-        archive: RecordingArchive | None = None,
+        recordings: RecordingStore | None = None,
     ) -> None:
-        self.vault = vault
-        self.archive = archive
+        self.recordings = recordings
+        """Where recorded segments and manifests go (None: this server records nothing)."""
         self.cases = cases
         self.directory: RoomDirectory = directory or LocalDirectory()
         self.media_factory = media_factory
@@ -126,7 +122,7 @@ class RoomService:
                 Room(case_id, ""),
                 self.media_factory(case_id, listener),
                 ice_servers=self.ice_servers,
-                recording_enabled=self.vault is not None,
+                recording_enabled=self.recordings is not None,
             )
             self.rooms[case_id] = live
         return live
@@ -140,7 +136,7 @@ class RoomService:
             await self.cases.repo.record(transition.room.case_id, records, self.clock())
         live.room = transition.room
         live.media.set_routes(rm.routes(live.room))
-        live.media.set_recording(rm.recorded(live.room) if self.vault is not None else frozenset())
+        live.media.set_recording(rm.recorded(live.room) if self.recordings is not None else frozenset())
         if self.notifier is not None and transition.events:
             await self.notifier.room_changed(live)
 
@@ -320,9 +316,9 @@ class RoomService:
 
     async def _finish(self, case_id: str, live: LiveRoom) -> None:
         await live.media.close()  # waits until the last segments are stored
-        if self.archive is not None and live.room.session_id:
+        if self.recordings is not None and live.room.session_id:
             try:
-                await self.archive.seal_session(case_id, live.room.session_id, self.clock())
+                await self.recordings.seal_session(case_id, live.room.session_id, self.clock())
             except Exception:  # the session has ended either way; verification will show the gap
                 logger.exception("[case=%s] writing the recording manifest failed", case_id)
         await self.directory.release(case_id)
@@ -338,20 +334,11 @@ class RoomService:
         await self.directory.close()
 
     async def store_segment(self, case_id: str, segment: Segment) -> None:
-        """Seal a closed recording segment into the blob store and chain its hash into the audit trail."""
-        assert self.vault is not None
+        """Hand a closed recording segment to the recording store, with the session it belongs to."""
+        assert self.recordings is not None
         now = self.clock()
-        key = await self.vault.data_key(case_id, now)
-        sealed = await asyncio.to_thread(seal, key, segment.data, case_id, segment.name)
-        ref = await self.cases.blobs.put(sealed)
         live = self.rooms.get(case_id) or self._ending.get(case_id)
-        details = {
-            **segment.details(),
-            "session_id": live.room.session_id if live else "",
-            "blob": ref.sha256,
-            "sealed_size": ref.size,
-        }
-        await self.cases.repo.record(case_id, [AuditRecord("system", "recording.segment", details)], now, attempts=20)
+        await self.recordings.store_segment(case_id, live.room.session_id if live else "", segment, now)
 
     async def caption(self, case_id: str, participant_id: str, caption: Caption) -> None:
         """Show a caption to whoever hears the speaker now (caucus-aware); keep final lines."""

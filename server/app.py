@@ -183,6 +183,8 @@ def _add_live_rooms(
 
     ice = settings.ice_server_list
     from recording.archive import RecordingArchive
+    from recording.evidence import EvidenceStore
+    from recording.segments import Recorders
     from recording.vault import Vault
 
     media = MediaConfig(
@@ -212,14 +214,14 @@ def _add_live_rooms(
     app[kit.TRANSCRIBER] = transcriber
     vault = Vault(components.repo, settings.master_key())
     archive = RecordingArchive(components.repo, components.service.blobs, vault, settings.manifest_key())
+    # recording and the live transcript attach to the rooms through rooms.ports, with this clock
     rooms = RoomService(
         components.service,
-        aiortc_factory(media, transcriber),
+        aiortc_factory(media, Recorders(clock), transcriber),
         clock,
         ice_servers=ice,
         directory=directory,
-        vault=vault,
-        archive=archive,
+        recordings=EvidenceStore(components.repo, components.service.blobs, vault, archive),
     )
     cluster = settings.cluster_url_list
     signaling = SignalingServer(

@@ -22,7 +22,7 @@ import socketio  # type: ignore[import-untyped]
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from rooms.sfu import _Tap, is_keyframe
+from rooms.forwarding import _Tap, is_keyframe
 
 
 @functools.cache

@@ -10,7 +10,8 @@ into the pipe, a receiver thread hands results back to the loop, so neither
 decoding nor recognition ever runs on the loop.
 
 Results come back as :class:`Caption` with wall-clock times: the stream's
-first packet is the anchor, and the worker counts audio time from it. A worker
+first packet is the anchor (read from the clock the composition root gives),
+and the worker counts audio time from it. A worker
 that dies is started again and its streams carry on (the utterance in progress
 is lost); one that keeps dying, or fails to load its engine, is given up and
 the server goes on without captions (logged, and shown by ``available``).
@@ -34,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ CaptionSink = Callable[[Caption], None]
 
 
 class TranscriptStream:
-    """One participant's microphone, as fed to a worker."""
+    """One participant's microphone, as fed to a worker (``rooms.ports.TranscriptFeed``)."""
 
     def __init__(self, pool: TranscriptionPool, sid: int, worker: int, language: str, sink: CaptionSink) -> None:
         self.pool = pool
@@ -131,7 +132,7 @@ class _Worker:
 
 
 class TranscriptionPool:
-    """Worker processes that turn streams of Opus packets into captions."""
+    """Worker processes that turn streams of Opus packets into captions (``rooms.ports.Transcriber``)."""
 
     def __init__(
         self,
@@ -139,7 +140,8 @@ class TranscriptionPool:
         workers: int = 1,
         language: str = "zh",
         options: w.WorkerOptions | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        clock: Callable[[], datetime],
     ) -> None:
         self.spec = spec
         self.language = language

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def spec(name: str = "whisper", **extra: object) -> EngineSpec:
 
 @pytest_asyncio.fixture
 async def whisper() -> AsyncIterator[TranscriptionPool]:
-    pool = TranscriptionPool(spec(), workers=1, language="en")
+    pool = TranscriptionPool(spec(), workers=1, language="en", clock=lambda: datetime.now(UTC))
     await pool.start()
     await pool.wait_ready()
     yield pool
@@ -65,7 +66,7 @@ async def feed(
 
 async def transcribe_file(engine: EngineSpec, language: str, wav: Path) -> tuple[str, list[Caption]]:
     """A fresh pool on ``engine``: the engine's label and every caption of ``wav`` fed through it."""
-    pool = TranscriptionPool(engine, workers=1, language=language)
+    pool = TranscriptionPool(engine, workers=1, language=language, clock=lambda: datetime.now(UTC))
     await pool.start()
     try:
         label = await pool.wait_ready()
@@ -120,7 +121,9 @@ async def test_a_killed_worker_is_restarted_and_the_stream_goes_on(whisper: Tran
 
 
 async def test_an_engine_that_cannot_load_turns_captions_off_without_a_restart_loop(tmp_path: Path) -> None:
-    pool = TranscriptionPool(spec(model=str(tmp_path / "no-such-model")), workers=1, language="en")
+    pool = TranscriptionPool(
+        spec(model=str(tmp_path / "no-such-model")), workers=1, language="en", clock=lambda: datetime.now(UTC)
+    )
     await pool.start()
     try:
         with pytest.raises(RuntimeError, match="failed to load"):

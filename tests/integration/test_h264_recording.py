@@ -104,7 +104,13 @@ async def test_h264_segments_start_on_idr_carry_parameter_sets_and_decode_alone(
         segments.append(segment)
 
     recorder = TrackRecorder(
-        "p1:video", "H264", 90000, on_segment, request_keyframe=lambda: asks.append(written), segment_seconds=2
+        "p1:video",
+        "H264",
+        90000,
+        on_segment,
+        request_keyframe=lambda: asks.append(written),
+        segment_seconds=2,
+        clock=lambda: datetime.now(UTC),
     )
     for data, timestamp in frames:
         recorder.write(data, timestamp)
@@ -143,7 +149,15 @@ async def test_a_recording_joined_mid_stream_starts_at_the_next_idr(tmp_path: Pa
     async def on_segment(segment: Segment) -> None:
         segments.append(segment)
 
-    recorder = TrackRecorder("p1:video", "H264", 90000, on_segment, lambda: asks.append(1), segment_seconds=2)
+    recorder = TrackRecorder(
+        "p1:video",
+        "H264",
+        90000,
+        on_segment,
+        lambda: asks.append(1),
+        segment_seconds=2,
+        clock=lambda: datetime.now(UTC),
+    )
     for data, timestamp in frames:
         recorder.write(data, timestamp)
     await recorder.close()
@@ -189,7 +203,7 @@ async def test_h264_room_is_recorded_through_the_forwarder(
             await asyncio.sleep(0.2)
         found = sorted(await video_segments(), key=lambda d: d["index"])  # chained as each is stored
         assert len(found) >= 2 and [d["index"] for d in found[:2]] == [0, 1]
-        key = await rooms.vault.data_key(live.case_id, datetime.now(UTC))
+        key = await rooms.recordings.vault.data_key(live.case_id, datetime.now(UTC))
         for d in found[:2]:
             plain = unseal(key, await rooms.cases.blobs.get(d["blob"]), live.case_id, d["file"])
             assert hashlib.sha256(plain).hexdigest() == d["sha256"] and d["file"].endswith(".mkv")

@@ -176,11 +176,11 @@ REDIS_URL = os.environ.get("MEDIATION_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 async def store_segments(live: Live, session_id: str, count: int, run: str) -> list[str]:
-    """Segments sealed, stored and chained as ``RoomService.store_segment`` does (their bytes are
+    """Segments sealed, stored and chained as ``EvidenceStore.store_segment`` does (their bytes are
     not media: verification checks seals and hashes, playback is not asked for here)."""
     rooms = live.app[ROOMS]
     now = datetime.now(UTC)
-    key = await rooms.vault.data_key(live.case_id, now)
+    key = await rooms.recordings.vault.data_key(live.case_id, now)
     files = []
     for index in range(count):
         name = f"{live.ids['applicant']}-audio-{run}-{index:05d}.mkv"
@@ -235,7 +235,7 @@ async def test_a_start_seals_running_and_half_closed_sessions_but_not_one_anothe
 ) -> None:
     here, there = redis_nodes
     rooms = live.app[ROOMS]
-    archive, repo = rooms.archive, rooms.cases.repo
+    archive, repo = rooms.recordings.archive, rooms.cases.repo
     now = datetime.now(UTC)
     mediator = await live.app[AUTH].authenticate(live.tokens["mediator"], now)
     session_id = (await repo.load_case(live.case_id)).case.sessions[0].id

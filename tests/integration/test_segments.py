@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -48,6 +49,7 @@ async def record(tmp_path: Path, kind: str, skip: int = 0) -> tuple[list[Segment
         on_segment,
         request_keyframe=lambda: asks.append(1),
         segment_seconds=1.0,
+        clock=lambda: datetime.now(UTC),
     )
     for data, pts, _ in packets[skip:]:
         recorder.write(data, int(pts * time_base * rate))
@@ -95,6 +97,7 @@ def test_vp8_size_reads_keyframe_headers(tmp_path: Path) -> None:
 
 WRITER = """
 import asyncio, json, sys, time
+from datetime import UTC, datetime
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from recording.segments import TrackRecorder
@@ -107,7 +110,7 @@ async def main():
     async def on_segment(s):  # stands in for the vault: store, then report
         (folder / s.name).write_bytes(s.data)
         print(json.dumps({{"file": str(folder / s.name), "sha256": s.sha256, "frames": s.frames}}), flush=True)
-    rec = TrackRecorder("p1:video", "VP8", 90000, on_segment, segment_seconds=0.5)
+    rec = TrackRecorder("p1:video", "VP8", 90000, on_segment, segment_seconds=0.5, clock=lambda: datetime.now(UTC))
     start = time.monotonic()
     i = 0
     while True:  # real time, forever: the test kills us

@@ -15,7 +15,8 @@ import pytest
 import pytest_asyncio
 import socketio  # type: ignore[import-untyped]
 
-from rooms.sfu import AiortcMediaSession, _Tap
+from rooms.forwarding import _Tap
+from rooms.sfu import AiortcMediaSession
 from server.app import ROOMS
 from tests.live import Live, _live, enter
 from tests.media import make_clip
@@ -373,7 +374,7 @@ async def test_recording_is_sealed_chained_and_waits_for_consent(live_recording:
         found = sorted(await video_segments(), key=lambda d: d["index"])
         assert len(found) >= 2 and [d["index"] for d in found[:2]] == [0, 1]
         assert mediator.last_room()["recording"] is True and applicant.last_room()["recording"] is True
-        key = await rooms.vault.data_key(live.case_id, datetime.now(UTC))
+        key = await rooms.recordings.vault.data_key(live.case_id, datetime.now(UTC))
         for d in found[:2]:
             sealed = await rooms.cases.blobs.get(d["blob"])
             plain = unseal(key, sealed, live.case_id, d["file"])

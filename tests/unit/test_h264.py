@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import av
@@ -195,7 +196,9 @@ class Recorded:
         def ask() -> None:
             self.asks += 1
 
-        self.recorder = TrackRecorder("p1:video", "H264", 90000, on_segment, ask, segment_seconds=segment_seconds)
+        self.recorder = TrackRecorder(
+            "p1:video", "H264", 90000, on_segment, ask, segment_seconds=segment_seconds, clock=lambda: datetime.now(UTC)
+        )
 
     def feed(self, frames: list[bytes], start: int = 0) -> None:
         for i, data in enumerate(frames):
