@@ -5,11 +5,13 @@
 - The mediator **serves** a document (the signed agreement, the mediation record, …) on
   recipients who consented: one *delivery* per recipient and consented channel. Serving the
   signed agreement also moves the case's life cycle (signed → serving → served).
-- The :class:`~server.outbound.delivery.DeliveryWorker` sends due deliveries: e-mail with the
-  document attached and a personal link, SMS with the link, the inbox at once. A delivery the
-  recipient's system accepted makes service on that recipient **effective** (the first channel
-  wins); a failure is retried with back-off, then given up; a recipient not served by the
-  deadline is **flagged** to the mediator (and the case goes to ``service_failed``).
+- The delivery engine (:class:`server.outbound.delivery.DeliveryWorker`) sends due deliveries:
+  e-mail with the document attached and a personal link, SMS with the link, the inbox at once.
+  What they mean is recorded here: a delivery the recipient's system accepted (or an SMS receipt)
+  makes service on that recipient **effective** (the first channel wins,
+  :meth:`ServingService.record_effective`); a failure is retried with back-off, then given up
+  (:meth:`ServingService.record_failed_attempt`); a recipient not served by the deadline is
+  **flagged** to the mediator (and the case goes to ``service_failed``).
 - The personal link (``/served#token=…``) opens that one document and nothing else; the first
   open and the first download are recorded.
 - A **proof of service** (送达回证) per recipient is a platform-sealed PDF of all of it.
@@ -39,15 +41,15 @@ from server.e_service.store import (
     requeue_rows,
     service_rows,
 )
-from server.errors import DeliveryFailed, Forbidden, IllegalTransition, InvalidCommand, NotFound
+from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound
 from server.identity.access import Principal
-from server.notify import Attachment, Message, Notifier, mask_address
+from server.notify import Notifier, mask_address
 from server.store.repository import AuditRecord, DocumentRecord, LoadedCase, records_from_events
 
 logger = logging.getLogger(__name__)
 
-LINK_TTL = timedelta(days=30)
 INBOX_LINK_TTL = timedelta(hours=1)
+"""How long the link the platform inbox hands out opens the served document."""
 BACKOFF = (
     timedelta(seconds=30),
     timedelta(minutes=2),
@@ -58,13 +60,15 @@ BACKOFF = (
 """Wait before attempt n+1 after n failures."""
 MAX_ATTEMPTS = {True: 3, False: 6}
 """Attempts per delivery: after a permanent failure (a bounce) 3, after temporary ones 6."""
-MAX_ATTACHMENT = 10 * 1024 * 1024
 SIGNED_AGREEMENT = "agreement_signing"
 PROOF_KIND = "proof_of_service"
 
 
 class ServingService:
-    """Consent, serving, recipients' links, the worker's deliveries and proofs of service."""
+    """Consent, serving, recipients' links, what deliveries and receipts record, and proofs of service.
+
+    ``notifier``, ``base_url`` and ``sms_receipts`` are the channels the delivery engine
+    (:mod:`server.outbound.delivery`) sends through; ``poke`` wakes it after a service."""
 
     def __init__(
         self,
@@ -521,54 +525,13 @@ class ServingService:
             now=now,
         )
 
-    # ------------------------------------------------------------------ the worker
+    # ------------------------------------------------------------------ what the deliveries record
 
-    async def deliver(self, delivery: DeliveryRow, now: datetime) -> str:
-        """One attempt of one claimed delivery; returns its new status."""
-        service = await self.store.service(delivery.service_id)
-        assert service is not None
-        participant = await self.repo.participant(delivery.participant_id)
-        attempts = delivery.attempts + 1
-        if delivery.channel == "inbox":
-            await self.store.finish(
-                delivery.id,
-                {
-                    "status": "accepted",
-                    "attempts": attempts,
-                    "sent_at": now,
-                    "accepted_at": now,
-                    "next_attempt_at": None,
-                },
-            )
-            await self._effective(service, participant.id, "inbox", now)
-            return "accepted"
-        try:
-            message = await self._message(service, participant, delivery, now)
-            result = await self.notifier.send(message)
-        except DeliveryFailed as exc:
-            return await self._failed(service, delivery, attempts, exc.permanent, str(exc), now)
-        if delivery.channel == "sms" and result.accepted and self.sms_receipts:
-            # the gateway took it; service takes effect when the phone's receipt comes (sms_receipt)
-            await self.store.finish(
-                delivery.id, {"status": "sent", "attempts": attempts, "sent_at": now, "next_attempt_at": None}
-            )
-            return "sent"
-        if not result.accepted:  # handed to a log or console: no proof it arrived
-            await self.store.finish(
-                delivery.id, {"status": "sent", "attempts": attempts, "sent_at": now, "next_attempt_at": None}
-            )
-            return "sent"
-        await self.store.finish(
-            delivery.id,
-            {"status": "accepted", "attempts": attempts, "sent_at": now, "accepted_at": now, "next_attempt_at": None},
-        )
-        await self._effective(service, participant.id, delivery.channel, now)
-        return "accepted"
-
-    async def _failed(
+    async def record_failed_attempt(
         self, service: ServiceRow, delivery: DeliveryRow, attempts: int, permanent: bool, error: str, now: datetime
     ) -> str:
-        """Record a failed attempt; schedule the next one with back-off, or give up."""
+        """Record a failed attempt (a send, or an SMS the phone did not receive); schedule the next one
+        with back-off (:data:`BACKOFF`), or give up after :data:`MAX_ATTEMPTS`. Returns the new status."""
         last = attempts >= MAX_ATTEMPTS[permanent]
         status = "failed" if last else "retrying"
         wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
@@ -608,48 +571,12 @@ class ServingService:
         assert service is not None
         if not delivered:
             detail = f"the phone did not receive it: {error}" if error else "the phone did not receive it"
-            return await self._failed(service, delivery, delivery.attempts, True, detail, now)
+            return await self.record_failed_attempt(service, delivery, delivery.attempts, True, detail, now)
         await self.store.finish(delivery.id, {"status": "accepted", "accepted_at": now})
-        await self._effective(service, delivery.participant_id, "sms", now)
+        await self.record_effective(service, delivery.participant_id, "sms", now)
         return "accepted"
 
-    async def _message(
-        self, service: ServiceRow, participant: Participant, delivery: DeliveryRow, now: datetime
-    ) -> Message:
-        case = (await self.repo.load_case(service.case_id)).case
-        doc = next(d for d in await self.repo.documents(service.case_id) if d.id == service.document_id)
-        link = await self.cases.auth.issue_service_link(participant, service.id, LINK_TTL, now)
-        url = f"{self.base_url}/served#token={link.token}"
-        to = participant.email if delivery.channel == "email" else participant.phone
-        if not to:
-            raise DeliveryFailed("No address is registered for this channel any more", permanent=True)
-        if delivery.channel == "sms":
-            text = f"【在线调解】{participant.display_name}，您好：案件{case.number}的《{service.title}》已向您电子送达，请点击查看：{url}"
-            return Message("sms", to, service.title, text, now, reference=delivery.reference, kind="service")
-        attachments: tuple[Attachment, ...] = ()
-        if doc.size <= MAX_ATTACHMENT:
-            name = "document.pdf" if doc.media_type == "application/pdf" else "document"
-            attachments = (Attachment(name, doc.media_type, await self.cases.blobs.get(doc.sha256)),)
-        text = (
-            f"{participant.display_name}，您好：\n\n"
-            f"在线调解平台向您电子送达案件 {case.number}（{case.title}）的《{service.title}》。\n"
-            + ("文书见本邮件附件；" if attachments else "")
-            + f"您也可以通过以下个人链接查看和下载（请勿转发，{LINK_TTL.days} 天内有效）：\n{url}\n\n"
-            "根据您的电子送达确认，本文书到达您的电子邮箱即视为送达。\n"
-            f"文书 SHA-256：{doc.sha256}\n"
-        )
-        return Message(
-            "email",
-            to,
-            f"【电子送达】{case.number} {service.title}",
-            text,
-            now,
-            attachments,
-            reference=delivery.reference,
-            kind="service",
-        )
-
-    async def _effective(self, service: ServiceRow, pid: str, channel: str, now: datetime) -> None:
+    async def record_effective(self, service: ServiceRow, pid: str, channel: str, now: datetime) -> None:
         """Service on ``pid`` took effect through ``channel`` (the first accepted channel wins)."""
         current = next(
             (r for r in await self.store.recipients(service.case_id, service.id) if r.participant_id == pid), None

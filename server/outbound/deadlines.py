@@ -4,7 +4,8 @@ A :class:`Deadline` says, from the case value alone, when a case falls due (``du
 states that can happen (``states``) and which command its passing issues (``command``). The life
 cycle's own are in :data:`LIFE_CYCLE`; a later stage adds one with :meth:`DeadlineScheduler.register`.
 
-One :class:`DeadlineScheduler` runs on every node::
+One :class:`DeadlineScheduler` runs on every node (its loop is a
+:class:`~server.outbound.runner.LeasedRunner`)::
 
     every round (and at once at start-up):
       cases in a watched state ──▶ due(case) <= now ?            (the case itself holds its deadlines)
@@ -16,7 +17,7 @@ One :class:`DeadlineScheduler` runs on every node::
   it in its first round. A node that dies holding a claim holds it only until its lease runs out.
 - **Once per cluster.** Nodes on one PostgreSQL claim a deadline with a conditional write (an insert
   that does nothing on conflict; an UPDATE … WHERE the lease ran out and nothing was settled), like
-  :meth:`server.store.serving.ServiceStore.claim_due`. The command, its audit entries and the claim's
+  :meth:`server.e_service.store.ServiceStore.claim_due`. The command, its audit entries and the claim's
   settlement (``UPDATE … WHERE claimed_by = this node AND done_at IS NULL``) commit together, under
   the case's optimistic lock, so a node whose lease ran out mid-way cannot issue it a second time.
 
@@ -35,8 +36,6 @@ Which deadlines exist today (``server/domain/lifecycle.py``):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -51,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain import lifecycle as lc
 from server.errors import ConcurrentUpdate, MediationError
+from server.outbound.runner import LeasedRunner
 from server.store import schema as t
 from server.store.repository import AuditRecord, CaseRepository, LoadedCase, records_from_events
 
@@ -137,8 +137,9 @@ def node_name() -> str:
 class DeadlineScheduler:
     """Issues the command of every passed deadline once, on whichever node comes first.
 
-    Runs :meth:`tick` at start, then every ``interval`` seconds (sooner when a known deadline falls
-    due earlier, in real time), or at once when poked.
+    A job of the :class:`~server.outbound.runner.LeasedRunner`: runs :meth:`tick` at start, then every
+    ``interval`` seconds (sooner when a known deadline falls due earlier, in real time), or at once
+    when poked.
     """
 
     def __init__(
@@ -160,8 +161,7 @@ class DeadlineScheduler:
             self.register(deadline)
         self._known: dict[str, tuple[int, list[tuple[Deadline, datetime]]]] = {}
         """Case id -> (version, its deadlines): a case is read again only when its version moved."""
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.runner = LeasedRunner(self, "deadlines")
 
     def register(self, deadline: Deadline) -> None:
         """Add a deadline kind (a later stage's, e.g. the mediation period)."""
@@ -310,38 +310,26 @@ class DeadlineScheduler:
 
     # ------------------------------------------------------------------ running
 
+    def start(self) -> None:
+        """Run in the background (the first round at once: deadlines that passed while down)."""
+        self.runner.start()
+
     def poke(self) -> None:
         """Look now (e.g. after the clock was moved in a test, or an operator's request)."""
-        self._wake.set()
+        self.runner.poke()
 
-    def _wait(self) -> float:
+    async def close(self) -> None:
+        """Stop; a claim held mid-way runs out and is taken over."""
+        await self.runner.close()
+
+    async def run_round(self) -> int:
+        """:meth:`tick` for the runner: how many passed deadlines it settled."""
+        return len(await self.tick())
+
+    def pause(self, done: int) -> float:
         """Seconds until the next round: the interval, or sooner if a known deadline falls due first."""
         upcoming = self.next_due()
         if upcoming is None:
             return self.interval
         ahead = (upcoming - self.clock()).total_seconds()
         return min(self.interval, max(ahead + 0.05, 0.05)) if ahead > 0 else self.interval
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()  # before the round: a poke while it runs starts the next one
-            try:
-                await self.tick()
-            except Exception as exc:  # noqa: BLE001 - e.g. the database is briefly away: keep going
-                # only the type: a driver's message may carry personal data
-                logger.warning("deadlines: round failed (%s)", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._wait())
-
-    def start(self) -> None:
-        """Run in the background (the first round at once: deadlines that passed while down)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="deadline-scheduler")
-
-    async def close(self) -> None:
-        """Stop; a claim held mid-way runs out and is taken over."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -29,15 +29,9 @@ from server.cases.endpoints import SERVICE
 from server.config import Settings, load_settings
 from server.errors import ConfigError
 from server.notify import check_webhook_signature
-from server.outbound.webhooks import (
-    EVENT_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    WEBHOOKS,
-    WebhookDispatcher,
-    endpoint_key,
-    masked_host,
-)
+from server.outbound.webhook_client import EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, masked_host
+from server.outbound.webhook_store import endpoint_key
+from server.outbound.webhooks import WEBHOOKS, WebhookDispatcher
 from server.store import schema as t
 from tests.builders import APPLICANT, RESPONDENT, case_with_parties
 from tests.conftest import Api, Clock
