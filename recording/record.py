@@ -29,7 +29,8 @@ from server.domain.lifecycle import SessionStatus
 from server.domain.roles import Action
 from server.errors import InvalidCommand, NotFound, RecordFinalised, SessionNotEnded
 from server.identity.access import Principal
-from server.store.repository import DocumentRecord, RecordEdit, TranscriptLine
+from server.store.record import RecordEdit, TranscriptLine
+from server.store.repository import DocumentRecord
 
 RECORD_KIND = "mediation_record"
 MAX_TEXT = 4000
@@ -109,12 +110,13 @@ class RecordService:
     def __init__(self, cases: CaseService, render: Renderer) -> None:
         self.cases = cases
         self.repo = cases.repo
+        self.records = cases.records
         self.render = render
 
     async def session_record(self, case_id: str, session_id: str) -> SessionRecord:
         """A session's record (no access check: callers check)."""
-        lines = await self.repo.transcript(case_id, session_id)
-        edits = await self.repo.record_edits(case_id, session_id)
+        lines = await self.records.transcript(case_id, session_id)
+        edits = await self.records.record_edits(case_id, session_id)
         people = {p.id: p for p in await self.repo.participants(case_id)}
         corrections: dict[str, list[RecordEdit]] = {}
         notes, final = [], None
@@ -167,7 +169,7 @@ class RecordService:
     async def correct(self, principal: Principal, case_id: str, line_id: str, text: str, now: datetime) -> RecordLine:
         """Correct a line (the original stays; the correction names who and when)."""
         text = _clean(text)
-        lines = await self.repo.transcript(case_id)
+        lines = await self.records.transcript(case_id)
         line = next((x for x in lines if x.id == line_id), None)
         if line is None:
             await self.cases.require(principal, case_id, Action.EDIT_RECORD)  # 404 for strangers first
@@ -176,7 +178,7 @@ class RecordService:
         edit = RecordEdit(
             str(uuid.uuid4()), case_id, line.session_id, line_id, "correction", text, principal.actor, now
         )
-        await self.repo.add_record_edit(edit, now)
+        await self.records.add_record_edit(edit, now)
         record = await self.session_record(case_id, line.session_id)
         return next(r for r in record.lines if r.line.id == line_id)
 
@@ -189,7 +191,7 @@ class RecordService:
         if after_line_id is not None and all(r.line.id != after_line_id for r in record.lines):
             raise NotFound("No such transcript line in this session")
         edit = RecordEdit(str(uuid.uuid4()), case_id, session_id, after_line_id, "note", text, principal.actor, now)
-        await self.repo.add_record_edit(edit, now)
+        await self.records.add_record_edit(edit, now)
         return edit
 
     async def finalise(self, principal: Principal, case_id: str, session_id: str, now: datetime) -> DocumentRecord:
@@ -213,7 +215,7 @@ class RecordService:
             now=now,
         )
         final = RecordEdit(str(uuid.uuid4()), case_id, session_id, None, "final", doc.id, principal.actor, now)
-        await self.repo.add_record_edit(final, now)
+        await self.records.add_record_edit(final, now)
         return doc
 
 

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from server.errors import BlobIntegrityError
-from server.store.repository import CaseRepository
+from server.store.keys import CaseKeyStore
 
 NONCE = 12
 
@@ -43,10 +43,12 @@ def unseal(key: bytes, sealed: bytes, case_id: str, label: str) -> bytes:
 
 @dataclass
 class Vault:
-    """Per-case data keys, created on first use, kept wrapped in the case store."""
+    """Per-case data keys, created on first use, kept wrapped in the key store."""
 
-    repo: CaseRepository
+    keys: CaseKeyStore
+    """Where the wrapped keys are kept."""
     master_key: bytes
+    """The key that wraps them (32 bytes, from configuration)."""
 
     def __post_init__(self) -> None:
         if len(self.master_key) != 32:
@@ -54,9 +56,9 @@ class Vault:
 
     async def data_key(self, case_id: str, now: datetime) -> bytes:
         """The case's data key (created and stored wrapped if it has none)."""
-        wrapped = await self.repo.case_key(case_id)
+        wrapped = await self.keys.case_key(case_id)
         if wrapped is None:
-            wrapped = await self.repo.add_case_key(
+            wrapped = await self.keys.add_case_key(
                 case_id, seal(self.master_key, AESGCM.generate_key(256), case_id, "data-key"), now
             )
         return unseal(self.master_key, wrapped, case_id, "data-key")

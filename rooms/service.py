@@ -31,7 +31,8 @@ from server.domain.lifecycle import CaseState, SessionStatus
 from server.domain.roles import Action, Role
 from server.errors import Forbidden, InvalidCommand
 from server.identity.access import Principal
-from server.store.repository import AuditRecord, TranscriptLine
+from server.store.record import TranscriptLine
+from server.store.repository import AuditRecord
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class RoomService:
             if m.presence is Presence.ADMITTED and (room.caucus is None or (pid in caucus) == mine)
         ]
         now = self.clock()
-        message_id = await self.cases.repo.add_chat(case_id, room.session_id, participant_id, text, audience, now)
+        message_id = await self.cases.records.add_chat(case_id, room.session_id, participant_id, text, audience, now)
         line = {
             "id": message_id,
             "from": participant_id,
@@ -377,7 +378,7 @@ class RoomService:
             caption.engine,
         )
         try:
-            await self.cases.repo.add_transcript_line(line, self.clock())
+            await self.cases.records.add_transcript_line(line, self.clock())
         except Exception as exc:  # noqa: BLE001 - the caption was shown; log the loss, never the text
             # (a database error's message carries the statement's parameters: log only its type)
             CaseLog(logger, {"case": case_id}).error("storing a transcript line failed: %s", type(exc).__name__)

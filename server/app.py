@@ -23,8 +23,11 @@ from server.identity.keys import SIGNING_CODES, TOKENS, derive_key
 from server.identity.tokens import TokenSigner
 from server.outbound.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
 from server.store import db
+from server.store.accounts import AccountStore
 from server.store.blobs import LocalBlobStore
 from server.store.files import private_data_folder
+from server.store.keys import CaseKeyStore
+from server.store.record import RecordStore
 from server.store.repository import CaseRepository
 from web import add_pages
 
@@ -51,6 +54,12 @@ class Components:
 
     repo: CaseRepository
     """The case store."""
+    accounts: AccountStore
+    """Accounts and token records."""
+    records: RecordStore
+    """Chat, transcript lines and record edits."""
+    keys: CaseKeyStore
+    """The cases' wrapped data keys."""
     auth: Authenticator
     """Credentials."""
     service: CaseService
@@ -69,11 +78,13 @@ def quiet_parameter_loggers() -> None:
 
 
 def build_components(settings: Settings) -> Components:
-    """Create the store, authenticator and use-case service for ``settings``."""
+    """Create the stores, authenticator and use-case service for ``settings`` (the stores share one engine)."""
     quiet_parameter_loggers()
     private_data_folder(settings.data_dir)  # 0700: it holds the database, keys and blobs
     engine = db.create_engine(settings.resolved_database_url)
     repo = CaseRepository(engine)
+    accounts = AccountStore(engine)
+    records = RecordStore(repo)
     revocations = None
     if settings.redis_url:  # several nodes: a revocation reaches the sockets on every node
         from server.identity.revocation import RedisRevocations
@@ -81,9 +92,10 @@ def build_components(settings: Settings) -> Components:
         revocations = RedisRevocations(settings.redis_url)
     secret = settings.signing_key()  # never a key itself: each use derives its own (server.identity.keys)
     signer = TokenSigner(derive_key(secret, TOKENS), also_accept=(secret,))  # links sent before the split
-    auth = Authenticator(repo, signer, settings.join_link_ttl, settings.session_ttl, revocations)
+    auth = Authenticator(repo, accounts, signer, settings.join_link_ttl, settings.session_ttl, revocations)
     blobs = LocalBlobStore(settings.resolved_blob_dir)
-    return Components(repo, auth, CaseService(repo, auth, blobs))
+    service = CaseService(repo, auth, blobs, accounts, records)
+    return Components(repo, accounts, records, CaseKeyStore(engine), auth, service)
 
 
 @web.middleware
@@ -212,7 +224,7 @@ def _add_live_rooms(
         )
         transcriber = TranscriptionPool(spec, settings.transcript_workers, settings.transcript_language, clock=clock)
     app[kit.TRANSCRIBER] = transcriber
-    vault = Vault(components.repo, settings.master_key())
+    vault = Vault(components.keys, settings.master_key())
     archive = RecordingArchive(components.repo, components.service.blobs, vault, settings.manifest_key())
     # recording and the live transcript attach to the rooms through rooms.ports, with this clock
     rooms = RoomService(
@@ -252,21 +264,24 @@ def _add_live_rooms(
 
     app[RECORDS] = RecordService(components.service, render_record)
     from server.agreement.endpoints import AGREEMENTS
+    from server.agreement.store import AgreementStore
     from server.agreement.usecases import AgreementService
     from server.record.playback import PLAYBACK_PARTIES
 
-    app[AGREEMENTS] = AgreementService(components.service)
+    app[AGREEMENTS] = AgreementService(components.service, AgreementStore(components.repo))
     from server.signing.endpoints import SIGNING
 
     app[SIGNING] = signing_keys(settings, clock)
     from server.notify import Notifier, build_notifier
     from server.signing.endpoints import SIGNINGS
+    from server.signing.store import SigningCodeStore
     from server.signing.usecases import SigningService
 
     notifier: Notifier = build_notifier(settings)
     app[NOTIFIER] = notifier
     code_key = derive_key(settings.signing_key(), SIGNING_CODES)
-    app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, code_key)
+    codes = SigningCodeStore(components.repo.engine)
+    app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, code_key, codes)
     from server.e_service.endpoints import SERVING
     from server.e_service.store import ServiceStore
     from server.e_service.usecases import ServingService

@@ -24,7 +24,7 @@ from server.errors import MediationError
 from server.identity.access import Principal, new_id
 from server.identity.passwords import hash_password
 from server.store import db
-from server.store.repository import Account
+from server.store.accounts import Account
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -72,7 +72,7 @@ async def _create_account(
             phone=phone,
             email=email,
         )
-        await parts.repo.create_account(account)
+        await parts.accounts.create_account(account)
         return account
     finally:
         await parts.repo.engine.dispose()
@@ -105,7 +105,7 @@ async def _demo(settings: Settings) -> dict[str, object]:
             password_hash=await asyncio.to_thread(hash_password, password),
             created_at=now,
         )
-        await parts.repo.create_account(account)
+        await parts.accounts.create_account(account)
         issued, _ = await parts.auth.login(username, password, now)
         mediator = Principal(subject_id=account.id, token_id=issued.token_id, account_kind=AccountKind.MEDIATOR)
         loaded = await parts.service.create_case(mediator, "traffic_accident", "张某与李某机动车交通事故责任纠纷", now)
@@ -140,7 +140,7 @@ async def _verify_recording(settings: Settings, case_id: str) -> int:
     parts = build_components(settings)
     try:
         archive = RecordingArchive(
-            parts.repo, parts.service.blobs, Vault(parts.repo, settings.master_key()), settings.manifest_key()
+            parts.repo, parts.service.blobs, Vault(parts.keys, settings.master_key()), settings.manifest_key()
         )
         verdicts = await archive.verify(case_id, datetime.now(UTC))
     finally:

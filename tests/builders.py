@@ -23,7 +23,7 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.notify import OutboxNotifier
 from server.signing.endpoints import SIGNINGS
-from server.store.repository import Account
+from server.store.accounts import Account, AccountStore
 from tests.conftest import Api
 
 # ------------------------------------------------------------------ sample data
@@ -83,7 +83,7 @@ async def account(api: Api, kind: AccountKind, name: str = "", phone: str | None
     """Create an account in the store and log in over HTTP; return (username, token)."""
     username = f"{kind.value}-{uuid.uuid4().hex[:8]}"
     password_hash = hash_password(PASSWORD, log2_n=12)
-    await api.repo.create_account(
+    await AccountStore(api.repo.engine).create_account(
         Account(new_id(), username, name or username, kind, "某某法院", password_hash, api.clock(), phone=phone)
     )
     status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
@@ -111,7 +111,7 @@ async def case_with_parties(api: Api) -> dict[str, Any]:
 
 async def judge_of(api: Api, court: str, name: str) -> str:
     username = f"judge-{uuid.uuid4().hex[:8]}"
-    await api.repo.create_account(
+    await AccountStore(api.repo.engine).create_account(
         Account(new_id(), username, name, AccountKind.JUDGE, court, hash_password(PASSWORD, log2_n=12), api.clock())
     )
     status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})

@@ -21,7 +21,7 @@ from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store import db
-from server.store.repository import Account
+from server.store.accounts import Account, AccountStore
 from tests.peers import ClientPeer
 
 PASSWORD = "pw-123456789"
@@ -96,7 +96,7 @@ async def prepare_case(
     receives each party's join link (``join_url``).
     """
     username = f"m-{uuid.uuid4().hex[:6]}"
-    await repo.create_account(
+    await AccountStore(repo.engine).create_account(
         Account(
             new_id(),
             username,

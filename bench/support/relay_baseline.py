@@ -310,12 +310,12 @@ async def _prepare(settings: Any, username: str, password: str) -> None:
     from server.identity.access import new_id
     from server.identity.passwords import hash_password
     from server.store import db
-    from server.store.repository import Account
+    from server.store.accounts import Account
 
     await db.upgrade(settings.resolved_database_url)
     parts = build_components(settings)
     try:
-        await parts.repo.create_account(
+        await parts.accounts.create_account(
             Account(
                 id=new_id(),
                 username=username,

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from server.agreement.render import render_agreement, signers
+from server.agreement.store import AgreementStore
 from server.agreement.terms import AgreementTerms, terms_from_dict, terms_to_dict
 from server.cases.usecases import RETRIES, CaseService, added_record, document_view
 from server.domain import lifecycle as lc
@@ -47,9 +48,11 @@ class Draft:
 class AgreementService:
     """Drafts, reads and comments on the mediation agreement."""
 
-    def __init__(self, cases: CaseService) -> None:
+    def __init__(self, cases: CaseService, store: AgreementStore) -> None:
         self.cases = cases
         self.repo = cases.repo
+        self.store = store
+        """The comments on the drafts."""
 
     @staticmethod
     def preview(data: dict[str, Any]) -> Split:
@@ -132,7 +135,7 @@ class AgreementService:
         """Every version with its terms and its comments (for everyone on the case who may read it)."""
         await self.cases.require(principal, case_id, Action.READ_DOCUMENTS)
         docs = await self.repo.documents(case_id)
-        comments = await self.repo.agreement_comments(case_id)
+        comments = await self.store.agreement_comments(case_id)
         names = {p.id: p.display_name for p in await self.repo.participants(case_id)}
         out = []
         for doc in docs:
@@ -169,7 +172,7 @@ class AgreementService:
         loaded = await self.repo.load_case(case_id)
         if loaded.case.agreement is None or not 1 <= version <= loaded.case.agreement.version:
             raise NotFound("No such draft of the agreement")
-        comment_id = await self.repo.add_agreement_comment(
+        comment_id = await self.store.add_agreement_comment(
             case_id, version, access.participant_id, text, principal.actor, now
         )
         return {

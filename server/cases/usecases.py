@@ -35,7 +35,9 @@ from server.errors import (
 )
 from server.identity.access import Authenticator, IssuedToken, Principal, new_id
 from server.identity.tokens import TokenKind
+from server.store.accounts import AccountStore
 from server.store.blobs import BlobStore
+from server.store.record import RecordStore
 from server.store.repository import (
     AuditRecord,
     CaseRepository,
@@ -105,10 +107,16 @@ def _case_number(now: datetime) -> str:
 class CaseService:
     """The case use-cases the HTTP API and the CLI call."""
 
-    def __init__(self, repo: CaseRepository, auth: Authenticator, blobs: BlobStore) -> None:
+    def __init__(
+        self, repo: CaseRepository, auth: Authenticator, blobs: BlobStore, accounts: AccountStore, records: RecordStore
+    ) -> None:
         self.repo = repo
         self.auth = auth
         self.blobs = blobs
+        self.accounts = accounts
+        """Mediators' and judges' accounts (the stages look the caller's account up here)."""
+        self.records = records
+        """Chat, transcript lines and record edits."""
 
     # ------------------------------------------------------------------ access
 
@@ -147,7 +155,7 @@ class CaseService:
     ) -> LoadedCase:
         """File a new case; the creating mediator becomes its mediator."""
         self.require_account(principal, "create_case")
-        account = await self.repo.account(principal.subject_id)
+        account = await self.accounts.account(principal.subject_id)
         # a generated number may (rarely) collide with an existing one: draw again
         for attempt in range(1 if number else RETRIES):
             case_id = new_id()
@@ -270,7 +278,7 @@ class CaseService:
         if new.role in ACCOUNT_ROLES:
             if not new.account_username:
                 raise InvalidCommand(f'A {new.role.value} joins through an account: give "account_username"')
-            account = await self.repo.account_by_username(new.account_username)
+            account = await self.accounts.account_by_username(new.account_username)
             if account is None or account.kind.value != new.role.value:
                 raise InvalidCommand(f"No {new.role.value} account with that user name")
             account_id = account.id
@@ -516,7 +524,7 @@ class CaseService:
         """Chat lines kept in the case record: staff read all; a party reads what reached them."""
         access = await self.require(principal, case_id, Action.READ_CASE)
         staff = may(access.role, Action.READ_ALL_DOCUMENTS)
-        lines = await self.repo.chat(case_id)
+        lines = await self.records.chat(case_id)
         return [
             {**line, "at": line["at"].isoformat()}
             for line in lines

@@ -103,7 +103,7 @@ class ConfirmationService:
         if principal.account_kind is not AccountKind.JUDGE:
             raise Forbidden("Only a judge of the court may do this")
         application = await self._application(case_id)
-        account = await self.repo.account(principal.subject_id)
+        account = await self.cases.accounts.account(principal.subject_id)
         if application.court != account.organization or application.submitted_at is None:
             raise NotFound("No such application in your court")
         return application, account
@@ -343,7 +343,7 @@ class ConfirmationService:
         """The judge's court's pending applications, the nearest review deadline first."""
         if principal.account_kind is not AccountKind.JUDGE:
             raise Forbidden("The court's queue is for judges")
-        account = await self.repo.account(principal.subject_id)
+        account = await self.cases.accounts.account(principal.subject_id)
         out = []
         for application, row in await self.store.queue(account.organization):
             assert application.review_deadline is not None

@@ -142,7 +142,7 @@ class CaseExporter:
     async def _transcript(self, case_id: str) -> list[dict[str, Any]]:
         """Every stored (final) line in the order spoken, with the newest correction as its text."""
         corrected: dict[str, str] = {}
-        for edit in await self.repo.record_edits(case_id):  # oldest first: the last correction wins
+        for edit in await self.cases.records.record_edits(case_id):  # oldest first: the last correction wins
             if edit.kind == "correction" and edit.line_id is not None:
                 corrected[edit.line_id] = edit.text
         return [
@@ -155,7 +155,7 @@ class CaseExporter:
                 "text": corrected.get(line.id, line.text),
                 "corrected": line.id in corrected,
             }
-            for line in await self.repo.transcript(case_id)
+            for line in await self.cases.records.transcript(case_id)
         ]
 
     async def _audit(self, case_id: str) -> dict[str, Any]:

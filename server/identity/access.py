@@ -23,7 +23,8 @@ from server.errors import NotFound, TokenExpired, TokenRevoked, TooManyAttempts,
 from server.identity.passwords import DUMMY_HASH, verify_password
 from server.identity.revocation import LocalRevocations, RevocationBus, Revoked
 from server.identity.tokens import TokenClaims, TokenKind, TokenSigner, new_token_id
-from server.store.repository import Account, CaseRepository, TokenRecord
+from server.store.accounts import Account, AccountStore, TokenRecord
+from server.store.repository import CaseRepository
 
 logger = logging.getLogger(__name__)
 
@@ -141,12 +142,14 @@ class Authenticator:
     def __init__(
         self,
         repo: CaseRepository,
+        accounts: AccountStore,
         signer: TokenSigner,
         join_link_ttl: timedelta,
         session_ttl: timedelta,
         revocations: RevocationBus | None = None,
     ) -> None:
         self.repo = repo
+        self.accounts = accounts
         self.signer = signer
         self.join_link_ttl = join_link_ttl
         self.session_ttl = session_ttl
@@ -160,7 +163,7 @@ class Authenticator:
         jti = new_token_id()
         expires = now + ttl
         token = self.signer.issue(TokenClaims(jti, kind, subject, case_id, expires))
-        await self.repo.record_token(TokenRecord(jti, kind.value, subject, case_id, now, expires))
+        await self.accounts.record_token(TokenRecord(jti, kind.value, subject, case_id, now, expires))
         return IssuedToken(token, jti, expires)
 
     async def issue_join_link(self, participant: Participant, now: datetime) -> IssuedToken:
@@ -170,7 +173,7 @@ class Authenticator:
     async def login(self, username: str, password: str, now: datetime) -> tuple[IssuedToken, Account]:
         """Check a password and open a session."""
         self.throttle.check(username)
-        account = await self.repo.account_by_username(username)
+        account = await self.accounts.account_by_username(username)
         stored = account.password_hash if account is not None else DUMMY_HASH
         ok = await self.throttle.verify(username, password, stored)
         if account is None or not ok or account.disabled:
@@ -191,7 +194,7 @@ class Authenticator:
         expires = now + ttl
         claims = TokenClaims(jti, TokenKind.SERVICE, participant.id, participant.case_id, expires, ref=service_id)
         token = self.signer.issue(claims)
-        await self.repo.record_token(
+        await self.accounts.record_token(
             TokenRecord(jti, TokenKind.SERVICE.value, participant.id, participant.case_id, now, expires)
         )
         return IssuedToken(token, jti, expires)
@@ -205,7 +208,7 @@ class Authenticator:
         Tokens are a function of their claims, so re-signing the stored id, subject and expiry gives
         back the very token issued; the token itself is still never stored.
         """
-        record = await self.repo.live_token(
+        record = await self.accounts.live_token(
             participant.id, TokenKind.SERVICE.value, f"{service_id}.", now + ttl / 2, now + ttl
         )
         if record is None or record.case_id != participant.case_id:
@@ -228,14 +231,14 @@ class Authenticator:
                 if claims.kind is TokenKind.SERVICE
                 else "Open the link that came with the document"
             )
-        record = await self.repo.token(claims.jti)
+        record = await self.accounts.token(claims.jti)
         if record is None or record.subject_id != claims.subject:
             raise Unauthenticated("Unknown token")
         if record.revoked_at is not None:
             raise TokenRevoked("This link or login has been revoked")
         if claims.kind is TokenKind.SESSION:
             try:
-                account = await self.repo.account(claims.subject)
+                account = await self.accounts.account(claims.subject)
             except NotFound as exc:
                 raise Unauthenticated("Unknown account") from exc
             if account.disabled:
@@ -265,7 +268,7 @@ class Authenticator:
 
     async def authenticate_again(self, principal: Principal, now: datetime) -> Principal:
         """Re-check a principal of a long-lived connection: still unexpired, not revoked, account enabled."""
-        record = await self.repo.token(principal.token_id)
+        record = await self.accounts.token(principal.token_id)
         if record is None:
             raise Unauthenticated("Unknown token")
         if record.revoked_at is not None:
@@ -274,7 +277,7 @@ class Authenticator:
             raise TokenExpired("The token has expired")
         if principal.is_account:
             try:
-                account = await self.repo.account(principal.subject_id)
+                account = await self.accounts.account(principal.subject_id)
             except NotFound as exc:
                 raise Unauthenticated("Unknown account") from exc
             if account.disabled:
@@ -283,7 +286,7 @@ class Authenticator:
 
     async def logout(self, principal: Principal, now: datetime) -> None:
         """Revoke the credential the principal is using; its live connections end."""
-        await self.repo.revoke_tokens(principal.subject_id, now, jti=principal.token_id)
+        await self.accounts.revoke_tokens(principal.subject_id, now, jti=principal.token_id)
         await self.revocations.publish(Revoked(principal.subject_id, principal.token_id))
 
     async def revoke_subject(self, subject_id: str, now: datetime, kinds: Sequence[TokenKind] | None = None) -> int:
@@ -293,7 +296,7 @@ class Authenticator:
         Their live connections end at once, on every node. Reissuing or revoking a join link passes
         ``kinds=(TokenKind.JOIN,)``: the links that came with documents served on the party stay good.
         """
-        count = await self.repo.revoke_tokens(
+        count = await self.accounts.revoke_tokens(
             subject_id, now, kinds=None if kinds is None else [kind.value for kind in kinds]
         )
         await self.revocations.publish(Revoked(subject_id))
@@ -301,10 +304,10 @@ class Authenticator:
 
     async def disable_account(self, username: str, now: datetime) -> Account:
         """Disable an account: it cannot log in, its logins are revoked and its live connections end."""
-        account = await self.repo.account_by_username(username)
+        account = await self.accounts.account_by_username(username)
         if account is None:
             raise NotFound("No such account")
-        await self.repo.disable_account(account.id, now)
+        await self.accounts.disable_account(account.id, now)
         await self.revocations.publish(Revoked(account.id))
         logger.info("account %s disabled", account.id)
         return account

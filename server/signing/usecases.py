@@ -63,7 +63,8 @@ from server.errors import (
 )
 from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
-from server.store.repository import AuditRecord, CodeLimits, CodeRule, DocumentRecord, NewSigningCode
+from server.signing.store import CodeLimits, CodeRule, NewSigningCode, SigningCodeStore
+from server.store.repository import AuditRecord, DocumentRecord
 
 logger = logging.getLogger(__name__)
 
@@ -131,9 +132,13 @@ class Keys:
 class SigningService:
     """Opens signing, sends codes, adds signatures."""
 
-    def __init__(self, cases: CaseService, keys: Keys, notifier: Notifier, secret: bytes) -> None:
+    def __init__(
+        self, cases: CaseService, keys: Keys, notifier: Notifier, secret: bytes, codes: SigningCodeStore
+    ) -> None:
         self.cases = cases
         self.repo = cases.repo
+        self.codes = codes
+        """The one-time codes and their limits."""
         self.keys = keys
         self.notifier = notifier
         self.secret = secret
@@ -256,7 +261,7 @@ class SigningService:
         new = NewSigningCode(
             code_id, case_id, pid, self._hash(code_id, code), channel, now, now + CODE_TTL, document.sha256
         )
-        stored, limits = await self.repo.add_signing_code(new, _rule(now))
+        stored, limits = await self.codes.add_signing_code(new, _rule(now))
         if not stored:
             raise _refusal(limits, now)
         text = (
@@ -269,7 +274,7 @@ class SigningService:
             )
         except DeliveryFailed as exc:
             # the undelivered code is void and not counted, so the signer may ask again at once
-            await self.repo.void_signing_code(new, now)
+            await self.codes.void_signing_code(new, now)
             if exc.permanent:
                 raise InvalidCommand(f"The code could not be delivered: {exc}; ask the mediator") from exc
             raise ServiceUnavailable(f"The code could not be delivered now: {exc}; try again later") from exc
@@ -279,7 +284,7 @@ class SigningService:
 
     async def _contact(self, principal: Principal, pid: str) -> tuple[str, str | None]:
         """Where the signer's codes go: their phone, else their e-mail (a mediator's are on their account)."""
-        holder: Any = await self.repo.account(principal.subject_id) if principal.is_account else None
+        holder: Any = await self.cases.accounts.account(principal.subject_id) if principal.is_account else None
         if holder is None or not (holder.phone or holder.email):
             holder = await self.repo.participant(pid)
         return ("sms", holder.phone) if holder.phone else ("email", holder.email)
@@ -325,7 +330,7 @@ class SigningService:
         """A mediator signs with their account: the password again, throttled like a login."""
         if not password:
             raise Unauthenticated("Enter your password to sign")
-        account = await self.repo.account(principal.subject_id)
+        account = await self.cases.accounts.account(principal.subject_id)
         if not await self.cases.auth.throttle.verify(account.username, password, account.password_hash):
             raise Unauthenticated("Wrong password")
 
@@ -336,18 +341,18 @@ class SigningService:
         (the code's and the day's), sent for the file being signed. The channel, and the file it was sent for."""
         if not code:
             raise Forbidden("Enter the code that was sent to you")
-        latest = await self.repo.latest_signing_code(case_id, pid)
+        latest = await self.codes.latest_signing_code(case_id, pid)
         if latest is None or latest["used_at"] is not None or latest["expires_at"] <= now:
             raise Forbidden("The code has expired or was already used: ask for a new one")
         if latest["attempts"] >= MAX_ATTEMPTS:
             raise TooManyAttempts("Too many wrong codes: ask for a new one")
         bound = await self._bound_file(case_id, latest["document_sha256"])
         rule = _rule(now)
-        counted = await self.repo.count_code_guess(case_id, pid, rule)  # a wrong guess until shown right
+        counted = await self.codes.count_code_guess(case_id, pid, rule)  # a wrong guess until shown right
         if counted is None:
-            raise _refusal(await self.repo.code_limits(case_id, pid), now)
+            raise _refusal(await self.codes.code_limits(case_id, pid), now)
         matched = hmac.compare_digest(latest["code_hash"], self._hash(latest["id"], code.strip()))
-        if not await self.repo.spend_signing_code(latest["id"], matched, now, MAX_ATTEMPTS, counted_on=rule.day):
+        if not await self.codes.spend_signing_code(latest["id"], matched, now, MAX_ATTEMPTS, counted_on=rule.day):
             if counted.wrong_guesses >= MAX_WRONG_PER_DAY:
                 await self._limit_reached(
                     principal, case_id, pid, "signing.guess_limit_reached", MAX_WRONG_PER_DAY, now

@@ -91,17 +91,17 @@ async def test_spoken_sentences_become_captions_and_attributed_lines(live: Live,
                     ) from exc
                 pages[who] = page
 
-            repo = live.app[ROOMS].cases.repo
+            records = live.app[ROOMS].cases.records
 
             async def heard_all() -> bool:
-                lines = await repo.transcript(live.case_id)
+                lines = await records.transcript(live.case_id)
                 return all(
                     len([x for x in lines if x.participant_id == ids[who]]) >= len(sentences) + 1
                     for who, sentences in SPEECH.items()
                 )
 
             await poll(heard_all, "every sentence of both parties recognised and stored", timeout=120, every=1.0)
-            lines = await repo.transcript(live.case_id)
+            lines = await records.transcript(live.case_id)
             for who, sentences in SPEECH.items():
                 own = " ".join(x.text for x in lines if x.participant_id == ids[who])
                 reference = " ".join(sentences)

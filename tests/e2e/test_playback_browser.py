@@ -27,7 +27,8 @@ from server.domain.roles import AccountKind
 from server.http.kit import RECORDINGS
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
-from server.store.repository import Account, TranscriptLine
+from server.store.accounts import Account
+from server.store.record import TranscriptLine
 from tests.e2e.steps import poll
 from tests.live import PASSWORD, Live, _live
 from tests.media import make_clip
@@ -93,14 +94,14 @@ async def record_session(live: Live, tmp_path: Path) -> str:
 async def add_transcript(live: Live, session_id: str) -> list[tuple[str, float]]:
     """Two lines stored directly in the case store; returns (line id, offset from the recording's origin)."""
     timeline = await RecordingPlayback(live.app[RECORDINGS]).timeline(live.case_id, session_id, datetime.now(UTC))
-    repo = live.app[ROOMS].cases.repo
+    records = live.app[ROOMS].cases.records
     out = []
     for n, (who, offset, text) in enumerate(
         (("mediator", 1.0, "请双方陈述事故经过。"), ("applicant", 3.5, "我的车在路口被撞，修理费八千元。"))
     ):
         line_id = str(uuid.uuid4())
         start = timeline.origin + timedelta(seconds=offset)
-        await repo.add_transcript_line(
+        await records.add_transcript_line(
             TranscriptLine(
                 line_id,
                 live.case_id,
@@ -247,7 +248,7 @@ async def call(live: Live, method: str, path: str, token: str, json: Any = None)
 async def add_judge(live: Live) -> str:
     """A judge account added to the case; returns its user name."""
     username = f"j-{uuid.uuid4().hex[:6]}"
-    await live.app[ROOMS].cases.repo.create_account(
+    await live.app[ROOMS].cases.accounts.create_account(
         Account(
             new_id(),
             username,

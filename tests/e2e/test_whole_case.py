@@ -39,7 +39,7 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.notify import ChannelNotifier, OutboxNotifier, SmtpNotifier, check_webhook_signature
 from server.signing.endpoints import SIGNING, SIGNINGS
-from server.store.repository import Account
+from server.store.accounts import Account
 from tests.builders import TERMS, code_for, mark
 from tests.channels import Mailbox, smtp_server
 from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
@@ -124,7 +124,7 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
     ids, tokens = live.ids, live.tokens
     mediator = tokens["mediator"]
     judge_name = f"judge-{uuid.uuid4().hex[:6]}"
-    await live.app[ROOMS].cases.repo.create_account(
+    await live.app[ROOMS].cases.accounts.create_account(
         Account(
             new_id(),
             judge_name,
@@ -183,10 +183,10 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
                         await page.click("#join")
                         await admit(console, live, who, page)
                         phones[who] = page
-                    repo = live.app[ROOMS].cases.repo
+                    records = live.app[ROOMS].cases.records
 
                     async def heard() -> bool:
-                        lines = await repo.transcript(live.case_id)
+                        lines = await records.transcript(live.case_id)
                         return all(len([x for x in lines if x.participant_id == ids[w]]) >= 2 for w in SPEECH)
 
                     await poll(heard, "both parties' speech recognised and stored", timeout=120, every=1.0)

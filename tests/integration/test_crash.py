@@ -16,6 +16,7 @@ import pytest
 
 from recording.vault import Vault, unseal
 from server.store.blobs import LocalBlobStore
+from server.store.keys import CaseKeyStore
 from tests.live import prepare_case
 from tests.media import make_clip
 from tests.peers import ClientPeer
@@ -49,7 +50,9 @@ async def test_kill_9_mid_session_then_rejoin(tmp_path: Path) -> None:
 
         # what was recorded before the crash is intact and verifies
         assert (await repo.verify_audit(case_id)).ok
-        key = await Vault(repo, bytes.fromhex((data / "master.key").read_text())).data_key(case_id, _now())
+        key = await Vault(CaseKeyStore(repo.engine), bytes.fromhex((data / "master.key").read_text())).data_key(
+            case_id, _now()
+        )
         blobs = LocalBlobStore(data / "blobs")
         for d in before:
             plain = unseal(key, await blobs.get(d["blob"]), case_id, d["file"])

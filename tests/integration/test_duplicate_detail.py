@@ -18,7 +18,8 @@ import pytest
 from server.domain.roles import AccountKind
 from server.errors import Duplicate
 from server.identity.access import new_id
-from server.store.repository import Account, CaseRepository
+from server.store.accounts import Account, AccountStore
+from server.store.repository import CaseRepository
 
 pytestmark = pytest.mark.asyncio
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -32,9 +33,10 @@ async def test_a_taken_user_name_is_refused_without_naming_it(
     repo: CaseRepository, caplog: pytest.LogCaptureFixture
 ) -> None:
     username = f"zhangsan-{uuid.uuid4().hex[:8]}"
-    await repo.create_account(account(username))
+    accounts = AccountStore(repo.engine)
+    await accounts.create_account(account(username))
     with pytest.raises(Duplicate) as caught:
-        await repo.create_account(account(username))
+        await accounts.create_account(account(username))
     assert str(caught.value) == "This user name is taken"
     logger = logging.getLogger("tests.duplicate")
     with caplog.at_level(logging.DEBUG):

@@ -12,7 +12,7 @@ import pytest
 from server.domain.roles import AccountKind
 from server.export.endpoints import EXPORTER
 from server.identity.access import new_id
-from server.store.repository import RecordEdit, TranscriptLine
+from server.store.record import RecordEdit, RecordStore, TranscriptLine
 from tests.builders import APPLICANT, RESPONDENT, account, case_with_parties
 from tests.conftest import Api
 from tests.openapi import schema_validator
@@ -61,8 +61,9 @@ async def closed_case(api: Api) -> dict[str, Any]:
     line = TranscriptLine(
         new_id(), cid, sid, c["applicant_id"], now, now + timedelta(seconds=3), "我要求赔偿一万元", "zh", "test"
     )
-    await api.repo.add_transcript_line(line, now)
-    await api.repo.add_record_edit(
+    records = RecordStore(api.repo)
+    await records.add_transcript_line(line, now)
+    await records.add_record_edit(
         RecordEdit(new_id(), cid, sid, line.id, "correction", "我要求赔偿一万二千元", "account:x", now), now
     )
     c["line"] = line

@@ -39,7 +39,7 @@ from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.record.playback import PLAYBACK_PARTIES
-from server.store.repository import Account
+from server.store.accounts import Account
 from tests.live import PASSWORD, Live, _live
 from tests.media import make_clip
 from tests.openapi import schema_validator
@@ -91,8 +91,8 @@ async def account(live: Live, kind: AccountKind) -> tuple[str, str, str]:
     """A new account of ``kind``: its user name, id and a login token."""
     username = f"{kind.value[0]}-{uuid.uuid4().hex[:6]}"
     account_id = new_id()
-    repo = live.app[ROOMS].cases.repo
-    await repo.create_account(
+    accounts = live.app[ROOMS].cases.accounts
+    await accounts.create_account(
         Account(account_id, username, "账户", kind, "org", hash_password(PASSWORD, log2_n=10), datetime.now(UTC))
     )
     async with (
@@ -394,7 +394,7 @@ async def test_every_playback_is_in_the_audit_trail(recorded: Recorded) -> None:
     await fetch(rec.live.base, clips[1]["url"], rec.tokens["applicant"])  # refused: not played
     played = (await rec.played())[before:]
     assert len(played) == 2
-    mediator_account = (await rec.live.app[ROOMS].cases.repo.account_by_username(rec.live.username)).id
+    mediator_account = (await rec.live.app[ROOMS].cases.accounts.account_by_username(rec.live.username)).id
     assert [e.actor for e in played] == [f"account:{mediator_account}", f"account:{rec.accounts['judge']}"]
     for entry, clip, wanted in zip(played, clips[:2], (None, "bytes=0-9"), strict=True):
         details = entry.details_dict()

@@ -20,7 +20,7 @@ from server.app import build_app
 from server.config import Settings
 from server.domain.roles import AccountKind
 from server.identity.access import new_id
-from server.store.repository import Account, CaseRepository
+from server.store.accounts import Account, AccountStore
 
 
 def mode(path: Path) -> int:
@@ -50,8 +50,8 @@ async def run_and_write(data: Path) -> dict[str, int]:
     try:
         from server.cases.endpoints import SERVICE
 
-        repo: CaseRepository = app[SERVICE].repo
-        await repo.create_account(
+        accounts: AccountStore = app[SERVICE].accounts
+        await accounts.create_account(
             Account(
                 id=new_id(),
                 username=f"mediator-{new_id()}",

@@ -15,8 +15,9 @@ from server.domain import lifecycle as lc
 from server.domain.participants import Participant
 from server.domain.roles import AccountKind, Role
 from server.errors import BlobIntegrityError, ConcurrentUpdate, Duplicate, NotFound
+from server.store.accounts import Account, AccountStore
 from server.store.blobs import InMemoryBlobStore, LocalBlobStore
-from server.store.repository import Account, AuditRecord, CaseRepository, LoadedCase, records_from_events
+from server.store.repository import AuditRecord, CaseRepository, LoadedCase, records_from_events
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 pytestmark = pytest.mark.asyncio
@@ -117,12 +118,13 @@ async def test_concurrent_audit_only_appends_all_land_in_one_chain(repo: CaseRep
 
 
 async def test_participants_accounts_and_tokens(repo: CaseRepository) -> None:
+    accounts = AccountStore(repo.engine)
     loaded = await new_case(repo)
     acc = Account(uid(), f"judge-{uid()[:8]}", "法官", AccountKind.JUDGE, "某某法院", "scrypt$x", T0)
-    await repo.create_account(acc)
+    await accounts.create_account(acc)
     with pytest.raises(Duplicate):
-        await repo.create_account(Account(uid(), acc.username, "x", AccountKind.JUDGE, "", "h", T0))
-    assert await repo.account_by_username(acc.username) == acc
+        await accounts.create_account(Account(uid(), acc.username, "x", AccountKind.JUDGE, "", "h", T0))
+    assert await accounts.account_by_username(acc.username) == acc
     judge = Participant(uid(), loaded.case.id, Role.JUDGE, "法官", T0, account_id=acc.id)
     party = Participant(uid(), loaded.case.id, Role.APPLICANT, "张三", T0, phone="13800000001", id_number="X1234567")
     loaded = await repo.add_participant(loaded, judge, [AuditRecord("system", "participant.added", {})], T0)
@@ -132,19 +134,19 @@ async def test_participants_accounts_and_tokens(repo: CaseRepository) -> None:
     summaries, total = await repo.list_cases(acc.id)
     assert total == 1 and summaries[0].id == loaded.case.id and summaries[0].role is Role.JUDGE
 
-    from server.store.repository import TokenRecord
+    from server.store.accounts import TokenRecord
 
     for jti in ("t1-" + party.id, "t2-" + party.id):
-        await repo.record_token(TokenRecord(jti, "join", party.id, loaded.case.id, T0, T0 + timedelta(days=1)))
-    assert await repo.revoke_tokens(party.id, T0, jti="t1-" + party.id) == 1
-    assert await repo.revoke_tokens(party.id, T0) == 1
-    rec = await repo.token("t2-" + party.id)
+        await accounts.record_token(TokenRecord(jti, "join", party.id, loaded.case.id, T0, T0 + timedelta(days=1)))
+    assert await accounts.revoke_tokens(party.id, T0, jti="t1-" + party.id) == 1
+    assert await accounts.revoke_tokens(party.id, T0) == 1
+    rec = await accounts.token("t2-" + party.id)
     assert rec is not None and rec.revoked_at == T0
 
 
 async def test_list_filters_and_search(repo: CaseRepository) -> None:
     acc = Account(uid(), f"med-{uid()[:8]}", "调解员", AccountKind.MEDIATOR, "委员会", "h", T0)
-    await repo.create_account(acc)
+    await AccountStore(repo.engine).create_account(acc)
     ids = []
     for i, title in enumerate(["追尾事故 A", "刮擦事故 B", "100%_literal"]):
         cid = uid()

@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from server.domain.roles import AccountKind
 from server.errors import Duplicate
 from server.identity.access import new_id
-from server.store.repository import Account, CaseRepository
+from server.store.accounts import Account, AccountStore
+from server.store.repository import CaseRepository
 
 pytestmark = pytest.mark.asyncio
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -38,9 +39,10 @@ def _told(exc: BaseException) -> str:
 async def test_a_constraint_violation_does_not_show_its_parameters(repo: CaseRepository) -> None:
     """Both backends: the unique user name is refused; the driver's error behind it names none of the
     row's values (PostgreSQL's own detail still names the duplicate key: the user name)."""
-    await repo.create_account(_account("mediator-wang"))
+    accounts = AccountStore(repo.engine)
+    await accounts.create_account(_account("mediator-wang"))
     with pytest.raises(Duplicate) as caught:
-        await repo.create_account(_account("mediator-wang"))
+        await accounts.create_account(_account("mediator-wang"))
     told = _told(caught.value)
     assert "IntegrityError" in told  # the cause is in the chain ...
     assert PHONE not in told and NAME not in told  # ... the row's values are not
@@ -55,7 +57,7 @@ async def test_a_nul_in_a_name_does_not_put_the_row_into_the_message(pg_url: str
     engine = db.create_engine(pg_url)
     try:
         with pytest.raises(DBAPIError) as caught:
-            await CaseRepository(engine).create_account(_account("nul-name", name="张\x00三"))
+            await AccountStore(engine).create_account(_account("nul-name", name="张\x00三"))
         told = _told(caught.value)
         assert PHONE not in told and "nul-name" not in told and "\\x00" not in told, told
         assert "[SQL parameters hidden due to hide_parameters=True]" in told

@@ -53,7 +53,7 @@ def best(sentence: str, texts: list[str]) -> float:
 
 
 async def lines_of(live: Live) -> list[Any]:
-    lines: list[Any] = await live.app[ROOMS].cases.repo.transcript(live.case_id)
+    lines: list[Any] = await live.app[ROOMS].cases.records.transcript(live.case_id)
     return lines
 
 
