@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import json
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -261,7 +260,7 @@ async def test_sms_service_takes_effect_on_the_phones_receipt(api: Api, gateway:
 
     async def receipt(reference: str, status: str, key: bytes = KEY) -> tuple[int, Any]:
         raw = json.dumps({"reference": reference, "status": status, "error": "absent subscriber"}).encode()
-        stamp = int(time.time())
+        stamp = int(api.clock().timestamp())  # the gateway's clock agrees with the server's
         headers = {
             "Content-Type": "application/json",
             "X-Mediation-Timestamp": str(stamp),
