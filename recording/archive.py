@@ -39,6 +39,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from recording.timeline import GAP_TOLERANCE
 from recording.vault import Vault, unseal
 from server.domain.audit import canonical_json
 from server.errors import MediationError, NotFound
@@ -50,8 +51,6 @@ CLOSED_ENDED = "ended"
 """A manifest written when the session ended."""
 CLOSED_AFTER_INTERRUPTION = "after_interruption"
 """A manifest written at a restart for what an interrupted session had left."""
-GAP_TOLERANCE = 1.0
-"""Seconds between one segment's end and the next one's start that still count as continuous."""
 
 
 @dataclass

@@ -24,11 +24,11 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from recording.playback import (
+from recording.remux import remux
+from recording.timeline import (
     CAUCUS_MARGIN,
     build_timeline,
     caucus_periods_from_trail,
-    remux,
     run_of,
     withholding_for,
 )

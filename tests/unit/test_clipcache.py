@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from recording.clipcache import CHUNK, CacheDamaged, CachedClip, ClipCache, ClipKey, etag_of
-from recording.playback import Clip, ClipMedia
+from recording.playback import ClipMedia
+from recording.timeline import Clip
 
 pytestmark = pytest.mark.asyncio
 
