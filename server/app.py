@@ -22,6 +22,7 @@ from server.identity.access import Authenticator
 from server.identity.keys import SIGNING_CODES, TOKENS, derive_key
 from server.identity.tokens import TokenSigner
 from server.outbound.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
+from server.record.playback import ARCHIVE
 from server.store import db
 from server.store.accounts import AccountStore
 from server.store.blobs import LocalBlobStore
@@ -151,8 +152,8 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         await _seal_interrupted_recordings(app, clock)  # before listening: no room of this node is live
         if WEBHOOKS in app:
             await app[WEBHOOKS].start()  # after the migrations: it reads the outbox
-        if app[kit.TRANSCRIBER] is not None:
-            await app[kit.TRANSCRIBER].start()  # workers load the model in the background
+        if (pool := app[kit.TRANSCRIBER]) is not None:
+            await pool.start()  # workers load the model in the background
         app[DELIVERIES].start()
         app[DEADLINES].start()  # after the migrations; its first round issues what passed while down
 
@@ -162,8 +163,8 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         await app[DELIVERIES].close()
         await app[DEADLINES].close()
         await app[ROOMS].close_all()
-        if app[kit.TRANSCRIBER] is not None:
-            await app[kit.TRANSCRIBER].close()
+        if (pool := app[kit.TRANSCRIBER]) is not None:
+            await pool.close()
 
     async def on_cleanup(_app: web.Application) -> None:
         await components.repo.engine.dispose()
@@ -180,7 +181,7 @@ async def _seal_interrupted_recordings(app: web.Application, clock: Callable[[],
     from recording.recovery import seal_interrupted
 
     try:
-        await seal_interrupted(app[kit.RECORDINGS], clock(), app[ROOMS].directory.hosted_elsewhere)
+        await seal_interrupted(app[ARCHIVE], clock(), app[ROOMS].directory.hosted_elsewhere)
     except Exception:
         logger.exception("sealing the recordings of interrupted sessions failed")
 
@@ -258,6 +259,7 @@ def _add_live_rooms(
     app[ROOMS] = rooms
     app[SIGNALING] = signaling
     app[kit.RECORDINGS] = archive
+    app[ARCHIVE] = archive
     from recording.record import RecordService
     from recording.record_pdf import render_record
     from server.record.transcript import RECORDS

@@ -44,6 +44,7 @@ from server.e_service.store import (
 from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound
 from server.identity.access import Principal
 from server.notify import Notifier, mask_address
+from server.signing.usecases import Keys
 from server.store.repository import AuditRecord, DocumentRecord, LoadedCase, records_from_events
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,8 @@ class ServingService:
         store: ServiceStore,
         notifier: Notifier,
         base_url: str,
-        keys: Any,
-        poke: Any = None,
+        keys: Keys,
+        poke: Callable[[], None] | None = None,
         sms_receipts: bool = False,
         sms_key: bytes = b"",
     ) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -39,9 +39,54 @@ SETTINGS_MAX_DOC: web.AppKey[int] = web.AppKey("max_doc", int)
 
 BASE_URL: web.AppKey[str] = web.AppKey("base_url", str)
 
-RECORDINGS: web.AppKey[Any] = web.AppKey("recordings", object)
 
-TRANSCRIBER: web.AppKey[Any] = web.AppKey("transcriber", object)
+class RecordingVerdict(Protocol):
+    """What an endpoint reads of one session's recording check (``recording.archive.Verdict``)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every segment and manifest checked out."""
+        ...
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        ...
+
+
+class RecordingVerifier(Protocol):
+    """What endpoints below the recording layer use of the archive (``recording.archive.RecordingArchive``)."""
+
+    async def verify(self, case_id: str, now: datetime, session_id: str | None = None) -> Sequence[RecordingVerdict]:
+        """Check every recorded session of a case (or one)."""
+        ...
+
+
+class TranscriptionStatus(Protocol):
+    """What the composition root and ``/health`` use of the live transcript's worker pool."""
+
+    @property
+    def available(self) -> bool:
+        """Whether every worker loaded."""
+        ...
+
+    @property
+    def engine(self) -> str:
+        """The engine's label once loaded ('' before)."""
+        ...
+
+    async def start(self) -> None:
+        """Start the workers (they load the model in the background)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop the workers."""
+        ...
+
+
+RECORDINGS: web.AppKey[RecordingVerifier] = web.AppKey("recordings", RecordingVerifier)
+"""The recording archive, as the case's and the court's endpoints verify it."""
+
+TRANSCRIBER: web.AppKey[TranscriptionStatus | None] = web.AppKey("transcriber", object)  # type: ignore[arg-type]
 """The live transcript's worker pool (None when the transcript is off)."""
 
 

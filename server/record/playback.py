@@ -29,17 +29,21 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import AwareDatetime
 
+from recording.archive import RecordingArchive
 from recording.clipcache import CacheDamaged, CachedClip, ClipCache, ClipKey, etag_of
 from recording.playback import ClipMedia, RecordingPlayback
 from server.cases.endpoints import SERVICE
 from server.cases.usecases import Access
 from server.domain.roles import ACCOUNT_ROLES, PARTY_ROLES, Action
 from server.errors import Forbidden
-from server.http.kit import API, RECORDINGS, Endpoint, case_id, now, principal, respond
+from server.http.kit import API, Endpoint, case_id, now, principal, respond
 from server.http.problems import problem
 from server.http.schemas import Open
 from server.identity.access import Principal
 from server.store.repository import AuditRecord
+
+ARCHIVE: web.AppKey[RecordingArchive] = web.AppKey("archive", RecordingArchive)
+"""The recording archive playback reads."""
 
 PLAYBACK_PARTIES: web.AppKey[bool] = web.AppKey("playback_parties", bool)
 """Whether parties (applicant, respondent, agent, insurer) may play recordings too (default: no)."""
@@ -156,7 +160,7 @@ class PlaybackTimeline(Open):
 
 
 def _playback(request: web.Request) -> RecordingPlayback:
-    return RecordingPlayback(request.app[RECORDINGS])
+    return RecordingPlayback(request.app[ARCHIVE])
 
 
 async def may_play(request: web.Request, who: Principal, cid: str) -> Access:

@@ -46,6 +46,11 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+
+from e_sign.ca import PlatformCA
+from e_sign.tsa import InProcessTimeStamper, TimestampAuthority
 from server.agreement.usecases import TERMS_KIND
 from server.cases.usecases import CaseService, document_view
 from server.domain import lifecycle as lc
@@ -84,47 +89,39 @@ CERTIFICATE_KIND = "signing_certificate"
 class Keys:
     """What signing needs from the platform: its CA and timestamp authority (``e_sign``)."""
 
-    ca: Any
-    """The platform CA (:class:`e_sign.ca.PlatformCA`)."""
-    tsa: Any
+    ca: PlatformCA
+    """The platform CA."""
+    tsa: TimestampAuthority
     """The platform's own timestamp authority (:class:`e_sign.tsa.TimestampAuthority`); it also serves
     ``POST /api/v1/tsa``."""
     tsa_url: str = ""
     """An external RFC 3161 timestamp authority to use instead of the platform's own ("" for our own)."""
-    tsa_roots: tuple[Any, ...] = ()
+    tsa_roots: tuple[x509.Certificate, ...] = ()
     """Certificates (``cryptography``) the external authority's tokens chain to: trusted when verifying."""
     courts_dir: Path | None = None
     """Where each court's own signing CA lives (one folder per court); None: no court keys."""
 
-    def court_ca(self, court: str, now: datetime) -> Any:
+    def court_ca(self, court: str, now: datetime) -> PlatformCA:
         """The court's own CA (its key signs the court's rulings), created the first time it is needed."""
-        from e_sign.ca import PlatformCA
-
         if self.courts_dir is None:
             raise InvalidCommand("No folder for court keys is configured")
         folder = self.courts_dir / hashlib.sha256(court.encode()).hexdigest()[:16]
         return PlatformCA.load_or_create(folder, now, name=court)
 
-    def court_roots(self) -> list[Any]:
+    def court_roots(self) -> list[x509.Certificate]:
         """Every court CA certificate there is."""
-        from cryptography import x509
-
         if self.courts_dir is None or not self.courts_dir.exists():
             return []
         return [x509.load_pem_x509_certificate(p.read_bytes()) for p in sorted(self.courts_dir.glob("*/ca.pem"))]
 
-    def timestamper(self) -> Any:
+    def timestamper(self) -> TimeStamper:
         """The pyHanko time-stamper for a new signature: the external authority over HTTP, or our own."""
         if self.tsa_url:
-            from pyhanko.sign.timestamps import HTTPTimeStamper
-
             return HTTPTimeStamper(self.tsa_url, timeout=TSA_TIMEOUT_S)
-        from e_sign.tsa import InProcessTimeStamper
-
         return InProcessTimeStamper(self.tsa)
 
     @property
-    def trust_roots(self) -> list[Any]:
+    def trust_roots(self) -> list[x509.Certificate]:
         """What a signature made here must chain to: the platform CA, and an external TSA's roots."""
         return [self.ca.certificate, *self.tsa_roots, *self.court_roots()]
 
