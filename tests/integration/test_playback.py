@@ -208,6 +208,17 @@ def iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def laid_out(segments: list[dict[str, Any]]) -> list[float]:
+    """Where each segment of one run (in index order) sits in its clip's file, in seconds from the first:
+    at its wall-clock offset, or where the one before it ends if that is later (frames in a burst)."""
+    first, at, out = iso(segments[0]["started_at"]), 0.0, []
+    for d in segments:
+        at = max(at, (iso(d["started_at"]) - first).total_seconds())
+        out.append(at)
+        at += d["duration"]
+    return out
+
+
 def decode(data: bytes) -> tuple[str, str, int, float]:
     """Container, codec, decoded frames and the last frame's end (seconds) of a remuxed clip."""
     with av.open(io.BytesIO(data)) as container:
@@ -248,11 +259,7 @@ async def test_timeline_lists_one_clip_per_run_at_its_offset(recorded: Recorded)
         first = iso(mine[0]["started_at"])
         end = max(iso(d["started_at"]).timestamp() + d["duration"] for d in mine)
         assert clip["start"] == pytest.approx((first - origin).total_seconds(), abs=0.002)
-        # each segment sits at its wall-clock offset, or where the one before it ends if that is later
-        laid = 0.0
-        for d in mine:
-            laid = max(laid, (iso(d["started_at"]) - first).total_seconds()) + d["duration"]
-        assert clip["duration"] == pytest.approx(laid, abs=0.002)
+        assert clip["duration"] == pytest.approx(laid_out(mine)[-1] + mine[-1]["duration"], abs=0.002)
         assert clip["duration"] >= end - first.timestamp() - 0.002  # never shorter than its wall-clock span
         assert clip["segments"] == len(mine) and clip["frames"] == sum(d["frames"] for d in mine)
         assert clip["codec"] == ("vp8" if clip["kind"] == "video" else "opus")
@@ -630,14 +637,16 @@ async def test_a_party_is_not_played_a_caucus_they_were_not_in(caucused: Caucuse
         assert r_headers["X-Recording-Withheld"] == str(len(private))
         assert r_frames < m_frames
         assert r_frames == int(r_headers["X-Recording-Frames"]) == clip["frames"] - sum(d["frames"] for d in private)
-        # nothing in the respondent's file falls inside the caucus
-        started = iso(clip["started_at"])
-        inside = [t for t in r_times if rec.caucus[0] <= started + timedelta(seconds=t) < rec.caucus[1]]
+        # nothing in the respondent's file falls where a withheld segment sits (the clip's layout: wall-clock
+        # offsets unless frames came in a burst), and what is kept is played where the timeline puts it: the
+        # first kept segment after the caucus starts at its offset
+        offsets = laid_out(segments)
+        withheld_at = [(o, o + d["duration"]) for o, d in zip(offsets, segments, strict=True) if rec.private(d)]
+        inside = [t for t in r_times if any(a + 0.001 < t < b - 0.001 for a, b in withheld_at)]
         assert not inside, (clip["id"], inside)
-        # and what is kept is played where it was recorded: the first kept segment after the caucus keeps its offset
-        kept_after = [d for d in segments if iso(d["started_at"]) >= rec.caucus[1] and not rec.private(d)]
-        offset = (iso(kept_after[0]["started_at"]) - started).total_seconds()
-        assert any(abs(t - offset) < 0.1 for t in r_times), (clip["id"], offset)
+        pairs = zip(offsets, segments, strict=True)
+        kept_after = [o for o, d in pairs if iso(d["started_at"]) >= rec.caucus[1] and not rec.private(d)]
+        assert any(abs(t - kept_after[0]) < 0.05 for t in r_times), (clip["id"], kept_after[0])
         assert r_data != (await fetch(base, clip["url"], rec.tokens["judge"]))[2]  # the judge gets everything
         total += len(private)
     assert total >= 6 * 2  # a 2.5 s caucus with 1 s segments: at least two segments of every track
