@@ -122,6 +122,13 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[kit.SETTINGS_MAX_BODY] = settings.max_body_bytes
     app[kit.SETTINGS_MAX_DOC] = settings.max_document_bytes
     app[kit.BASE_URL] = settings.base_url
+    from server.organisations.endpoints import ORGANISATIONS
+    from server.organisations.store import OrganisationStore
+    from server.organisations.usecases import OrganisationService
+
+    app[ORGANISATIONS] = OrganisationService(
+        OrganisationStore(components.repo.engine), components.accounts, components.auth
+    )
     endpoints.add_routes(app)
     from server.cases.pages import PAGES
     from server.documents.pages import PageImages

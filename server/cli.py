@@ -19,6 +19,7 @@ from e_sign.errors import ESignError
 from server.app import build_components, serve, utc_now
 from server.cases.usecases import NewParticipant
 from server.config import Settings, load_settings
+from server.domain.organisations import MAX_NAME, Organisation, OrganisationKind
 from server.domain.roles import AccountKind, Role
 from server.errors import MediationError
 from server.identity.access import Principal, new_id
@@ -48,6 +49,30 @@ PHONE = re.compile(r"^\+?[0-9]{5,20}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
+async def _org(settings: Settings, args: argparse.Namespace) -> int:
+    """``org add`` and ``org list``."""
+    from server.organisations.store import OrganisationStore
+
+    await db.upgrade(settings.resolved_database_url)
+    parts = build_components(settings)
+    try:
+        store = OrganisationStore(parts.repo.engine)
+        if args.org_command == "add":
+            name = args.name.strip()
+            if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
+                print(f"error: --name takes 1 to {MAX_NAME} printable characters", file=sys.stderr)
+                return 2
+            organisation = Organisation(new_id(), OrganisationKind(args.kind), name, utc_now(), args.region.strip())
+            await store.create(organisation)
+            print(f"recorded {organisation.kind.value} {organisation.name} ({organisation.id})")
+            return 0
+        for organisation in await store.all():
+            print(f"{organisation.id}  {organisation.kind.value:<20} {organisation.name}")
+        return 0
+    finally:
+        await parts.repo.engine.dispose()
+
+
 async def _create_account(
     settings: Settings,
     username: str,
@@ -61,6 +86,12 @@ async def _create_account(
     await db.upgrade(settings.resolved_database_url)
     parts = build_components(settings)
     try:
+        from server.domain.organisations import check_staff_kind
+        from server.organisations.store import OrganisationStore
+
+        existing = await OrganisationStore(parts.repo.engine).by_name(org.strip())
+        if existing is not None:
+            check_staff_kind(existing, kind)
         account = Account(
             id=new_id(),
             username=username,
@@ -186,13 +217,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_demo = sub.add_parser("demo", help="create a sample traffic-accident case and print join links")
     p_demo.add_argument("--json", action="store_true", help="print JSON")
 
-    p_acct = sub.add_parser("account", help="manage mediator and judge accounts")
+    p_org = sub.add_parser("org", help="manage organisations (courts, mediation organisations…)")
+    org_sub = p_org.add_subparsers(dest="org_command", required=True)
+    p_oadd = org_sub.add_parser("add", help="record an organisation")
+    p_oadd.add_argument("--kind", choices=[k.value for k in OrganisationKind], required=True)
+    p_oadd.add_argument("--name", required=True, help="full name, e.g. 示范区人民法院")
+    p_oadd.add_argument("--region", default="", help="administrative division code or name")
+    org_sub.add_parser("list", help="list the organisations")
+
+    p_acct = sub.add_parser(
+        "account", help="manage staff accounts (an organisation's administrators can also use /staff)"
+    )
     acct_sub = p_acct.add_subparsers(dest="account_command", required=True)
     p_create = acct_sub.add_parser("create", help="create an account (password from MEDIATION_PASSWORD or a prompt)")
     p_create.add_argument("--username", required=True)
     p_create.add_argument("--kind", choices=[k.value for k in AccountKind], required=True)
     p_create.add_argument("--name", required=True, help="display name")
-    p_create.add_argument("--organization", default="", help="mediation committee or court")
+    p_create.add_argument(
+        "--organization", default="", help="its organisation's name (recorded on the spot if new: see `org add`)"
+    )
     p_create.add_argument("--phone", help="mobile number for one-time codes when signing")
     p_create.add_argument("--email", help="e-mail address for one-time codes (if no phone)")
     p_disable = acct_sub.add_parser("disable", help="disable an account: its logins and live connections end")
@@ -232,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 _print_demo(result)
             return 0
+        if args.command == "org":
+            return asyncio.run(_org(settings, args))
         if args.command == "account" and args.account_command == "disable":
             account = asyncio.run(_disable_account(settings, args.username))
             print(f"disabled {account.kind.value} account {account.username} ({account.id})")

@@ -22,6 +22,7 @@ from server.export import endpoints as export
 from server.http import schemas as s
 from server.http.kit import API, TRANSCRIBER, Endpoint, respond
 from server.http.openapi import document
+from server.organisations import endpoints as organisations
 from server.record import playback, transcript
 from server.signing import endpoints as signing
 
@@ -83,6 +84,7 @@ SYSTEM: tuple[Endpoint, ...] = (
 ENDPOINTS: tuple[Endpoint, ...] = (
     SYSTEM
     + accounts.ENDPOINTS
+    + organisations.ENDPOINTS
     + cases.ENDPOINTS
     + playback.ENDPOINTS
     + transcript.ENDPOINTS

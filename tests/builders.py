@@ -109,14 +109,30 @@ async def case_with_parties(api: Api) -> dict[str, Any]:
     return out
 
 
-async def judge_of(api: Api, court: str, name: str) -> str:
-    username = f"judge-{uuid.uuid4().hex[:8]}"
-    await AccountStore(api.repo.engine).create_account(
-        Account(new_id(), username, name, AccountKind.JUDGE, court, hash_password(PASSWORD, log2_n=12), api.clock())
+async def staff_account(api: Api, kind: AccountKind, organisation: str, name: str = "") -> tuple[str, str, Account]:
+    """An account of ``kind`` in the named organisation (recorded on the spot if new), logged in over HTTP;
+    returns (username, token, the stored account)."""
+    username = f"{kind.value}-{uuid.uuid4().hex[:8]}"
+    store = AccountStore(api.repo.engine)
+    account_id = new_id()
+    await store.create_account(
+        Account(
+            account_id, username, name or username, kind, organisation, hash_password(PASSWORD, log2_n=12), api.clock()
+        )
     )
     status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert status == 200, body
-    return str(body["token"])
+    return username, str(body["token"]), await store.account(account_id)
+
+
+async def staff_of(api: Api, kind: AccountKind, organisation: str, name: str) -> str:
+    """The token of a new account of ``kind`` in the named organisation."""
+    return (await staff_account(api, kind, organisation, name))[1]
+
+
+async def judge_of(api: Api, court: str, name: str) -> str:
+    """The token of a new judge of the named court."""
+    return await staff_of(api, AccountKind.JUDGE, court, name)
 
 
 async def between_sessions(api: Api) -> dict[str, Any]:

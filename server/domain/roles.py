@@ -53,10 +53,29 @@ def role_name(role: str) -> str:
 
 
 class AccountKind(enum.StrEnum):
-    """What an account is for; an account takes the same role on its cases."""
+    """What a staff account is for, within its organisation.
+
+    Mediators and judges take the same role on the cases they hold; an organisation's
+    administrator manages its accounts; a court clerk (书记员) works the court's cases
+    without holding a role on them."""
 
     MEDIATOR = "mediator"
     JUDGE = "judge"
+    ORG_ADMIN = "org_admin"
+    CLERK = "clerk"
+
+
+ACCOUNT_KIND_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        AccountKind.MEDIATOR: "调解员",
+        AccountKind.JUDGE: "法官",
+        AccountKind.ORG_ADMIN: "机构管理员",
+        AccountKind.CLERK: "书记员",
+    }
+)
+"""Each account kind in Chinese, as the pages name it."""
+
+assert set(ACCOUNT_KIND_NAMES) == set(AccountKind), "every account kind needs its name"
 
 
 class Action(enum.StrEnum):
@@ -120,6 +139,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 ACCOUNT_PERMISSIONS: dict[AccountKind, frozenset[str]] = {
     AccountKind.MEDIATOR: frozenset({"create_case", "list_cases"}),
     AccountKind.JUDGE: frozenset({"list_cases"}),
+    AccountKind.ORG_ADMIN: frozenset({"manage_accounts"}),
+    AccountKind.CLERK: frozenset({"list_cases"}),
 }
 """Actions that concern no single case, by account kind."""
 

@@ -273,6 +273,11 @@ class CaseRepository:
                         filed_at=case.filed_at,
                         updated_at=now,
                         created_by=created_by,
+                        organisation_id=(  # the organisation that holds it: its creator's
+                            select(t.accounts.c.organisation_id).where(t.accounts.c.id == created_by).scalar_subquery()
+                            if created_by
+                            else None
+                        ),
                         lifecycle=encode_lifecycle(case),
                         audit_seq=head.seq,
                         audit_head=head.hash,

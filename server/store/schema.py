@@ -58,6 +58,18 @@ metadata = MetaData(
     }
 )
 
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("region", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False),
+)
+"""Courts, mediation organisations, appraisal institutions, insurers (``server.domain.organisations``)."""
+
 accounts = Table(
     "accounts",
     metadata,
@@ -65,7 +77,8 @@ accounts = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("display_name", String(200), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("organization", String(200), nullable=False),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("organization", String(200), nullable=False),  # its organisation's name (organisations are not renamed)
     Column("password_hash", String(256), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled", Boolean(), nullable=False),
@@ -85,6 +98,7 @@ cases = Table(
     Column("filed_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("created_by", String(36), ForeignKey("accounts.id"), nullable=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=True, index=True),
     Column("lifecycle", Text(), nullable=False),
     Column("audit_seq", Integer(), nullable=False),
     Column("audit_head", String(64), nullable=False),
@@ -385,3 +399,16 @@ deadlines = Table(
 """Each life-cycle deadline that came due (``server.outbound.deadlines``): the node that claimed it and until
 when (a lease a dead node's claim runs out of), and once settled, when and how: ``issued`` (its
 command was applied), ``moot`` (the case had moved on) or ``refused`` (the life cycle refused it)."""
+
+
+organisation_events = Table(
+    "organisation_events",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=True),
+)
+"""What was done to an organisation's accounts, by whom and when (never a password, a phone or an e-mail)."""

@@ -2,8 +2,9 @@
 
 One server, one case taken all the way to a judge (signed, served, applied for confirmation and
 taken by a judge of the court), then each operation is called, in the document's order, as each
-of nine callers: nobody, a service link, a party of another case, another mediator, a judge of
-another court, both parties, the mediator and the judge on the case. The expected status of every
+of twelve callers: nobody, a service link, a party of another case, another mediator, a judge of
+another court, the administrator of the court that holds the case, another organisation's
+administrator, the court's clerk, both parties, the mediator and the judge on the case. The expected status of every
 cell is data (:data:`MATRIX`); an operation without a row fails the test, so a new endpoint must
 say who may call it. Across all cells: no 5xx, and no leak — a caller outside the case never gets
 a 2xx that carries the case or its people, and a party never sees the other party's contacts.
@@ -33,6 +34,7 @@ from tests.builders import (
     judge_of,
     mark,
     served_case,
+    staff_of,
 )
 from tests.conftest import Api
 from tests.pdfs import require_pdf_tools
@@ -40,8 +42,18 @@ from tests.pdfs import require_pdf_tools
 require_pdf_tools()  # skips the module without poppler-utils, OpenSSL or the CJK fonts (fails in CI)
 pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
-OUTSIDERS = ("anonymous", "service_link", "other_party", "other_mediator", "other_judge")
-"""Callers who hold no role on the case."""
+OUTSIDERS = (
+    "anonymous",
+    "service_link",
+    "other_party",
+    "other_mediator",
+    "other_judge",
+    "org_admin",
+    "other_admin",
+    "clerk",
+)
+"""Callers who hold no role on the case (the administrator of the case's organisation and the court's clerk
+included: the organisation holds the case, but only those on it see it)."""
 ROLES = (*OUTSIDERS, "applicant", "respondent", "mediator", "judge")
 """Every caller, in the order each operation is tried (the judge last: the ruling moves the case)."""
 
@@ -85,6 +97,9 @@ def on_case(
             "other_party": 404,
             "other_mediator": 404,
             "other_judge": 404,
+            "org_admin": 404,
+            "other_admin": 404,
+            "clerk": 404,
             "applicant": parties if applicant is None else applicant,
             "respondent": parties if respondent is None else respondent,
             "mediator": mediator,
@@ -110,7 +125,27 @@ def served(status: int = 200, call: Call = Call()) -> Row:  # noqa: B008
 def judges_only(call: Call, judge: Cell) -> Row:
     """A court operation on a case: 403 for every account that is not a judge, 404 for a judge of another court."""
     row = on_case(call, judge=judge)
-    return Row(call, {**row.expect, "other_party": 403, "other_mediator": 403})
+    return Row(
+        call,
+        {**row.expect, "other_party": 403, "other_mediator": 403, "org_admin": 403, "other_admin": 403, "clerk": 403},
+    )
+
+
+def org_admins(status: int, call: Call = Call()) -> Row:  # noqa: B008
+    """An operation on the case's organisation's accounts: its administrator only; 404 for other organisations."""
+    return accounts(
+        call,
+        other_party=403,
+        other_mediator=403,  # a mediator of the same court: inside, not an administrator
+        other_judge=404,
+        org_admin=status,
+        other_admin=404,
+        clerk=403,
+        applicant=403,
+        respondent=403,
+        mediator=403,
+        judge=403,
+    )
 
 
 MATRIX: dict[str, Row] = {
@@ -118,23 +153,76 @@ MATRIX: dict[str, Row] = {
     "openapi": everyone(200),
     "login": everyone(401, Call(body=lambda ids: {"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "x"})),
     "logout": accounts(
-        other_party=204, other_mediator=204, other_judge=204, applicant=204, respondent=204, mediator=204, judge=204
+        other_party=204,
+        other_mediator=204,
+        other_judge=204,
+        org_admin=204,
+        other_admin=204,
+        clerk=204,
+        applicant=204,
+        respondent=204,
+        mediator=204,
+        judge=204,
     ),
     "me": accounts(
-        other_party=200, other_mediator=200, other_judge=200, applicant=200, respondent=200, mediator=200, judge=200
+        other_party=200,
+        other_mediator=200,
+        other_judge=200,
+        org_admin=200,
+        other_admin=200,
+        clerk=200,
+        applicant=200,
+        respondent=200,
+        mediator=200,
+        judge=200,
     ),
+    "readMyOrganisation": accounts(
+        other_party=403,
+        other_mediator=200,
+        other_judge=200,
+        org_admin=200,
+        other_admin=200,
+        clerk=200,
+        applicant=403,
+        respondent=403,
+        mediator=200,
+        judge=200,
+    ),
+    # the case's organisation: only its administrator; other organisations' staff learn nothing (404)
+    "listOrganisationAccounts": org_admins(200),
+    "createOrganisationAccount": org_admins(
+        201,
+        Call(
+            body=lambda ids: {"username": f"m.{uuid.uuid4().hex[:8]}", "display_name": "新调解员", "kind": "mediator"}
+        ),
+    ),
+    "setOrganisationAccountContacts": org_admins(200, Call(json={"phone": "13700000000"})),
+    "resetOrganisationAccountPassword": org_admins(200),
+    "disableOrganisationAccount": org_admins(200),
     "createCase": accounts(
         Call(json={"kind": "traffic_accident", "title": "矩阵"}),
         other_party=403,
         other_mediator=201,
         other_judge=403,
+        org_admin=403,
+        other_admin=403,
+        clerk=403,
         applicant=403,
         respondent=403,
         mediator=201,
         judge=403,
     ),
     "listCases": accounts(
-        other_party=403, other_mediator=200, other_judge=200, applicant=403, respondent=403, mediator=200, judge=200
+        other_party=403,
+        other_mediator=200,
+        other_judge=200,
+        org_admin=403,
+        other_admin=403,
+        clerk=200,
+        applicant=403,
+        respondent=403,
+        mediator=200,
+        judge=200,
     ),
     "readCase": on_case(parties=200, mediator=200, judge=200),
     "addParticipant": on_case(Call(json={"role": "observer", "display_name": "旁听人员"}), mediator=201),
@@ -176,6 +264,9 @@ MATRIX: dict[str, Row] = {
         other_party=200,
         other_mediator=200,
         other_judge=200,
+        org_admin=200,
+        other_admin=200,
+        clerk=200,
         applicant=200,
         respondent=200,
         mediator=200,
@@ -201,7 +292,16 @@ MATRIX: dict[str, Row] = {
     "readServedPage": served(),
     "exportCase": on_case(mediator=422, judge=422),  # only a closed case is exported
     "listCourts": accounts(
-        other_party=403, other_mediator=200, other_judge=200, applicant=403, respondent=403, mediator=200, judge=200
+        other_party=403,
+        other_mediator=200,
+        other_judge=200,
+        org_admin=200,
+        other_admin=200,
+        clerk=200,
+        applicant=403,
+        respondent=403,
+        mediator=200,
+        judge=200,
     ),
     "prepareConfirmation": on_case(Call(json={"court": COURT}), mediator=422),
     "readConfirmation": on_case(parties=200, mediator=200, judge=200),
@@ -214,10 +314,28 @@ MATRIX: dict[str, Row] = {
     "requestConfirmationMaterial": judges_only(Call(json={"text": "请补充材料。", "days": 5}), judge=201),
     "ruleOnConfirmation": judges_only(Call(json={"confirmed": True, "reasons": "协议合法。"}), judge=201),
     "listCourtApplications": accounts(
-        other_party=403, other_mediator=403, other_judge=200, applicant=403, respondent=403, mediator=403, judge=200
+        other_party=403,
+        other_mediator=403,
+        other_judge=200,
+        org_admin=403,
+        other_admin=403,
+        clerk=403,
+        applicant=403,
+        respondent=403,
+        mediator=403,
+        judge=200,
     ),
     "takeCourtApplication": accounts(
-        other_party=403, other_mediator=403, other_judge=404, applicant=403, respondent=403, mediator=403, judge=200
+        other_party=403,
+        other_mediator=403,
+        other_judge=404,
+        org_admin=403,
+        other_admin=403,
+        clerk=403,
+        applicant=403,
+        respondent=403,
+        mediator=403,
+        judge=200,
     ),  # taking it again
 }
 """Expected status per operation and caller, in the state the calls before it leave the case."""
@@ -255,6 +373,19 @@ async def build_world(api: Api) -> World:
     services = (await api.call("GET", f"{base}/service", med))[1]["services"]
 
     _, other_mediator = await account(api, AccountKind.MEDIATOR, "李调解员")
+    org_admin = await staff_of(api, AccountKind.ORG_ADMIN, COURT, "周管理员")
+    other_admin = await staff_of(api, AccountKind.ORG_ADMIN, "另一法院", "吴管理员")
+    clerk = await staff_of(api, AccountKind.CLERK, COURT, "郑书记员")
+    status, mine, _ = await api.call("GET", "/api/v1/organisations/mine", med)
+    assert status == 200 and mine["organisation"]["name"] == COURT
+    organisation_id = mine["organisation"]["id"]
+    status, target, _ = await api.call(
+        "POST",
+        f"/api/v1/organisations/{organisation_id}/accounts",
+        org_admin,
+        json={"username": f"t.{uuid.uuid4().hex[:8]}", "display_name": "被管理的调解员", "kind": "mediator"},
+    )
+    assert status == 201, target
     status, other_case, _ = await api.call(
         "POST", "/api/v1/cases", other_mediator, json={"kind": "traffic_accident", "title": "另一案件"}
     )
@@ -273,6 +404,9 @@ async def build_world(api: Api) -> World:
             "other_party": added["link"]["token"],
             "other_mediator": other_mediator,
             "other_judge": other_judge,
+            "org_admin": org_admin,
+            "other_admin": other_admin,
+            "clerk": clerk,
             "applicant": c["applicant"],
             "respondent": c["respondent"],
             "mediator": med,
@@ -289,6 +423,8 @@ async def build_world(api: Api) -> World:
             "clip_id": str(uuid.uuid4()),
             "version": "1",
             "page": "1",
+            "organisation_id": organisation_id,
+            "account_id": target["account"]["id"],
         },
         case_markers=(c["case_id"], view["number"]),
         contacts={

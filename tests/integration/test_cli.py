@@ -145,6 +145,37 @@ def test_account_create_and_bad_configuration(tmp_path: Path) -> None:
     assert bad.returncode == 1 and b"port" in bad.stderr and b"Traceback" not in bad.stderr
 
 
+def test_organisations_from_the_command_line(tmp_path: Path) -> None:
+    env = {**env_for(tmp_path / "var", free_port()), "MEDIATION_PASSWORD": "a long enough password"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*CLI, *args], env=env, capture_output=True, timeout=60)
+
+    added = run("org", "add", "--kind", "peoples_mediation", "--name", "城东人民调解委员会", "--region", "330106")
+    assert added.returncode == 0 and "城东人民调解委员会" in added.stdout.decode(), added.stderr
+    assert run("org", "add", "--kind", "court", "--name", "城东人民调解委员会").returncode == 1  # the name is taken
+    bad = run("org", "add", "--kind", "court", "--name", "有\x07控制符")
+    assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+    assert run("org", "add", "--kind", "police", "--name", "交警").returncode == 2  # no such kind
+    # an account goes into the organisation it names; a judge does not fit a mediation committee
+    create = ["account", "create", "--organization", "城东人民调解委员会"]
+    admin = run(*create, "--username", "chen", "--kind", "org_admin", "--name", "陈管理员")
+    assert admin.returncode == 0, admin.stderr
+    judge = run(*create, "--username", "li", "--kind", "judge", "--name", "李法官")
+    assert judge.returncode == 1 and b"cannot hold" in judge.stderr and b"Traceback" not in judge.stderr
+    listing = run("org", "list")
+    assert listing.returncode == 0
+    [line] = [x for x in listing.stdout.decode().splitlines() if "城东" in x]
+    assert "peoples_mediation" in line
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "mediation.db") as db:
+        rows = db.execute(
+            "SELECT a.username, o.name FROM accounts a JOIN organisations o ON o.id = a.organisation_id"
+        ).fetchall()
+    assert rows == [("chen", "城东人民调解委员会")]
+
+
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
