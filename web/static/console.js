@@ -117,10 +117,27 @@ $("login").addEventListener("submit", async (e) => {
   e.preventDefault();
   try {
     const res = await api("POST", "/api/v1/auth/login", { username: $("username").value, password: $("password").value });
-    token = res.token; sessionStorage.setItem("mediation-token", token); status(""); listCases();
+    token = res.token; sessionStorage.setItem("mediation-token", token); status(""); home();
   } catch (err) { status(err.code === "too_many_attempts" ? "尝试次数过多，请稍后再试。Too many attempts; try later." : "用户名或密码错误。Wrong user name or password."); }
 });
-$("logout").addEventListener("click", async () => { await api("POST", "/api/v1/auth/logout").catch(() => {}); token = null; sessionStorage.removeItem("mediation-token"); show("cases", false); show("login"); });
+async function logout() {
+  await api("POST", "/api/v1/auth/logout").catch(() => {});
+  token = null; sessionStorage.removeItem("mediation-token"); show("cases", false); show("admin", false); show("login");
+}
+$("logout").addEventListener("click", logout);
+$("admin-logout").addEventListener("click", logout);
+
+// An organisation's administrator has no cases: their page manages the organisation's accounts.
+async function home() {
+  let mine = null;
+  try { mine = await api("GET", "/api/v1/organisations/mine"); } catch { /* a link, or an expired login */ }
+  if (mine && mine.may_manage_accounts) {
+    $("admin-organisation").textContent = `${mine.organisation.name} · ${mine.account_kind_name}`;
+    show("login", false); show("admin");
+    return;
+  }
+  listCases();
+}
 $("mic").addEventListener("click", () => { const on = $("mic").getAttribute("aria-pressed") !== "true"; $("mic").setAttribute("aria-pressed", String(on)); client.setEnabled("audio", on); });
 $("cam").addEventListener("click", () => { const on = $("cam").getAttribute("aria-pressed") !== "true"; $("cam").setAttribute("aria-pressed", String(on)); client.setEnabled("video", on); });
 $("lock").addEventListener("click", () => control("lock", { locked: $("lock").getAttribute("aria-pressed") !== "true" }));
@@ -136,7 +153,7 @@ $("chat-form").addEventListener("submit", async (e) => {
   if (text && (await control("chat", { text })).ok) $("chat-text").value = "";
 });
 
-if (token) listCases(); else show("login");
+if (token) home(); else show("login");
 
 // ------------------------------------------------------------------ a case's progress after the sessions
 
