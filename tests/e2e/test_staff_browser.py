@@ -91,6 +91,13 @@ async def test_an_administrator_manages_the_accounts_from_the_pages(browser: Any
     await log_in(other, live.base, "li.tiaojie", password)
     await other.wait_for_selector("#cases:not([hidden])")
 
+    # the case's mediator, on a phone: the console fits 360 px, the case's state in Chinese first
+    console = await (await browser.new_context(**PHONE)).new_page()
+    await log_in(console, live.base, live.username, PASSWORD)
+    await console.wait_for_selector(f"button[data-case-id='{live.case_id}']")
+    assert "已安排调解" in await console.inner_text("#case-rows")
+    assert await console.evaluate("document.documentElement.scrollWidth") <= 360
+
     # disabling the case's mediator ends their login at once
     await page.click(f"tr[data-username='{live.username}'] button.disable")
     row = f"tr[data-username='{live.username}']"

@@ -4,20 +4,8 @@
 // by track, so a reconnect never makes a second tile.
 import { io } from "/static/vendor/socket.io.esm.min.js";
 
-export const T = {
-  mediator: "调解员 Mediator", applicant: "申请人 Applicant", respondent: "被申请人 Respondent",
-  agent: "代理人 Agent", insurer: "保险公司 Insurer", judge: "法官 Judge", observer: "旁听 Observer",
-};
-
-export const ERRORS = {
-  token_expired: "链接已过期，请联系调解员。This link has expired; ask your mediator for a new one.",
-  token_revoked: "链接已失效。This link is no longer valid.",
-  unauthenticated: "无法验证身份。We could not verify this link.",
-  invalid_command: "暂时无法完成此操作。This cannot be done right now.",
-  forbidden: "您无权进行此操作。You may not do this.",
-  rate_limited: "操作过于频繁，请稍候。Too many actions; please wait.",
-  too_many_connections: "同时打开的连接过多，请关闭其他窗口后重试。Too many connections; close other windows and try again.",
-};
+export { T, STATES, stateName, ERRORS } from "/static/words.js";
+import { T, ERRORS } from "/static/words.js";
 
 export const MEDIA = { audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 15, max: 24 } } };
 

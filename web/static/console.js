@@ -1,5 +1,5 @@
 // The mediator's console: log in, pick a case, host the session.
-import { RoomClient, T, ERRORS, chatLine, Captions } from "/static/call.js";
+import { RoomClient, T, ERRORS, chatLine, Captions, stateName } from "/static/call.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -24,7 +24,7 @@ async function listCases() {
     rows.replaceChildren();
     for (const c of page.items) {
       const tr = document.createElement("tr");
-      for (const v of [c.number, c.title, c.state]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
+      for (const v of [c.number, c.title, stateName(c.state)]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
       const td = document.createElement("td");
       const b = document.createElement("button");
       b.textContent = "进入调解室 Open room";
@@ -167,7 +167,7 @@ async function openProgress(caseId, message = "") {
   try {
     const c = await api("GET", base);
     $("progress-title").textContent = `${c.number} · ${c.title}`;
-    $("progress-state").textContent = `状态 State: ${c.state}`;
+    $("progress-state").textContent = `状态 State: ${stateName(c.state)}`;
     const signing = await api("GET", `${base}/signing`).catch(() => null);
     show("progress-signing", Boolean(signing));
     if (signing) {

@@ -1,5 +1,9 @@
 // The judge's workspace: the court's queue, an application's packet, one-click verification,
 // playback, requests for more material, and the ruling.
+import { ERRORS } from "/static/words.js";
+
+/** A problem as the judge reads it: Chinese first, the server's own words only for what the page does not know. */
+const said = (err, fallback) => (err && ERRORS[err.code]) || fallback + (err && err.detail ? `（${err.detail}）` : "");
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
 let token = sessionStorage.getItem("mediation-token");
@@ -45,7 +49,7 @@ async function loadQueue() {
   } catch (err) {
     if (err && (err.code === "unauthenticated" || err.code === "token_expired")) { token = null; sessionStorage.removeItem("mediation-token"); }
     show("queue", false); show("login");
-    if (err && err.code && err.code !== "unauthenticated") status(err.detail);
+    if (err && err.code && err.code !== "unauthenticated") status(said(err, "无法打开审查队列。 The queue cannot be opened."));
   }
 }
 
@@ -106,7 +110,7 @@ async function openApplication(caseId, take) {
     $("ruling-form").querySelector("button").disabled = ruled;
     $("ruling-status").textContent = ruled ? `已裁定：${state.confirmed ? "确认有效 Confirmed" : "驳回 Rejected"}` : "";
     show("queue", false); show("application");
-  } catch (err) { status(err.detail || "无法打开申请。 The application cannot be opened."); }
+  } catch (err) { status(said(err, "无法打开申请。 The application cannot be opened.")); }
 }
 
 $("verify").addEventListener("click", async () => {
@@ -122,7 +126,7 @@ $("verify").addEventListener("click", async () => {
     line(v.recordings.ok, `录音录像哈希链（${v.recordings.sessions.length} 场）${v.recordings.ok ? "完整" : "异常"}`);
     line(v.audit.ok, `审计链（${v.audit.entries} 条）${v.audit.ok ? "完整" : v.audit.problem}`);
     for (const d of v.documents) if (!d.intact) line(false, `材料 ${d.title} 与提交时不一致`);
-  } catch (err) { box.textContent = err.detail || "核验失败。 Verification failed."; }
+  } catch (err) { box.textContent = said(err, "核验失败。 Verification failed."); }
 });
 
 $("request-form").addEventListener("submit", async (e) => {
@@ -132,7 +136,7 @@ $("request-form").addEventListener("submit", async (e) => {
     const missing = out.service.not_served_electronically;
     $("request-status").textContent = "通知已送达。 The notice was served." + (missing.length ? ` 未同意电子送达：${missing.join("、")}` : "");
     $("request-text").value = "";
-  } catch (err) { $("request-status").textContent = err.detail || "未能送达。 Not served."; }
+  } catch (err) { $("request-status").textContent = said(err, "未能送达。 Not served."); }
 });
 
 $("ruling-form").addEventListener("submit", async (e) => {
@@ -142,7 +146,7 @@ $("ruling-form").addEventListener("submit", async (e) => {
     const out = await api("POST", `${current.base}/confirmation/ruling`, { confirmed, reasons: $("reasons").value });
     $("ruling-status").textContent = `已裁定并送达各方：${out.confirmed ? "确认有效 Confirmed" : "驳回 Rejected"}`;
     $("ruling-form").querySelector("button").disabled = true;
-  } catch (err) { $("ruling-status").textContent = err.detail || "未能作出裁定。 Not ruled."; }
+  } catch (err) { $("ruling-status").textContent = said(err, "未能作出裁定。 Not ruled."); }
 });
 
 $("back").addEventListener("click", () => loadQueue());
@@ -151,7 +155,7 @@ $("login").addEventListener("submit", async (e) => {
   try {
     const res = await api("POST", "/api/v1/auth/login", { username: $("username").value, password: $("password").value });
     token = res.token; sessionStorage.setItem("mediation-token", token); status(""); loadQueue();
-  } catch (err) { status(err.detail || "登录失败。 Login failed."); }
+  } catch (err) { status(err && err.code === "unauthenticated" ? "用户名或密码错误。 Wrong user name or password." : said(err, "登录失败。 Login failed.")); }
 });
 $("logout").addEventListener("click", async () => {
   await api("POST", "/api/v1/auth/logout").catch(() => {});

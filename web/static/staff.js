@@ -15,7 +15,7 @@ const ACTIONS = {
 const PROBLEMS = {
   duplicate: "用户名已被占用。The user name is taken.",
   invalid_command: "该机构不能设立此类账号，或此操作不被允许。This cannot be done here.",
-  validation_error: "请检查填写的内容。Please check what you entered.",
+  validation_failed: "请检查填写的内容。Please check what you entered.",
   forbidden: "只有本机构的管理员可以管理账号。Only this organisation's administrators manage its accounts.",
   not_found: "找不到该账号。No such account.",
 };

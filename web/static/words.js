@@ -1,0 +1,37 @@
+// What every page calls things: roles, case states and the server's problem codes, Chinese first.
+
+export const T = {
+  mediator: "调解员 Mediator", applicant: "申请人 Applicant", respondent: "被申请人 Respondent",
+  agent: "代理人 Agent", insurer: "保险公司 Insurer", judge: "法官 Judge", observer: "旁听 Observer",
+};
+
+export const STATES = {
+  filed: "已立案 Filed", session_scheduled: "已安排调解 Session scheduled", in_session: "调解中 In session",
+  between_sessions: "调解间歇 Between sessions", agreement_drafted: "协议已起草 Agreement drafted",
+  signing: "签署中 Signing", signed: "已签署 Signed", serving: "送达中 Being served", served: "已送达 Served",
+  confirmation_applied: "已申请司法确认 Confirmation applied for", confirmed: "已确认 Confirmed",
+  rejected: "确认被驳回 Confirmation refused", mediation_failed: "调解不成 Mediation failed",
+  withdrawn: "已撤回 Withdrawn", signing_expired: "签署已过期 Signing expired",
+  service_failed: "送达未成 Service failed", closed: "已结案 Closed",
+};
+
+/** A case state as the pages show it: Chinese first (the raw name only if the page does not know it). */
+export const stateName = (state) => STATES[state] || state;
+
+export const ERRORS = {
+  token_expired: "链接已过期，请联系调解员。This link has expired; ask your mediator for a new one.",
+  token_revoked: "链接已失效。This link is no longer valid.",
+  unauthenticated: "无法验证身份。We could not verify this link.",
+  invalid_command: "暂时无法完成此操作。This cannot be done right now.",
+  forbidden: "您无权进行此操作。You may not do this.",
+  rate_limited: "操作过于频繁，请稍候。Too many actions; please wait.",
+  too_many_connections: "同时打开的连接过多，请关闭其他窗口后重试。Too many connections; close other windows and try again.",
+  not_found: "找不到该案件或文书。Not found.",
+  concurrent_update: "案件已被他人更新，请刷新后重试。The case changed; reload and try again.",
+  precondition_failed: "案件已被他人更新，请刷新后重试。The case changed; reload and try again.",
+  duplicate: "已存在相同的记录。This already exists.",
+  confirmation_deadline_passed: "已超过申请司法确认的期限。The time to apply for confirmation has passed.",
+  illegal_transition: "当前阶段不能进行此操作。Not possible at this stage.",
+  validation_failed: "请检查填写的内容。Please check what you entered.",
+  too_many_attempts: "尝试次数过多，请稍后再试。Too many attempts; try later.",
+};
