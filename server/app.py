@@ -288,6 +288,10 @@ def _add_live_rooms(
 
     notifier: Notifier = build_notifier(settings)
     app[NOTIFIER] = notifier
+    from server.cases.endpoints import INVITATIONS
+    from server.cases.invitations import Invitations
+
+    app[INVITATIONS] = Invitations(components.service, notifier, settings.base_url)
     code_key = derive_key(settings.signing_key(), SIGNING_CODES)
     codes = SigningCodeStore(components.repo.engine)
     app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, code_key, codes)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, timedelta
+from typing import Literal
 
 from aiohttp import web
+from pydantic import AwareDatetime
 
+from server.cases.invitations import Invitations
 from server.cases.usecases import CaseService, NewParticipant, document_view
 from server.domain import lifecycle as lc
 from server.domain.documents import UPLOAD_MEDIA_TYPES
@@ -36,6 +39,7 @@ from server.identity.access import Principal
 from server.store.repository import LoadedCase
 
 SERVICE: web.AppKey[CaseService] = web.AppKey("service", CaseService)
+INVITATIONS: web.AppKey[Invitations] = web.AppKey("invitations", Invitations)
 
 
 async def case_response(request: web.Request, who: Principal, cid: str, status: int = 200) -> web.Response:
@@ -118,6 +122,32 @@ async def reissue_link(request: web.Request) -> web.Response:
         who, case_id(request), request.match_info["participant_id"], now(request)
     )
     return respond(link_out(request, issued), 201)
+
+
+class InvitationRequest(s.Strict):
+    """How to send a person their join link."""
+
+    channel: Literal["sms", "email"]
+
+
+class InvitationOut(s.Open):
+    """An invitation sent: where to (masked), whether the channel took it, and until when the link works."""
+
+    participant_id: str
+    channel: Literal["sms", "email"]
+    to: str
+    accepted: bool
+    sent_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+async def invite(request: web.Request) -> web.Response:
+    who = await principal(request)
+    req = await body(request, InvitationRequest)
+    sent = await request.app[INVITATIONS].invite(
+        who, case_id(request), request.match_info["participant_id"], req.channel, now(request)
+    )
+    return respond(sent, 201)
 
 
 async def revoke_link(request: web.Request) -> web.Response:
@@ -309,6 +339,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         s.JoinLink,
         status=201,
         errors=(401, 403, 404, 422),
+        tags=("participants",),
+    ),
+    Endpoint(
+        "POST",
+        f"{_CASE}/participants/{{participant_id}}/invitation",
+        invite,
+        "Send a person a fresh join link by SMS or e-mail (their older join links stop working)",
+        "inviteParticipant",
+        InvitationOut,
+        status=201,
+        body=InvitationRequest,
+        errors=(401, 403, 404, 422, 502),
         tags=("participants",),
     ),
     Endpoint(

@@ -227,6 +227,7 @@ MATRIX: dict[str, Row] = {
     "readCase": on_case(parties=200, mediator=200, judge=200),
     "addParticipant": on_case(Call(json={"role": "observer", "display_name": "旁听人员"}), mediator=201),
     "reissueLink": on_case(mediator=201),
+    "inviteParticipant": on_case(Call(json={"channel": "sms"}), mediator=422),  # the insurer has no mobile number
     "revokeLinks": on_case(mediator=200),
     "scheduleSession": on_case(Call(json={"starts_at": "2026-12-01T09:00:00+08:00"}), mediator=409),
     "startSession": on_case(mediator=409),
