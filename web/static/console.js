@@ -127,6 +127,16 @@ async function logout() {
 $("logout").addEventListener("click", logout);
 $("admin-logout").addEventListener("click", logout);
 
+$("new-case").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const c = await api("POST", "/api/v1/cases", { kind: $("new-case-kind").value, title: $("new-case-title").value.trim() });
+    $("new-case").reset();
+    show("cases", false); show("progress");
+    openProgress(c.id, `已立案：${c.number}。请添加当事人并发送链接。 Filed: add the people and send their links.`);
+  } catch (err) { status(ERRORS[err.code] || err.detail || "未能立案。 Not filed."); }
+});
+
 // An organisation's administrator has no cases: their page manages the organisation's accounts.
 async function home() {
   let mine = null;
@@ -160,6 +170,64 @@ if (token) home(); else show("login");
 const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) : "—");
 const DELIVERY = { pending: "待发送", sending: "发送中", sent: "已发出", accepted: "已送达", retrying: "失败待重试", failed: "失败" };
 
+const SESSION_STATES = { scheduled: "已安排 scheduled", in_progress: "进行中 in progress", ended: "已结束 ended", cancelled: "已取消 cancelled" };
+const LATER = ["signing", "signed", "serving", "served", "service_failed", "confirmation_applied", "confirmed", "rejected", "closed", "withdrawn", "mediation_failed", "signing_expired"];
+
+// The people on the case, each with a way to send them their link; adding people and scheduling sessions.
+function renderCasePeople(c, base, caseId, note) {
+  const rows = $("people-rows");
+  rows.replaceChildren();
+  for (const p of c.participants) {
+    const tr = document.createElement("tr");
+    tr.dataset.participantId = p.id;
+    for (const v of [T[p.role] || p.role, p.display_name, [p.phone, p.email].filter(Boolean).join(" / ") || "—"]) {
+      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    }
+    const td = document.createElement("td");
+    if (!p.has_account) {
+      const send = (channel, label, contact) => {
+        const b = document.createElement("button");
+        b.textContent = label; b.className = "invite-" + channel; b.disabled = !contact;
+        b.addEventListener("click", async () => {
+          b.disabled = true;
+          try {
+            const r = await api("POST", `${base}/participants/${encodeURIComponent(p.id)}/invitation`, { channel });
+            td.querySelector(".sent").textContent = r.accepted ? `已发送至 ${r.to}（${when(r.sent_at)}）` : `未能送达 ${r.to}`;
+          } catch (err) { td.querySelector(".sent").textContent = ERRORS[err.code] || "发送失败 Not sent"; }
+          b.disabled = false;
+        });
+        td.append(b);
+      };
+      send("sms", "短信发送 SMS", p.phone);
+      send("email", "邮件发送 E-mail", p.email);
+      const sent = document.createElement("span"); sent.className = "sent"; td.append(sent);
+    }
+    tr.append(td); rows.append(tr);
+  }
+  $("sessions").replaceChildren(...c.sessions.map((x) => {
+    const li = document.createElement("li");
+    li.textContent = `${when(x.scheduled_start)} · ${SESSION_STATES[x.status] || x.status}`;
+    return li;
+  }));
+  const open = !LATER.includes(c.state);
+  show("add-person", open); show("schedule", open);
+  $("add-person").onsubmit = async (e) => {
+    e.preventDefault();
+    const body = { role: $("person-role").value, display_name: $("person-name").value.trim() };
+    if ($("person-phone").value.trim()) body.phone = $("person-phone").value.trim();
+    if ($("person-email").value.trim()) body.email = $("person-email").value.trim();
+    try { await api("POST", `${base}/participants`, body); $("add-person").reset(); openProgress(caseId, "已添加。 Added."); }
+    catch (err) { note(ERRORS[err.code] || err.detail || "未能添加。 Not added."); }
+  };
+  $("schedule").onsubmit = async (e) => {
+    e.preventDefault();
+    const local = $("schedule-at").value;  // Beijing time, as the mediator reads the clock
+    const body = { starts_at: `${local.length === 16 ? local + ":00" : local}+08:00`, duration_minutes: Number($("schedule-minutes").value) };
+    try { await api("POST", `${base}/sessions`, body); openProgress(caseId, "已安排调解。 Session scheduled."); }
+    catch (err) { note(ERRORS[err.code] || err.detail || "未能安排。 Not scheduled."); }
+  };
+}
+
 async function openProgress(caseId, message = "") {
   const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
   const note = (text) => { $("progress-status").textContent = text || ""; };
@@ -168,6 +236,7 @@ async function openProgress(caseId, message = "") {
     const c = await api("GET", base);
     $("progress-title").textContent = `${c.number} · ${c.title}`;
     $("progress-state").textContent = `状态 State: ${stateName(c.state)}`;
+    renderCasePeople(c, base, caseId, note);
     const signing = await api("GET", `${base}/signing`).catch(() => null);
     show("progress-signing", Boolean(signing));
     if (signing) {
