@@ -100,6 +100,10 @@ async def test_mediation_session_in_chromium(browser: Any, live: Live) -> None:
     for page, others in ((console, [a, r]), (applicant, [m, r]), (respondent, [m, a])):
         await poll(lambda page=page, others=others: receiving(page, others), f"media at {others}")
     assert await applicant.locator(".tile").count() == 2
+    # on the phone, with two others on screen, the call's controls stay within the 740 px viewport
+    for control in ("#mic", "#cam", "#leave"):
+        box = await applicant.locator(control).bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["viewport"]["height"], (control, box)
     # everyone accepted the recording notice: every page shows that the session is recorded
     for page in (console, applicant, respondent):
         await page.wait_for_selector("#rec:not([hidden])")
