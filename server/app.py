@@ -129,6 +129,11 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[ORGANISATIONS] = OrganisationService(
         OrganisationStore(components.repo.engine), components.accounts, components.auth
     )
+    from server.assessment.endpoints import ASSESSMENT
+    from server.assessment.store import RatingStore
+    from server.assessment.usecases import AssessmentService
+
+    app[ASSESSMENT] = AssessmentService(components.service, RatingStore(components.repo.engine), components.accounts)
     endpoints.add_routes(app)
     from server.cases.pages import PAGES
     from server.documents.pages import PageImages

@@ -13,6 +13,7 @@ from aiohttp import web
 from server import __version__
 from server.accounts import endpoints as accounts
 from server.agreement import endpoints as agreement
+from server.assessment import endpoints as assessment
 from server.cases import endpoints as cases
 from server.cases import pages
 from server.cases.endpoints import SERVICE
@@ -94,6 +95,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + e_service.ENDPOINTS
     + export.ENDPOINTS
     + confirmation.ENDPOINTS
+    + assessment.ENDPOINTS
 )
 
 

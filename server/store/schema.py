@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 
@@ -412,3 +413,18 @@ organisation_events = Table(
     Column("account_id", String(36), ForeignKey("accounts.id"), nullable=True),
 )
 """What was done to an organisation's accounts, by whom and when (never a password, a phone or an e-mail)."""
+
+
+session_ratings = Table(
+    "session_ratings",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("session_id", String(36), ForeignKey("sessions.id"), nullable=False),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("score", Integer(), nullable=False),
+    Column("comment", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint("session_id", "participant_id", name="uq_session_ratings_session_id"),
+)
+"""Each party's satisfaction with a session (1 to 5) and comment: private from the mediator (``server.assessment``)."""

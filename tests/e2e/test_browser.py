@@ -103,7 +103,8 @@ async def test_mediation_session_in_chromium(browser: Any, live: Live) -> None:
     # on the phone, with two others on screen, the call's controls stay within the 740 px viewport
     for control in ("#mic", "#cam", "#leave"):
         box = await applicant.locator(control).bounding_box()
-        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["viewport"]["height"], (control, box)
+        bottom = PHONE["viewport"]["height"]
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= bottom, (control, box)
     # everyone accepted the recording notice: every page shows that the session is recorded
     for page in (console, applicant, respondent):
         await page.wait_for_selector("#rec:not([hidden])")

@@ -314,6 +314,9 @@ MATRIX: dict[str, Row] = {
     # only judges get past the account check: anyone else is refused before the case is looked up
     "requestConfirmationMaterial": judges_only(Call(json={"text": "请补充材料。", "days": 5}), judge=201),
     "ruleOnConfirmation": judges_only(Call(json={"confirmed": True, "reasons": "协议合法。"}), judge=201),
+    "rateSession": on_case(Call(json={"score": 4}), parties=201),  # the mediator and the judge do not rate
+    "readMySessionRating": on_case(parties=200),  # rated just before; staff read no rating
+    "readOrganisationFigures": org_admins(200),
     "listCourtApplications": accounts(
         other_party=403,
         other_mediator=403,

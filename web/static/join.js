@@ -139,6 +139,28 @@ async function loadRecordings(caseId) {
   show("recordings");
 }
 
+// After a session has ended, each party may rate it once (the mediator never sees it).
+async function loadRating(caseId, sessions) {
+  const ended = sessions.filter((x) => x.status === "ended");
+  if (!ended.length) return;
+  const url = `/api/v1/cases/${encodeURIComponent(caseId)}/sessions/${encodeURIComponent(ended[ended.length - 1].id)}/rating`;
+  const res = await fetch(url, { headers: { Authorization: "Bearer " + token } });
+  if (res.status !== 404) return;  // rated already (or not a party)
+  show("rating");
+  $("rating-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const picked = document.querySelector("input[name='score']:checked");
+    if (!picked) return;
+    const sent = await fetch(url, {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify({ score: Number(picked.value), comment: $("rating-comment").value.trim() }),
+    });
+    if (sent.ok) { $("rating-form").hidden = true; $("rating-status").textContent = "感谢您的评价。 Thank you."; }
+    else { const body = await sent.json().catch(() => ({})); $("rating-status").textContent = ERRORS[body.code] || "未能提交。 Not sent."; }
+  };
+}
+
 // Judicial confirmation: once the mediator has named the court, each party applies from here.
 async function loadConfirmation(caseId, me) {
   const base = `/api/v1/cases/${encodeURIComponent(caseId)}/confirmation`;
@@ -165,10 +187,12 @@ async function main() {
   if (!token) { status("链接不完整。Your link is incomplete."); return; }
   let me;
   let caseState = "";
+  let sessions = [];
   try {
     me = await api("/api/v1/me");
     const c = await api("/api/v1/cases/" + encodeURIComponent(me.case_id));
     caseState = c.state;
+    sessions = c.sessions || [];
     $("case-number").textContent = c.number;
     $("case-title").textContent = c.title;
     $("your-role").textContent = T[c.your_role] || c.your_role;
@@ -185,6 +209,7 @@ async function main() {
     show("sign-link");
   }
   loadRecordings(me.case_id);
+  loadRating(me.case_id, sessions);
   const hasDrafts = await loadDrafts(me.case_id);
   if (hasDrafts) await loadService(me.case_id);
   if (["served", "confirmation_applied", "confirmed", "rejected"].includes(caseState)) await loadConfirmation(me.case_id, me);

@@ -95,8 +95,19 @@ function render(staff) {
 
 function base() { return `/api/v1/organisations/${encodeURIComponent(organisation.id)}/accounts`; }
 
+async function loadFigures() {
+  const { mediators } = await api("GET", `/api/v1/organisations/${encodeURIComponent(organisation.id)}/figures`);
+  $("figure-rows").replaceChildren(...mediators.map((m) => {
+    const tr = document.createElement("tr");
+    tr.dataset.accountId = m.account_id;
+    tr.append(cell(m.display_name), cell(String(m.cases)), cell(String(m.ratings)),
+      cell(m.average_score === null ? "—" : m.average_score.toFixed(2)));
+    return tr;
+  }));
+}
+
 async function load() {
-  try { render(await api("GET", base())); show("accounts"); }
+  try { render(await api("GET", base())); show("accounts"); await loadFigures(); }
   catch (err) { status(problem(err)); }
 }
 
