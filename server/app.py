@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rooms.service import RoomService
 from server import endpoints
 from server.cases.endpoints import SERVICE
 from server.cases.usecases import CaseService
@@ -21,6 +22,9 @@ from server.http.problems import problem_middleware
 from server.identity.access import Authenticator
 from server.identity.keys import SIGNING_CODES, TOKENS, derive_key
 from server.identity.tokens import TokenSigner
+from server.notify import Notifier
+from server.outbound.deadlines import DeadlineScheduler
+from server.outbound.delivery import DeliveryWorker
 from server.outbound.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
 from server.record.playback import ARCHIVE
 from server.store import db
@@ -30,15 +34,16 @@ from server.store.files import private_data_folder
 from server.store.keys import CaseKeyStore
 from server.store.record import RecordStore
 from server.store.repository import CaseRepository
+from signaling.server import SignalingServer
 from web import add_pages
 
-ROOMS: web.AppKey[Any] = web.AppKey("rooms", object)
-NOTIFIER: web.AppKey[Any] = web.AppKey("notifier", object)
+ROOMS: web.AppKey[RoomService] = web.AppKey("rooms", RoomService)
+NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier", Notifier)
 """How people are reached (tests swap in an outbox)."""
-SIGNALING: web.AppKey[Any] = web.AppKey("signaling", object)
-DELIVERIES: web.AppKey[Any] = web.AppKey("deliveries", object)
+SIGNALING: web.AppKey[SignalingServer] = web.AppKey("signaling", SignalingServer)
+DELIVERIES: web.AppKey[DeliveryWorker] = web.AppKey("deliveries", DeliveryWorker)
 """The delivery worker of electronic service (tests run its rounds by hand too)."""
-DEADLINES: web.AppKey[Any] = web.AppKey("deadlines", object)
+DEADLINES: web.AppKey[DeadlineScheduler] = web.AppKey("deadlines", DeadlineScheduler)
 """The deadline scheduler of the life cycle (``server.outbound.deadlines``; tests poke it after moving the clock)."""
 
 logger = logging.getLogger(__name__)
@@ -286,7 +291,7 @@ def _add_live_rooms(
     from server.signing.endpoints import SIGNING
 
     app[SIGNING] = signing_keys(settings, clock)
-    from server.notify import Notifier, build_notifier
+    from server.notify import build_notifier
     from server.signing.endpoints import SIGNINGS
     from server.signing.store import SigningCodeStore
     from server.signing.usecases import SigningService
