@@ -117,6 +117,18 @@ def accounts(call: Call = Call(), **cells: Cell) -> Row:  # noqa: B008
     return Row(call, {"anonymous": 401, "service_link": 401, **cells})
 
 
+def signed_in(status: Cell, call: Call = Call(), **overrides: Cell) -> Row:  # noqa: B008
+    """An operation of no case that every holder of a login or a case link may call: ``status`` for each of them
+    unless overridden."""
+    return accounts(
+        call, **{role: overrides.get(role, status) for role in ROLES if role not in ("anonymous", "service_link")}
+    )
+
+
+PARTIES = {"other_party": 403, "applicant": 403, "respondent": 403}
+"""Parties (case links) refused an operation meant for staff accounts."""
+
+
 def served(status: int = 200, call: Call = Call()) -> Row:  # noqa: B008
     """Only a service link opens what was served on its recipient."""
     return everyone(401, call, service_link=status)
@@ -152,42 +164,9 @@ MATRIX: dict[str, Row] = {
     "health": everyone(200),
     "openapi": everyone(200),
     "login": everyone(401, Call(body=lambda ids: {"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "x"})),
-    "logout": accounts(
-        other_party=204,
-        other_mediator=204,
-        other_judge=204,
-        org_admin=204,
-        other_admin=204,
-        clerk=204,
-        applicant=204,
-        respondent=204,
-        mediator=204,
-        judge=204,
-    ),
-    "me": accounts(
-        other_party=200,
-        other_mediator=200,
-        other_judge=200,
-        org_admin=200,
-        other_admin=200,
-        clerk=200,
-        applicant=200,
-        respondent=200,
-        mediator=200,
-        judge=200,
-    ),
-    "readMyOrganisation": accounts(
-        other_party=403,
-        other_mediator=200,
-        other_judge=200,
-        org_admin=200,
-        other_admin=200,
-        clerk=200,
-        applicant=403,
-        respondent=403,
-        mediator=200,
-        judge=200,
-    ),
+    "logout": signed_in(204),
+    "me": signed_in(200),
+    "readMyOrganisation": signed_in(200, **PARTIES),
     # the case's organisation: only its administrator; other organisations' staff learn nothing (404)
     "listOrganisationAccounts": org_admins(200),
     "createOrganisationAccount": org_admins(
@@ -260,19 +239,7 @@ MATRIX: dict[str, Row] = {
     "commentAgreementDraft": on_case(Call(json={"text": "同意"}, path={"version": "1"}), parties=201, mediator=201),
     "timestamp": everyone(200, Call(raw=("application/timestamp-query", b"\x30\x03\x02\x01\x01"))),
     "signingCaCertificate": everyone(200),
-    "verifySignatures": accounts(
-        Call(raw=("application/pdf", PDF)),
-        other_party=200,
-        other_mediator=200,
-        other_judge=200,
-        org_admin=200,
-        other_admin=200,
-        clerk=200,
-        applicant=200,
-        respondent=200,
-        mediator=200,
-        judge=200,
-    ),
+    "verifySignatures": signed_in(200, Call(raw=("application/pdf", PDF))),
     "verifyDocumentSignatures": on_case(parties=200, mediator=200, judge=200),
     "readDocumentPages": on_case(parties=200, mediator=200, judge=200),
     "readDocumentPage": on_case(parties=200, mediator=200, judge=200),
