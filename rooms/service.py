@@ -31,6 +31,7 @@ from server.domain.lifecycle import CaseState, SessionStatus
 from server.domain.roles import Action, Role
 from server.errors import Forbidden, InvalidCommand
 from server.identity.access import Principal
+from server.identity.revocation import Revoked
 from server.store.record import TranscriptLine
 from server.store.repository import AuditRecord
 
@@ -293,9 +294,12 @@ class RoomService:
             if isinstance(command, rm.Remove):
                 await live.media.disconnect(command.participant_id)
         if isinstance(command, rm.Remove):
-            if self.notifier is not None:  # told first: revoking the links below ends any socket left
+            # the links die in the store first (a reload right after the notice finds them dead), the person is
+            # told why, and only then is the revocation announced (it ends any socket left, on every node)
+            await self.cases.revoke_links(principal, case_id, command.participant_id, now, announce=False)
+            if self.notifier is not None:
                 await self.notifier.disconnect(case_id, command.participant_id, "removed", {"reason": "removed"})
-            await self.cases.revoke_links(principal, case_id, command.participant_id, now)
+            await self.cases.auth.revocations.publish(Revoked(command.participant_id))
         if isinstance(command, rm.EndRoom):
             await self._close(case_id)
 

@@ -366,12 +366,15 @@ class CaseService:
         await self.revoke_links(principal, case_id, participant_id, now)
         return await self._issue_link(principal, participant, now)
 
-    async def revoke_links(self, principal: Principal, case_id: str, participant_id: str, now: datetime) -> int:
-        """Revoke every live join link of a participant; return how many."""
+    async def revoke_links(
+        self, principal: Principal, case_id: str, participant_id: str, now: datetime, *, announce: bool = True
+    ) -> int:
+        """Revoke every live join link of a participant; return how many (``announce``: see
+        :meth:`Authenticator.revoke_subject`)."""
         await self.require(principal, case_id, Action.MANAGE_LINKS)
         participant = await self._case_participant(case_id, participant_id)
         # join links only: the links that came with documents served on them stay good; live sockets end
-        count = await self.auth.revoke_subject(participant.id, now, kinds=(TokenKind.JOIN,))
+        count = await self.auth.revoke_subject(participant.id, now, kinds=(TokenKind.JOIN,), announce=announce)
         await self.repo.record(
             case_id,
             [AuditRecord(principal.actor, "link.revoked", {"participant_id": participant.id, "count": count})],

@@ -289,17 +289,21 @@ class Authenticator:
         await self.accounts.revoke_tokens(principal.subject_id, now, jti=principal.token_id)
         await self.revocations.publish(Revoked(principal.subject_id, principal.token_id))
 
-    async def revoke_subject(self, subject_id: str, now: datetime, kinds: Sequence[TokenKind] | None = None) -> int:
+    async def revoke_subject(
+        self, subject_id: str, now: datetime, kinds: Sequence[TokenKind] | None = None, *, announce: bool = True
+    ) -> int:
         """Revoke every credential of a participant or account (only those of ``kinds``, if given);
         return how many were live.
 
-        Their live connections end at once, on every node. Reissuing or revoking a join link passes
+        Their live connections end at once, on every node (``announce=False``: the caller announces it
+        itself, after telling the person why). Reissuing or revoking a join link passes
         ``kinds=(TokenKind.JOIN,)``: the links that came with documents served on the party stay good.
         """
         count = await self.accounts.revoke_tokens(
             subject_id, now, kinds=None if kinds is None else [kind.value for kind in kinds]
         )
-        await self.revocations.publish(Revoked(subject_id))
+        if announce:
+            await self.revocations.publish(Revoked(subject_id))
         return count
 
     async def disable_account(self, username: str, now: datetime) -> Account:

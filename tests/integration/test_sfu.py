@@ -213,10 +213,20 @@ async def test_reconnect_keeps_identity_and_dead_peers_are_noticed(live: Live, c
 async def test_remove_revokes_the_link_and_end_closes_the_session(live: Live, clips: dict[str, Path]) -> None:
     mediator = await enter(live, "mediator", clips["vp8"])
     respondent = await enter(live, "respondent", None, admit_by=mediator)
+    link_on_notice: list[int] = []
+
+    async def on_removed(data: Any) -> None:  # the moment the page learns it was removed, it reopens its link
+        headers = {"Authorization": f"Bearer {live.tokens['respondent']}"}
+        async with aiohttp.ClientSession() as http, http.get(f"{live.base}/api/v1/me", headers=headers) as resp:
+            link_on_notice.append(resp.status)
+        respondent.events.append(("removed", data))
+
+    respondent.sio.on("removed", on_removed)
     try:
         ack = await mediator.emit("remove", {"participant_id": live.ids["respondent"]})
         assert ack["ok"], ack
         await respondent.wait_for(lambda p: any(e == "removed" for e, _ in p.events), what="removed notice")
+        assert link_on_notice == [401]  # the link was dead before the notice went out
         again = live.peer("respondent")
         with pytest.raises(socketio.exceptions.ConnectionError):
             await again.connect()
