@@ -91,8 +91,12 @@ async def open_join(browser: Any, live: Live, who: str) -> Any:
 async def test_mediation_session_in_chromium(browser: Any, live: Live) -> None:
     m, a, r = live.ids["mediator"], live.ids["applicant"], live.ids["respondent"]
     console = await open_console(browser, live)
+    # before anyone comes, the console lists the parties who have not joined yet
+    await console.wait_for_selector(f"li.absent[data-pid='{r}']")
+    assert "尚未加入" in await console.inner_text(f"li.absent[data-pid='{r}']")
     applicant = await open_join(browser, live, "applicant")
     await admit(console, live, "applicant", applicant)
+    assert await console.locator(f"li.absent[data-pid='{a}']").count() == 0
     respondent = await open_join(browser, live, "respondent")
     await admit(console, live, "respondent", respondent)
 

@@ -92,14 +92,27 @@ function renderPeople(room) {
     }
     list.append(li);
   }
+  // who is on the case but has not come yet (nobody to admit; maybe send them their link again)
+  const here = new Set((room.members || []).map((m) => m.participant_id));
+  for (const p of caseParticipants) {
+    if (p.role === "mediator" || p.role === "judge" || here.has(p.id)) continue;
+    const li = document.createElement("li");
+    li.className = "absent";
+    li.dataset.pid = p.id;
+    li.textContent = `${p.display_name} · ${T[p.role] || p.role} · 尚未加入 not joined yet`;
+    list.append(li);
+  }
   $("rec").hidden = !room.recording;
   $("lock").setAttribute("aria-pressed", String(Boolean(room.locked)));
   show("caucus-end", Boolean(room.caucus));
   if (room.caucus) { $("banner").textContent = "单独沟通中 Caucus in progress"; show("banner"); } else show("banner", false);
 }
 
+let caseParticipants = [];
+
 async function openRoom(caseId) {
   show("cases", false); show("room");
+  caseParticipants = (await api("GET", `/api/v1/cases/${encodeURIComponent(caseId)}`).catch(() => ({ participants: [] }))).participants;
   client = new RoomClient({ token, caseId, tiles: $("tiles"), localVideo: $("self") });
   const captions = new Captions($("captions"));
   client.addEventListener("caption", (e) => captions.show(e.detail));
