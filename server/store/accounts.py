@@ -136,11 +136,6 @@ class AccountStore:
             try:
                 async with self.engine.begin() as conn:
                     org_id, org_name = await organisation_for(conn, account)
-                    taken = (
-                        await conn.execute(select(t.accounts.c.id).where(t.accounts.c.username == account.username))
-                    ).first()
-                    if taken is not None:
-                        raise Duplicate("This user name is taken")
                     await conn.execute(
                         insert(t.accounts).values(
                             id=account.id,
@@ -158,7 +153,8 @@ class AccountStore:
                     )
                 return org_id
             except IntegrityError:
-                # a race: the same user name, or the same new organisation, at once; the second try sees it.
+                # the user name is taken, or another request made the same new organisation at once: the second
+                # try finds that organisation, so a second refusal is the user name.
                 # from None: PostgreSQL's detail names the key's value (``Key (username)=(…)``), and a cause
                 # rides along into every logged traceback
                 if attempt:

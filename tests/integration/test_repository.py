@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,7 +125,9 @@ async def test_participants_accounts_and_tokens(repo: CaseRepository) -> None:
     await accounts.create_account(acc)
     with pytest.raises(Duplicate):
         await accounts.create_account(Account(uid(), acc.username, "x", AccountKind.JUDGE, "", "h", T0))
-    assert await accounts.account_by_username(acc.username) == acc
+    stored = await accounts.account_by_username(acc.username)
+    assert stored is not None and stored.organisation_id  # placed in its organisation (made on the spot)
+    assert stored == replace(acc, organisation_id=stored.organisation_id)
     judge = Participant(uid(), loaded.case.id, Role.JUDGE, "法官", T0, account_id=acc.id)
     party = Participant(uid(), loaded.case.id, Role.APPLICANT, "张三", T0, phone="13800000001", id_number="X1234567")
     loaded = await repo.add_participant(loaded, judge, [AuditRecord("system", "participant.added", {})], T0)
