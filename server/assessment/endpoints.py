@@ -31,6 +31,15 @@ class RatingOut(s.Open):
     at: AwareDatetime
 
 
+class MyRating(s.Open):
+    """Whether the caller has rated the session (and may: it has ended), with their rating if so."""
+
+    session_id: str
+    ended: bool
+    rated: bool
+    rating: RatingOut | None
+
+
 class MediatorFiguresOut(s.Open):
     """One mediator's figures."""
 
@@ -89,9 +98,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET",
         f"{_CASE}/sessions/{{session_id}}/rating",
         my_rating,
-        "The caller's own rating of a session (404: not rated yet)",
+        "Whether the caller has rated a session, with their rating if so",
         "readMySessionRating",
-        RatingOut,
+        MyRating,
         errors=(401, 403, 404),
         tags=("assessment",),
     ),

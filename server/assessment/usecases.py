@@ -60,12 +60,15 @@ class AssessmentService:
         return rating_view(rating)
 
     async def mine(self, principal: Principal, case_id: str, session_id: str) -> dict[str, Any]:
-        """The caller's own rating of the session; NotFound if they have not rated it."""
-        participant_id, _ = await self._party_in_session(principal, case_id, session_id)
+        """Whether the caller has rated the session, and their rating if so (a page asks before offering the form)."""
+        participant_id, ended = await self._party_in_session(principal, case_id, session_id)
         rating = await self.ratings.of(session_id, participant_id)
-        if rating is None:
-            raise NotFound("You have not rated this session")
-        return rating_view(rating)
+        return {
+            "session_id": session_id,
+            "ended": ended,
+            "rated": rating is not None,
+            "rating": None if rating is None else rating_view(rating),
+        }
 
     async def figures(self, principal: Principal, organisation_id: str) -> dict[str, Any]:
         """Each of the organisation's mediators: cases held, ratings, average satisfaction (never a comment)."""

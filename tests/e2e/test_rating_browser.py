@@ -43,7 +43,7 @@ async def test_a_party_rates_the_session_and_the_administrator_sees_the_figures(
     errors: list[str] = []
     phone.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     await phone.goto(live.links["applicant"])
-    await phone.wait_for_selector("#rating:not([hidden])")
+    await phone.wait_for_selector("#rating:not([hidden])")  # (the page asked first: nothing rated yet)
     assert "调解员看不到" in await phone.inner_text("#rating")
     await phone.check("input[name='score'][value='4']")
     await phone.fill("#rating-comment", "沟通顺畅，但等待时间稍长。")
@@ -80,4 +80,5 @@ async def test_a_party_rates_the_session_and_the_administrator_sees_the_figures(
     cells = await row.locator("td").all_inner_texts()
     assert cells == [mediator.display_name, "1", "1", "4.00"]
     assert "沟通顺畅" not in await desk.inner_text("body")  # the comment stays private
-    assert not [e for e in errors if "Content Security Policy" in e], errors
+    # (the only failed requests are the recordings list, which parties may not read on this server: 403)
+    assert not [e for e in errors if "Content Security Policy" in e or "404" in e], errors

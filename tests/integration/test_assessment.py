@@ -23,16 +23,17 @@ async def test_parties_rate_once_the_mediator_never_sees_it_the_administrator_se
     session = view["sessions"][0]["id"]
     url = f"{base}/sessions/{session}/rating"
 
-    assert (await api.call("GET", url, c["applicant"]))[0] == 404  # not rated yet
+    status, mine, _ = await api.call("GET", url, c["applicant"])
+    assert status == 200 and (mine["ended"], mine["rated"], mine["rating"]) == (True, False, None)  # not rated yet
     status, rated, _ = await api.call(
         "POST", url, c["applicant"], json={"score": 5, "comment": "调解员很耐心。\n谢谢。"}
     )
     assert status == 201 and rated["score_name"] == "非常满意", rated
-    assert (await api.call("GET", url, c["applicant"]))[1]["comment"] == "调解员很耐心。\n谢谢。"
+    assert (await api.call("GET", url, c["applicant"]))[1]["rating"]["comment"] == "调解员很耐心。\n谢谢。"
     assert (await api.call("POST", url, c["respondent"], json={"score": 2}))[0] == 201
     status, again, _ = await api.call("POST", url, c["applicant"], json={"score": 1})
     assert (status, again["code"]) == (409, "duplicate")  # once: no second thoughts, no ballot stuffing
-    assert (await api.call("GET", url, c["applicant"]))[1]["score"] == 5
+    assert (await api.call("GET", url, c["applicant"]))[1]["rating"]["score"] == 5
 
     # the mediator and the judge do not rate, and read nothing of it
     assert (await api.call("POST", url, c["mediator"], json={"score": 5}))[0] == 403
@@ -90,4 +91,4 @@ async def test_bad_ratings_are_refused_with_a_problem(api: Api, body: dict[str, 
     session = (await api.call("GET", base, c["mediator"]))[1]["sessions"][0]["id"]
     status, problem, resp = await api.call("POST", f"{base}/sessions/{session}/rating", c["applicant"], json=body)
     assert status == 422 and resp.headers["Content-Type"].startswith("application/problem+json"), problem
-    assert (await api.call("GET", f"{base}/sessions/{session}/rating", c["applicant"]))[0] == 404
+    assert (await api.call("GET", f"{base}/sessions/{session}/rating", c["applicant"]))[1]["rated"] is False

@@ -145,7 +145,9 @@ async function loadRating(caseId, sessions) {
   if (!ended.length) return;
   const url = `/api/v1/cases/${encodeURIComponent(caseId)}/sessions/${encodeURIComponent(ended[ended.length - 1].id)}/rating`;
   const res = await fetch(url, { headers: { Authorization: "Bearer " + token } });
-  if (res.status !== 404) return;  // rated already (or not a party)
+  if (!res.ok) return;  // not a party (an observer)
+  const mine = await res.json();
+  if (mine.rated || !mine.ended) return;
   show("rating");
   $("rating-form").onsubmit = async (e) => {
     e.preventDefault();
