@@ -350,7 +350,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         InvitationOut,
         status=201,
         body=InvitationRequest,
-        errors=(401, 403, 404, 422, 502),
+        errors=(401, 403, 404, 422, 429, 502),
         tags=("participants",),
     ),
     Endpoint(

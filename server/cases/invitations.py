@@ -9,18 +9,21 @@ never the address, the number or the link.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from server.cases.usecases import CaseService
 from server.domain.roles import Action, role_name
 from server.domain.time import beijing_time
-from server.errors import DeliveryFailed, InvalidCommand
+from server.errors import DeliveryFailed, InvalidCommand, TooManyAttempts
 from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
 from server.store.repository import AuditRecord
 
 Channel = Literal["sms", "email"]
+
+MAX_PER_HOUR = 5
+"""Invitations one person may be sent in an hour (each SMS costs money and lands on someone's phone)."""
 
 
 class Invitations:
@@ -30,6 +33,21 @@ class Invitations:
         self.cases = cases
         self.notifier = notifier
         self.base_url = base_url.rstrip("/")
+
+    async def _within_limit(self, case_id: str, participant_id: str, now: datetime) -> None:
+        """TooManyAttempts (429 with Retry-After) once the person was sent MAX_PER_HOUR invitations in the last hour."""
+        entries, _ = await self.cases.repo.audit_trail(case_id)
+        hour_ago = now - timedelta(hours=1)
+        sent = sorted(
+            at
+            for e in entries
+            if e.action == "participant.invited"
+            and e.details_dict().get("participant_id") == participant_id
+            and (at := datetime.fromisoformat(e.at)) > hour_ago
+        )
+        if len(sent) >= MAX_PER_HOUR:
+            wait = max(1, int((sent[-MAX_PER_HOUR] + timedelta(hours=1) - now).total_seconds()) + 1)
+            raise TooManyAttempts(f"This person was sent {len(sent)} invitations in the last hour", retry_after=wait)
 
     async def invite(
         self, principal: Principal, case_id: str, participant_id: str, channel: Channel, now: datetime
@@ -46,6 +64,7 @@ class Invitations:
                 if channel == "sms"
                 else "This person has no e-mail address on the case"
             )
+        await self._within_limit(case_id, participant.id, now)
         loaded = await self.cases.repo.load_case(case_id)
         issued = await self.cases.reissue_link(principal, case_id, participant_id, now)
         url = f"{self.base_url}/join#token={issued.token}"

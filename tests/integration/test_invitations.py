@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -81,3 +82,21 @@ async def test_a_link_sent_by_e_mail_and_by_sms_opens_the_case_and_the_old_one_d
     assert [(e["details"]["channel"], e["details"]["accepted"]) for e in invited] == [("email", True), ("sms", True)]
     dumped = json.dumps(trail, ensure_ascii=False)
     assert "li@example.org" not in dumped and "13912345678" not in dumped and token.group(1) not in dumped
+
+
+async def test_one_person_is_sent_at_most_five_invitations_an_hour(api: Api) -> None:
+    c = await case_with_parties(api)
+    base, med = f"/api/v1/cases/{c['case_id']}", c["mediator"]
+    people = {p["role"]: p["id"] for p in (await api.call("GET", base, med))[1]["participants"]}
+    url = f"{base}/participants/{people['applicant']}/invitation"
+    for _ in range(5):
+        status, sent, _ = await api.call("POST", url, med, json={"channel": "sms"})
+        assert status == 201, sent
+    status, problem, resp = await api.call("POST", url, med, json={"channel": "sms"})
+    assert (status, problem["code"]) == (429, "too_many_attempts")
+    assert 3590 <= int(resp.headers["Retry-After"]) <= 3601
+    # another person is not held up; and an hour later the first can be sent one again
+    other = f"{base}/participants/{people['respondent']}/invitation"
+    assert (await api.call("POST", other, med, json={"channel": "sms"}))[0] == 201
+    api.clock.advance(timedelta(hours=1, seconds=1))
+    assert (await api.call("POST", url, med, json={"channel": "sms"}))[0] == 201
