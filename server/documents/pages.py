@@ -34,6 +34,12 @@ COLOURS = 64
 """Palette size: text, table rules and a signer's ink fit in 64 colours."""
 
 
+PDFIUM = threading.Lock()
+"""PDFium is not thread-safe, not even across documents: every call into it holds this lock. Pages are
+drawn in worker threads (a phone asks for several pages at once); two at a time once crashed the whole
+server process (``int3`` in libpdfium.so, a Chromium test beside stress-ng)."""
+
+
 class PageImages:
     """Draws pages of platform PDFs; a bounded LRU cache of the images (thread-safe)."""
 
@@ -63,14 +69,15 @@ class PageImages:
                 return self._layouts[sha256]
         import pypdfium2 as pdfium
 
-        try:
-            document = pdfium.PdfDocument(pdf)
-        except pdfium.PdfiumError as exc:
-            raise InvalidCommand("This document cannot be shown as pages; download it") from exc
-        try:
-            sizes = [document.get_page_size(i) for i in range(len(document))]
-        finally:
-            document.close()
+        with PDFIUM:
+            try:
+                document = pdfium.PdfDocument(pdf)
+            except pdfium.PdfiumError as exc:
+                raise InvalidCommand("This document cannot be shown as pages; download it") from exc
+            try:
+                sizes = [document.get_page_size(i) for i in range(len(document))]
+            finally:
+                document.close()
         with self._lock:
             self._layouts[sha256] = sizes
             while len(self._layouts) > self.capacity:
@@ -112,18 +119,20 @@ def _draw(pdf: bytes, index: int, width: int) -> bytes:
     import pypdfium2 as pdfium
     from PIL import Image
 
-    document = pdfium.PdfDocument(pdf)
-    try:
-        document.init_forms()  # signature fields' appearances (the handwritten marks) are drawn too
-        page = document[index]
-        scale = width / page.get_width()
-        bitmap = page.render(scale=scale, may_draw_forms=True)
-        image: Image.Image = bitmap.to_pil().convert("RGB")
-        if image.width > width:  # PDFium rounds the page's edge up by a pixel
-            image = image.crop((0, 0, width, image.height))
-        page.close()
-    finally:
-        document.close()
+    with PDFIUM:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            document.init_forms()  # signature fields' appearances (the handwritten marks) are drawn too
+            page = document[index]
+            scale = width / page.get_width()
+            bitmap = page.render(scale=scale, may_draw_forms=True)
+            image: Image.Image = bitmap.to_pil().convert("RGB")
+            bitmap.close()
+            page.close()
+        finally:
+            document.close()
+    if image.width > width:  # PDFium rounds the page's edge up by a pixel
+        image = image.crop((0, 0, width, image.height))
     out = io.BytesIO()
     image.quantize(COLOURS, method=Image.Quantize.MEDIANCUT).save(out, "PNG")
     return out.getvalue()

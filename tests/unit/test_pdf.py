@@ -434,3 +434,27 @@ def test_verification_of_a_deeply_nested_pdf_is_a_report_not_a_crash() -> None:
     body += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
     report = verify_pdf(body, [])
     assert not report.ok and "not a readable PDF" in report.problems[0]
+
+
+def test_pages_are_drawn_safely_from_many_threads_at_once(agreement: Rendered) -> None:
+    """PDFium is not thread-safe: a phone asks for several pages at once and each is drawn in a worker
+    thread. Without the process-wide lock, 3 tries of this test: one crashed the test process (PDFium's
+    fatal error), one drew wrong images or failed, one passed; the CI run died of int3 in libpdfium.so."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from server.documents.pages import PageImages
+
+    pages = len(PageImages().layout("x", agreement.data))
+    jobs = [(page, width) for page in range(1, pages + 1) for width in (240, 360, 480, 720)] * 12
+
+    def draw(job: tuple[int, int]) -> tuple[tuple[int, int], bytes]:
+        images = PageImages(capacity=0)  # no cache: every call goes into PDFium
+        return job, images.png(f"doc-{job}", agreement.data, *job)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        drawn = list(pool.map(draw, jobs))
+    by_job: dict[tuple[int, int], set[bytes]] = {}
+    for job, png in drawn:
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        by_job.setdefault(job, set()).add(png)
+    assert all(len(images) == 1 for images in by_job.values())  # the same page, the same image, every time
