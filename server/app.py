@@ -138,7 +138,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     from server.assessment.store import RatingStore
     from server.assessment.usecases import AssessmentService
 
-    app[ASSESSMENT] = AssessmentService(components.service, RatingStore(components.repo.engine), components.accounts)
+    app[ASSESSMENT] = AssessmentService(components.service, RatingStore(components.repo.engine), app[ORGANISATIONS])
     endpoints.add_routes(app)
     from server.cases.pages import PAGES
     from server.documents.pages import PageImages

@@ -80,15 +80,9 @@ SERVICE_RESPONDENT = {
 
 
 async def account(api: Api, kind: AccountKind, name: str = "", phone: str | None = None) -> tuple[str, str]:
-    """Create an account in the store and log in over HTTP; return (username, token)."""
-    username = f"{kind.value}-{uuid.uuid4().hex[:8]}"
-    password_hash = hash_password(PASSWORD, log2_n=12)
-    await AccountStore(api.repo.engine).create_account(
-        Account(new_id(), username, name or username, kind, "某某法院", password_hash, api.clock(), phone=phone)
-    )
-    status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
-    assert status == 200, body
-    return username, body["token"]
+    """Create an account of the court every builder uses (:data:`COURT`) and log in over HTTP; return (username, token)."""
+    username, token, _ = await staff_account(api, kind, COURT, name, phone)
+    return username, token
 
 
 async def case_with_parties(api: Api) -> dict[str, Any]:
@@ -109,7 +103,9 @@ async def case_with_parties(api: Api) -> dict[str, Any]:
     return out
 
 
-async def staff_account(api: Api, kind: AccountKind, organisation: str, name: str = "") -> tuple[str, str, Account]:
+async def staff_account(
+    api: Api, kind: AccountKind, organisation: str, name: str = "", phone: str | None = None
+) -> tuple[str, str, Account]:
     """An account of ``kind`` in the named organisation (recorded on the spot if new), logged in over HTTP;
     returns (username, token, the stored account)."""
     username = f"{kind.value}-{uuid.uuid4().hex[:8]}"
@@ -117,7 +113,14 @@ async def staff_account(api: Api, kind: AccountKind, organisation: str, name: st
     account_id = new_id()
     await store.create_account(
         Account(
-            account_id, username, name or username, kind, organisation, hash_password(PASSWORD, log2_n=12), api.clock()
+            account_id,
+            username,
+            name or username,
+            kind,
+            organisation,
+            hash_password(PASSWORD, log2_n=12),
+            api.clock(),
+            phone=phone,
         )
     )
     status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})

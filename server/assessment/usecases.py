@@ -8,11 +8,10 @@ from typing import Any
 from server.assessment.store import Rating, RatingStore
 from server.cases.usecases import CaseService
 from server.domain.lifecycle import SessionStatus
-from server.domain.organisations import require_admin_of
 from server.domain.roles import PARTY_ROLES
 from server.errors import Forbidden, NotFound, SessionNotEnded
 from server.identity.access import Principal
-from server.store.accounts import AccountStore
+from server.organisations.usecases import OrganisationService
 
 SCORES = {1: "非常不满意", 2: "不满意", 3: "一般", 4: "满意", 5: "非常满意"}
 """Each score as the pages name it."""
@@ -32,10 +31,10 @@ def rating_view(rating: Rating) -> dict[str, Any]:
 class AssessmentService:
     """Ratings and figures."""
 
-    def __init__(self, cases: CaseService, ratings: RatingStore, accounts: AccountStore) -> None:
+    def __init__(self, cases: CaseService, ratings: RatingStore, organisations: OrganisationService) -> None:
         self.cases = cases
         self.ratings = ratings
-        self.accounts = accounts
+        self.organisations = organisations
 
     async def _party_in_session(self, principal: Principal, case_id: str, session_id: str) -> tuple[str, bool]:
         """The caller's participant id if they are a party of the case and the session is theirs; and whether it ended."""
@@ -72,10 +71,7 @@ class AssessmentService:
 
     async def figures(self, principal: Principal, organisation_id: str) -> dict[str, Any]:
         """Each of the organisation's mediators: cases held, ratings, average satisfaction (never a comment)."""
-        if not principal.is_account:
-            raise Forbidden("Only staff accounts belong to an organisation")
-        caller = await self.accounts.account(principal.subject_id)
-        require_admin_of(caller.kind, caller.organisation_id, organisation_id)
+        await self.organisations.admin_of(principal, organisation_id)
         rows = await self.ratings.figures(organisation_id)
         return {
             "mediators": [

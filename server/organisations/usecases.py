@@ -83,13 +83,14 @@ class OrganisationService:
             raise Forbidden("Only staff accounts belong to an organisation")
         return await self.accounts.account(principal.subject_id)
 
-    async def _admin(self, principal: Principal, organisation_id: str) -> tuple[Account, Organisation]:
+    async def admin_of(self, principal: Principal, organisation_id: str) -> tuple[Account, Organisation]:
+        """The caller and the organisation, if the caller administers it (NotFound outside it, else Forbidden)."""
         caller = await self._caller(principal)
         require_admin_of(caller.kind, caller.organisation_id, organisation_id)
         return caller, await self.organisations.get(organisation_id)
 
     async def _member(self, principal: Principal, organisation_id: str, account_id: str) -> tuple[Account, Account]:
-        caller, _ = await self._admin(principal, organisation_id)
+        caller, _ = await self.admin_of(principal, organisation_id)
         try:
             target = await self.accounts.account(account_id)
         except NotFound:
@@ -111,7 +112,7 @@ class OrganisationService:
 
     async def staff(self, principal: Principal, organisation_id: str) -> dict[str, Any]:
         """Every account of the organisation, and what was done to them lately."""
-        _, organisation = await self._admin(principal, organisation_id)
+        _, organisation = await self.admin_of(principal, organisation_id)
         accounts = await self.accounts.accounts_of(organisation_id)
         events = await self.organisations.events(organisation_id)
         return {
@@ -133,7 +134,7 @@ class OrganisationService:
         now: datetime,
     ) -> dict[str, Any]:
         """A new account in the organisation, with a generated password shown once."""
-        _, organisation = await self._admin(principal, organisation_id)
+        _, organisation = await self.admin_of(principal, organisation_id)
         check_staff_kind(organisation, kind)
         password = new_password()
         account = Account(

@@ -39,3 +39,11 @@ async def draw(page: Any) -> None:
     for i in range(1, 25):
         await page.mouse.move(x + w * (0.1 + 0.8 * i / 24), y + h * (0.5 + 0.3 * ((-1) ** i) * (i % 5) / 5))
     await page.mouse.up()
+
+
+async def console_login(page: Any, base: str, username: str, password: str) -> None:
+    """Log in on the console as its user does: open it, fill the form, press the button."""
+    await page.goto(f"{base}/console")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login button")

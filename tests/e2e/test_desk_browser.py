@@ -16,7 +16,7 @@ from server.cases.endpoints import INVITATIONS
 from server.notify import ChannelNotifier, LogNotifier, SmtpNotifier
 from tests.channels import Mailbox, smtp_server
 from tests.e2e.chromium import DESK, PHONE
-from tests.e2e.steps import poll
+from tests.e2e.steps import console_login, poll
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -37,10 +37,7 @@ async def test_a_mediator_files_a_case_invites_a_party_and_schedules_from_the_co
         page = await (await browser.new_context(**DESK)).new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        await page.goto(f"{live.base}/console")
-        await page.fill("#username", live.username)
-        await page.fill("#password", PASSWORD)
-        await page.click("#login button")
+        await console_login(page, live.base, live.username, PASSWORD)
         await page.wait_for_selector("#cases:not([hidden])")
 
         await page.select_option("#new-case-kind", "traffic_accident")

@@ -18,6 +18,7 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store.accounts import Account, AccountStore
 from tests.e2e.chromium import DESK, PHONE
+from tests.e2e.steps import console_login
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -70,10 +71,7 @@ async def test_a_party_rates_the_session_and_the_administrator_sees_the_figures(
         )  # fmt: skip
     )
     desk = await (await browser.new_context(**DESK)).new_page()
-    await desk.goto(f"{live.base}/console")
-    await desk.fill("#username", "zhou.admin")
-    await desk.fill("#password", PASSWORD)
-    await desk.click("#login button")
+    await console_login(desk, live.base, "zhou.admin", PASSWORD)
     await desk.click("#staff-link")
     row = desk.locator(f"#figure-rows tr[data-account-id='{mediator.id}']")
     await row.wait_for()

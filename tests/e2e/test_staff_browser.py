@@ -20,7 +20,7 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store.accounts import Account, AccountStore
 from tests.e2e.chromium import DESK, PHONE
-from tests.e2e.steps import poll
+from tests.e2e.steps import console_login, poll
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -41,13 +41,6 @@ async def status_of(base: str, path: str, token: str | None = None, json: Any = 
         return resp.status
 
 
-async def log_in(page: Any, base: str, username: str, password: str) -> None:
-    await page.goto(f"{base}/console")
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("#login button")
-
-
 async def test_an_administrator_manages_the_accounts_from_the_pages(browser: Any, live: Live) -> None:
     store = AccountStore(live.app[SERVICE].repo.engine)
     mediator = await store.account_by_username(live.username)
@@ -64,7 +57,7 @@ async def test_an_administrator_manages_the_accounts_from_the_pages(browser: Any
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("dialog", lambda dialog: dialog.accept())
-    await log_in(page, live.base, "chen.admin", PASSWORD)
+    await console_login(page, live.base, "chen.admin", PASSWORD)
     await page.wait_for_selector("#admin:not([hidden])")
     assert mediator.organization in await page.inner_text("#admin-organisation")
     assert await page.is_hidden("#cases")
@@ -88,12 +81,12 @@ async def test_an_administrator_manages_the_accounts_from_the_pages(browser: Any
 
     # the new mediator opens the console with that password
     other = await (await browser.new_context(**DESK)).new_page()
-    await log_in(other, live.base, "li.tiaojie", password)
+    await console_login(other, live.base, "li.tiaojie", password)
     await other.wait_for_selector("#cases:not([hidden])")
 
     # the case's mediator, on a phone: the console fits 360 px, the case's state in Chinese first
     console = await (await browser.new_context(**PHONE)).new_page()
-    await log_in(console, live.base, live.username, PASSWORD)
+    await console_login(console, live.base, live.username, PASSWORD)
     await console.wait_for_selector(f"button[data-case-id='{live.case_id}']")
     assert "已安排调解" in await console.inner_text("#case-rows")
     assert await console.evaluate("document.documentElement.scrollWidth") <= 360
@@ -130,7 +123,7 @@ async def test_an_administrator_manages_the_accounts_from_the_pages(browser: Any
 
     # the accounts page fits a phone's 360 px (the table scrolls inside its box)
     phone = await (await browser.new_context(**PHONE)).new_page()
-    await log_in(phone, live.base, "chen.admin", PASSWORD)
+    await console_login(phone, live.base, "chen.admin", PASSWORD)
     await phone.click("#staff-link")
     await phone.wait_for_selector("tr[data-username='li.tiaojie']")
     assert await phone.evaluate("document.documentElement.scrollWidth") <= 360
