@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -101,6 +102,18 @@ cases = Table(
     Column("created_by", String(36), ForeignKey("accounts.id"), nullable=True),
     Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=True, index=True),
     Column("lifecycle", Text(), nullable=False),
+    # derived from the case value on every write (server.store.repository.index_columns), so that lists,
+    # queues and statistics are answered by SQL without decoding ``lifecycle``
+    Column("court_id", String(36), ForeignKey("organisations.id"), nullable=True, index=True),
+    Column("referral_kind", String(16), nullable=False, server_default="own"),
+    Column("holder_account_id", String(36), ForeignKey("accounts.id"), nullable=True, index=True),
+    Column("referred_at", UTCDateTime(), nullable=True),
+    Column("accepted_at", UTCDateTime(), nullable=True),
+    Column("agreement_at", UTCDateTime(), nullable=True),
+    Column("confirmed_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("period_deadline", UTCDateTime(), nullable=True),
+    Column("overdue", Boolean(), nullable=False, server_default=false()),
     Column("audit_seq", Integer(), nullable=False),
     Column("audit_head", String(64), nullable=False),
 )
@@ -428,3 +441,37 @@ session_ratings = Table(
     UniqueConstraint("session_id", "participant_id", name="uq_session_ratings_session_id"),
 )
 """Each party's satisfaction with a session (1 to 5) and comment: private from the mediator (``server.assessment``)."""
+
+
+roster_entries = Table(
+    "roster_entries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("court_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=True),
+    Column("specialties", String(200), nullable=False),
+    Column("term_start", UTCDateTime(), nullable=False),
+    Column("term_end", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    Column("added_by", String(80), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("court_id", "organisation_id", "account_id", name="uq_roster_entries_court_id"),
+)
+"""A court's roster of invited mediation organisations and mediators (特邀调解组织和调解员名册): one row per
+member (an organisation, or one mediator: exactly one of ``organisation_id`` and ``account_id``), with its
+specialties (comma-separated, e.g. ``traffic,finance``), term and status (``active``, ``suspended``,
+``removed``). A court refers cases only to an organisation that is active and in its term on its roster."""
+
+mediator_profiles = Table(
+    "mediator_profiles",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.id"), primary_key=True),
+    Column("qualification", Text(), nullable=False),
+    Column("specialties", String(200), nullable=False),
+    Column("introduction", Text(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""A mediator's profile as a roster shows it: qualification (e.g. 律师、退休法官), specialties, a short
+introduction. The figures beside it (cases handled, success rate) are computed from ``cases``."""
