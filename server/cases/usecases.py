@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,6 +117,8 @@ class CaseService:
         """Mediators' and judges' accounts (the stages look the caller's account up here)."""
         self.records = records
         """Chat, transcript lines and record edits."""
+        self.period = lc.MEDIATION_PERIOD
+        """How long the mediation period of a newly accepted case is (configurable)."""
 
     # ------------------------------------------------------------------ access
 
@@ -153,13 +155,25 @@ class CaseService:
     async def create_case(
         self, principal: Principal, kind: str, title: str, now: datetime, number: str | None = None
     ) -> LoadedCase:
-        """File a new case; the creating mediator becomes its mediator."""
+        """File a new case of the caller's own organisation: the creating mediator holds it (accepted, the
+        mediation period running) and becomes its mediator."""
         self.require_account(principal, "create_case")
         account = await self.accounts.account(principal.subject_id)
-        # a generated number may (rarely) collide with an existing one: draw again
-        for attempt in range(1 if number else RETRIES):
-            case_id = new_id()
-            transition = lc.file_case(case_id, number or _case_number(now), kind, title, now)
+
+        def make(case_id: str, case_number: str) -> tuple[lc.Transition, list[Participant]]:
+            referral = (
+                lc.Referral(lc.ReferralKind.OWN, account.organisation_id, now) if account.organisation_id else None
+            )
+            transition = lc.file_case(
+                case_id,
+                case_number,
+                kind,
+                title,
+                now,
+                referral=referral,
+                mediator_account_id=account.id,
+                period=self.period,
+            )
             mediator = Participant(
                 id=new_id(),
                 case_id=case_id,
@@ -168,20 +182,35 @@ class CaseService:
                 added_at=now,
                 account_id=account.id,
             )
-            records = records_from_events(principal.actor, transition.events)
-            records.append(
-                AuditRecord(principal.actor, "participant.added", {"participant_id": mediator.id, "role": "mediator"})
+            return transition, [mediator]
+
+        loaded = await self.file(principal.actor, account.id, make, now, number)
+        CaseLog(logger, {"case": loaded.case.id}).info("case filed by account %s", account.id)
+        return loaded
+
+    async def file(
+        self,
+        actor: str,
+        created_by: str | None,
+        make: Callable[[str, str], tuple[lc.Transition, list[Participant]]],
+        now: datetime,
+        number: str | None = None,
+    ) -> LoadedCase:
+        """Store a new case that ``make(case_id, number)`` files with its first participants, audited.
+
+        A generated number may (rarely) collide with an existing one: it is drawn again."""
+        for attempt in range(1 if number else RETRIES):
+            transition, people = make(new_id(), number or _case_number(now))
+            records = records_from_events(actor, transition.events)
+            records.extend(
+                AuditRecord(actor, "participant.added", {"participant_id": p.id, "role": p.role.value}) for p in people
             )
             try:
-                loaded = await self.repo.create_case(transition.case, account.id, records, now, [mediator])
-                break
+                return await self.repo.create_case(transition.case, created_by, records, now, people)
             except Duplicate:
                 if number or attempt == RETRIES - 1:
                     raise
-        else:  # pragma: no cover - the loop always breaks or raises
-            raise AssertionError("unreachable")
-        CaseLog(logger, {"case": case_id}).info("case filed by account %s", account.id)
-        return loaded
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 
     async def view(self, principal: Principal, case_id: str) -> dict[str, Any]:
         """The case as the caller may see it."""

@@ -29,10 +29,23 @@ CONFIRMATION_WINDOW = timedelta(days=30)
 SCHEDULE_SLACK = timedelta(minutes=5)
 """How far in the past a session may be scheduled (clock skew between desk and server)."""
 
+MEDIATION_PERIOD = timedelta(days=30)
+"""The mediation period by default: 30 days from the mediator's acceptance (configurable)."""
+
+PERIOD_REMINDER = timedelta(days=3)
+"""How long before the end of the mediation period the mediator is reminded."""
+
+MAX_EXTENSION_DAYS = 30
+"""The longest extension of the mediation period one request may ask for."""
+
 
 class CaseState(enum.StrEnum):
     """Where a case is in its life."""
 
+    REFERRED = "referred"
+    """Referred by a court (or applied for by a party) to an organisation, waiting for a mediator."""
+    ASSIGNED = "assigned"
+    """The organisation named a mediator, who has not accepted yet."""
     FILED = "filed"
     SESSION_SCHEDULED = "session_scheduled"
     IN_SESSION = "in_session"
@@ -156,6 +169,85 @@ class Confirmation:
     """The court's reasons (for rejection mostly)."""
 
 
+class ReferralKind(enum.StrEnum):
+    """How a case reached the organisation that mediates it."""
+
+    OWN = "own"
+    """Filed by the mediator (or brought in before organisations were recorded)."""
+    PRE_LITIGATION = "pre_litigation"
+    """诉前委派: a court refers a dispute before it is docketed."""
+    IN_LITIGATION = "in_litigation"
+    """诉中委托: a court entrusts a docketed case to mediation."""
+    APPLICATION = "application"
+    """当事人申请: a party applied to the organisation directly."""
+
+
+COURT_REFERRALS = frozenset({ReferralKind.PRE_LITIGATION, ReferralKind.IN_LITIGATION})
+"""The kinds of referral that come from a court."""
+
+
+@dataclass(frozen=True)
+class Referral:
+    """Where the case came from."""
+
+    kind: ReferralKind
+    """How it came."""
+    organisation_id: str
+    """The organisation it was referred to (that mediates it)."""
+    at: datetime
+    """When it reached the organisation."""
+    court_id: str | None = None
+    """The referring court (court referrals only)."""
+    court_case_number: str = ""
+    """The court's own case number (诉中委托), if any."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The mediator who holds (or is asked to hold) the case."""
+
+    mediator_account_id: str
+    """Their account."""
+    assigned_at: datetime
+    """When they were named (or took the case)."""
+    accepted_at: datetime | None = None
+    """When they accepted; None while the assignment waits for them."""
+
+
+@dataclass(frozen=True)
+class ExtensionRequest:
+    """A request to extend the mediation period: it takes effect once every party named consents."""
+
+    days: int
+    """By how many days."""
+    reason: str
+    """Why, in the mediator's words."""
+    parties: tuple[str, ...]
+    """Participant ids whose consent is needed (every party of the case)."""
+    requested_at: datetime
+    """When it was asked for."""
+    consents: Mapping[str, datetime] = field(default_factory=dict)
+    """Participant id -> when they consented."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The mediation period (调解期限): from acceptance to its deadline."""
+
+    started_at: datetime
+    """When it began (the mediator accepted the case)."""
+    deadline: datetime
+    """When it ends, extensions included."""
+    reminded_for: datetime | None = None
+    """The deadline the mediator was last reminded of (a reminder is sent once per deadline)."""
+    overdue_at: datetime | None = None
+    """When the period was flagged as passed without an agreement (None: not overdue)."""
+    extensions: int = 0
+    """How many extensions took effect."""
+    extension: ExtensionRequest | None = None
+    """An extension waiting for the parties' consent."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One dispute, from filing to its end state."""
@@ -186,6 +278,12 @@ class Case:
     """Judicial confirmation, if applied for."""
     outcome_reason: str = ""
     """Why the case ended (withdrawal, failure), in the mediator's words."""
+    referral: Referral | None = None
+    """Where the case came from (None: recorded before referrals existed)."""
+    assignment: Assignment | None = None
+    """Who holds it (None: nobody yet, or recorded before assignments existed)."""
+    period: Period | None = None
+    """The mediation period, once a mediator accepted the case."""
 
     def session(self, session_id: str) -> Session:
         """Return the session with this id or raise :class:`InvalidCommand`."""
@@ -364,6 +462,84 @@ class CloseCase(Command):
     name = "close the case"
     reason: str = ""
     """Why, if given."""
+
+
+@dataclass(frozen=True)
+class AssignMediator(Command):
+    """The organisation names the mediator who is to hold a referred case (or names another)."""
+
+    name = "assign a mediator"
+    mediator_account_id: str
+    """The mediator's account."""
+
+
+@dataclass(frozen=True)
+class AcceptAssignment(Command):
+    """The named mediator accepts the case: the mediation period starts."""
+
+    name = "accept the case"
+    mediator_account_id: str
+    """Who accepts (must be the mediator named)."""
+    period: timedelta = MEDIATION_PERIOD
+    """How long the mediation period is."""
+
+
+@dataclass(frozen=True)
+class DeclineAssignment(Command):
+    """The named mediator declines the case, with a reason: it goes back to the organisation's queue."""
+
+    name = "decline the case"
+    mediator_account_id: str
+    """Who declines (must be the mediator named)."""
+    reason: str
+    """Why."""
+
+
+@dataclass(frozen=True)
+class TakeCase(Command):
+    """A mediator of the organisation takes a referred case from its queue (named and accepted at once)."""
+
+    name = "take the case"
+    mediator_account_id: str
+    """Who takes it."""
+    period: timedelta = MEDIATION_PERIOD
+    """How long the mediation period is."""
+
+
+@dataclass(frozen=True)
+class RequestExtension(Command):
+    """The mediator asks to extend the mediation period; every party must consent."""
+
+    name = "request an extension"
+    days: int
+    """By how many days (1 to MAX_EXTENSION_DAYS)."""
+    reason: str
+    """Why."""
+    parties: tuple[str, ...]
+    """Participant ids of every party of the case."""
+
+
+@dataclass(frozen=True)
+class ConsentToExtension(Command):
+    """A party consents to the requested extension."""
+
+    name = "consent to the extension"
+    participant_id: str
+    """Who consents."""
+
+
+@dataclass(frozen=True)
+class RemindPeriod(Command):
+    """The end of the mediation period is near: the mediator is reminded (issued by the scheduler)."""
+
+    name = "remind of the mediation period"
+
+
+@dataclass(frozen=True)
+class FlagOverdue(Command):
+    """The mediation period passed without an agreement (issued by the scheduler)."""
+
+    name = "flag the case overdue"
 
 
 # --------------------------------------------------------------------------- events
@@ -560,10 +736,112 @@ class CaseEnded(Event):
     """The end state."""
 
 
+@dataclass(frozen=True)
+class CaseReferred(Event):
+    """A case was referred to an organisation (by a court, or a party applied)."""
+
+    action = "case.referred"
+    referral_kind: ReferralKind
+    """How."""
+    organisation_id: str
+    """To which organisation."""
+    court_id: str | None
+    """The referring court, if any."""
+
+
+@dataclass(frozen=True)
+class CaseAssigned(Event):
+    """A mediator was named to hold the case."""
+
+    action = "case.assigned"
+    mediator_account_id: str
+    """Who."""
+
+
+@dataclass(frozen=True)
+class AssignmentAccepted(Event):
+    """The named mediator accepted the case."""
+
+    action = "assignment.accepted"
+    mediator_account_id: str
+    """Who."""
+
+
+@dataclass(frozen=True)
+class AssignmentDeclined(Event):
+    """The named mediator declined the case."""
+
+    action = "assignment.declined"
+    mediator_account_id: str
+    """Who."""
+    reason: str
+    """Why."""
+
+
+@dataclass(frozen=True)
+class PeriodStarted(Event):
+    """The mediation period started."""
+
+    action = "period.started"
+    deadline: datetime
+    """When it ends."""
+
+
+@dataclass(frozen=True)
+class ExtensionRequested(Event):
+    """The mediator asked the parties to extend the mediation period."""
+
+    action = "period.extension_requested"
+    days: int
+    """By how many days."""
+    parties: tuple[str, ...]
+    """Whose consent is needed."""
+
+
+@dataclass(frozen=True)
+class ExtensionConsented(Event):
+    """A party consented to the extension."""
+
+    action = "period.extension_consented"
+    participant_id: str
+    """Who."""
+
+
+@dataclass(frozen=True)
+class PeriodExtended(Event):
+    """Every party consented: the mediation period was extended."""
+
+    action = "period.extended"
+    deadline: datetime
+    """The new deadline."""
+
+
+@dataclass(frozen=True)
+class PeriodReminder(Event):
+    """The mediator was reminded that the mediation period ends soon."""
+
+    action = "period.reminder"
+    deadline: datetime
+    """The deadline reminded of."""
+
+
+@dataclass(frozen=True)
+class PeriodOverdue(Event):
+    """The mediation period passed without an agreement."""
+
+    action = "period.overdue"
+    deadline: datetime
+    """The deadline that passed."""
+
+
 # --------------------------------------------------------------------------- the machine
 
 _S = CaseState
 _PRE_AGREEMENT = frozenset({_S.FILED, _S.SESSION_SCHEDULED, _S.BETWEEN_SESSIONS, _S.AGREEMENT_DRAFTED})
+_UNASSIGNED = frozenset({_S.REFERRED, _S.ASSIGNED})
+
+PERIOD_STATES = _PRE_AGREEMENT | {_S.IN_SESSION, _S.SIGNING, _S.SIGNING_EXPIRED}
+"""States in which the mediation period runs (from acceptance until the agreement is signed)."""
 
 LEGAL_STATES: dict[type[Command], frozenset[CaseState]] = {
     ScheduleSession: frozenset(
@@ -583,8 +861,16 @@ LEGAL_STATES: dict[type[Command], frozenset[CaseState]] = {
     ApplyForConfirmation: frozenset({_S.SERVED}),
     RuleOnConfirmation: frozenset({_S.CONFIRMATION_APPLIED}),
     FailMediation: _PRE_AGREEMENT | {_S.SIGNING_EXPIRED},
-    Withdraw: _PRE_AGREEMENT | {_S.SIGNING, _S.SIGNING_EXPIRED},
+    Withdraw: _PRE_AGREEMENT | _UNASSIGNED | {_S.SIGNING, _S.SIGNING_EXPIRED},
     CloseCase: frozenset({_S.SERVED}),
+    AssignMediator: _UNASSIGNED,
+    AcceptAssignment: frozenset({_S.ASSIGNED}),
+    DeclineAssignment: frozenset({_S.ASSIGNED}),
+    TakeCase: frozenset({_S.REFERRED}),
+    RequestExtension: PERIOD_STATES,
+    ConsentToExtension: PERIOD_STATES,
+    RemindPeriod: PERIOD_STATES,
+    FlagOverdue: PERIOD_STATES,
 }
 """Which command is legal in which state. Anything not listed is illegal."""
 
@@ -599,12 +885,51 @@ class Transition:
     """What happened, in order."""
 
 
-def file_case(case_id: str, number: str, kind: str, title: str, now: datetime) -> Transition:
-    """Create a new case in state ``filed``."""
+def file_case(
+    case_id: str,
+    number: str,
+    kind: str,
+    title: str,
+    now: datetime,
+    *,
+    referral: Referral | None = None,
+    mediator_account_id: str | None = None,
+    period: timedelta = MEDIATION_PERIOD,
+) -> Transition:
+    """Create a new case.
+
+    With a ``mediator_account_id`` the mediator files it themselves (a case of their own organisation,
+    ``referral``): it is ``filed``, held and accepted by them, its mediation period running. With only
+    a ``referral`` it arrives ``referred`` (a court's referral or a party's application) and waits in
+    the organisation's queue for a mediator. With neither it is a bare ``filed`` case (no holder, no
+    period: how cases were filed before referrals existed).
+    """
     if not number.strip() or not kind.strip():
         raise InvalidCommand("A case needs a number and a kind")
+    events: list[Event] = [CaseFiled(number=number, kind=kind)]
+    if mediator_account_id is None and referral is None:
+        return Transition(
+            Case(id=case_id, number=number, kind=kind, title=title, state=_S.FILED, filed_at=now), (events[0],)
+        )
+    if mediator_account_id is None:
+        assert referral is not None
+        if referral.kind is ReferralKind.OWN:
+            raise InvalidCommand("A referred case needs its referral")
+        if (referral.kind in COURT_REFERRALS) != (referral.court_id is not None):
+            raise InvalidCommand("A court's referral names its court; a party's application names none")
+        case = Case(id=case_id, number=number, kind=kind, title=title, state=_S.REFERRED, filed_at=now)
+        case = replace(case, referral=replace(referral, at=now))
+        events.append(
+            CaseReferred(
+                referral_kind=referral.kind, organisation_id=referral.organisation_id, court_id=referral.court_id
+            )
+        )
+        return Transition(case, tuple(events))
     case = Case(id=case_id, number=number, kind=kind, title=title, state=_S.FILED, filed_at=now)
-    return Transition(case, (CaseFiled(number=number, kind=kind),))
+    if referral is not None:
+        case = replace(case, referral=replace(referral, at=now))
+    case = _accept(case, Assignment(mediator_account_id, now), period, now, events)
+    return Transition(case, tuple(events))
 
 
 def apply(case: Case, command: Command, now: datetime) -> Transition:
@@ -840,6 +1165,125 @@ def _end_case(outcome: CaseState) -> _Handler:
     return handler
 
 
+def _start_period(case: Case, length: timedelta, now: datetime, events: list[Event]) -> Case:
+    if length <= timedelta(0) or length > timedelta(days=365):
+        raise InvalidCommand("The mediation period lasts between one day and one year")
+    period = Period(started_at=now, deadline=now + length)
+    events.append(PeriodStarted(deadline=period.deadline))
+    return replace(case, period=period)
+
+
+def _accept(case: Case, assignment: Assignment, length: timedelta, now: datetime, events: list[Event]) -> Case:
+    """The mediator named in ``assignment`` holds the case from ``now``: accepted, the period running."""
+    if case.assignment is None or case.assignment.mediator_account_id != assignment.mediator_account_id:
+        events.append(CaseAssigned(mediator_account_id=assignment.mediator_account_id))
+    case = replace(case, assignment=replace(assignment, accepted_at=now))
+    events.append(AssignmentAccepted(mediator_account_id=assignment.mediator_account_id))
+    return _start_period(case, length, now, events)
+
+
+def _assign(case: Case, cmd: AssignMediator, now: datetime, events: list[Event]) -> Case:
+    if case.assignment is not None and case.assignment.mediator_account_id == cmd.mediator_account_id:
+        raise InvalidCommand("This mediator is already named for the case")
+    case = replace(case, assignment=Assignment(cmd.mediator_account_id, now))
+    events.append(CaseAssigned(mediator_account_id=cmd.mediator_account_id))
+    return _set_state(case, _S.ASSIGNED, events)
+
+
+def _named(case: Case, account_id: str) -> Assignment:
+    assignment = case.assignment
+    if assignment is None or assignment.mediator_account_id != account_id:
+        raise InvalidCommand("The case is assigned to another mediator")
+    return assignment
+
+
+def _accept_assignment(case: Case, cmd: AcceptAssignment, now: datetime, events: list[Event]) -> Case:
+    case = _accept(case, _named(case, cmd.mediator_account_id), cmd.period, now, events)
+    return _set_state(case, _S.FILED, events)
+
+
+def _decline(case: Case, cmd: DeclineAssignment, now: datetime, events: list[Event]) -> Case:
+    _named(case, cmd.mediator_account_id)
+    if not cmd.reason.strip():
+        raise InvalidCommand("Declining a case needs a reason")
+    case = replace(case, assignment=None)
+    events.append(AssignmentDeclined(mediator_account_id=cmd.mediator_account_id, reason=cmd.reason))
+    return _set_state(case, _S.REFERRED, events)
+
+
+def _take(case: Case, cmd: TakeCase, now: datetime, events: list[Event]) -> Case:
+    case = _accept(case, Assignment(cmd.mediator_account_id, now), cmd.period, now, events)
+    return _set_state(case, _S.FILED, events)
+
+
+def _period(case: Case) -> Period:
+    if case.period is None:
+        raise InvalidCommand("This case has no mediation period")
+    return case.period
+
+
+def _request_extension(case: Case, cmd: RequestExtension, now: datetime, events: list[Event]) -> Case:
+    period = _period(case)
+    if period.extension is not None:
+        raise InvalidCommand("An extension is already waiting for the parties' consent")
+    if not 1 <= cmd.days <= MAX_EXTENSION_DAYS:
+        raise InvalidCommand(f"An extension is between 1 and {MAX_EXTENSION_DAYS} days")
+    if not cmd.reason.strip():
+        raise InvalidCommand("An extension needs a reason")
+    if not cmd.parties or len(set(cmd.parties)) != len(cmd.parties):
+        raise InvalidCommand("An extension needs the consent of the parties, each named once")
+    request = ExtensionRequest(days=cmd.days, reason=cmd.reason, parties=cmd.parties, requested_at=now)
+    events.append(ExtensionRequested(days=cmd.days, parties=cmd.parties))
+    return replace(case, period=replace(period, extension=request))
+
+
+def _consent_extension(case: Case, cmd: ConsentToExtension, now: datetime, events: list[Event]) -> Case:
+    period = _period(case)
+    request = period.extension
+    if request is None:
+        raise InvalidCommand("No extension is waiting for consent")
+    if cmd.participant_id not in request.parties:
+        raise InvalidCommand("This participant's consent is not asked for")
+    if cmd.participant_id in request.consents:
+        raise InvalidCommand("This party has already consented")
+    request = replace(request, consents={**request.consents, cmd.participant_id: now})
+    events.append(ExtensionConsented(participant_id=cmd.participant_id))
+    if len(request.consents) < len(request.parties):
+        return replace(case, period=replace(period, extension=request))
+    deadline = period.deadline + timedelta(days=request.days)
+    events.append(PeriodExtended(deadline=deadline))
+    return replace(
+        case,
+        period=replace(
+            period,
+            deadline=deadline,
+            extension=None,
+            extensions=period.extensions + 1,
+            overdue_at=period.overdue_at if deadline <= now else None,
+        ),
+    )
+
+
+def _remind(case: Case, cmd: RemindPeriod, now: datetime, events: list[Event]) -> Case:
+    period = _period(case)
+    if period.reminded_for == period.deadline:
+        raise InvalidCommand("The mediator was already reminded of this deadline")
+    if now < period.deadline - PERIOD_REMINDER:
+        raise InvalidCommand("The mediation period is not near its end")
+    events.append(PeriodReminder(deadline=period.deadline))
+    return replace(case, period=replace(period, reminded_for=period.deadline))
+
+
+def _flag_overdue(case: Case, cmd: FlagOverdue, now: datetime, events: list[Event]) -> Case:
+    period = _period(case)
+    if period.overdue_at is not None:
+        raise InvalidCommand("The case is already flagged overdue")
+    if now < period.deadline:
+        raise InvalidCommand("The mediation period has not ended")
+    events.append(PeriodOverdue(deadline=period.deadline))
+    return replace(case, period=replace(period, overdue_at=now))
+
+
 _HANDLERS: dict[type[Command], _Handler] = {
     ScheduleSession: _schedule,
     CancelSession: _cancel,
@@ -858,6 +1302,14 @@ _HANDLERS: dict[type[Command], _Handler] = {
     FailMediation: _end_case(_S.MEDIATION_FAILED),
     Withdraw: _end_case(_S.WITHDRAWN),
     CloseCase: _end_case(_S.CLOSED),
+    AssignMediator: _assign,
+    AcceptAssignment: _accept_assignment,
+    DeclineAssignment: _decline,
+    TakeCase: _take,
+    RequestExtension: _request_extension,
+    ConsentToExtension: _consent_extension,
+    RemindPeriod: _remind,
+    FlagOverdue: _flag_overdue,
 }
 
 assert set(_HANDLERS) == set(LEGAL_STATES), "every command needs a handler and a legality entry"

@@ -12,8 +12,13 @@ from typing import Any
 
 from server.domain.lifecycle import (
     Agreement,
+    Assignment,
     Case,
     Confirmation,
+    ExtensionRequest,
+    Period,
+    Referral,
+    ReferralKind,
     Service,
     ServiceStatus,
     Signing,
@@ -71,6 +76,41 @@ def encode_lifecycle(case: Case) -> str:
             "ruled_at": _t(c.ruled_at),
             "reasons": c.reasons,
         }
+    if case.referral:
+        r = case.referral
+        doc["referral"] = {
+            "kind": r.kind.value,
+            "organisation_id": r.organisation_id,
+            "at": _t(r.at),
+            "court_id": r.court_id,
+            "court_case_number": r.court_case_number,
+        }
+    if case.assignment:
+        m = case.assignment
+        doc["assignment"] = {
+            "mediator_account_id": m.mediator_account_id,
+            "assigned_at": _t(m.assigned_at),
+            "accepted_at": _t(m.accepted_at),
+        }
+    if case.period:
+        p = case.period
+        doc["period"] = {
+            "started_at": _t(p.started_at),
+            "deadline": _t(p.deadline),
+            "reminded_for": _t(p.reminded_for),
+            "overdue_at": _t(p.overdue_at),
+            "extensions": p.extensions,
+            "extension": None,
+        }
+        if p.extension:
+            x = p.extension
+            doc["period"]["extension"] = {
+                "days": x.days,
+                "reason": x.reason,
+                "parties": list(x.parties),
+                "requested_at": _t(x.requested_at),
+                "consents": {k: _t(v) for k, v in x.consents.items()},
+            }
     return json.dumps(doc, sort_keys=True, ensure_ascii=False)
 
 
@@ -107,5 +147,61 @@ def decode_lifecycle(text: str) -> dict[str, Any]:
             confirmed=c["confirmed"],
             ruled_at=_p(c["ruled_at"]),
             reasons=c["reasons"],
+        )
+    if r := doc.get("referral"):
+        out["referral"] = Referral(
+            kind=ReferralKind(r["kind"]),
+            organisation_id=r["organisation_id"],
+            at=_req(r["at"]),
+            court_id=r["court_id"],
+            court_case_number=r["court_case_number"],
+        )
+    if m := doc.get("assignment"):
+        out["assignment"] = Assignment(m["mediator_account_id"], _req(m["assigned_at"]), _p(m["accepted_at"]))
+    if p := doc.get("period"):
+        x = p.get("extension")
+        out["period"] = Period(
+            started_at=_req(p["started_at"]),
+            deadline=_req(p["deadline"]),
+            reminded_for=_p(p["reminded_for"]),
+            overdue_at=_p(p["overdue_at"]),
+            extensions=int(p["extensions"]),
+            extension=ExtensionRequest(
+                days=int(x["days"]),
+                reason=x["reason"],
+                parties=tuple(x["parties"]),
+                requested_at=_req(x["requested_at"]),
+                consents={k: _req(v) for k, v in x["consents"].items()},
+            )
+            if x
+            else None,
+        )
+    if r := doc.get("referral"):
+        out["referral"] = Referral(
+            kind=ReferralKind(r["kind"]),
+            organisation_id=r["organisation_id"],
+            at=_req(r["at"]),
+            court_id=r["court_id"],
+            court_case_number=r["court_case_number"],
+        )
+    if m := doc.get("assignment"):
+        out["assignment"] = Assignment(m["mediator_account_id"], _req(m["assigned_at"]), _p(m["accepted_at"]))
+    if p := doc.get("period"):
+        x = p.get("extension")
+        out["period"] = Period(
+            started_at=_req(p["started_at"]),
+            deadline=_req(p["deadline"]),
+            reminded_for=_p(p["reminded_for"]),
+            overdue_at=_p(p["overdue_at"]),
+            extensions=int(p["extensions"]),
+            extension=ExtensionRequest(
+                days=int(x["days"]),
+                reason=x["reason"],
+                parties=tuple(x["parties"]),
+                requested_at=_req(x["requested_at"]),
+                consents={k: _req(v) for k, v in x["consents"].items()},
+            )
+            if x
+            else None,
         )
     return out

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.domain import audit
 from server.domain.audit import AuditEntry, ChainHead, ChainVerdict
-from server.domain.lifecycle import Case, CaseState, Event, Session, SessionStatus
+from server.domain.lifecycle import END_STATES, Case, CaseState, Event, Session, SessionStatus
 from server.domain.participants import Participant
 from server.domain.roles import Role
 from server.errors import ConcurrentUpdate, Duplicate, NotFound
@@ -113,6 +113,35 @@ class AuditRecord:
 def records_from_events(actor: str, events: Sequence[Event]) -> list[AuditRecord]:
     """One audit record per domain event."""
     return [AuditRecord(actor, e.action, e.details()) for e in events]
+
+
+def index_columns(case: Case, now: datetime, before: Case | None = None) -> dict[str, Any]:
+    """The ``cases`` columns derived from the case value, for lists, queues and statistics.
+
+    A case recorded before referrals existed (no ``referral``) keeps the values migration 0017 gave it
+    for where it came from and who holds it. ``ended_at`` is when it first reached an end state.
+    """
+    out: dict[str, Any] = {
+        "agreement_at": case.agreement_effective_at,
+        "confirmed_at": case.confirmation.ruled_at
+        if case.confirmation is not None and case.confirmation.confirmed
+        else None,
+        "period_deadline": case.period.deadline if case.period is not None else None,
+        "overdue": case.period is not None and case.period.overdue_at is not None,
+    }
+    if case.state in END_STATES and (before is None or before.state not in END_STATES):
+        out["ended_at"] = now
+    if case.referral is None and before is None:
+        out["referred_at"] = case.filed_at
+    if case.referral is not None:
+        out["referral_kind"] = case.referral.kind.value
+        out["court_id"] = case.referral.court_id
+        out["referred_at"] = case.referral.at
+    if case.assignment is not None or case.referral is not None:
+        assignment = case.assignment
+        out["holder_account_id"] = assignment.mediator_account_id if assignment is not None else None
+        out["accepted_at"] = assignment.accepted_at if assignment is not None else None
+    return out
 
 
 def _participant(row: Any) -> Participant:
@@ -273,14 +302,19 @@ class CaseRepository:
                         filed_at=case.filed_at,
                         updated_at=now,
                         created_by=created_by,
-                        organisation_id=(  # the organisation that holds it: its creator's
-                            select(t.accounts.c.organisation_id).where(t.accounts.c.id == created_by).scalar_subquery()
+                        organisation_id=(  # the organisation that holds it: the referral's, else its creator's
+                            case.referral.organisation_id
+                            if case.referral is not None
+                            else select(t.accounts.c.organisation_id)
+                            .where(t.accounts.c.id == created_by)
+                            .scalar_subquery()
                             if created_by
                             else None
                         ),
                         lifecycle=encode_lifecycle(case),
                         audit_seq=head.seq,
                         audit_head=head.hash,
+                        **index_columns(case, now),
                     )
                 )
                 for participant in participants:
@@ -333,19 +367,28 @@ class CaseRepository:
         records: Sequence[AuditRecord],
         now: datetime,
         documents: Sequence[DocumentRecord] = (),
+        participants: Sequence[Participant] = (),
     ) -> LoadedCase:
         """Write ``new_case`` over ``loaded`` if nobody else wrote in between, with any ``documents``
-        that belong to the change (so that, e.g., a draft's version and its files land together)."""
+        and ``participants`` that belong to the change (so that, e.g., a draft's version and its files
+        land together, or a mediator who accepts a case joins it as its mediator)."""
         async with self.engine.begin() as conn:
             version, head = await self._bump(
                 conn,
                 loaded,
                 records,
                 now,
-                {"state": new_case.state.value, "title": new_case.title, "lifecycle": encode_lifecycle(new_case)},
+                {
+                    "state": new_case.state.value,
+                    "title": new_case.title,
+                    "lifecycle": encode_lifecycle(new_case),
+                    **index_columns(new_case, now, loaded.case),
+                },
             )
             for doc in documents:
                 await self._insert_document(conn, doc)
+            for participant in participants:
+                await conn.execute(insert(t.participants).values(**_participant_row(participant)))
             old = {s.id: s for s in loaded.case.sessions}
             for s in new_case.sessions:
                 if s.id not in old:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,13 +17,28 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SIGNERS = ("a", "b", "m")
 
 
-class Driver:
-    """Drives one case through the machine, advancing a clock."""
+MEDIATOR = "acct-m"
+COURT_REFERRAL = lc.Referral(lc.ReferralKind.PRE_LITIGATION, "org-1", T0, court_id="court-1")
 
-    def __init__(self) -> None:
+
+class Driver:
+    """Drives one case through the machine, advancing a clock.
+
+    By default the mediator files the case themselves (held, accepted, its period running); with
+    ``referred`` a court refers it to an organisation's queue."""
+
+    def __init__(self, referred: bool = False) -> None:
         self.now = T0
-        self.case = lc.file_case("case-1", "(2026)道调0001", "traffic_accident", "test", self.now).case
-        self.events: list[lc.Event] = []
+        if referred:
+            filed = lc.file_case(
+                "case-1", "(2026)道调0001", "traffic_accident", "test", self.now, referral=COURT_REFERRAL
+            )
+        else:
+            filed = lc.file_case(
+                "case-1", "(2026)道调0001", "traffic_accident", "test", self.now, mediator_account_id=MEDIATOR
+            )
+        self.case = filed.case
+        self.events: list[lc.Event] = list(filed.events)
 
     def do(self, command: Command, advance: timedelta = timedelta(minutes=1)) -> Case:
         self.now += advance
@@ -53,6 +69,11 @@ def drive_to(state: CaseState) -> Driver:
     path[CaseState.MEDIATION_FAILED] = [lc.FailMediation("no agreement")]
     path[CaseState.WITHDRAWN] = [lc.Withdraw("settled privately")]
     path[CaseState.CLOSED] = [*path[CaseState.SERVED], lc.CloseCase("no confirmation sought")]
+    if state in (CaseState.REFERRED, CaseState.ASSIGNED):
+        d = Driver(referred=True)
+        if state is CaseState.ASSIGNED:
+            d.do(lc.AssignMediator(MEDIATOR))
+        return d
     if state is CaseState.SIGNING_EXPIRED:
         for cmd in path[CaseState.SIGNING]:
             d.do(cmd)
@@ -89,9 +110,26 @@ def sample(command_type: type[Command], d: Driver) -> tuple[Command, datetime]:
         lc.FailMediation: lc.FailMediation("no agreement"),
         lc.Withdraw: lc.Withdraw("withdrawn"),
         lc.CloseCase: lc.CloseCase("done"),
+        lc.AssignMediator: lc.AssignMediator("acct-2"),
+        lc.AcceptAssignment: lc.AcceptAssignment(MEDIATOR),
+        lc.DeclineAssignment: lc.DeclineAssignment(MEDIATOR, "回避：与当事人相识"),
+        lc.TakeCase: lc.TakeCase("acct-2"),
+        lc.RequestExtension: lc.RequestExtension(10, "等待伤残鉴定意见", ("a", "b")),
+        lc.ConsentToExtension: lc.ConsentToExtension("a"),
+        lc.RemindPeriod: lc.RemindPeriod(),
+        lc.FlagOverdue: lc.FlagOverdue(),
     }
     if command_type is lc.ExpireSigning and d.case.signing is not None:
         now = max(now, d.case.signing.deadline)
+    period = d.case.period
+    if period is not None:
+        if command_type is lc.ConsentToExtension and period.extension is None:
+            # consent needs a pending request: the driver's case asks for one first
+            d.case = replace(d.case, period=replace(period, extension=lc.ExtensionRequest(10, "r", ("a", "b"), T0)))
+        if command_type is lc.RemindPeriod:
+            now = max(now, period.deadline - timedelta(days=1))
+        if command_type is lc.FlagOverdue:
+            now = max(now, period.deadline)
     return samples[command_type], now
 
 
@@ -294,3 +332,82 @@ def test_random_command_sequences_keep_invariants(steps: list[tuple[type[Command
         assert (d.case.state is CaseState.IN_SESSION) == bool(running)
         if d.case.state in (CaseState.SIGNED, CaseState.SERVING, CaseState.SERVED):
             assert d.case.agreement_effective_at is not None
+
+
+# --------------------------------------------------------------------------- referral, assignment, the period
+
+
+def test_a_court_referral_waits_for_a_mediator_then_the_period_runs_from_acceptance() -> None:
+    d = Driver(referred=True)
+    assert d.case.state is CaseState.REFERRED and d.case.period is None
+    assert d.case.referral == replace(COURT_REFERRAL, at=T0)
+    assert [e.action for e in d.events] == ["case.filed", "case.referred"]
+    d.do(lc.AssignMediator(MEDIATOR))
+    assert d.case.state is CaseState.ASSIGNED
+    with pytest.raises(InvalidCommand, match="another mediator"):
+        lc.apply(d.case, lc.AcceptAssignment("acct-other"), d.now)
+    d.do(lc.AcceptAssignment(MEDIATOR, period=timedelta(days=30)), advance=timedelta(hours=5))
+    assert d.case.state is CaseState.FILED
+    assert d.case.assignment is not None and d.case.assignment.accepted_at == d.now
+    assert d.case.period is not None and d.case.period.deadline == d.now + timedelta(days=30)
+    assert [e.action for e in d.events][-3:] == ["assignment.accepted", "period.started", "case.state_changed"]
+
+
+def test_declining_needs_a_reason_and_puts_the_case_back_in_the_queue() -> None:
+    d = drive_to(CaseState.ASSIGNED)
+    with pytest.raises(InvalidCommand, match="reason"):
+        lc.apply(d.case, lc.DeclineAssignment(MEDIATOR, "  "), d.now)
+    d.do(lc.DeclineAssignment(MEDIATOR, "与一方当事人系亲属，回避"))
+    assert d.case.state is CaseState.REFERRED and d.case.assignment is None
+    d.do(lc.TakeCase("acct-2"))
+    assert d.case.state is CaseState.FILED
+    assert d.case.assignment is not None and d.case.assignment.mediator_account_id == "acct-2"
+    assert d.case.period is not None
+
+
+def test_a_court_referral_names_its_court_and_an_application_none() -> None:
+    bad = replace(COURT_REFERRAL, court_id=None)
+    with pytest.raises(InvalidCommand, match="court"):
+        lc.file_case("c", "N", "traffic_accident", "t", T0, referral=bad)
+    application = lc.Referral(lc.ReferralKind.APPLICATION, "org-1", T0, court_id="court-1")
+    with pytest.raises(InvalidCommand, match="court"):
+        lc.file_case("c", "N", "traffic_accident", "t", T0, referral=application)
+
+
+def test_an_extension_takes_effect_only_with_every_partys_consent_and_clears_overdue() -> None:
+    d = Driver()
+    assert d.case.period is not None
+    deadline = d.case.period.deadline
+    d.now = deadline
+    d.do(lc.FlagOverdue(), advance=timedelta(0))
+    assert d.case.period.overdue_at == deadline
+    with pytest.raises(InvalidCommand, match="already"):
+        lc.apply(d.case, lc.FlagOverdue(), d.now)
+    with pytest.raises(InvalidCommand, match="between 1 and 30"):
+        lc.apply(d.case, lc.RequestExtension(31, "r", ("a", "b")), d.now)
+    d.do(lc.RequestExtension(10, "等待鉴定", ("a", "b")))
+    d.do(lc.ConsentToExtension("a"))
+    assert d.case.period.deadline == deadline and d.case.period.overdue_at is not None
+    with pytest.raises(InvalidCommand, match="already consented"):
+        lc.apply(d.case, lc.ConsentToExtension("a"), d.now)
+    with pytest.raises(InvalidCommand, match="not asked"):
+        lc.apply(d.case, lc.ConsentToExtension("m"), d.now)
+    d.do(lc.ConsentToExtension("b"))
+    assert d.case.period.deadline == deadline + timedelta(days=10)
+    assert d.case.period.overdue_at is None and d.case.period.extension is None
+    assert d.case.period.extensions == 1
+    assert d.events[-1] == lc.PeriodExtended(deadline=deadline + timedelta(days=10))
+
+
+def test_the_reminder_comes_once_per_deadline_and_not_too_early() -> None:
+    d = Driver()
+    assert d.case.period is not None
+    deadline = d.case.period.deadline
+    with pytest.raises(InvalidCommand, match="not near"):
+        lc.apply(d.case, lc.RemindPeriod(), deadline - lc.PERIOD_REMINDER - timedelta(minutes=1))
+    d.now = deadline - lc.PERIOD_REMINDER
+    d.do(lc.RemindPeriod(), advance=timedelta(0))
+    with pytest.raises(InvalidCommand, match="already reminded"):
+        lc.apply(d.case, lc.RemindPeriod(), d.now)
+    with pytest.raises(InvalidCommand, match="not ended"):
+        lc.apply(d.case, lc.FlagOverdue(), d.now)

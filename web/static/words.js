@@ -6,7 +6,8 @@ export const T = {
 };
 
 export const STATES = {
-  filed: "已立案 Filed", session_scheduled: "已安排调解 Session scheduled", in_session: "调解中 In session",
+  referred: "已委派待分派 Referred, awaiting a mediator", assigned: "已分派待受理 Assigned, awaiting acceptance",
+  filed: "已受理 Accepted", session_scheduled: "已安排调解 Session scheduled", in_session: "调解中 In session",
   between_sessions: "调解间歇 Between sessions", agreement_drafted: "协议已起草 Agreement drafted",
   signing: "签署中 Signing", signed: "已签署 Signed", serving: "送达中 Being served", served: "已送达 Served",
   confirmation_applied: "已申请司法确认 Confirmation applied for", confirmed: "已确认 Confirmed",
