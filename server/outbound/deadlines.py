@@ -23,6 +23,10 @@ One :class:`DeadlineScheduler` runs on every node (its loop is a
 
 Which deadlines exist today (``server/domain/lifecycle.py``):
 
+- **the mediation period** (:data:`PERIOD_REMINDER`, :data:`PERIOD_OVERDUE`): ``Period.deadline`` (30 days from
+  acceptance by default) comes near → :class:`RemindPeriod` (``period.reminder``), then passes →
+  :class:`FlagOverdue` (``period.overdue``; the ``cases.overdue`` column), in every state where the period
+  runs (:data:`~server.domain.lifecycle.PERIOD_STATES`).
 - **signing** (:data:`SIGNING`): ``Signing.deadline`` passed in ``signing`` → :class:`ExpireSigning`
   (``signing_expired``; the mediator can redraft or schedule another session).
 - **service**: ``Service.deadline`` (and each service's ``deadline`` row) is watched by the delivery
@@ -103,7 +107,30 @@ CONFIRMATION_WINDOW = Deadline(
 """A served agreement for which no confirmation was applied for within 30 days: the case closes
 (the agreement stays a binding contract; only the court's confirmation can no longer be sought)."""
 
-LIFE_CYCLE: tuple[Deadline, ...] = (SIGNING, CONFIRMATION_WINDOW)
+
+def _reminder_due(case: lc.Case) -> datetime | None:
+    period = case.period
+    if period is None or period.reminded_for == period.deadline:
+        return None
+    return period.deadline - lc.PERIOD_REMINDER
+
+
+PERIOD_REMINDER = Deadline("period_reminder", lc.PERIOD_STATES, _reminder_due, lambda _case: lc.RemindPeriod())
+"""The mediation period ends within :data:`~server.domain.lifecycle.PERIOD_REMINDER`: the mediator is reminded
+(once per deadline: an extension brings a new reminder)."""
+
+
+def _overdue_due(case: lc.Case) -> datetime | None:
+    period = case.period
+    return period.deadline if period is not None and period.overdue_at is None else None
+
+
+PERIOD_OVERDUE = Deadline("period_overdue", lc.PERIOD_STATES, _overdue_due, lambda _case: lc.FlagOverdue())
+"""The mediation period passed without a signed agreement: the case is flagged overdue (an extension with
+every party's consent clears the flag)."""
+
+
+LIFE_CYCLE: tuple[Deadline, ...] = (SIGNING, CONFIRMATION_WINDOW, PERIOD_REMINDER, PERIOD_OVERDUE)
 """The life cycle's deadlines that this scheduler issues."""
 
 
