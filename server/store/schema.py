@@ -475,3 +475,52 @@ mediator_profiles = Table(
 )
 """A mediator's profile as a roster shows it: qualification (e.g. 律师、退休法官), specialties, a short
 introduction. The figures beside it (cases handled, success rate) are computed from ``cases``."""
+
+
+fact_records = Table(
+    "fact_records",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("version", Integer(), nullable=False),
+    Column("items", Text(), nullable=False),
+    Column("drafted_at", UTCDateTime(), nullable=False),
+    Column("drafted_by", String(80), nullable=False),
+    UniqueConstraint("case_id", "version", name="uq_fact_records_case_id"),
+)
+"""The record of undisputed facts (无争议事实记载) the mediator drafts when mediation is failing: one row per
+version, ``items`` a JSON list of ``{"kind": "fact" | "dispute", "text"}`` (``server.failure``)."""
+
+fact_confirmations = Table(
+    "fact_confirmations",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("version", Integer(), nullable=False),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("answer", String(16), nullable=False),
+    Column("note", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+"""Each party's answer to one version of the record (``confirm`` or ``object``, with a note); a party may answer
+again, the newest answer counts. A new version starts with none."""
+
+
+service_addresses = Table(
+    "service_addresses",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("phone", String(32), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("postal_address", String(200), nullable=True),
+    Column("postal_recipient", String(200), nullable=True),
+    Column("channels", String(64), nullable=False),
+    Column("document_id", String(36), ForeignKey("documents.id"), nullable=False),
+    Column("confirmed_at", UTCDateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),
+)
+"""Each party's address for service (送达地址确认书), append-only: the newest row of a participant is their
+confirmation now (``channels``: comma-separated ``email``, ``sms``, ``inbox``; empty: no electronic service,
+documents go by post; ``document_id``: the confirmation's PDF; ``id`` orders them). ``server.e_service.addresses``."""
