@@ -42,6 +42,12 @@ async function listCases() {
       recordings.dataset.recordingsId = c.id;
       recordings.textContent = " 录像与笔录 Recordings";
       td.append(recordings);
+      const agreement = document.createElement("a");  // the calculator and the agreement's drafts, with this tab's login
+      agreement.href = "/agreement?case=" + encodeURIComponent(c.id);
+      agreement.className = "agreement-link";
+      agreement.dataset.agreementId = c.id;
+      agreement.textContent = " 计算器与协议 Calculator & agreement";
+      td.append(agreement);
       if (c.state === "signing" || c.state === "signed") {
         const sign = document.createElement("a");  // the signing page, with this tab's login
         sign.href = "/sign#case=" + encodeURIComponent(c.id);
