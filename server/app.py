@@ -101,6 +101,7 @@ def build_components(settings: Settings) -> Components:
     auth = Authenticator(repo, accounts, signer, settings.join_link_ttl, settings.session_ttl, revocations)
     blobs = LocalBlobStore(settings.resolved_blob_dir)
     service = CaseService(repo, auth, blobs, accounts, records)
+    service.period = settings.mediation_period
     return Components(repo, accounts, records, CaseKeyStore(engine), auth, service)
 
 
@@ -139,6 +140,25 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     from server.assessment.usecases import AssessmentService
 
     app[ASSESSMENT] = AssessmentService(components.service, RatingStore(components.repo.engine), app[ORGANISATIONS])
+    from server.statistics.endpoints import STATISTICS
+    from server.statistics.store import StatisticsStore
+    from server.statistics.usecases import StatisticsService
+
+    app[STATISTICS] = StatisticsService(
+        StatisticsStore(components.repo.engine), components.accounts, app[ORGANISATIONS].organisations
+    )
+    from server.referrals.endpoints import REFERRALS
+    from server.referrals.store import ReferralStore
+    from server.referrals.usecases import ReferralService
+    from server.rosters.store import RosterStore
+
+    app[REFERRALS] = ReferralService(
+        components.service,
+        components.accounts,
+        app[ORGANISATIONS].organisations,
+        RosterStore(components.repo.engine),
+        ReferralStore(components.repo.engine),
+    )
     endpoints.add_routes(app)
     from server.cases.pages import PAGES
     from server.documents.pages import PageImages
@@ -291,6 +311,11 @@ def _add_live_rooms(
     from server.signing.endpoints import SIGNING
 
     app[SIGNING] = signing_keys(settings, clock)
+    from server.failure.endpoints import FAILURES
+    from server.failure.store import FactStore
+    from server.failure.usecases import FailureService
+
+    app[FAILURES] = FailureService(components.service, FactStore(components.repo), app[SIGNING])
     from server.notify import build_notifier
     from server.signing.endpoints import SIGNINGS
     from server.signing.store import SigningCodeStore
@@ -323,6 +348,11 @@ def _add_live_rooms(
     serving.poke = worker.poke
     app[SERVING] = serving
     app[DELIVERIES] = worker
+    from server.e_service.address_store import AddressStore
+    from server.e_service.addresses import ServiceAddresses
+    from server.e_service.endpoints import ADDRESSES
+
+    app[ADDRESSES] = ServiceAddresses(serving, AddressStore(components.repo.engine))
     from server.confirmation.endpoints import CONFIRMATIONS
     from server.confirmation.store import ConfirmationStore
     from server.confirmation.usecases import ConfirmationService

@@ -20,12 +20,15 @@ from server.cases.endpoints import SERVICE
 from server.confirmation import endpoints as confirmation
 from server.e_service import endpoints as e_service
 from server.export import endpoints as export
+from server.failure import endpoints as failure
 from server.http import schemas as s
 from server.http.kit import API, TRANSCRIBER, Endpoint, respond
 from server.http.openapi import document
 from server.organisations import endpoints as organisations
 from server.record import playback, transcript
+from server.referrals import endpoints as referrals
 from server.signing import endpoints as signing
+from server.statistics import endpoints as statistics
 
 
 async def health(request: web.Request) -> web.Response:
@@ -96,6 +99,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + export.ENDPOINTS
     + confirmation.ENDPOINTS
     + assessment.ENDPOINTS
+    + referrals.ENDPOINTS
+    + statistics.ENDPOINTS
+    + failure.ENDPOINTS
 )
 
 
