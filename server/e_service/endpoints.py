@@ -3,14 +3,15 @@ the party's inbox, and the recipient's personal link (``/api/v1/served``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError
 
 from server.cases.endpoints import DOCUMENT_MEDIA_TYPES
 from server.cases.pages import Loader, PageQuery, PagesView, layout_response, page_response
 from server.cases.usecases import document_view
+from server.e_service.addresses import ACKNOWLEDGEMENT, NOTICE, AddressForm, ServiceAddresses
 from server.e_service.usecases import ServingService
 from server.errors import InvalidCommand, NotFound, Unauthenticated
 from server.http import schemas as s
@@ -349,6 +350,111 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         query=PageQuery,
         raw_response="image/png",
         errors=(401, 404, 422),
+        tags=("service",),
+    ),
+)
+
+
+# ---------------------------------------------------------------------- the address for service (送达地址确认书)
+
+ADDRESSES: web.AppKey[ServiceAddresses] = web.AppKey("service_addresses", ServiceAddresses)
+
+MainlandMobile = Annotated[str, StringConstraints(pattern=r"^1[3-9][0-9]{9}$")]
+
+
+class ServiceAddressRequest(s.Strict):
+    """A party confirms their own address for service (送达地址确认书) and reads the legal notice."""
+
+    phone: MainlandMobile | None = Field(default=None, description="Mainland mobile number for SMS")
+    email: s.Email | None = None
+    postal_address: s.Name | None = Field(default=None, description="At most 200 characters")
+    postal_recipient: s.Name | None = Field(default=None, description="Who takes the post (default: the party)")
+    electronic: bool = Field(description="Whether electronic service is accepted")
+    channels: list[Literal["email", "sms", "inbox"]] = Field(
+        default_factory=list, max_length=3, description="At least one when electronic service is accepted"
+    )
+    acknowledged: Literal[True] = Field(description="The party read the notice: documents sent there count as served")
+
+
+class ServiceAddressView(s.Open):
+    participant_id: str
+    name: str
+    role: str
+    confirmed: bool
+    confirmed_at: str | None
+    phone: str | None
+    email: str | None
+    postal_address: str | None
+    postal_recipient: str | None
+    electronic: bool | None
+    channels: list[str]
+    document_id: str | None
+
+
+class ServiceAddressesView(s.Open):
+    notice: list[str]
+    acknowledgement: str
+    addresses: list[ServiceAddressView]
+
+
+async def confirm_address(request: web.Request) -> web.Response:
+    who = await principal(request)
+    req = await body(request, ServiceAddressRequest)
+    form = AddressForm(
+        req.phone, req.email, req.postal_address, req.postal_recipient, req.electronic, list(req.channels)
+    )
+    return respond(await request.app[ADDRESSES].confirm(who, case_id(request), form, now(request)))
+
+
+async def read_addresses(request: web.Request) -> web.Response:
+    who = await principal(request)
+    found = await request.app[ADDRESSES].addresses(who, case_id(request))
+    return respond({"notice": list(NOTICE), "acknowledgement": ACKNOWLEDGEMENT, "addresses": found})
+
+
+async def address_document(request: web.Request) -> web.Response:
+    who = await principal(request)
+    pid = request.match_info["participant_id"]
+    doc, data = await request.app[ADDRESSES].document(who, case_id(request), pid)
+    return web.Response(
+        body=data,
+        content_type=doc.media_type,
+        headers={"Cache-Control": "no-store", "Content-Disposition": "attachment", "X-Content-SHA256": doc.sha256},
+    )
+
+
+ENDPOINTS = ENDPOINTS + (
+    Endpoint(
+        "PUT",
+        f"{_CASE}/service-address",
+        confirm_address,
+        "A party confirms their own address for service (送达地址确认书): mobile, e-mail, postal address, "
+        "electronic service and its channels; the sealed PDF is kept, service goes there from now on",
+        "confirmServiceAddress",
+        ServiceAddressView,
+        body=ServiceAddressRequest,
+        errors=(401, 403, 404, 422),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_CASE}/service-addresses",
+        read_addresses,
+        "Addresses for service and the notice the parties read (staff: every party; a party: their own)",
+        "readServiceAddresses",
+        ServiceAddressesView,
+        errors=(401, 403, 404),
+        tags=("service",),
+    ),
+    Endpoint(
+        "GET",
+        f"{_CASE}/service-addresses/{{participant_id}}/document",
+        address_document,
+        "The newest 送达地址确认书 PDF of a party (the staff on the case, and that party)",
+        "readServiceAddressDocument",
+        None,
+        raw_response="application/pdf",
+        errors=(401, 404),
         tags=("service",),
     ),
 )
