@@ -25,6 +25,7 @@ from server.identity.tokens import TokenSigner
 from server.notify import Notifier
 from server.outbound.deadlines import DeadlineScheduler
 from server.outbound.delivery import DeliveryWorker
+from server.outbound.feed import FEED_SENDER, FeedDispatcher, poke_feed_after_write, write_feed_events
 from server.outbound.webhooks import WEBHOOKS, WebhookDispatcher, parse_urls, poke_after_write
 from server.record.playback import ARCHIVE
 from server.store import db
@@ -89,6 +90,7 @@ def build_components(settings: Settings) -> Components:
     private_data_folder(settings.data_dir)  # 0700: it holds the database, keys and blobs
     engine = db.create_engine(settings.resolved_database_url)
     repo = CaseRepository(engine)
+    repo.outbox_writers = (write_feed_events,)  # the aggregation feed's events, in each write's transaction
     accounts = AccountStore(engine)
     records = RecordStore(repo)
     revocations = None
@@ -135,6 +137,13 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     app[ORGANISATIONS] = OrganisationService(
         OrganisationStore(components.repo.engine), components.accounts, components.auth
     )
+    from server.rosters.endpoints import ROSTERS
+    from server.rosters.store import RosterStore
+    from server.rosters.usecases import RosterService
+
+    app[ROSTERS] = RosterService(
+        RosterStore(components.repo.engine), app[ORGANISATIONS].organisations, components.accounts
+    )
     from server.assessment.endpoints import ASSESSMENT
     from server.assessment.store import RatingStore
     from server.assessment.usecases import AssessmentService
@@ -179,6 +188,11 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         urls = parse_urls(settings.webhook_urls)
         app[WEBHOOKS] = WebhookDispatcher(components.repo.engine, urls, secret, clock, settings.webhook_timeout)
         app.on_response_prepare.append(poke_after_write)
+    if settings.feed_urls:
+        feed_urls, feed_secret = parse_urls(settings.feed_urls), settings.feed_secret.encode("utf-8")
+        engine, timeout = components.repo.engine, settings.webhook_timeout
+        app[FEED_SENDER] = FeedDispatcher(engine, feed_urls, feed_secret, clock, timeout)
+        app.on_response_prepare.append(poke_feed_after_write)
     from server.outbound.deadlines import DeadlineScheduler
 
     app[DEADLINES] = DeadlineScheduler(components.repo, clock, interval=settings.deadline_interval)
@@ -189,6 +203,8 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
         await _seal_interrupted_recordings(app, clock)  # before listening: no room of this node is live
         if WEBHOOKS in app:
             await app[WEBHOOKS].start()  # after the migrations: it reads the outbox
+        if FEED_SENDER in app:
+            await app[FEED_SENDER].start()
         if (pool := app[kit.TRANSCRIBER]) is not None:
             await pool.start()  # workers load the model in the background
         app[DELIVERIES].start()
@@ -197,6 +213,8 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     async def on_shutdown(_app: web.Application) -> None:
         if WEBHOOKS in app:
             await app[WEBHOOKS].close()
+        if FEED_SENDER in app:
+            await app[FEED_SENDER].close()
         await app[DELIVERIES].close()
         await app[DEADLINES].close()
         await app[ROOMS].close_all()

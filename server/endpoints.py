@@ -27,6 +27,7 @@ from server.http.openapi import document
 from server.organisations import endpoints as organisations
 from server.record import playback, transcript
 from server.referrals import endpoints as referrals
+from server.rosters import endpoints as rosters
 from server.signing import endpoints as signing
 from server.statistics import endpoints as statistics
 
@@ -89,6 +90,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     SYSTEM
     + accounts.ENDPOINTS
     + organisations.ENDPOINTS
+    + rosters.ENDPOINTS
     + cases.ENDPOINTS
     + playback.ENDPOINTS
     + transcript.ENDPOINTS

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, distinct, func, insert, select
+from sqlalchemy import ColumnElement, Label, Select, and_, distinct, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -45,6 +46,30 @@ class MediatorFigures:
     """Ratings the parties gave their sessions."""
     average: float | None
     """Average score (None: no rating yet)."""
+
+
+def satisfaction_columns() -> tuple[Label[int], Label[Any]]:
+    """How ratings are summed up wherever figures show them: how many (``ratings``) and their mean (``average``)."""
+    r = t.session_ratings
+    return func.count(r.c.id).label("ratings"), func.avg(r.c.score).label("average")
+
+
+def average_score(value: Any) -> float | None:
+    """A mean score as figures show it: two decimals (None: no rating yet)."""
+    return None if value is None else round(float(value), 2)
+
+
+def satisfaction_by(key: ColumnElement[Any] | None, *where: ColumnElement[bool]) -> Select[Any]:
+    """Ratings of the sessions of the cases that match ``where`` (conditions on ``cases``), grouped by ``key``
+    (an expression over ``cases``; None: all together): columns ``key``, ``ratings``, ``average``."""
+    r, c = t.session_ratings, t.cases
+    query = select(
+        *(() if key is None else (key.label("key"),)),
+        *satisfaction_columns(),
+    ).select_from(r.join(c, c.c.id == r.c.case_id))
+    if where:
+        query = query.where(*where)
+    return query if key is None else query.group_by(key)
 
 
 class RatingStore:
@@ -91,8 +116,7 @@ class RatingStore:
                 a.c.id,
                 a.c.display_name,
                 func.count(distinct(p.c.case_id)).label("cases"),
-                func.count(r.c.id).label("ratings"),
-                func.avg(r.c.score).label("average"),
+                *satisfaction_columns(),
             )
             .select_from(a)
             .outerjoin(p, and_(p.c.account_id == a.c.id, p.c.role == "mediator"))
@@ -109,7 +133,7 @@ class RatingStore:
                 row.display_name,
                 int(row.cases),
                 int(row.ratings),
-                None if row.average is None else round(float(row.average), 2),
+                average_score(row.average),
             )
             for row in rows
         ]
