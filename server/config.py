@@ -51,6 +51,9 @@ class Settings:
     """Lifetime of a participant's join link."""
     session_ttl: timedelta = timedelta(hours=12)
     """Lifetime of a mediator's or judge's login."""
+    mediation_period: timedelta = timedelta(days=30)
+    """The mediation period of a case, from the mediator's acceptance (in seconds in files and the
+    environment: ``MEDIATION_MEDIATION_PERIOD=3888000`` is 45 days); extended only with every party's consent."""
     max_body_bytes: int = 64 * 1024
     """Largest JSON request body."""
     max_document_bytes: int = 20 * 1024 * 1024
@@ -135,6 +138,12 @@ class Settings:
     """Shared key that signs webhook requests (HMAC-SHA256, at least 32 characters); needed with ``webhook_urls``."""
     webhook_timeout: float = 10.0
     """Seconds to wait for a webhook receiver's answer before the attempt counts as failed."""
+    feed_urls: str = ""
+    """Comma-separated http(s) URLs of aggregation feeds (e.g. the national traffic-dispute platform):
+    each receives every case event in the documented feed format (``docs/feed.md``), signed, in order,
+    retried until it answers 2xx (``server.outbound.feed``); empty: no feed."""
+    feed_secret: str = field(default="", repr=False)
+    """Shared key that signs feed requests (HMAC-SHA256, at least 32 characters); needed with ``feed_urls``."""
     deadline_interval: float = 30.0
     """Seconds between the deadline scheduler's looks for passed deadlines (sooner when a known one
     falls due earlier); a restart looks at once."""
@@ -335,6 +344,11 @@ def load_settings(
         raise ConfigError("webhook_urls need webhook_secret (the key that signs requests), at least 32 characters")
     if settings.webhook_timeout <= 0:
         raise ConfigError("webhook_timeout must be more than 0 seconds")
+    feed_urls = [u.strip() for u in settings.feed_urls.split(",") if u.strip()]
+    if not all(u.startswith(("https://", "http://")) for u in feed_urls):
+        raise ConfigError("feed_urls must be http:// or https:// URLs, separated by commas")
+    if feed_urls and len(settings.feed_secret) < 32:
+        raise ConfigError("feed_urls need feed_secret (the key that signs requests), at least 32 characters")
     if settings.playback_cache_mb < 0:
         raise ConfigError("playback_cache_mb must be 0 or more")
     if not 0 < settings.deadline_interval <= 3600:

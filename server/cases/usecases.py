@@ -256,16 +256,34 @@ class CaseService:
         re-check the command against the fresh state (never overwrite).
         """
         await self.require(principal, case_id, action)
+        return await self.apply_command(principal.actor, case_id, command, now, expected_version)
+
+    async def apply_command(
+        self,
+        actor: str,
+        case_id: str,
+        command: Command,
+        now: datetime,
+        expected_version: int | None = None,
+        participants: Callable[[lc.Case], Sequence[Participant]] | None = None,
+    ) -> LoadedCase:
+        """Apply a life-cycle command whose caller the calling use-case has already checked.
+
+        ``participants(new_case)`` names people who join the case with the change, in its transaction
+        (a mediator who accepts a case becomes its mediator)."""
         log = CaseLog(logger, {"case": case_id})
         for attempt in range(RETRIES):
             loaded = await self.repo.load_case(case_id)
             if expected_version is not None and loaded.version != expected_version:
                 raise VersionMismatch(f"The case is at version {loaded.version}, not {expected_version}; reload it")
             transition = lc.apply(loaded.case, command, now)
+            people = list(participants(transition.case)) if participants is not None else []
+            records = records_from_events(actor, transition.events)
+            records.extend(
+                AuditRecord(actor, "participant.added", {"participant_id": p.id, "role": p.role.value}) for p in people
+            )
             try:
-                saved = await self.repo.save_case(
-                    loaded, transition.case, records_from_events(principal.actor, transition.events), now
-                )
+                saved = await self.repo.save_case(loaded, transition.case, records, now, participants=people)
             except ConcurrentUpdate:
                 if expected_version is not None or attempt == RETRIES - 1:
                     raise

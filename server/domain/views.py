@@ -102,6 +102,30 @@ def case_view(
             "confirmed": c.confirmed,
             "ruled_at": _iso(c.ruled_at),
         }
+    view["referral"] = (
+        {"kind": case.referral.kind.value, "court_case_number": case.referral.court_case_number}
+        if case.referral
+        else None
+    )
+    view["period"] = None
+    if case.period:
+        period = case.period
+        x = period.extension
+        view["period"] = {
+            "started_at": _iso(period.started_at),
+            "deadline": _iso(period.deadline),
+            "overdue": period.overdue_at is not None,
+            "extensions": period.extensions,
+            "extension": {
+                "days": x.days,
+                "reason": x.reason,
+                "requested_at": _iso(x.requested_at),
+                "parties": list(x.parties),
+                "consented": sorted(x.consents),
+            }
+            if x
+            else None,
+        }
     if staff:
         view["outcome_reason"] = case.outcome_reason
     return view
