@@ -585,6 +585,7 @@ class CaseRepository:
                     "state": new_case.state.value,
                     "title": new_case.title,
                     "lifecycle": encode_lifecycle(new_case),
+                    **index_columns(new_case, now, loaded.case),
                 }
             try:
                 async with self.engine.begin() as conn:
