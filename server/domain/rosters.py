@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 from server.domain.organisations import OrganisationKind
 from server.domain.roles import AccountKind
-from server.errors import IllegalTransition, InvalidCommand
+from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound
 
 
 class Specialty(enum.StrEnum):
@@ -232,3 +232,29 @@ class ProfileFigures:
         """Agreements over agreements and failures; ``None`` while there is neither."""
         decided = self.agreements + self.ended_without_agreement
         return None if decided == 0 else self.agreements / decided
+
+
+COURT_READERS: frozenset[AccountKind] = frozenset({AccountKind.ORG_ADMIN, AccountKind.JUDGE, AccountKind.CLERK})
+"""A court's staff who read its roster (its administrators also manage it)."""
+
+
+def require_court_reader(
+    account_kind: AccountKind, own_organisation: str, own_kind: OrganisationKind, court_id: str
+) -> None:
+    """The caller must be a judge, clerk or administrator of exactly this court.
+
+    NotFound for anyone outside it (and for a roster asked of an organisation that is no
+    court), Forbidden for the court's own mediators."""
+    if own_organisation != court_id or own_kind is not OrganisationKind.COURT:
+        raise NotFound("No such roster")
+    if account_kind not in COURT_READERS:
+        raise Forbidden("Only the court's judges, clerks and administrators read its roster")
+
+
+def require_court_admin(
+    account_kind: AccountKind, own_organisation: str, own_kind: OrganisationKind, court_id: str
+) -> None:
+    """The caller must be an administrator of exactly this court (NotFound outside it, Forbidden inside)."""
+    require_court_reader(account_kind, own_organisation, own_kind, court_id)
+    if account_kind is not AccountKind.ORG_ADMIN:
+        raise Forbidden("Only the court's administrators manage its roster")

@@ -220,9 +220,12 @@ class RosterStore:
         return [_entry(row) for row in rows]
 
     async def courts_listing(self, *, organisation_id: str, account_id: str) -> set[str]:
-        """The courts whose rosters name the organisation or the mediator (any status)."""
+        """The courts whose rosters name the organisation or the mediator (active or suspended, not removed)."""
         r = t.roster_entries
-        query = select(r.c.court_id).where(or_(r.c.organisation_id == organisation_id, r.c.account_id == account_id))
+        query = select(r.c.court_id).where(
+            or_(r.c.organisation_id == organisation_id, r.c.account_id == account_id),
+            r.c.status != RosterStatus.REMOVED.value,
+        )
         async with self.engine.connect() as conn:
             return {row.court_id for row in (await conn.execute(query)).all()}
 
