@@ -125,6 +125,23 @@ async def test_the_migration_moves_every_account_and_case_into_an_organisation(a
     assert all(r.organisation_id == by_name[r.organization] for r in accounts.values())
     cases = {r.number: r.organisation_id for r in await _rows(at_0014, "SELECT number, organisation_id FROM cases")}
     assert cases == {"(2026)调1号": east.id, "(2026)调2号": None}  # its creator's; no creator, none
+    # 0017: an old case was filed by its mediator, who holds it from filing; it has no court and no period
+    tracked = {
+        r.number: r
+        for r in await _rows(
+            at_0014,
+            "SELECT number, referral_kind, court_id, holder_account_id, referred_at, accepted_at, period_deadline,"
+            " overdue, agreement_at, ended_at FROM cases",
+        )
+    }
+    one, two = tracked["(2026)调1号"], tracked["(2026)调2号"]
+    assert (one.referral_kind, one.court_id, one.holder_account_id) == ("own", None, ids["east-1"])
+    assert (two.referral_kind, two.holder_account_id) == ("own", None)
+    for row in (one, two):
+        for moment in (row.referred_at, row.accepted_at):
+            when = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+            assert when.replace(tzinfo=when.tzinfo or UTC) == T0
+        assert (row.period_deadline, bool(row.overdue), row.agreement_at, row.ended_at) == (None, False, None, None)
     # the store reads a migrated account with its organisation
     engine = db.create_engine(at_0014)
     try:
