@@ -1,5 +1,8 @@
 // The mediator's console: log in, pick a case, host the session.
 import { RoomClient, T, ERRORS, chatLine, Captions, stateName } from "/static/call.js";
+import { markAddresses } from "/static/address.js";
+import { showFacts } from "/static/facts-desk.js";
+import "/static/profile.js";  // the mediator's own profile (我的资料)
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -256,6 +259,8 @@ async function openProgress(caseId, message = "") {
     $("progress-title").textContent = `${c.number} · ${c.title}`;
     $("progress-state").textContent = `状态 State: ${stateName(c.state)}`;
     renderCasePeople(c, base, caseId, note);
+    markAddresses(base, token);  // 送达地址确认书: confirmed or not, per party
+    showFacts(caseId);  // the record of undisputed facts, when the mediation may fail (or has)
     const signing = await api("GET", `${base}/signing`).catch(() => null);
     show("progress-signing", Boolean(signing));
     if (signing) {
