@@ -2,6 +2,7 @@
 import { RoomClient, T, ERRORS, chatLine, Captions, stateName } from "/static/call.js";
 import { markAddresses } from "/static/address.js";
 import { showFacts } from "/static/facts-desk.js";
+import { showIntake, showPeriod } from "/static/referral-desk.js";
 import "/static/profile.js";  // the mediator's own profile (我的资料)
 
 const $ = (id) => document.getElementById(id);
@@ -61,6 +62,7 @@ async function listCases() {
       tr.append(td); rows.append(tr);
     }
     show("login", false); show("cases");
+    showIntake(token, listCases);  // 待受理案件: assigned to me, and the organisation's queue
   } catch (err) {
     token = null; sessionStorage.removeItem("mediation-token"); show("login"); show("cases", false);
     if (err && err.code && err.code !== "unauthenticated") status(ERRORS[err.code] || err.detail);
@@ -261,6 +263,7 @@ async function openProgress(caseId, message = "") {
     renderCasePeople(c, base, caseId, note);
     markAddresses(base, token);  // 送达地址确认书: confirmed or not, per party
     showFacts(caseId);  // the record of undisputed facts, when the mediation may fail (or has)
+    showPeriod(caseId, token);  // the mediation period, its extension, the timeline
     const signing = await api("GET", `${base}/signing`).catch(() => null);
     show("progress-signing", Boolean(signing));
     if (signing) {

@@ -1,5 +1,7 @@
 // An organisation's administrator manages its accounts: create (the password is shown once), reset the
 // password, disable, set the contacts for one-time codes. Reached from the console after logging in.
+import { showOrgDesk } from "/static/referral-org.js";
+import "/static/roster.js";  // the court's roster (特邀调解名册) and a mediation organisation's memberships
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
 const status = (text) => { $("status").textContent = text; };
@@ -148,6 +150,7 @@ async function main() {
   }));
   $("new-kind").value = organisation.staff_kinds.includes("mediator") ? "mediator" : organisation.staff_kinds[0];
   await load();
+  showOrgDesk(organisation, token);  // 待分派案件: referred cases and applications to assign
 }
 
 main();

@@ -35,4 +35,29 @@ export const ERRORS = {
   illegal_transition: "当前阶段不能进行此操作。Not possible at this stage.",
   validation_failed: "请检查填写的内容。Please check what you entered.",
   too_many_attempts: "尝试次数过多，请稍后再试。Too many attempts; try later.",
+  stale_record: "调解员已更新记载，请阅读新版本后再确认。The mediator changed the record; read the new version first.",
 };
+
+// A court's roster (特邀调解名册): the specialties' and statuses' names (server.domain.rosters).
+export const SPECIALTIES = {
+  traffic: "道路交通 Road traffic", finance: "金融 Finance", family: "婚姻家庭 Marriage & family",
+  labour: "劳动争议 Labour", property: "物业 Property management", medical: "医疗纠纷 Medical",
+  consumer: "消费 Consumer", insurance: "保险 Insurance", other: "其他 Other",
+};
+
+export const ROSTER_STATUSES = {
+  active: "在册 Active", suspended: "暂停 Suspended", removed: "已除名 Removed",
+};
+
+// Referral desks (委派调解): how a case came, the disputes a desk files, the mediation period.
+export const REFERRAL_KINDS = {
+  own: "调解组织自行受理 Filed by the organisation", pre_litigation: "诉前委派 Referred before litigation",
+  in_litigation: "诉中委托 Entrusted during litigation", application: "当事人申请 A party's application",
+};
+
+export const DISPUTES = {
+  traffic_accident: "道路交通事故损害赔偿 Road traffic accident", financial: "金融纠纷 Financial dispute",
+  family: "婚姻家庭纠纷 Family dispute", other: "其他纠纷 Other dispute",
+};
+
+export const OVERDUE = "超期 Overdue";
