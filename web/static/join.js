@@ -2,6 +2,7 @@
 import { RoomClient, T, ERRORS, chatLine, Captions } from "/static/call.js";
 import { takeLinkToken } from "/static/link.js";
 import { showPartyFacts } from "/static/facts-party.js";
+import { showPeriodNotice } from "/static/period-party.js";
 import "/static/address.js";  // 送达地址确认书 at intake (runs itself on this page)
 
 const $ = (id) => document.getElementById(id);
@@ -207,6 +208,7 @@ async function main() {
   status(`您好，${me.display_name}。 Welcome.`);
   show("case");
   showPartyFacts(me.case_id, token);  // the record of undisputed facts, once the mediator drafted one
+  showPeriodNotice(me.case_id, token);  // the mediator asks to extend the mediation period: agree here
   if (SIGNING_OPENED.includes(caseState)) {
     // signing is open (or done): the page to read, sign, and fetch the signed file and its certificate
     $("sign-link").href = "/sign#token=" + encodeURIComponent(token);
