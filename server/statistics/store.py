@@ -3,12 +3,13 @@
 Nothing here loads a case: each query groups (``GROUP BY``, window functions) and returns one row per
 group, on SQLite and PostgreSQL alike. The two differ in two expressions only, chosen by the engine's
 dialect: days between two moments (``julianday`` on SQLite, ``extract(epoch …)`` on PostgreSQL) and the
-Beijing calendar month of a moment. Medians are taken with ``row_number()`` and ``count()`` over each group
-(the middle row, or the mean of the two middle rows), the same way on both.
+Beijing calendar month of a moment; and medians: PostgreSQL's ``percentile_cont(0.5)``, on SQLite the middle
+row (or the mean of the two middle rows) by ``row_number()`` and ``count()`` over each group.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,12 +120,20 @@ class StatisticsStore:
     # ------------------------------------------------------------------ the figures
 
     async def figures(self, where: CaseFilter) -> dict[str, Any]:
-        """The totals, each grouping's groups (keyed; unnamed) and the counts by state."""
+        """The totals and each grouping's groups (keyed; unnamed), with their counts by state.
+
+        The four groupings are asked for at once, each on its own connection: the database works on them
+        side by side (PostgreSQL in its own processes, SQLite in aiosqlite's threads, readers never
+        blocking one another under WAL).
+        """
         conds = where.conditions()
-        async with self.engine.connect() as conn:
-            totals = (await self._tallies(conn, None, conds)).get("", Tally(""))
-            grouped = {g: await self._tallies(conn, self.key_of(g), conds) for g in GROUPINGS}
-        return {"totals": totals, **grouped}
+
+        async def grouped(key: ColumnElement[Any] | None) -> dict[str, Tally]:
+            async with self.engine.connect() as conn:
+                return await self._tallies(conn, key, conds)
+
+        totals, *groups = await asyncio.gather(grouped(None), *(grouped(self.key_of(g)) for g in GROUPINGS))
+        return {"totals": totals.get("", Tally("")), **dict(zip(GROUPINGS, groups, strict=True))}
 
     async def _tallies(
         self, conn: AsyncConnection, key: ColumnElement[Any] | None, conds: list[ColumnElement[bool]]
@@ -153,14 +162,11 @@ class StatisticsStore:
             out.setdefault(k, Tally(k)).add_state(
                 row.state, int(row.cases), int(row.decided or 0), int(row.successes or 0), int(row.overdue or 0)
             )
-        for row in (await conn.execute(self._medians(key, conds))).all():
-            tally = out.get("" if key is None else row.key)
-            if tally is None:
-                continue
-            if row.measure == "agreement":
-                tally.median_days_to_agreement = days(row.median)
-            else:
-                tally.median_days_to_confirmation = days(row.median)
+        for k, (agreement, confirmation) in (await self._medians(conn, key, conds)).items():
+            tally = out.get(k)
+            if tally is not None:
+                tally.median_days_to_agreement = days(agreement)
+                tally.median_days_to_confirmation = days(confirmation)
         for row in (await conn.execute(satisfaction_by(key, *conds))).all():
             tally = out.get("" if key is None else row.key)
             if tally is not None:
@@ -168,18 +174,41 @@ class StatisticsStore:
                 tally.satisfaction = average_score(row.average)
         return out
 
-    def _medians(self, key: ColumnElement[Any] | None, conds: list[ColumnElement[bool]]) -> Any:
-        """Per group, the median days from referral to agreement and from referral to confirmation."""
+    async def _medians(
+        self, conn: AsyncConnection, key: ColumnElement[Any] | None, conds: list[ColumnElement[bool]]
+    ) -> dict[str, tuple[Any, Any]]:
+        """Per group, the median days from referral to agreement and from referral to confirmation.
+
+        PostgreSQL has the aggregate (``percentile_cont(0.5)``, which skips the cases without the moment);
+        SQLite has not, so there each group's days are ranked (``row_number()`` and ``count()`` over the
+        group) and the middle one, or the mean of the middle two, is kept. Both give the same number.
+        """
+        to_agreement = self.days_between(c.c.agreement_at, c.c.referred_at)
+        to_confirmation = self.days_between(c.c.confirmed_at, c.c.referred_at)
+        out: dict[str, tuple[Any, Any]] = {}
+        if self.postgres:
+            keyed = () if key is None else (key.label("key"),)
+            query = select(
+                *keyed,
+                func.percentile_cont(0.5).within_group(to_agreement).label("agreement"),
+                func.percentile_cont(0.5).within_group(to_confirmation).label("confirmation"),
+            ).where(*conds)
+            if key is not None:
+                query = query.group_by(key)
+            for row in (await conn.execute(query)).all():
+                out["" if key is None else row.key] = (row.agreement, row.confirmation)
+            return out
         group = literal_column("''") if key is None else key
 
-        def measure(name: str, moment: ColumnElement[Any]) -> Any:
-            return select(
-                group.label("key"),
-                literal_column(f"'{name}'").label("measure"),
-                self.days_between(moment, c.c.referred_at).label("d"),
-            ).where(*conds, moment.is_not(None), c.c.referred_at.is_not(None))
+        def measure(name: str, moment: ColumnElement[Any], d: ColumnElement[Any]) -> Any:
+            return select(group.label("key"), literal_column(f"'{name}'").label("measure"), d.label("d")).where(
+                *conds, moment.is_not(None), c.c.referred_at.is_not(None)
+            )
 
-        both = union_all(measure("agreement", c.c.agreement_at), measure("confirmation", c.c.confirmed_at)).subquery()
+        both = union_all(
+            measure("agreement", c.c.agreement_at, to_agreement),
+            measure("confirmation", c.c.confirmed_at, to_confirmation),
+        ).subquery()
         part = (both.c.key, both.c.measure)
         ranked = select(
             both.c.key,
@@ -189,11 +218,15 @@ class StatisticsStore:
             func.count().over(partition_by=part).label("n"),
         ).subquery()
         middle = or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
-        return (
+        query = (
             select(ranked.c.key, ranked.c.measure, func.avg(ranked.c.d).label("median"))
             .where(middle)
             .group_by(ranked.c.key, ranked.c.measure)
         )
+        for row in (await conn.execute(query)).all():
+            agreement, confirmation = out.get(row.key, (None, None))
+            out[row.key] = (row.median, confirmation) if row.measure == "agreement" else (agreement, row.median)
+        return out
 
     # ------------------------------------------------------------------ names, selectors, judges
 

@@ -9,6 +9,7 @@ an organisation that holds no cases (an insurer's, an appraisal institution's ad
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +24,10 @@ from server.store.accounts import AccountStore
 
 MEDIATING = frozenset({OrganisationKind.PEOPLES_MEDIATION, OrganisationKind.INDUSTRY_MEDIATION})
 """Organisations whose administrators see their organisation's figures."""
+
+
+async def _none() -> list[dict[str, Any]]:
+    return []
 
 
 class StatisticsService:
@@ -72,7 +77,10 @@ class StatisticsService:
             start=period.start,
             end=period.end,
         )
-        raw = await self.store.figures(where)
+        raw, judges = await asyncio.gather(
+            self.store.figures(where),
+            self.store.judges(own.id, organisation, period.start, period.end) if kind == "court" else _none(),
+        )
         org_names = await self.store.organisation_names([*courts, *organisations])
         account_names = await self.store.account_names(list(raw["mediator"]))
 
@@ -104,7 +112,5 @@ class StatisticsService:
             "by_organisation": grouped(raw["organisation"], org_names),
             "by_mediator": grouped(raw["mediator"], account_names),
             "by_month": grouped(raw["month"], {}, by_key=True),
-            "judges": (
-                await self.store.judges(own.id, organisation, period.start, period.end) if kind == "court" else []
-            ),
+            "judges": judges,
         }
