@@ -28,14 +28,20 @@ DELIVERED = "delivered"
 FAILED = "failed"
 """Given up after the last attempt."""
 
+WEBHOOK = "webhook"
+"""The outbox events of the webhooks: a change of state (``outbox_events.kind``)."""
+FEED = "feed"
+"""The outbox events of the aggregation feed (:mod:`server.outbound.feed`)."""
+
 SCAN_WINDOW = 500
 """How far below the newest enqueued event id new events are looked for: on PostgreSQL ids are
 drawn before commit, so a transaction may commit an id lower than one already seen."""
 
 
-def endpoint_key(url: str) -> str:
-    """How a URL is named in the store: the SHA-256 hex of the URL (a URL may carry a token)."""
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+def endpoint_key(url: str, kind: str = WEBHOOK) -> str:
+    """How a URL is named in the store: the SHA-256 hex of the URL (a URL may carry a token); a feed's
+    URL is named apart (the same URL may be a webhook and a feed)."""
+    return hashlib.sha256((url if kind == WEBHOOK else f"{kind} {url}").encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,12 @@ class Claimed:
 class WebhookOutbox:
     """The ``webhook_deliveries`` of some endpoints (SQLAlchemy Core; SQLite and PostgreSQL)."""
 
-    def __init__(self, engine: AsyncEngine, endpoints: Iterable[str]) -> None:
-        """``endpoints``: the :func:`endpoint_key` of each configured URL."""
+    def __init__(self, engine: AsyncEngine, endpoints: Iterable[str], kind: str = WEBHOOK) -> None:
+        """``endpoints``: the :func:`endpoint_key` of each configured URL; ``kind``: the outbox events
+        they receive (:data:`WEBHOOK` or :data:`FEED`)."""
         self.engine = engine
         self.endpoints = list(endpoints)
+        self.kind = kind
 
     async def enqueue(self, now: datetime) -> None:
         """A ``pending`` delivery for every endpoint and every outbox event that has none yet."""
@@ -70,6 +78,7 @@ class WebhookOutbox:
             missing = (
                 select(e.c.id)
                 .where(
+                    e.c.kind == self.kind,
                     e.c.id > newest.scalar_subquery() - SCAN_WINDOW,
                     ~exists().where(and_(d.c.event_id == e.c.id, d.c.endpoint == endpoint)),
                 )
@@ -99,12 +108,18 @@ class WebhookOutbox:
         e, d, c = t.outbox_events, t.webhook_deliveries, t.cases
         e2, d2 = e.alias("earlier"), d.alias("earlier_delivery")
         done = exists().where(and_(d2.c.event_id == e2.c.id, d2.c.endpoint == d.c.endpoint, d2.c.status != PENDING))
-        held_back = exists().where(and_(e2.c.case_id == e.c.case_id, e2.c.id < e.c.id, ~done))
+        held_back = exists().where(and_(e2.c.case_id == e.c.case_id, e2.c.kind == self.kind, e2.c.id < e.c.id, ~done))
         due = (
             select(d.c.event_id, d.c.endpoint, d.c.attempts, d.c.next_attempt_at, e.c.payload, c.c.number)
             .join(e, e.c.id == d.c.event_id)
             .join(c, c.c.id == e.c.case_id)
-            .where(d.c.status == PENDING, d.c.next_attempt_at <= now, d.c.endpoint.in_(self.endpoints), ~held_back)
+            .where(
+                d.c.status == PENDING,
+                d.c.next_attempt_at <= now,
+                d.c.endpoint.in_(self.endpoints),
+                e.c.kind == self.kind,
+                ~held_back,
+            )
             .order_by(d.c.event_id, d.c.endpoint)
             .limit(batch)
         )
@@ -126,7 +141,8 @@ class WebhookOutbox:
                     .values(next_attempt_at=lease_until)
                 )
                 if result.rowcount == 1:
-                    claimed.append(Claimed(row.event_id, row.endpoint, row.attempts, lease_until, _body(row)))
+                    body = _body(row) if self.kind == WEBHOOK else _feed_body(row)
+                    claimed.append(Claimed(row.event_id, row.endpoint, row.attempts, lease_until, body))
         return claimed
 
     async def settle(self, claim: Claimed, values: dict[str, Any]) -> bool:
@@ -154,3 +170,10 @@ def _body(row: Any) -> bytes:
     if row.number:
         payload["case_number"] = row.number
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _feed_body(row: Any) -> bytes:
+    """A feed's request body: the stored document with its event id (:mod:`server.outbound.feed`)."""
+    document = json.loads(row.payload)
+    document["event_id"] = row.event_id
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")

@@ -27,6 +27,10 @@ The sender side is :class:`WebhookDispatcher`, a job of the
   attempts) no longer holds the later ones back; the receiver sees the gap in
   ``audit_seq``.
 - **A URL added later** receives the whole backlog of the outbox, oldest first.
+- **The aggregation feed** (:mod:`server.outbound.feed`) is this dispatcher over the outbox's other
+  kind of event (``kind = 'feed'``: a documented document for more audit actions than state
+  changes), to its own URLs with its own key, never given up; the webhooks' events and body stay
+  as they are.
 
 The pieces: this module holds the settings, the job (what an attempt's outcome
 means: delivered, again after a back-off, given up) and the aiohttp hook;
@@ -55,7 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.outbound.runner import LeasedRunner
 from server.outbound.webhook_client import WebhookClient, masked_host
-from server.outbound.webhook_store import DELIVERED, FAILED, Claimed, WebhookOutbox, endpoint_key
+from server.outbound.webhook_store import DELIVERED, FAILED, WEBHOOK, Claimed, WebhookOutbox, endpoint_key
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +91,19 @@ class WebhookDispatcher:
         clock: Callable[[], datetime],
         timeout: float = 10.0,
         *,
-        max_attempts: int = MAX_ATTEMPTS,
+        max_attempts: int | None = MAX_ATTEMPTS,
         base_delay: float = BASE_DELAY,
         max_delay: float = MAX_DELAY,
         poll_interval: float = 0.5,
         lease_margin: float = LEASE_MARGIN,
         batch: int = 50,
+        kind: str = WEBHOOK,
+        name: str = "webhooks",
     ) -> None:
         """``urls``: http(s) URLs; ``secret``: the key that signs requests; ``clock``: the server's clock;
-        ``timeout``: seconds per request. The keyword arguments tune retries (tests shorten them)."""
+        ``timeout``: seconds per request. The keyword arguments tune retries (tests shorten them;
+        ``max_attempts`` None: never given up); ``kind``: the outbox events sent (the aggregation feed's
+        are ``feed``, :mod:`server.outbound.feed`), ``name``: the task's and the log's name."""
         if not urls:
             raise ValueError("WebhookDispatcher needs at least one URL")
         if len(secret) < 32:
@@ -103,8 +111,9 @@ class WebhookDispatcher:
         for url in urls:
             if not url.startswith(("https://", "http://")):
                 raise ValueError("webhook URLs must be http:// or https:// URLs")
-        self.urls = {endpoint_key(u): u for u in urls}
-        self.outbox = WebhookOutbox(engine, self.urls)
+        self.urls = {endpoint_key(u, kind): u for u in urls}
+        self.outbox = WebhookOutbox(engine, self.urls, kind)
+        self.name = name
         self.client = WebhookClient(secret, timeout)
         self.clock = clock
         self.timeout = timeout
@@ -114,10 +123,10 @@ class WebhookDispatcher:
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=timeout + lease_margin)
         self.batch = batch
-        self.runner = LeasedRunner(self, "webhooks", cool_down=max(poll_interval, COOL_DOWN))
+        self.runner = LeasedRunner(self, name, cool_down=max(poll_interval, COOL_DOWN))
 
     def __repr__(self) -> str:
-        return f"WebhookDispatcher([{', '.join(masked_host(u) for u in self.urls.values())}])"
+        return f"{type(self).__name__}([{', '.join(masked_host(u) for u in self.urls.values())}])"
 
     # ------------------------------------------------------------------ running
 
@@ -127,7 +136,7 @@ class WebhookDispatcher:
             return
         self.client.open()
         self.runner.start()
-        logger.info("webhooks: delivering to %s", ", ".join(masked_host(u) for u in self.urls.values()))
+        logger.info("%s: delivering to %s", self.name, ", ".join(masked_host(u) for u in self.urls.values()))
 
     async def close(self) -> None:
         """Stop; a delivery cut off mid-request keeps its lease and is sent again when it runs out."""
@@ -152,7 +161,7 @@ class WebhookDispatcher:
         outcomes = await asyncio.gather(*(self._deliver(c) for c in claimed), return_exceptions=True)
         for claim, outcome in zip(claimed, outcomes, strict=True):
             if isinstance(outcome, BaseException):  # its lease runs out and it is tried again
-                logger.warning("webhooks: event %s: %s", claim.event_id, type(outcome).__name__)
+                logger.warning("%s: event %s: %s", self.name, claim.event_id, type(outcome).__name__)
         return len(claimed)
 
     # ------------------------------------------------------------------ one attempt
@@ -170,11 +179,12 @@ class WebhookDispatcher:
         values: dict[str, Any] = {"attempts": attempts, "last_status": status}
         if status is not None and 200 <= status < 300:
             values.update(status=DELIVERED, delivered_at=now)
-            logger.info("webhooks: event %s delivered to %s (%s)", claim.event_id, masked_host(url), status)
-        elif attempts >= self.max_attempts:
+            logger.info("%s: event %s delivered to %s (%s)", self.name, claim.event_id, masked_host(url), status)
+        elif self.max_attempts is not None and attempts >= self.max_attempts:
             values.update(status=FAILED)
             logger.warning(
-                "webhooks: event %s to %s failed for good after %d attempts (last: %s)",
+                "%s: event %s to %s failed for good after %d attempts (last: %s)",
+                self.name,
                 claim.event_id,
                 masked_host(url),
                 attempts,
@@ -184,7 +194,8 @@ class WebhookDispatcher:
             delay = self.retry_delay(attempts)
             values.update(next_attempt_at=now + delay)
             logger.info(
-                "webhooks: event %s to %s: %s (attempt %d); again in %.0f s",
+                "%s: event %s to %s: %s (attempt %d); again in %.0f s",
+                self.name,
                 claim.event_id,
                 masked_host(url),
                 status if status is not None else "no answer",
@@ -194,10 +205,10 @@ class WebhookDispatcher:
         try:
             recorded = await self.outbox.settle(claim, values)
         except Exception as exc:  # noqa: BLE001 - the lease runs out and the event is sent again
-            logger.warning("webhooks: outcome of event %s not recorded (%s)", claim.event_id, type(exc).__name__)
+            logger.warning("%s: outcome of event %s not recorded (%s)", self.name, claim.event_id, type(exc).__name__)
             return
         if not recorded:
-            logger.warning("webhooks: lease on event %s ran out before its outcome was recorded", claim.event_id)
+            logger.warning("%s: lease on event %s ran out before its outcome was recorded", self.name, claim.event_id)
 
 
 WEBHOOKS: web.AppKey[WebhookDispatcher] = web.AppKey("webhooks", WebhookDispatcher)

@@ -199,9 +199,14 @@ class CaseRepository:
 
     # ------------------------------------------------------------------ audit helpers
 
-    @staticmethod
+    outbox_writers: Sequence[
+        Callable[[AsyncConnection, str, Sequence[Mapping[str, Any]], datetime], Awaitable[None]]
+    ] = ()
+    """More outbox rows for the audit rows of a write, in its transaction, after its ``cases`` row is
+    written (the composition root adds ``server.outbound.feed.write_feed_events``)."""
+
     async def _append(
-        conn: AsyncConnection, case_id: str, head: ChainHead, records: Sequence[AuditRecord], now: datetime
+        self, conn: AsyncConnection, case_id: str, head: ChainHead, records: Sequence[AuditRecord], now: datetime
     ) -> ChainHead:
         rows = []
         outbox: list[dict[str, Any]] = []  # state changes for server.outbound.webhooks, in this same transaction
@@ -238,6 +243,8 @@ class CaseRepository:
             await conn.execute(insert(t.audit_entries), rows)
         if outbox:
             await conn.execute(insert(t.outbox_events), outbox)
+        for write in self.outbox_writers:  # e.g. the aggregation feed (server.outbound.feed)
+            await write(conn, case_id, rows, now)
         return head
 
     @staticmethod

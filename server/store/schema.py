@@ -353,9 +353,12 @@ outbox_events = Table(
     Column("action", String(64), nullable=False),
     Column("payload", Text(), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="webhook"),
 )
 """Events for the outside world, written in the same transaction as the audit entry they announce
-(``seq``: that entry's number); ``server.outbound.webhooks`` delivers them. Never personal data."""
+(``seq``: that entry's number); ``server.outbound.webhooks`` delivers them. Never personal data. ``kind``:
+``webhook`` (a state change, the webhooks' body) or ``feed`` (the aggregation feed's document,
+``server.outbound.feed``); one audit entry may have one event of each kind."""
 
 webhook_deliveries = Table(
     "webhook_deliveries",
@@ -371,7 +374,9 @@ webhook_deliveries = Table(
 """One event to one webhook URL (``endpoint``: SHA-256 hex of the URL, never the URL itself):
 ``pending`` (due at ``next_attempt_at``; a sender leases a row by moving it) → ``delivered`` or ``failed``."""
 
-Index("ix_outbox_events_case_id_seq", outbox_events.c.case_id, outbox_events.c.seq, unique=True)
+Index(
+    "ix_outbox_events_case_id_kind_seq", outbox_events.c.case_id, outbox_events.c.kind, outbox_events.c.seq, unique=True
+)
 Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
 
 confirmation_applications = Table(
