@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from aiohttp import web
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
@@ -16,6 +16,17 @@ ROSTERS: web.AppKey[RosterService] = web.AppKey("rosters", RosterService)
 
 SpecialtyName = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 """A specialty's value (checked against the vocabulary by the domain: an unknown one is a 422 naming it)."""
+
+
+SpecialtyValue = Literal[
+    "traffic", "finance", "family", "labour", "property", "medical", "consumer", "insurance", "other"
+]
+"""A specialty in a query string (a plain enumeration: the OpenAPI document inlines it)."""
+StatusValue = Literal["active", "suspended", "removed"]
+"""A roster status."""
+
+assert set(get_args(SpecialtyValue)) == {x.value for x in Specialty}, "the query's specialties are the vocabulary"
+assert set(get_args(StatusValue)) == {x.value for x in RosterStatus}, "the statuses are the domain's"
 
 
 class AddEntryRequest(s.Strict):
@@ -34,9 +45,7 @@ class UpdateEntryRequest(s.Strict):
     specialties: list[SpecialtyName] | None = Field(default=None, min_length=1, max_length=MAX_SPECIALTIES)
     term_start: AwareDatetime | None = None
     term_end: AwareDatetime | None = None
-    status: Literal["active", "suspended", "removed"] | None = Field(
-        default=None, description="suspended: suspend; active: restore; removed: remove"
-    )
+    status: StatusValue | None = Field(default=None, description="suspended: suspend; active: restore; removed: remove")
 
 
 class RosterQuery(s.Strict):
@@ -44,8 +53,8 @@ class RosterQuery(s.Strict):
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
-    specialty: Specialty | None = None
-    status: RosterStatus | None = None
+    specialty: SpecialtyValue | None = None
+    status: StatusValue | None = None
     in_term: bool = Field(default=False, description="Only entries whose term includes now")
 
 
@@ -90,7 +99,7 @@ class EntryOut(s.Open):
     specialties: list[Named]
     term_start: AwareDatetime
     term_end: AwareDatetime
-    status: Literal["active", "suspended", "removed"]
+    status: StatusValue
     status_name: str
     in_term: bool
     active: bool
@@ -197,7 +206,12 @@ async def read_roster(request: web.Request) -> web.Response:
     q = query(request, RosterQuery)
     return respond(
         await request.app[ROSTERS].roster(
-            who, _court(request), now(request), specialty=q.specialty, status=q.status, in_term=q.in_term
+            who,
+            _court(request),
+            now(request),
+            specialty=None if q.specialty is None else Specialty(q.specialty),
+            status=None if q.status is None else RosterStatus(q.status),
+            in_term=q.in_term,
         )
     )
 
