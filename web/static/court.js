@@ -1,6 +1,7 @@
 // The judge's workspace: the court's queue, an application's packet, one-click verification,
 // playback, requests for more material, and the ruling.
 import { ERRORS } from "/static/words.js";
+import { openReferrals } from "/static/referral-court.js";
 
 /** A problem as the judge reads it: Chinese first, the server's own words only for what the page does not know. */
 const said = (err, fallback) => (err && ERRORS[err.code]) || fallback + (err && err.detail ? `（${err.detail}）` : "");
@@ -46,8 +47,10 @@ async function loadQueue() {
     }
     show("queue-empty", !applications.length);
     show("login", false); show("application", false); show("queue");
+    openReferrals(token);  // 委派调解: the referral desk below the queue
   } catch (err) {
     if (err && (err.code === "unauthenticated" || err.code === "token_expired")) { token = null; sessionStorage.removeItem("mediation-token"); }
+    if (err && err.code === "forbidden" && (await openReferrals(token))) { show("queue", false); show("login", false); status(""); return; }  // a clerk: the referral desk only
     show("queue", false); show("login");
     if (err && err.code && err.code !== "unauthenticated") status(said(err, "无法打开审查队列。 The queue cannot be opened."));
   }
