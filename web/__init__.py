@@ -62,6 +62,7 @@ def add_pages(app: web.Application, connect_origins: list[str] | None = None) ->
     app.router.add_get("/served", _page("served.html", policy), name="served_page")
     app.router.add_get("/court", _page("court.html", policy), name="court_page")
     app.router.add_get("/staff", _page("staff.html", policy), name="staff_page")
+    app.router.add_get("/stats", _page("stats.html", policy), name="stats_page")
     app.router.add_get("/agreement", _page("agreement.html", policy), name="agreement_page")
     app.router.add_get("/static/vendor/{name}", _vendor, name="vendor")
     app.router.add_static("/static", STATIC, name="static", append_version=False)
