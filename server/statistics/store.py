@@ -223,9 +223,10 @@ class StatisticsStore:
             .where(middle)
             .group_by(ranked.c.key, ranked.c.measure)
         )
-        for row in (await conn.execute(query)).all():
-            agreement, confirmation = out.get(row.key, (None, None))
-            out[row.key] = (row.median, confirmation) if row.measure == "agreement" else (agreement, row.median)
+        for middle_row in (await conn.execute(query)).all():
+            k, median = middle_row.key, middle_row.median
+            agreement, confirmation = out.get(k, (None, None))
+            out[k] = (median, confirmation) if middle_row.measure == "agreement" else (agreement, median)
         return out
 
     # ------------------------------------------------------------------ names, selectors, judges
