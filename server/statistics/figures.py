@@ -24,6 +24,9 @@ from server.errors import InvalidCommand
 MAX_PERIOD_DAYS = 3653
 """The longest period one request may cover, in days (ten years, leap days included)."""
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""The years a period may name (beyond them a date is a typing mistake, and 9999-12-31 has no next day)."""
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 STATE_NAMES: Mapping[str, str] = MappingProxyType(
@@ -101,9 +104,12 @@ def _day(text: str | None, name: str) -> date | None:
     if not _DATE.match(text):
         raise InvalidCommand(f'"{name}" must be a date written YYYY-MM-DD')
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidCommand(f'"{name}" is no calendar date') from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidCommand(f'"{name}" must lie between the years {FIRST_YEAR} and {LAST_YEAR}')
+    return day
 
 
 def _midnight(day: date) -> datetime:

@@ -31,6 +31,8 @@ def test_a_period_of_beijing_days_runs_from_midnight_to_midnight_in_utc() -> Non
         ("20260101", None, "YYYY-MM-DD"),
         ("2026-03-02", "2026-03-01", "after it ends"),
         ("2016-01-01", "2026-01-01", "ten years"),
+        ("9999-12-31", None, "between the years"),
+        (None, "0001-01-01", "between the years"),
     ],
 )
 def test_a_bad_period_is_refused(first: str | None, last: str | None, says: str) -> None:
