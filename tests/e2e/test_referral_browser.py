@@ -49,6 +49,7 @@ async def _accounts(live: Live) -> dict[str, Any]:
     w: dict[str, Any] = {"court": f"示范区人民法院{tag}", "east": f"城东人民调解委员会{tag}"}
     for key, kind, name, organisation in (
         ("clerk", AccountKind.CLERK, "李书记员", w["court"]),
+        ("judge", AccountKind.JUDGE, "王法官", w["court"]),
         ("admin", AccountKind.ORG_ADMIN, "周主任", w["east"]),
         ("a", AccountKind.MEDIATOR, "陈调解员", w["east"]),
         ("b", AccountKind.MEDIATOR, "刘调解员", w["east"]),
@@ -253,5 +254,32 @@ async def test_a_referred_case_goes_from_the_clerk_to_a_mediator_and_back_to_the
     await phone.click("#login button")
     await phone.wait_for_selector(f"#referral-rows tr[data-case-id='{cid}']")
     assert await phone.evaluate("document.documentElement.scrollWidth") <= 360
+
+    # a judge of the court keeps the confirmation queue, with the same desk below it
+    judge = await page_of(DESK)
+    await judge.goto(f"{live.base}/court")
+    await judge.fill("#username", w["judge"])
+    await judge.fill("#password", PASSWORD)
+    await judge.click("#login button")
+    await judge.wait_for_selector(f"#referral-rows tr[data-case-id='{cid}']")
+    assert await judge.is_visible("#queue") and await judge.is_visible("#refer-form")
+
+    # the administrator records a party's direct application: it waits in 待分派案件 too
+    await staff.fill("#apply-title", "王五与赵六物业服务合同纠纷")
+    await staff.select_option("#apply-kind", "other")
+    await staff.locator("#apply-parties .party-row .party-name").nth(0).fill("王五")
+    await staff.locator("#apply-parties .party-row .party-name").nth(1).fill("赵六")
+    await staff.click("#apply-form button.primary")
+    await staff.wait_for_selector("#org-case-rows tr[data-state='referred']:has-text('王五与赵六')")
+    assert "已登记" in await staff.inner_text("#apply-status")
+    assert "当事人申请" in await staff.inner_text("#org-case-rows tr[data-state='referred']")
+
+    # the administrator's desk fits a phone too
+    org_phone = await page_of(PHONE)
+    await console_login(org_phone, live.base, w["admin"], PASSWORD)
+    await org_phone.click("#staff-link")
+    await org_phone.wait_for_selector(org_row)
+    assert "刘调解员" in await org_phone.inner_text(f"{org_row} .holder")
+    assert await org_phone.evaluate("document.documentElement.scrollWidth") <= 360
     # (the clerk's 403 from the judges' queue is logged as a failed load; nothing else may fail)
     assert not [e for e in errors if "Failed to load resource" not in e], errors
