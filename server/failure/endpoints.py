@@ -14,6 +14,10 @@ from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal,
 
 FAILURES: web.AppKey[FailureService] = web.AppKey("failures", FailureService)
 
+DRAFT_BODY_LIMIT = MAX_ITEMS * (MAX_TEXT * 12 + 64) + 1024
+"""The largest record the schema allows, every character sent as a JSON escape (a surrogate pair: 12 bytes):
+about 300 KB, above the 64 KiB of other bodies (50 items of 500 Chinese characters are 75 KB of UTF-8)."""
+
 _TRIM = AfterValidator(str.strip)
 """White space off both ends after the checks (the documented ``maxLength`` is the raw length)."""
 ItemText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=s.NOT_BLANK), _TRIM]
@@ -119,7 +123,7 @@ def _version(request: web.Request) -> int:
 
 async def draft(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, DraftFactsRequest)
+    req = await body(request, DraftFactsRequest, DRAFT_BODY_LIMIT)
     items = [(i.kind, i.text) for i in req.items]
     return respond(await request.app[FAILURES].draft(who, case_id(request), items, now(request)))
 

@@ -267,3 +267,22 @@ async def test_bad_input_is_refused_with_a_problem(api: Api, path: str, body: di
     _, view, _ = await api.call("GET", f"{base}/facts", c["mediator"])
     assert view["record"]["version"] == 1 and view["state"] == "between_sessions"  # nothing changed
     assert [a["answer"] for a in view["answers"]] == [None, None]
+
+
+# fpdf2 warns when a page count prints wider than the footer's alias ("23" here; 12 and 57 do not): a known gap
+# of server/documents/pdf.py (reported), not of this record
+@pytest.mark.filterwarnings("ignore:The total page count:UserWarning")
+async def test_the_largest_record_the_limits_allow_is_drafted_and_sealed(api: Api) -> None:
+    # 50 items of 500 Chinese characters: 75 KB of UTF-8, 150 KB as the client's JSON escapes them (over the
+    # 64 KiB of an ordinary body)
+    c = await between_sessions(api)
+    base = f"/api/v1/cases/{c['case_id']}"
+    items = [{"kind": "fact" if n % 5 else "dispute", "text": f"第{n:02d}项" + "事" * 496} for n in range(50)]
+    assert max(len(i["text"]) for i in items) == 500
+    status, view, _ = await api.call("PUT", f"{base}/facts", c["mediator"], json={"items": items})
+    assert status == 200 and len(view["record"]["items"]) == 50, view
+    status, failed, _ = await api.call("POST", f"{base}/failure", c["mediator"], json={"reason": "差距过大"})
+    assert status == 200, failed
+    _, pdf, _ = await api.call("GET", f"{base}/documents/{failed['document']['id']}", c["mediator"])
+    text = pdf_text(pdf)
+    assert text.count("\f") > 20 and "第49项" in text and "第00项" in text  # every item, over many pages
