@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from server.domain.roles import AccountKind
+from server.domain.rosters import RosterEntry, RosterStatus, Specialty
+from server.rosters.store import RosterStore
 from server.store import schema as t
 from tests.builders import COURT, between_sessions, case_with_parties, staff_account, staff_of
 from tests.conftest import Api
@@ -286,3 +290,75 @@ async def test_the_largest_record_the_limits_allow_is_drafted_and_sealed(api: Ap
     _, pdf, _ = await api.call("GET", f"{base}/documents/{failed['document']['id']}", c["mediator"])
     text = pdf_text(pdf)
     assert text.count("\f") > 20 and "第49项" in text and "第00项" in text  # every item, over many pages
+
+
+async def test_a_case_the_court_referred_fails_and_goes_back_with_the_facts_the_parties_confirmed(api: Api) -> None:
+    # the referral as the court makes it (no direct SQL): its clerk refers the case to an organisation on its
+    # roster, a mediator there takes it, the parties confirm the record, the mediation fails, the court reads it
+    tag = uuid.uuid4().hex[:6]
+    court, organisation = f"示范区人民法院{tag}", f"城东人民调解委员会{tag}"
+    _, clerk, clerk_account = await staff_account(api, AccountKind.CLERK, court, "李书记员")
+    judge = await staff_of(api, AccountKind.JUDGE, court, "王法官")
+    _, _, admin = await staff_account(api, AccountKind.ORG_ADMIN, organisation, "周主任")
+    mediator = await staff_of(api, AccountKind.MEDIATOR, organisation, "陈调解员")
+    now = api.clock()
+    entry = RosterEntry(
+        id=str(uuid.uuid4()),
+        court_id=clerk_account.organisation_id,
+        organisation_id=admin.organisation_id,
+        account_id=None,
+        specialties=(Specialty.TRAFFIC,),
+        term_start=now - timedelta(days=1),
+        term_end=now + timedelta(days=365),
+        status=RosterStatus.ACTIVE,
+        added_at=now,
+        added_by="test",
+        updated_at=now,
+    )
+    await RosterStore(api.repo.engine).add(entry)
+    referral = {
+        "referral_kind": "pre_litigation",
+        "kind": "traffic_accident",
+        "title": "张三诉李四机动车交通事故责任纠纷",
+        "organisation_id": admin.organisation_id,
+        "parties": [
+            {"role": "applicant", "display_name": "张三", "phone": "13912345678"},
+            {"role": "respondent", "display_name": "李四", "phone": "13812345678"},
+        ],
+    }
+    status, referred, _ = await api.call("POST", "/api/v1/referrals", clerk, json=referral)
+    assert status == 201, referred
+    cid = referred["id"]
+    base = f"/api/v1/cases/{cid}"
+    court_url = f"/api/v1/court/cases/{cid}/facts"
+    assert (await api.call("POST", f"{base}/take", mediator))[0] == 200
+    _, case, _ = await api.call("GET", base, mediator)
+    links = {}
+    for p in case["participants"]:
+        if p["role"] != "mediator":
+            status, link, _ = await api.call("POST", f"{base}/participants/{p['id']}/link", mediator)
+            assert status == 201, link
+            links[p["display_name"]] = link["token"]
+
+    assert (await api.call("PUT", f"{base}/facts", mediator, json={"items": FACTS}))[0] == 200
+    status, seen, _ = await api.call("GET", court_url, clerk)  # the court follows the record while it is drafted
+    assert status == 200 and seen["record"]["version"] == 1 and seen["document"] is None, seen
+    assert (await api.call("GET", f"{court_url}/document", clerk))[0] == 404  # nothing sealed yet
+    for name in ("张三", "李四"):
+        body = {"answer": "confirm"}
+        assert (await api.call("POST", f"{base}/facts/1/answers", links[name], json=body))[0] == 201
+    status, failed, _ = await api.call("POST", f"{base}/failure", mediator, json={"reason": "误工费差距过大"})
+    assert status == 200 and failed["state"] == "mediation_failed", failed
+
+    for token in (clerk, judge):
+        status, seen, _ = await api.call("GET", court_url, token)
+        assert status == 200 and seen["state"] == "mediation_failed", seen
+        assert [(a["name"], a["answer"]) for a in seen["answers"]] == [("张三", "confirm"), ("李四", "confirm")]
+        assert seen["document"]["id"] == failed["document"]["id"]
+    status, pdf, _ = await api.call("GET", f"{court_url}/document", judge)
+    assert status == 200
+    text = "".join(pdf_text(pdf).split())
+    assert "交警部门认定李四负事故全部责任" in text and "陈调解员" in text and "未答复" not in text
+    assert text.count("确认") >= 2
+    other_clerk = await staff_of(api, AccountKind.CLERK, f"城北人民法院{tag}", "赵书记员")
+    assert (await api.call("GET", court_url, other_clerk))[0] == 404
