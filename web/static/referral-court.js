@@ -197,10 +197,29 @@ async function loadOrganisations(token, court) {
   $("refer-no-organisation").hidden = seen.size > 0;
 }
 
+/** A failed mediation came back to the court: its record of undisputed facts (the sealed PDF) opens here. */
+function factsButton(c, td, token) {
+  if (c.state !== "mediation_failed") return;
+  const button = el("button", "无争议事实记载 Undisputed facts", "facts-button");
+  button.type = "button";
+  button.addEventListener("click", async () => {
+    const res = await fetch(`/api/v1/court/cases/${encodeURIComponent(c.id)}/facts/document`, {
+      headers: { Authorization: "Bearer " + token },
+    });
+    if (!res.ok) {
+      const err = await res.json().catch(() => ({}));
+      button.after(el("span", problem(err, "无法打开无争议事实记载。 The record cannot be opened."), "warn"));
+      return;
+    }
+    window.open(URL.createObjectURL(await res.blob()), "_blank");
+  });
+  td.append(button);
+}
+
 async function loadReferrals(token) {
   try {
     const { cases } = await call(token, "GET", "/api/v1/referrals");
-    renderTracked($("referral-rows"), cases, token);
+    renderTracked($("referral-rows"), cases, token, { actions: (c, td) => factsButton(c, td, token) });
     $("referrals-empty").hidden = cases.length > 0;
   } catch (err) { $("refer-status").textContent = problem(err, "无法读取委派案件。 The list cannot be read."); }
 }
