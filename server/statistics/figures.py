@@ -33,7 +33,7 @@ STATE_NAMES: Mapping[str, str] = MappingProxyType(
     {
         CaseState.REFERRED: "待分派",
         CaseState.ASSIGNED: "已指派",
-        CaseState.FILED: "已立案",
+        CaseState.FILED: "已受理",
         CaseState.SESSION_SCHEDULED: "已安排调解",
         CaseState.IN_SESSION: "调解中",
         CaseState.BETWEEN_SESSIONS: "调解间歇",

@@ -44,7 +44,7 @@ async def test_a_mediator_files_a_case_invites_a_party_and_schedules_from_the_co
         await page.fill("#new-case-title", "王五诉赵六机动车交通事故责任纠纷")
         await page.click("#new-case button")
         await page.wait_for_selector("#progress-title:has-text('王五诉赵六')")
-        assert "已立案" in await page.inner_text("#progress-state")
+        assert "已受理" in await page.inner_text("#progress-state")  # filed by the mediator: held and accepted
 
         for role, name, email in (("applicant", "王五", "wangwu@example.org"), ("respondent", "赵六", "")):
             await page.select_option("#person-role", role)
