@@ -176,32 +176,4 @@ def decode_lifecycle(text: str) -> dict[str, Any]:
             if x
             else None,
         )
-    if r := doc.get("referral"):
-        out["referral"] = Referral(
-            kind=ReferralKind(r["kind"]),
-            organisation_id=r["organisation_id"],
-            at=_req(r["at"]),
-            court_id=r["court_id"],
-            court_case_number=r["court_case_number"],
-        )
-    if m := doc.get("assignment"):
-        out["assignment"] = Assignment(m["mediator_account_id"], _req(m["assigned_at"]), _p(m["accepted_at"]))
-    if p := doc.get("period"):
-        x = p.get("extension")
-        out["period"] = Period(
-            started_at=_req(p["started_at"]),
-            deadline=_req(p["deadline"]),
-            reminded_for=_p(p["reminded_for"]),
-            overdue_at=_p(p["overdue_at"]),
-            extensions=int(p["extensions"]),
-            extension=ExtensionRequest(
-                days=int(x["days"]),
-                reason=x["reason"],
-                parties=tuple(x["parties"]),
-                requested_at=_req(x["requested_at"]),
-                consents={k: _req(v) for k, v in x["consents"].items()},
-            )
-            if x
-            else None,
-        )
     return out
