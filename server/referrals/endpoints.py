@@ -89,6 +89,7 @@ class TrackedCaseOut(s.Open):
     title: str
     state: str
     referral_kind: Literal["own", "pre_litigation", "in_litigation", "application"]
+    court_case_number: str = Field(description="The court's own case number (诉中委托), or empty")
     organisation: Named
     court: Named | None
     holder: Named | None

@@ -23,6 +23,7 @@ class TrackedCase:
     title: str
     state: str
     referral_kind: str
+    court_case_number: str
     organisation_id: str | None
     organisation_name: str
     court_id: str | None
@@ -78,6 +79,7 @@ class ReferralStore:
                 c.c.title,
                 c.c.state,
                 c.c.referral_kind,
+                c.c.court_case_number,
                 c.c.organisation_id,
                 org.c.name.label("organisation_name"),
                 c.c.court_id,
@@ -110,6 +112,7 @@ class ReferralStore:
                 title=r.title,
                 state=r.state,
                 referral_kind=r.referral_kind,
+                court_case_number=r.court_case_number,
                 organisation_id=r.organisation_id,
                 organisation_name=r.organisation_name or "",
                 court_id=r.court_id,

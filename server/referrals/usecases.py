@@ -84,6 +84,7 @@ def tracked_view(c: TrackedCase) -> dict[str, Any]:
         "title": c.title,
         "state": c.state,
         "referral_kind": c.referral_kind,
+        "court_case_number": c.court_case_number,
         "organisation": {"id": c.organisation_id, "name": c.organisation_name},
         "court": {"id": c.court_id, "name": c.court_name} if c.court_id else None,
         "holder": {"id": c.holder_account_id, "name": c.holder_name} if c.holder_account_id else None,

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
@@ -232,9 +233,15 @@ class RosterStore:
     async def add(self, entry: RosterEntry, events: Sequence[RosterEvent] = ()) -> None:
         """Record a new entry (and its events); Duplicate if the member is on the court's roster already.
 
-        The unique constraint cannot catch this alone (the absent id is NULL, and NULLs differ),
-        so the transaction looks first."""
+        The transaction looks first (a clear answer at once); two adds at the same moment are told
+        apart by the partial unique indexes of migration 0022 (the insert that comes second fails)."""
         r = t.roster_entries
+        try:
+            await self._add(r, entry, events)
+        except IntegrityError:
+            raise Duplicate("This member is on the court's roster already") from None
+
+    async def _add(self, r: Any, entry: RosterEntry, events: Sequence[RosterEvent]) -> None:
         async with self.engine.begin() as conn:
             member = (
                 r.c.organisation_id == entry.organisation_id

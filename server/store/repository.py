@@ -137,6 +137,7 @@ def index_columns(case: Case, now: datetime, before: Case | None = None) -> dict
         out["referral_kind"] = case.referral.kind.value
         out["court_id"] = case.referral.court_id
         out["referred_at"] = case.referral.at
+        out["court_case_number"] = case.referral.court_case_number
     if case.assignment is not None or case.referral is not None:
         assignment = case.assignment
         out["holder_account_id"] = assignment.mediator_account_id if assignment is not None else None

@@ -114,6 +114,7 @@ cases = Table(
     Column("ended_at", UTCDateTime(), nullable=True),
     Column("period_deadline", UTCDateTime(), nullable=True),
     Column("overdue", Boolean(), nullable=False, server_default=false()),
+    Column("court_case_number", String(64), nullable=False, server_default=""),
     Column("audit_seq", Integer(), nullable=False),
     Column("audit_head", String(64), nullable=False),
 )
@@ -468,6 +469,25 @@ roster_entries = Table(
 member (an organisation, or one mediator: exactly one of ``organisation_id`` and ``account_id``), with its
 specialties (comma-separated, e.g. ``traffic,finance``), term and status (``active``, ``suspended``,
 ``removed``). A court refers cases only to an organisation that is active and in its term on its roster."""
+
+Index(
+    "ix_roster_entries_court_organisation",
+    roster_entries.c.court_id,
+    roster_entries.c.organisation_id,
+    unique=True,
+    sqlite_where=roster_entries.c.organisation_id.isnot(None),
+    postgresql_where=roster_entries.c.organisation_id.isnot(None),
+)
+Index(
+    "ix_roster_entries_court_account",
+    roster_entries.c.court_id,
+    roster_entries.c.account_id,
+    unique=True,
+    sqlite_where=roster_entries.c.account_id.isnot(None),
+    postgresql_where=roster_entries.c.account_id.isnot(None),
+)
+"""A member is on a court's roster once, even when two administrators add it at the same moment (the
+unique constraint above cannot say so: the absent id is NULL, and NULLs never clash)."""
 
 mediator_profiles = Table(
     "mediator_profiles",

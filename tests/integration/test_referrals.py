@@ -112,7 +112,9 @@ async def test_a_referred_case_is_assigned_declined_taken_and_followed_by_the_co
     assert (await api.call("POST", f"{assign}/accept", w["west_mediator"]))[0] == 404
     status, body, _ = await api.call("POST", f"{assign}/decline", w["m1"], json={"reason": " "})
     assert status == 422, body
-    status, body, _ = await api.call("POST", f"{assign}/decline", w["m1"], json={"reason": "与被申请人系亲属，申请回避"})
+    status, body, _ = await api.call(
+        "POST", f"{assign}/decline", w["m1"], json={"reason": "与被申请人系亲属，申请回避"}
+    )
     assert (status, body["state"], body["holder"]) == (200, "referred", None), body
 
     # another mediator takes it from the queue: they hold it, are its mediator, the period runs 30 days
@@ -162,7 +164,7 @@ async def test_a_referral_goes_only_to_an_open_organisation_on_the_courts_roster
     status, body, _ = await refer(
         w["clerk"], organisation_id=w["east_id"], referral_kind="in_litigation", court_case_number="(2026)示民初123号"
     )
-    assert (status, body["referral_kind"]) == (201, "in_litigation"), body
+    assert (status, body["referral_kind"], body["court_case_number"]) == (201, "in_litigation", "(2026)示民初123号")
     assert (await refer(w["m1"], organisation_id=w["east_id"]))[0] == 403  # mediators do not refer
     assert (await refer(w["admin"], organisation_id=w["east_id"]))[0] == 403
     assert (await refer(w["other_clerk"], organisation_id=w["east_id"]))[0] == 422  # not on that court's roster
@@ -249,3 +251,14 @@ async def test_the_period_is_extended_only_with_every_partys_consent_and_an_over
     ] or {"period.reminder", "period.overdue"} <= set(actions), actions
     assert {"period.reminder", "period.overdue"} <= set(actions), actions
     assert next(s for s in timeline["steps"] if s["action"] == "period.overdue")["who"] == "系统"
+
+
+async def test_two_administrators_adding_one_member_at_once_put_it_on_the_roster_once(api: Api) -> None:
+    w = await _world(api)
+    _, _, member = await staff_account(api, AccountKind.ORG_ADMIN, "城南人民调解委员会" + uuid.uuid4().hex[:4])
+    results = await asyncio.gather(
+        *(_roster(api, w["court_id"], member.organisation_id) for _ in range(4)), return_exceptions=True
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Duplicate", "Duplicate", "Duplicate", "NoneType"], results
+    entries = await RosterStore(api.repo.engine).active_organisations(w["court_id"], api.clock())
+    assert [e.organisation_id for e in entries].count(member.organisation_id) == 1
