@@ -102,7 +102,7 @@ export function renderTracked(rows, cases, token, { where = (c) => c.organisatio
     tr.dataset.state = c.state;
     const deadline = el("td", when(c.period_deadline));
     if (c.overdue) deadline.append(el("span", OVERDUE, "overdue-flag"));
-    tr.append(el("td", c.number), el("td", c.title), el("td", where(c)),
+    tr.append(el("td", c.court_case_number ? `${c.number}（${c.court_case_number}）` : c.number), el("td", c.title), el("td", where(c)),
       el("td", c.holder ? c.holder.name : "待分派 Unassigned", "holder"), el("td", stateName(c.state), "state"), deadline);
     const td = el("td", undefined, "actions");
     if (actions) actions(c, td);
