@@ -123,9 +123,17 @@ SIGNATURE_COLUMN_GAP = 6.0
 SIGNATURE_DATE_TEXT = "日期 / Date：　　　　年　　月　　日"
 
 _EPS = 1e-6
-# fpdf2 replaces this string with the page count when the file is written; a
-# private-use pair cannot occur in real text (and is removed from callers' text).
-_PAGE_COUNT_ALIAS = "\ue000\ue001"
+# fpdf2 replaces this string with the page count when the file is written (private-use
+# characters cannot occur in real text, and are removed from callers' text). Until then the
+# footer is laid out with a slot as wide as one "0" per character of the alias, and the count
+# is centred in it. Noto CJK's digits are proportional ("0" is narrower than "2", "5", "6",
+# "8" and "9"), so a slot of two zeros could not hold 23 or 99 and no two-character slot holds
+# 100: fpdf2 warned and the number overflowed its slot. Four characters hold every count up
+# to PAGE_COUNT_MAX (2000 is wider than "0000"); the unit test checks each one.
+_PAGE_COUNT_SLOT = 4
+_PAGE_COUNT_ALIAS = "\ue000" + "\ue001" * (_PAGE_COUNT_SLOT - 1)
+PAGE_COUNT_MAX = 1999
+"""The largest page count the footer's slot holds (a larger one still prints, a little off centre, with fpdf2's warning)."""
 _FAMILY = "cjk"
 _FALLBACK_FAMILY = "fallback"
 
@@ -219,7 +227,7 @@ class _Pdf(FPDF):
             self.set_xy(MARGIN_LEFT, FOOTER_NOTE_Y)
             self.cell(BODY_W, h, self.footer_note, align=Align.C)
         self.set_xy(MARGIN_LEFT, FOOTER_Y)
-        self.cell(BODY_W, h, f"第 {self.page_no()} 页 / 共 {_PAGE_COUNT_ALIAS} 页", align=Align.C)
+        self.cell(BODY_W, h, f"第 {self.page_no()} 页 / 共{_PAGE_COUNT_ALIAS}页", align=Align.C)
         self.set_text_color(0)
 
 
@@ -268,7 +276,7 @@ class DocumentBuilder:
         pdf = _Pdf(self.title, self.case_number, _clean(footer_note) if footer_note else None)
         pdf.add_font(_FAMILY, "", self.fonts.regular.path, collection_font_number=self.fonts.regular.index)
         pdf.add_font(_FAMILY, "B", self.fonts.bold.path, collection_font_number=self.fonts.bold.index)
-        pdf.alias_nb_pages(_PAGE_COUNT_ALIAS)
+        pdf.alias_nb_pages(_PAGE_COUNT_ALIAS, align=Align.C)
         pdf.set_margins(MARGIN_LEFT, MARGIN_TOP, MARGIN_RIGHT)
         pdf.set_auto_page_break(False)  # every break is decided here, so nothing is split by accident
         pdf.c_margin = 0

@@ -273,9 +273,6 @@ async def test_bad_input_is_refused_with_a_problem(api: Api, path: str, body: di
     assert [a["answer"] for a in view["answers"]] == [None, None]
 
 
-# fpdf2 warns when a page count prints wider than the footer's alias ("23" here; 12 and 57 do not): a known gap
-# of server/documents/pdf.py (reported), not of this record
-@pytest.mark.filterwarnings("ignore:The total page count:UserWarning")
 async def test_the_largest_record_the_limits_allow_is_drafted_and_sealed(api: Api) -> None:
     # 50 items of 500 Chinese characters: 75 KB of UTF-8, 150 KB as the client's JSON escapes them (over the
     # 64 KiB of an ordinary body)
