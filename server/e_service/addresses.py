@@ -13,7 +13,9 @@ reported) and confirm. A confirmation
   confirmed phone and e-mail become the participant's contacts, so service (and every later message)
   goes to them rather than to what the mediator typed;
 - is audited (``service.address_confirmed``, ``service.consent``, ``document.added``) without a phone,
-  an e-mail or an address in the details.
+  an e-mail or an address in the details;
+- is limited to :data:`MAX_PER_HOUR` per party in an hour, counted from those audit entries (each one
+  renders and seals a PDF, about 1.5 s of CPU): more is refused with 429 and ``Retry-After``.
 
 Later stages (the record of a failed mediation, a lawsuit) read it with
 :meth:`ServiceAddresses.confirmed_address`.
@@ -25,7 +27,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from server.cases.usecases import added_record
@@ -35,7 +37,7 @@ from server.domain.time import beijing_time
 from server.e_service.address_store import AddressRow, AddressStore, confirmation_rows
 from server.e_service.store import CHANNELS
 from server.e_service.usecases import ServingService
-from server.errors import Forbidden, InvalidCommand, NotFound
+from server.errors import Forbidden, InvalidCommand, NotFound, TooManyAttempts
 from server.identity.access import Principal
 from server.store.repository import AuditRecord, DocumentRecord, LoadedCase
 
@@ -59,6 +61,8 @@ NOTICE: tuple[str, ...] = (
 )
 """The legal notice the party reads before confirming (the courts' standard 告知事项); the page shows
 these very lines and the PDF prints them."""
+MAX_PER_HOUR = 5
+"""Confirmations one party may make in an hour (each renders and seals a PDF: about 1.5 s of CPU)."""
 ACKNOWLEDGEMENT = "本人已阅读上述告知事项，确认以上送达地址真实、准确、有效，并承诺送达地址变更时及时告知。"
 
 
@@ -150,6 +154,7 @@ class ServiceAddresses:
         if access.role not in PARTY_ROLES:
             raise Forbidden("Only a party confirms an address for service, for themselves")
         form = check_form(form)
+        await self._within_limit(case_id, access.participant_id, now)
         person = await self.repo.participant(access.participant_id)
         case = (await self.repo.load_case(case_id)).case
         facts = ConfirmationFacts(
@@ -207,6 +212,23 @@ class ServiceAddresses:
 
         await self.repo.write_audited(case_id, decide, work, now)
         return _view(person.id, person.display_name, person.role, row, prefill=None)
+
+    async def _within_limit(self, case_id: str, participant_id: str | None, now: datetime) -> None:
+        """TooManyAttempts (429 with Retry-After) once the party confirmed MAX_PER_HOUR times in the last hour."""
+        entries, _ = await self.repo.audit_trail(case_id)
+        hour_ago = now - timedelta(hours=1)
+        confirmed = sorted(
+            at
+            for e in entries
+            if e.action == "service.address_confirmed"
+            and e.details_dict().get("participant_id") == participant_id
+            and (at := datetime.fromisoformat(e.at)) > hour_ago
+        )
+        if len(confirmed) >= MAX_PER_HOUR:
+            wait = max(1, int((confirmed[-MAX_PER_HOUR] + timedelta(hours=1) - now).total_seconds()) + 1)
+            raise TooManyAttempts(
+                f"The address for service was confirmed {len(confirmed)} times in the last hour", retry_after=wait
+            )
 
     async def addresses(self, principal: Principal, case_id: str) -> list[dict[str, Any]]:
         """Staff on the case: every party's confirmation; a party: their own (with the contacts the mediator
