@@ -1,13 +1,24 @@
 """Steps the end-to-end tests take in Chromium's pages: wait for a condition (bounded), admit a party from
-the mediator's console, draw a signature on the pad."""
+the mediator's console, draw a signature on the pad, log in on the console or the court's desk; and the
+accounts the referral tests start from (a court's clerk and judge, an organisation's administrator and two
+of its mediators, the organisation on the court's roster)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.live import Live
+from server.cases.endpoints import SERVICE
+from server.domain.roles import AccountKind
+from server.domain.rosters import RosterEntry, RosterStatus, Specialty
+from server.identity.access import new_id
+from server.identity.passwords import hash_password
+from server.rosters.store import RosterStore
+from server.store.accounts import Account, AccountStore
+from tests.live import PASSWORD, Live
 
 
 async def poll(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.25) -> Any:
@@ -23,7 +34,11 @@ async def poll(check: Callable[[], Any], what: str, timeout: float = 30.0, every
 
 
 async def admit(console: Any, live: Live, who: str, party: Any) -> None:
-    pid = live.ids[who]
+    await admit_participant(console, live.ids[who], party)
+
+
+async def admit_participant(console: Any, pid: str, party: Any) -> None:
+    """The mediator admits the participant ``pid``, whose page ``party`` says it waits to be let in."""
     await console.wait_for_selector(f"li[data-pid='{pid}'][data-presence='waiting'] button[data-action='admit']")
     assert "等候" in await party.inner_text("#status") or "wait" in await party.inner_text("#status")
     await console.click(f"li[data-pid='{pid}'] button[data-action='admit']")
@@ -47,3 +62,51 @@ async def console_login(page: Any, base: str, username: str, password: str) -> N
     await page.fill("#username", username)
     await page.fill("#password", password)
     await page.click("#login button")
+
+
+async def court_login(page: Any, base: str, username: str, password: str) -> None:
+    """Log in on the court's desk (/court) as a clerk or judge does."""
+    await page.goto(f"{base}/court")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login button")
+
+
+async def referral_accounts(live: Live) -> dict[str, Any]:
+    """A court's clerk and judge, a mediation committee's administrator and two of its mediators (``a`` 陈调解员,
+    ``b`` 刘调解员); the committee is active on the court's roster (as tests/integration/test_referrals.py sets it
+    up). Answers each one's user name (``clerk``…), account id (``clerk_id``…) and organisation id
+    (``clerk_org``…), and the names of the court (``court``) and the committee (``east``)."""
+    tag = uuid.uuid4().hex[:4]
+    engine = live.app[SERVICE].repo.engine
+    store = AccountStore(engine)
+    w: dict[str, Any] = {"court": f"示范区人民法院{tag}", "east": f"城东人民调解委员会{tag}"}
+    for key, kind, name, organisation in (
+        ("clerk", AccountKind.CLERK, "李书记员", w["court"]),
+        ("judge", AccountKind.JUDGE, "王法官", w["court"]),
+        ("admin", AccountKind.ORG_ADMIN, "周主任", w["east"]),
+        ("a", AccountKind.MEDIATOR, "陈调解员", w["east"]),
+        ("b", AccountKind.MEDIATOR, "刘调解员", w["east"]),
+    ):
+        account = Account(
+            new_id(), f"{key}-{tag}", name, kind, organisation, hash_password(PASSWORD, log2_n=10), datetime.now(UTC)
+        )
+        w[f"{key}_org"] = await store.create_account(account)
+        w[key], w[f"{key}_id"] = account.username, account.id
+    now = datetime.now(UTC)
+    await RosterStore(engine).add(
+        RosterEntry(
+            id=str(uuid.uuid4()),
+            court_id=w["clerk_org"],
+            organisation_id=w["admin_org"],
+            account_id=None,
+            specialties=(Specialty.TRAFFIC,),
+            term_start=now - timedelta(days=1),
+            term_end=now + timedelta(days=365),
+            status=RosterStatus.ACTIVE,
+            added_at=now,
+            added_by="test",
+            updated_at=now,
+        )
+    )
+    return w

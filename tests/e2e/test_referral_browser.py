@@ -8,9 +8,8 @@ parties the clerk entered and asks to extend the mediation period; each party ag
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +17,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from server.cases.endpoints import SERVICE
-from server.domain.roles import AccountKind
-from server.domain.rosters import RosterEntry, RosterStatus, Specialty
-from server.identity.access import new_id
-from server.identity.passwords import hash_password
-from server.rosters.store import RosterStore
-from server.store.accounts import Account, AccountStore
 from tests.e2e.chromium import DESK, PHONE
-from tests.e2e.steps import console_login, poll
+from tests.e2e.steps import console_login, poll, referral_accounts
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -40,44 +32,6 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         yield value
 
 
-async def _accounts(live: Live) -> dict[str, Any]:
-    """A court's clerk, a mediation committee's administrator and two of its mediators; the committee is
-    active on the court's roster (as tests/integration/test_referrals.py sets it up)."""
-    tag = uuid.uuid4().hex[:4]
-    engine = live.app[SERVICE].repo.engine
-    store = AccountStore(engine)
-    w: dict[str, Any] = {"court": f"示范区人民法院{tag}", "east": f"城东人民调解委员会{tag}"}
-    for key, kind, name, organisation in (
-        ("clerk", AccountKind.CLERK, "李书记员", w["court"]),
-        ("judge", AccountKind.JUDGE, "王法官", w["court"]),
-        ("admin", AccountKind.ORG_ADMIN, "周主任", w["east"]),
-        ("a", AccountKind.MEDIATOR, "陈调解员", w["east"]),
-        ("b", AccountKind.MEDIATOR, "刘调解员", w["east"]),
-    ):
-        account = Account(
-            new_id(), f"{key}-{tag}", name, kind, organisation, hash_password(PASSWORD, log2_n=10), datetime.now(UTC)
-        )
-        w[f"{key}_org"] = await store.create_account(account)
-        w[key], w[f"{key}_id"] = account.username, account.id
-    now = datetime.now(UTC)
-    await RosterStore(engine).add(
-        RosterEntry(
-            id=str(uuid.uuid4()),
-            court_id=w["clerk_org"],
-            organisation_id=w["admin_org"],
-            account_id=None,
-            specialties=(Specialty.TRAFFIC,),
-            term_start=now - timedelta(days=1),
-            term_end=now + timedelta(days=365),
-            status=RosterStatus.ACTIVE,
-            added_at=now,
-            added_by="test",
-            updated_at=now,
-        )
-    )
-    return w
-
-
 async def _api(base: str, method: str, path: str, token: str | None = None, json: Any = None) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with aiohttp.ClientSession() as http, http.request(method, base + path, json=json, headers=headers) as resp:
@@ -89,7 +43,7 @@ async def _api(base: str, method: str, path: str, token: str | None = None, json
 async def test_a_referred_case_goes_from_the_clerk_to_a_mediator_and_back_to_the_court(
     browser: Any, live: Live
 ) -> None:
-    w = await _accounts(live)
+    w = await referral_accounts(live)
     errors: list[str] = []
 
     async def page_of(context: dict[str, Any]) -> Any:
