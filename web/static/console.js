@@ -4,6 +4,7 @@ import { markAddresses } from "/static/address.js";
 import { showFacts } from "/static/facts-desk.js";
 import { showIntake, showPeriod } from "/static/referral-desk.js";
 import "/static/profile.js";  // the mediator's own profile (我的资料)
+import { showDesk } from "/static/case-desk.js";  // agents, evidence, deliveries, rescheduling, playback links
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -231,6 +232,7 @@ function renderCasePeople(c, base, caseId, note) {
   $("sessions").replaceChildren(...c.sessions.map((x) => {
     const li = document.createElement("li");
     li.textContent = `${when(x.scheduled_start)} · ${SESSION_STATES[x.status] || x.status}`;
+    li.dataset.sessionId = x.id; li.dataset.status = x.status;
     return li;
   }));
   const open = !LATER.includes(c.state);
@@ -240,6 +242,7 @@ function renderCasePeople(c, base, caseId, note) {
     const body = { role: $("person-role").value, display_name: $("person-name").value.trim() };
     if ($("person-phone").value.trim()) body.phone = $("person-phone").value.trim();
     if ($("person-email").value.trim()) body.email = $("person-email").value.trim();
+    if (body.role === "agent" && $("person-represents").value) body.represents = $("person-represents").value;
     try { await api("POST", `${base}/participants`, body); $("add-person").reset(); openProgress(caseId, "已添加。 Added."); }
     catch (err) { note(ERRORS[err.code] || err.detail || "未能添加。 Not added."); }
   };
@@ -262,6 +265,7 @@ async function openProgress(caseId, message = "") {
     $("progress-state").textContent = `状态 State: ${stateName(c.state)}`;
     renderCasePeople(c, base, caseId, note);
     markAddresses(base, token);  // 送达地址确认书: confirmed or not, per party
+    showDesk(c, base, token, (text) => openProgress(caseId, text));  // agents, evidence, deliveries, sessions' changes
     showFacts(caseId);  // the record of undisputed facts, when the mediation may fail (or has)
     showPeriod(caseId, token);  // the mediation period, its extension, the timeline
     const signing = await api("GET", `${base}/signing`).catch(() => null);
