@@ -348,6 +348,14 @@ def _add_live_rooms(
     code_key = derive_key(settings.signing_key(), SIGNING_CODES)
     codes = SigningCodeStore(components.repo.engine)
     app[SIGNINGS] = SigningService(components.service, app[SIGNING], notifier, code_key, codes)
+    from server.referrals.application_endpoints import APPLICATIONS
+    from server.referrals.application_store import ApplicationStore
+    from server.referrals.applications import PublicApplications
+    from server.referrals.endpoints import REFERRALS
+
+    app[APPLICATIONS] = PublicApplications(  # a party's own application from /apply (codes: the same key)
+        app[REFERRALS], components.auth, ApplicationStore(components.repo.engine), notifier, code_key, settings.base_url
+    )
     from server.e_service.endpoints import SERVING
     from server.e_service.store import ServiceStore
     from server.e_service.usecases import ServingService

@@ -26,6 +26,7 @@ from server.http.kit import API, TRANSCRIBER, Endpoint, respond
 from server.http.openapi import document
 from server.organisations import endpoints as organisations
 from server.record import playback, transcript
+from server.referrals import application_endpoints as applications
 from server.referrals import endpoints as referrals
 from server.rosters import endpoints as rosters
 from server.signing import endpoints as signing
@@ -104,6 +105,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + referrals.ENDPOINTS
     + statistics.ENDPOINTS
     + failure.ENDPOINTS
+    + applications.ENDPOINTS
 )
 
 

@@ -17,7 +17,7 @@ organisation without the right kind of account gets Forbidden):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -235,6 +235,32 @@ class ReferralService:
         loaded = await self.cases.file(actor, created_by, make, now)
         (tracked,) = await self.store.cases([t.cases.c.id == loaded.case.id], limit=1)
         return tracked_view(tracked)
+
+    async def receive_application(
+        self,
+        organisation_id: str,
+        *,
+        kind: str,
+        title: str,
+        applicant: NewParty,
+        others: Sequence[NewParty],
+        now: datetime,
+    ) -> tuple[dict[str, Any], Participant]:
+        """A party applies to a mediation organisation themselves, from the public page, their mobile proved
+        by a one-time code (``server.referrals.applications``): the case joins the organisation's queue, filed
+        by the applicant. Answers the case and the applicant's participant record."""
+        await self._mediation_organisation(organisation_id)
+        referral = lc.Referral(ReferralKind.APPLICATION, organisation_id, now)
+        applicant_id = new_id()
+
+        def make(case_id: str, number: str) -> tuple[lc.Transition, list[Participant]]:
+            transition = lc.file_case(case_id, number, kind, title, now, referral=referral)
+            first, *rest = self._people(case_id, [applicant, *others], now)
+            return transition, [replace(first, id=applicant_id), *rest]
+
+        loaded = await self.cases.file(f"participant:{applicant_id}", None, make, now)
+        (tracked,) = await self.store.cases([t.cases.c.id == loaded.case.id], limit=1)
+        return tracked_view(tracked), await self.cases.repo.participant(applicant_id)
 
     # ------------------------------------------------------------------ the desks' lists
 

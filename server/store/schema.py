@@ -549,3 +549,42 @@ service_addresses = Table(
 """Each party's address for service (送达地址确认书), append-only: the newest row of a participant is their
 confirmation now (``channels``: comma-separated ``email``, ``sms``, ``inbox``; empty: no electronic service,
 documents go by post; ``document_id``: the confirmation's PDF; ``id`` orders them). ``server.e_service.addresses``."""
+
+
+application_codes = Table(
+    "application_codes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone_hash", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
+"""One-time codes that prove a party applying on the public page (/apply) holds the mobile they gave: only keyed
+hashes are kept, of the code and of the number (``server.referrals.applications``); a newer code voids the older
+ones of the same number; ``used_at`` is set by the one submission that wins (or when voided)."""
+
+application_limits = Table(
+    "application_limits",
+    metadata,
+    Column("bucket", String(80), primary_key=True),
+    Column("window_start", UTCDateTime(), nullable=False),
+    Column("count", Integer(), nullable=False),
+)
+"""The sending limits of application codes, one row per bucket (``phone-minute:<hash>``, ``phone-day:<hash>``,
+``client-hour:<hash>``; the hash keyed, never the number or address): codes sent in the window that began at
+``window_start``, decided by conditional UPDATEs (the row lock orders concurrent requests on every node)."""
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("code_id", String(36), ForeignKey("application_codes.id"), nullable=False, unique=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False),
+    Column("description", Text(), nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=False),
+)
+"""A party's own application from the public page: the case it filed, the code that proved the applicant's mobile
+(once: a code files one case), and the dispute as the applicant described it (personal free text)."""

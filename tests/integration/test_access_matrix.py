@@ -557,6 +557,25 @@ MATRIX: dict[str, Row] = {
     # statistics: each caller's own scope (a party none)
     "readStatistics": signed_in(200, **PARTIES),
     "readStatisticsCsv": signed_in(200, **PARTIES),
+    # a party's own application from /apply: public, the same answer to everyone (the case's organisation is a
+    # court: no codes for it, no application to it)
+    "listPublicMediationOrganisations": everyone(200),
+    "sendApplicationCode": everyone(
+        422, Call(body=lambda ids: {"organisation_id": ids["organisation_id"], "phone": "13900001111"})
+    ),
+    "submitApplication": everyone(
+        422,
+        Call(
+            body=lambda ids: {
+                "organisation_id": ids["organisation_id"],
+                "kind": "traffic_accident",
+                "description": "追尾",
+                "applicant": {"display_name": "甲", "phone": "13900001111"},
+                "respondent": {"display_name": "乙"},
+                "code": "123456",
+            }
+        ),
+    ),
 }
 """Expected status per operation and caller, in the state the calls before it leave the case."""
 
