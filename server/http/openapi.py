@@ -83,7 +83,11 @@ def _schema(model: type[BaseModel], components: dict[str, Any], *, request: bool
     if request:
         plain_text(schema)
     for name, sub in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
-        if request or name not in components:  # a request's stricter form wins over a response's
+        known = components.get(name)
+        if known is not None and set(known.get("properties", {})) != set(sub.get("properties", {})):
+            # two different models of one name: the document would describe one of them under both
+            raise ValueError(f'Two schemas are named "{name}" in the API; rename one of them')
+        if request or known is None:  # a request's stricter form wins over a response's
             components[name] = sub
     return {"$ref": _REF.format(model=model.__name__)}
 

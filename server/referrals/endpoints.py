@@ -73,7 +73,7 @@ class StatesQuery(s.Strict):
     state: list[CaseState] = Field(default_factory=list)
 
 
-class Named(s.Open):
+class IdAndName(s.Open):
     """An organisation, court or mediator by id and name."""
 
     id: str | None
@@ -90,9 +90,9 @@ class TrackedCaseOut(s.Open):
     state: str
     referral_kind: Literal["own", "pre_litigation", "in_litigation", "application"]
     court_case_number: str = Field(description="The court's own case number (诉中委托), or empty")
-    organisation: Named
-    court: Named | None
-    holder: Named | None
+    organisation: IdAndName
+    court: IdAndName | None
+    holder: IdAndName | None
     referred_at: AwareDatetime | None
     accepted_at: AwareDatetime | None
     agreement_at: AwareDatetime | None
