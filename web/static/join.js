@@ -4,6 +4,7 @@ import { takeLinkToken } from "/static/link.js";
 import { showPartyFacts } from "/static/facts-party.js";
 import { showPeriodNotice } from "/static/period-party.js";
 import "/static/address.js";  // 送达地址确认书 at intake (runs itself on this page)
+import { stateName } from "/static/words.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -201,6 +202,7 @@ async function main() {
     $("case-number").textContent = c.number;
     $("case-title").textContent = c.title;
     $("your-role").textContent = T[c.your_role] || c.your_role;
+    $("case-state").textContent = stateName(c.state);  // e.g. 已委派待分派 for an application still in the queue
   } catch (err) {
     status(ERRORS[err && err.code] || "无法打开此链接。This link cannot be opened.");
     return;
