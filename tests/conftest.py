@@ -72,6 +72,28 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of each backend that no other test writes to (PostgreSQL: a database of its own,
+    created and dropped here), for tests whose outcome depends on everything in the database: a webhook
+    URL or a feed added now receives the outbox's whole backlog, which on the run's shared database grows
+    with every test before it."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        db.upgrade_sync(url)
+        yield url
+        return
+    request.getfixturevalue("pg_url")  # fails in CI, skips elsewhere, when PostgreSQL is away
+    name = f"mediation_alone_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(f"CREATE DATABASE {name}"))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        db.upgrade_sync(url)
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 @pytest_asyncio.fixture
 async def repo(db_url: str) -> AsyncIterator[CaseRepository]:
     """The real repository on each backend."""

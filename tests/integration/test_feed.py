@@ -39,6 +39,13 @@ from server.store import schema as t
 from tests.builders import COURT, SERVICE_APPLICANT, SERVICE_RESPONDENT, TERMS, case_with_parties, signed_case
 from tests.conftest import Api, Clock
 
+
+@pytest.fixture
+def db_url(fresh_db_url: str) -> str:
+    """A database of this test's own: a URL added here receives the whole outbox, whatever ran before."""
+    return fresh_db_url
+
+
 FEED_SECRET = b"feed-secret-for-the-tests-0123456789abcdef"
 WEBHOOK_SECRET = b"webhook-secret-for-the-tests-0123456789"
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "feed.schema.json").read_text(encoding="utf-8"))

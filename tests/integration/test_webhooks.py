@@ -36,6 +36,13 @@ from server.store import schema as t
 from tests.builders import APPLICANT, RESPONDENT, case_with_parties
 from tests.conftest import Api, Clock
 
+
+@pytest.fixture
+def db_url(fresh_db_url: str) -> str:
+    """A database of this test's own: a URL added here receives the whole outbox, whatever ran before."""
+    return fresh_db_url
+
+
 SECRET = b"webhook-secret-for-the-tests-0123456789"
 
 
