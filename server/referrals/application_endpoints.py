@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
 
 from server.http import schemas as s
-from server.http.kit import API, Endpoint, body, now, query, respond
+from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal, query, respond
 from server.referrals.applications import Application, PublicApplications
 
 APPLICATIONS: web.AppKey[PublicApplications] = web.AppKey("applications", PublicApplications)
@@ -49,14 +49,14 @@ class PublicOrganisations(s.Open):
     organisations: list[PublicOrganisation]
 
 
-class CodeRequest(s.Strict):
+class ApplicationCodeRequest(s.Strict):
     """Send the applicant a one-time code by SMS."""
 
     organisation_id: s.Uuid
     phone: MainlandMobile
 
 
-class CodeSent(s.Open):
+class ApplicationCodeSent(s.Open):
     """Where the code went and how long it works."""
 
     to: str = Field(description="The number, masked: 139****5678")
@@ -112,7 +112,7 @@ async def list_organisations(request: web.Request) -> web.Response:
 
 
 async def send_code(request: web.Request) -> web.Response:
-    req = await body(request, CodeRequest, MAX_BODY)
+    req = await body(request, ApplicationCodeRequest, MAX_BODY)
     client = request.remote or "-"
     out = await request.app[APPLICATIONS].send_code(req.organisation_id, req.phone, client, now(request))
     return respond(out, 201)
@@ -131,6 +131,20 @@ async def submit(request: web.Request) -> web.Response:
         code=req.code,
     )
     return respond(await request.app[APPLICATIONS].submit(application, now(request)), 201)
+
+
+class ApplicationOut(s.Open):
+    """A party's own application, as they wrote it."""
+
+    case_id: str
+    organisation: dict[str, str]
+    description: str
+    submitted_at: AwareDatetime
+
+
+async def read_application(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return respond(await request.app[APPLICATIONS].read(who, case_id(request)))
 
 
 _TAGS = ("applications",)
@@ -154,9 +168,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         send_code,
         "Send a party applying for mediation a one-time code by SMS (limited per number and per address)",
         "sendApplicationCode",
-        CodeSent,
+        ApplicationCodeSent,
         status=201,
-        body=CodeRequest,
+        body=ApplicationCodeRequest,
         auth=False,
         errors=(422, 429, 503),
         tags=_TAGS,
@@ -172,6 +186,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=PublicApplicationRequest,
         auth=False,
         errors=(409, 422),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "GET",
+        f"{_CASE}/application",
+        read_application,
+        "The party's own application that filed the case (the dispute in their words), for those who follow it",
+        "readApplication",
+        ApplicationOut,
+        errors=(401, 404),
         tags=_TAGS,
     ),
 )

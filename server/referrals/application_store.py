@@ -219,3 +219,15 @@ class ApplicationStore:
                     submitted_at=now,
                 )
             )
+
+    async def application(self, case_id: str) -> dict[str, Any] | None:
+        """The application that filed the case (its organisation's name with it), if one did."""
+        apps, orgs = t.applications, t.organisations
+        query = (
+            select(apps.c.case_id, apps.c.organisation_id, orgs.c.name, apps.c.description, apps.c.submitted_at)
+            .select_from(apps.join(orgs, orgs.c.id == apps.c.organisation_id))
+            .where(apps.c.case_id == case_id)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return dict(row._mapping) if row is not None else None

@@ -7,6 +7,8 @@ The steps, each a public operation (no token; everyone gets the same answer)::
     submitApplication                  the application with the code: the case joins the organisation's queue
                                        (state "referred", 当事人申请) and the applicant gets their join link
 
+and one that is not public: ``readApplication`` (the description, for whoever follows the case).
+
 Safety:
 
 - the code proves the applicant holds the mobile they name; only keyed hashes are kept (HMAC under the
@@ -62,7 +64,7 @@ from server.errors import (
     ServiceUnavailable,
     TooManyAttempts,
 )
-from server.identity.access import Authenticator
+from server.identity.access import Authenticator, Principal
 from server.notify import Message, Notifier, mask_address
 from server.referrals.application_store import ApplicationStore, Limit
 from server.referrals.usecases import MEDIATION_ORGANISATIONS, NewParty, ReferralService
@@ -306,4 +308,19 @@ class PublicApplications:
             },
             "join_url": f"{self.base_url}/join#token={link.token}",
             "expires_at": link.expires_at.isoformat(),
+        }
+
+    # ------------------------------------------------------------------ reading it later
+
+    async def read(self, principal: Principal, case_id: str) -> dict[str, Any]:
+        """The application that filed the case, as the applicant wrote it: for those who follow the case."""
+        await self.referrals.require_follower(principal, case_id)
+        found = await self.store.application(case_id)
+        if found is None:
+            raise NotFound("This case was not filed by a party's own application")
+        return {
+            "case_id": found["case_id"],
+            "organisation": {"id": found["organisation_id"], "name": found["name"]},
+            "description": found["description"],
+            "submitted_at": found["submitted_at"].isoformat(),
         }

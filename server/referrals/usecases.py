@@ -262,6 +262,16 @@ class ReferralService:
         (tracked,) = await self.store.cases([t.cases.c.id == loaded.case.id], limit=1)
         return tracked_view(tracked), await self.cases.repo.participant(applicant_id)
 
+    async def require_follower(self, principal: Principal, case_id: str) -> None:
+        """NotFound unless the caller may follow the case as its timeline's readers do (its staff, its
+        organisation's administrator, the court that referred it, its parties)."""
+        if principal.is_account and not await self._may_follow(principal, case_id):
+            raise NotFound("No such case")
+        if not principal.is_account:
+            access = await self.cases.access(principal, case_id)
+            if not may(access.role, Action.READ_CASE):
+                raise NotFound("No such case")
+
     # ------------------------------------------------------------------ the desks' lists
 
     async def court_cases(self, principal: Principal, states: Sequence[CaseState] = ()) -> list[dict[str, Any]]:

@@ -576,6 +576,7 @@ MATRIX: dict[str, Row] = {
             }
         ),
     ),
+    "readApplication": on_case(parties=404, mediator=404, judge=404),  # this case was not filed by an application
 }
 """Expected status per operation and caller, in the state the calls before it leave the case."""
 

@@ -170,6 +170,18 @@ async def test_a_code_files_one_case_in_the_queue_and_the_applicants_link_opens_
     async with api.repo.engine.connect() as conn:
         (kept,) = (await conn.execute(select(t.applications).where(t.applications.c.case_id == case["id"]))).all()
     assert kept.description.startswith("2026年11月20日在文三路") and kept.organisation_id == w["east_id"]
+    # the dispute in the applicant's words: for the applicant, the case's staff and its organisation's administrator
+    read = f"/api/v1/cases/{case['id']}/application"
+    for who in (token, w["mediator"], w["admin"]):
+        status, body, _ = await api.call("GET", read, who)
+        assert status == 200 and body["description"] == kept.description, body
+        assert body["organisation"] == {"id": w["east_id"], "name": w["east"]}
+    _, outsider, _ = await staff_account(api, AccountKind.ORG_ADMIN, f"城西人民调解委员会{uuid.uuid4().hex[:6]}")
+    assert (await api.call("GET", read, outsider))[0] == 404
+    assert (await api.call("GET", read))[0] == 401
+    status, own, _ = await api.call("POST", "/api/v1/cases", w["mediator"], json={"kind": "other", "title": "自行受理"})
+    assert status == 201, own
+    assert (await api.call("GET", f"/api/v1/cases/{own['id']}/application", w["mediator"]))[0] == 404
 
     # nothing personal in the logs
     logged = "\n".join(r.getMessage() for r in caplog.records)
