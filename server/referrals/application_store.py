@@ -162,13 +162,14 @@ class ApplicationStore:
                 )
 
     async def latest_code(self, phone_hash: str) -> ApplicationCode | None:
-        """The newest code sent to the number, with the case it filed if it did."""
+        """The number's live code (a new code voids the older ones: at most one is live), else its newest; with
+        the case it filed if it did."""
         codes, apps = t.application_codes, t.applications
         query = (
             select(codes, apps.c.case_id)
             .select_from(codes.outerjoin(apps, apps.c.code_id == codes.c.id))
             .where(codes.c.phone_hash == phone_hash)
-            .order_by(codes.c.created_at.desc(), codes.c.id.desc())
+            .order_by(case((codes.c.used_at.is_(None), 0), else_=1), codes.c.created_at.desc(), codes.c.id.desc())
             .limit(1)
         )
         async with self.engine.connect() as conn:

@@ -18,7 +18,8 @@ from sqlalchemy import delete, select
 
 from server.domain.organisations import Organisation, OrganisationKind
 from server.domain.roles import AccountKind
-from server.notify import OutboxNotifier
+from server.errors import DeliveryFailed
+from server.notify import Delivery, Message, OutboxNotifier
 from server.organisations.store import OrganisationStore
 from server.referrals.application_endpoints import APPLICATIONS
 from server.store import schema as t
@@ -322,3 +323,32 @@ async def test_unknown_closed_and_other_organisations_huge_bodies_and_bad_number
     assert (status, problem["code"], resp.content_type) == (413, "payload_too_large", PROBLEM)
     status, problem, _ = await api.call("POST", APPLY, data=b"{not json", headers={"Content-Type": "application/json"})
     assert (status, problem["code"]) == (400, "malformed_json")
+
+
+class _Gateway:
+    """An SMS gateway that fails (temporarily, then for good) before it works."""
+
+    def __init__(self) -> None:
+        self.failures = [DeliveryFailed("gateway 503", permanent=False), DeliveryFailed("gateway 400", permanent=True)]
+        self.outbox = OutboxNotifier()
+
+    async def send(self, message: Message) -> Delivery:
+        if self.failures:
+            raise self.failures.pop(0)
+        return await self.outbox.send(message)
+
+
+async def test_an_undelivered_code_is_void_and_not_counted(api: Api) -> None:
+    w = await _world(api)
+    gateway = _Gateway()
+    api.app[APPLICATIONS].notifier = gateway
+    phone = mobile()
+    status, body, _ = await send(api, w, phone)
+    assert (status, body["code"]) == (503, "service_unavailable"), body
+    status, body, _ = await send(api, w, phone)  # at once: the failed one held no wait
+    assert (status, body["code"]) == (422, "invalid_command"), body
+    assert phone not in str(body)
+    status, body, _ = await send(api, w, phone)
+    assert status == 201, body
+    code = code_for(gateway.outbox, phone)
+    assert (await api.call("POST", APPLY, json=application(w, phone, code)))[0] == 201
