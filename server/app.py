@@ -20,7 +20,7 @@ from server.errors import ConfigError
 from server.http import kit
 from server.http.problems import problem_middleware
 from server.identity.access import Authenticator
-from server.identity.keys import SIGNING_CODES, TOKENS, derive_key
+from server.identity.keys import APPLICATION_CODES, SIGNING_CODES, TOKENS, derive_key
 from server.identity.tokens import TokenSigner
 from server.notify import Notifier
 from server.outbound.deadlines import DeadlineScheduler
@@ -353,8 +353,13 @@ def _add_live_rooms(
     from server.referrals.applications import PublicApplications
     from server.referrals.endpoints import REFERRALS
 
-    app[APPLICATIONS] = PublicApplications(  # a party's own application from /apply (codes: the same key)
-        app[REFERRALS], components.auth, ApplicationStore(components.repo.engine), notifier, code_key, settings.base_url
+    app[APPLICATIONS] = PublicApplications(  # a party's own application from /apply, with a key of its own
+        app[REFERRALS],
+        components.auth,
+        ApplicationStore(components.repo.engine),
+        notifier,
+        derive_key(settings.signing_key(), APPLICATION_CODES),
+        settings.base_url,
     )
     from server.e_service.endpoints import SERVING
     from server.e_service.store import ServiceStore

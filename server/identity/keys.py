@@ -5,7 +5,8 @@ directly as a key for new work. Each use derives its key with HKDF-SHA256 (RFC 5
 secret as input keying material and a label naming the use as ``info``::
 
     secret ──HKDF("mediation/v1/tokens")──────────▶ signs bearer tokens (server.identity.tokens)
-           └─HKDF("mediation/v1/signing-codes")───▶ keys the one-time codes' stored hashes
+           ├─HKDF("mediation/v1/signing-codes")───▶ keys the one-time codes' stored hashes
+           └─HKDF("mediation/v1/application-codes")▶ keys a public application's codes, numbers, addresses
 
 so that a value made with one key (a token's MAC, a stored code hash) tells nothing about,
 and can never stand in for, a value made with another. A new use adds a label here; nodes
@@ -26,7 +27,9 @@ TOKENS = "mediation/v1/tokens"
 """Signs and checks bearer tokens (join links, service links, account sessions)."""
 SIGNING_CODES = "mediation/v1/signing-codes"
 """Keys the HMAC under which one-time signing codes are stored."""
-LABELS = (TOKENS, SIGNING_CODES)
+APPLICATION_CODES = "mediation/v1/application-codes"
+"""Keys the HMACs of a party's own application (its SMS code, the mobile number, the client address)."""
+LABELS = (TOKENS, SIGNING_CODES, APPLICATION_CODES)
 """Every use of the secret; each label gives a different key."""
 KEY_BYTES = 32
 

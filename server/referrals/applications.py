@@ -11,9 +11,8 @@ and one that is not public: ``readApplication`` (the description, for whoever fo
 
 Safety:
 
-- the code proves the applicant holds the mobile they name; only keyed hashes are kept (HMAC under the
-  one-time codes' key, ``server.identity.keys.SIGNING_CODES``, each input prefixed ``application-…`` so that
-  no value can stand in for a signing code's): of the code (with its id), of the number, of the client's
+- the code proves the applicant holds the mobile they name; only keyed hashes are kept (HMAC under a key of its own,
+  ``server.identity.keys.APPLICATION_CODES``, each input also prefixed ``application-…``): of the code (with its id), of the number, of the client's
   address. It expires after :data:`CODE_TTL`; :data:`MAX_ATTEMPTS` wrong guesses void it; a newer code
   voids the older ones of the number;
 - sending is limited per number (one a minute, five a day) and per client address (twenty an hour), each
