@@ -6,6 +6,7 @@ of its mediators, the organisation on the court's roster)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,8 @@ async def admit(console: Any, live: Live, who: str, party: Any) -> None:
 async def admit_participant(console: Any, pid: str, party: Any) -> None:
     """The mediator admits the participant ``pid``, whose page ``party`` says it waits to be let in."""
     await console.wait_for_selector(f"li[data-pid='{pid}'][data-presence='waiting'] button[data-action='admit']")
-    assert "等候" in await party.inner_text("#status") or "wait" in await party.inner_text("#status")
+    # the party's page learns it waits from its own join answer, which may come after the console's room update
+    await party.locator("#status", has_text=re.compile("等候|wait")).wait_for(timeout=10_000)
     await console.click(f"li[data-pid='{pid}'] button[data-action='admit']")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -111,6 +112,10 @@ async def mailed_link(box: Mailbox, address: str) -> str:
 async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, live: Live) -> None:
     w = await referral_accounts(live)
     errors: list[str] = []
+    laps: list[tuple[str, float]] = [("start", time.perf_counter())]
+
+    def lap(what: str) -> None:  # each step's time, printed at the end (pytest -s shows it)
+        laps.append((what, time.perf_counter()))
 
     async def page_of(context: dict[str, Any]) -> Any:
         page = await (await browser.new_context(**context)).new_page()
@@ -130,6 +135,7 @@ async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, 
         a = await refer(court, w["east"], *A)
         b = await refer(court, w["east"], *B)
 
+        lap("referred")
         # ---- 2. the organisation's administrator assigns both to the mediator on /staff
         staff = await page_of(DESK)
         await console_login(staff, live.base, w["admin"], PASSWORD)
@@ -141,6 +147,7 @@ async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, 
             await staff.click(f"{row} button.assign")
             await staff.wait_for_selector(f"{row}[data-state='assigned']")
 
+        lap("assigned")
         # ---- 3. the mediator accepts both, opens A, adds the insurer and mails everyone their link
         desk = await page_of(DESK)
         desk.on("dialog", lambda d: asyncio.ensure_future(d.accept()))  # 确定结束本次调解？
@@ -198,6 +205,7 @@ async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, 
             await phone.context.close()
         await desk.wait_for_selector(f"#case-rows tr:has(button[data-case-id='{a}']):has-text('调解间歇')")
 
+        lap("session held")
         # ---- 4. the calculator and the agreement's draft, from the case list
         await desk.click(f"a.agreement-link[data-agreement-id='{a}']")
         await desk.wait_for_selector("#calculator:not([hidden]) .vehicle-row")
@@ -229,6 +237,7 @@ async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, 
         assert "第 2 稿" in await desk.inner_text("#submit-draft")
         await desk.click("a[href='/console']:visible")
 
+        lap("agreement drafted")
         # ---- 5. case B: links by mail, the record of undisputed facts, both parties confirm, 调解不成
         await desk.click(f"button[data-progress-id='{b}']")
         await desk.wait_for_selector(f"#progress:not([hidden]) #people-rows tr:has-text('{B[1][1][1]}')")
@@ -261,6 +270,7 @@ async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, 
         await desk.wait_for_selector("#facts-outcome a#facts-pdf[href^='blob:']")
         assert "调解不成" in await desk.inner_text("#progress-state")
 
+    lap("mediation failed")
     # ---- 6. the clerk: A is held by the mediator with its state; B came back with its record
     await court.click("#referrals-refresh")
     row_a, row_b = (f"#referral-rows tr[data-case-id='{cid}']" for cid in (a, b))
@@ -296,6 +306,7 @@ async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, 
         assert expected in text, expected
     assert text.count("确认") >= 2 and "未答复" not in text and "有异议" not in text
 
+    lap("court checked")
     # ---- 7. the dashboard: the administrator follows 统计 from /staff
     await staff.click("#stats-link")
     await staff.wait_for_selector("#dashboard:not([hidden]) [data-figure='cases']")
@@ -312,5 +323,7 @@ async def test_a_referral_runs_through_the_pages_to_the_dashboard(browser: Any, 
         "#rows-mediators tr", "rs => rs.map(r => [r.cells[0].textContent, r.querySelector('.count').textContent])"
     )
     assert mediators == [[MEDIATOR, "2"]]
+    lap("dashboard read")
+    print(" · ".join(f"{what} {t - before:.1f} s" for (_, before), (what, t) in zip(laps, laps[1:], strict=False)))
     # (the clerk's 403 from the judges' queue is logged as a failed load; nothing else may fail)
     assert not [e for e in errors if "Failed to load resource" not in e], errors
