@@ -200,6 +200,13 @@ async def test_a_referred_case_goes_from_the_clerk_to_a_mediator_and_back_to_the
     accepted = next(s[2] for s in steps if s[0] == "assignment.accepted")
     assert "刘调解员" in accepted and BEIJING_TIME.search(accepted), accepted
 
+    # the clerk reaches the court's statistics from the desk: the case the court referred, held, not overdue
+    await court.click("#referrals-stats-link")
+    await court.wait_for_selector("#dashboard:not([hidden]) [data-figure='cases']")
+    assert (await court.inner_text("[data-figure='cases'] b")).strip() == "1"
+    assert (await court.inner_text("[data-figure='overdue'] b")).strip() == "0"
+    await court.go_back()
+
     # the clerk's desk fits a phone's 360 px
     phone = await page_of(PHONE)
     await phone.goto(f"{live.base}/court")
