@@ -196,6 +196,9 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     from server.outbound.deadlines import DeadlineScheduler
 
     app[DEADLINES] = DeadlineScheduler(components.repo, clock, interval=settings.deadline_interval)
+    from server.referrals.reminders import PeriodReminders
+
+    app[DEADLINES].listeners.append(PeriodReminders(components.accounts, app[NOTIFIER]))  # the period's end
 
     async def on_startup(_app: web.Application) -> None:
         if settings.auto_migrate:

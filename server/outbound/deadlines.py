@@ -44,7 +44,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,6 +65,10 @@ ACTOR = "system"
 
 LEASE = timedelta(minutes=2)
 """How long a claim keeps other nodes off a deadline while its command is being issued."""
+
+
+Listener = Callable[[str, lc.Case, datetime], Awaitable[None]]
+"""``listener(kind, case_after, now)``: told after a deadline's command committed."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,8 @@ class DeadlineScheduler:
             self.register(deadline)
         self._known: dict[str, tuple[int, list[tuple[Deadline, datetime]]]] = {}
         """Case id -> (version, its deadlines): a case is read again only when its version moved."""
+        self.listeners: list[Listener] = []
+        """Told of each command issued, after it committed (e.g. to remind the mediator by SMS or e-mail)."""
         self.runner = LeasedRunner(self, "deadlines")
 
     def register(self, deadline: Deadline) -> None:
@@ -313,7 +319,7 @@ class DeadlineScheduler:
             await self._settle(conn, case_id, deadline.kind, due_at, "issued")
 
         try:
-            await self.repo.write_audited(case_id, decide, work, now)
+            saved = await self.repo.write_audited(case_id, decide, work, now)
         except _LostClaim:
             return None
         except ConcurrentUpdate:
@@ -325,6 +331,11 @@ class DeadlineScheduler:
             logger.warning("[case=%s] deadline %s refused (%s)", case_id, deadline.kind, type(exc).__name__)
             return await self._settle_apart(case_id, deadline, due_at, "refused")
         logger.info("[case=%s] the %s deadline passed: %s", case_id, deadline.kind, issued[0])
+        for listener in self.listeners:  # after the commit: at most once (a crash here loses a reminder, not a state)
+            try:
+                await listener(deadline.kind, saved.case, now)
+            except Exception:  # noqa: BLE001 - a listener's failure never undoes or repeats the command
+                logger.exception("[case=%s] a listener of the %s deadline failed", case_id, deadline.kind)
         return "issued"
 
     async def _settle_apart(self, case_id: str, deadline: Deadline, due_at: datetime, outcome: str) -> str | None:

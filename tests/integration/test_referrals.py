@@ -16,7 +16,10 @@ import pytest
 from server.app import DEADLINES
 from server.domain.roles import AccountKind
 from server.domain.rosters import RosterEntry, RosterStatus, Specialty
+from server.notify import OutboxNotifier
+from server.referrals.reminders import PeriodReminders
 from server.rosters.store import RosterStore
+from server.store.accounts import AccountStore
 from tests.builders import staff_account
 from tests.conftest import Api
 
@@ -229,7 +232,12 @@ async def test_the_period_is_extended_only_with_every_partys_consent_and_an_over
     assert extended == (api.clock() + timedelta(days=40)).isoformat(), case  # accepted at the same instant
     assert case["period"]["extension"] is None and case["period"]["extensions"] == 1
 
-    # the period passes: the scheduler reminds, then flags the case overdue; the court sees the flag
+    # the period passes: the scheduler reminds, then flags the case overdue; the court sees the flag and the
+    # mediator gets both messages at their account's contact
+    outbox = OutboxNotifier()
+    (reminders,) = [x for x in api.app[DEADLINES].listeners if isinstance(x, PeriodReminders)]
+    reminders.notifier = outbox
+    await AccountStore(api.repo.engine).set_contacts(w["m1_id"], "13700001111", None)
     api.clock.advance(timedelta(days=41))
     api.app[DEADLINES].poke()
     w["clerk"] = (await staff_account(api, AccountKind.CLERK, w["court"], "新书记员"))[1]  # logins last 12 hours
@@ -251,6 +259,10 @@ async def test_the_period_is_extended_only_with_every_partys_consent_and_an_over
     ] or {"period.reminder", "period.overdue"} <= set(actions), actions
     assert {"period.reminder", "period.overdue"} <= set(actions), actions
     assert next(s for s in timeline["steps"] if s["action"] == "period.overdue")["who"] == "系统"
+    sent = [(m.channel, m.to, m.kind) for m in outbox.sent]
+    assert sorted(sent) == [("sms", "13700001111", "period_overdue"), ("sms", "13700001111", "period_reminder")], sent
+    assert all(case["number"] in m.text and "张三" not in m.text for m in outbox.sent)
+    assert "将于" in next(m.text for m in outbox.sent if m.kind == "period_reminder")
 
 
 async def test_two_administrators_adding_one_member_at_once_put_it_on_the_roster_once(api: Api) -> None:
