@@ -9,8 +9,8 @@ import email
 import email.policy
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,3 +105,94 @@ class Gateway:
         if self.status == 200 and isinstance(self.answer, str):
             return web.Response(text=self.answer)
         return web.json_response(self.answer if self.status == 200 else {"error": "no"}, status=self.status)
+
+
+# ---------------------------------------------------------------- webhooks and the feed
+
+
+@dataclass
+class HookRequest:
+    """One request as a :class:`HookReceiver` saw it."""
+
+    body: bytes
+    headers: dict[str, str]
+    signature_ok: bool
+    answered: int
+    at: float
+
+    @property
+    def event(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.body)
+        return value
+
+
+def case_of(event: dict[str, Any]) -> str:
+    """The case of a feed document (``case.id``) or of a webhook body (``case_id``)."""
+    return str(event["case"]["id"] if "case" in event else event["case_id"])
+
+
+@dataclass
+class HookReceiver:
+    """A loopback receiver of signed webhook or feed requests: checks each signature with ``secret``, answers
+    500 to the first ``fail_first`` attempts of every event (to all with ``fail_always``), waits ``delay``
+    seconds before answering any, holds the first answer to each event ``slow_first`` seconds after recording
+    it (the sender gives up waiting and sends it again), and records everything."""
+
+    secret: bytes
+    fail_first: int = 0
+    fail_always: bool = False
+    delay: float = 0.0
+    slow_first: float = 0.0
+    requests: list[HookRequest] = field(default_factory=list)
+    url: str = ""
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        from server.outbound.webhook_client import EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+        body = await request.read()
+        ok = check_webhook_signature(
+            self.secret,
+            request.headers.get(TIMESTAMP_HEADER),
+            body,
+            request.headers.get(SIGNATURE_HEADER),
+            now=time.time(),
+        )
+        if self.delay:
+            await asyncio.sleep(self.delay)  # keeps a delivery in flight while the other node looks
+        event_id = request.headers.get(EVENT_HEADER)
+        earlier = sum(1 for r in self.requests if r.headers.get(EVENT_HEADER) == event_id)
+        status = 500 if self.fail_always or earlier < self.fail_first else (204 if ok else 401)
+        async with self._changed:
+            self.requests.append(HookRequest(body, dict(request.headers), ok, status, time.monotonic()))
+            self._changed.notify_all()
+        if self.slow_first and earlier == 0:
+            await asyncio.sleep(self.slow_first)
+        return web.Response(status=status)
+
+    def accepted(self, case_id: str | None = None) -> list[HookRequest]:
+        return [r for r in self.requests if r.answered == 204 and (case_id is None or case_of(r.event) == case_id)]
+
+    def attempts(self, event_id: int) -> list[HookRequest]:
+        return [r for r in self.requests if r.event["event_id"] == event_id]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(predicate)
+
+
+@asynccontextmanager
+async def hook_receiver(secret: bytes, path: str = "/hooks/mediation", **kw: Any) -> AsyncIterator[HookReceiver]:
+    """A :class:`HookReceiver` listening on loopback at ``path`` (its ``url``)."""
+    from aiohttp.test_utils import TestServer
+
+    rec = HookReceiver(secret, **kw)
+    app = web.Application()
+    app.router.add_post(path, rec.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    rec.url = str(server.make_url(path))
+    try:
+        yield rec
+    finally:
+        await server.close()

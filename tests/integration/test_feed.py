@@ -13,8 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from typing import Any
 import aiohttp
 import jsonschema
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
@@ -37,6 +35,7 @@ from server.outbound.webhook_store import endpoint_key
 from server.store import db
 from server.store import schema as t
 from tests.builders import COURT, SERVICE_APPLICANT, SERVICE_RESPONDENT, TERMS, case_with_parties, signed_case
+from tests.channels import HookReceiver, HookRequest, case_of, hook_receiver
 from tests.conftest import Api, Clock
 
 
@@ -52,81 +51,9 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "feed.schema.json").re
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
-@dataclass
-class Request:
-    """One request as the receiver saw it."""
-
-    body: bytes
-    headers: dict[str, str]
-    signature_ok: bool
-    answered: int
-    at: float
-
-    @property
-    def event(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.body)
-        return value
-
-
-@dataclass
-class Receiver:
-    """A loopback receiver: checks each signature with ``secret``, answers 500 to the first ``fail_first``
-    attempts of every event, holds the first answer to each event ``slow_first`` seconds, records all."""
-
-    secret: bytes
-    fail_first: int = 0
-    slow_first: float = 0.0
-    requests: list[Request] = field(default_factory=list)
-    url: str = ""
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        ok = check_webhook_signature(
-            self.secret,
-            request.headers.get(TIMESTAMP_HEADER),
-            body,
-            request.headers.get(SIGNATURE_HEADER),
-            now=time.time(),
-        )
-        event_id = request.headers.get(EVENT_HEADER)
-        earlier = sum(1 for r in self.requests if r.headers.get(EVENT_HEADER) == event_id)
-        status = 500 if earlier < self.fail_first else (204 if ok else 401)
-        async with self._changed:
-            self.requests.append(Request(body, dict(request.headers), ok, status, time.monotonic()))
-            self._changed.notify_all()
-        if self.slow_first and earlier == 0:
-            await asyncio.sleep(self.slow_first)  # the sender gives up waiting and sends it again
-        return web.Response(status=status)
-
-    def accepted(self, case_id: str) -> list[Request]:
-        return [r for r in self.requests if r.answered == 204 and _case_of(r.event) == case_id]
-
-    def attempts(self, event_id: int) -> list[Request]:
-        return [r for r in self.requests if r.event["event_id"] == event_id]
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(predicate)
-
-
-def _case_of(event: dict[str, Any]) -> str:
-    """The case of a feed document or of a webhook body."""
-    return str(event["case"]["id"] if "case" in event else event["case_id"])
-
-
-@contextlib.asynccontextmanager
-async def receiver(secret: bytes, **kw: Any) -> AsyncIterator[Receiver]:
-    rec = Receiver(secret, **kw)
-    app = web.Application()
-    app.router.add_post("/feed/local-platform", rec.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    rec.url = str(server.make_url("/feed/local-platform"))
-    try:
-        yield rec
-    finally:
-        await server.close()
+def receiver(secret: bytes, **kw: Any) -> contextlib.AbstractAsyncContextManager[HookReceiver]:
+    """A loopback receiver of the feed (or of webhooks) that checks ``secret`` (:class:`tests.channels.HookReceiver`)."""
+    return hook_receiver(secret, "/feed/local-platform", **kw)
 
 
 @contextlib.asynccontextmanager
@@ -357,15 +284,15 @@ async def test_a_request_sent_twice_is_the_same_event_by_its_id(db_url: str, tmp
         cid, med = c["case_id"], c["mediator"]
         expected = [e for e in await trail(api, med, cid) if e["action"] in DATA_FIELDS]
 
-        def seen() -> list[Request]:
-            return [r for r in feed.requests if _case_of(r.event) == cid]
+        def seen() -> list[HookRequest]:
+            return [r for r in feed.requests if case_of(r.event) == cid]
 
         await feed.wait_for(lambda: len(seen()) >= 2 * len(expected))  # each sent again: the sender stopped waiting
         ids = sorted({r.event["event_id"] for r in seen()})
         rows = await settled(api, ids, feed.url)
         assert [(r.status, r.attempts, r.last_status) for r in rows] == [("delivered", 2, 204)] * len(expected)
         assert len(seen()) == 2 * len(expected)
-        by_id: dict[int, list[Request]] = {}
+        by_id: dict[int, list[HookRequest]] = {}
         for r in seen():
             by_id.setdefault(r.event["event_id"], []).append(r)
         for copies in by_id.values():

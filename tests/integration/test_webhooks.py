@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
@@ -34,6 +31,7 @@ from server.outbound.webhook_store import endpoint_key
 from server.outbound.webhooks import WEBHOOKS, WebhookDispatcher
 from server.store import schema as t
 from tests.builders import APPLICANT, RESPONDENT, case_with_parties
+from tests.channels import HookReceiver, HookRequest, hook_receiver
 from tests.conftest import Api, Clock
 
 
@@ -46,76 +44,9 @@ def db_url(fresh_db_url: str) -> str:
 SECRET = b"webhook-secret-for-the-tests-0123456789"
 
 
-@dataclass
-class Request:
-    """One request as the receiver saw it."""
-
-    body: bytes
-    headers: dict[str, str]
-    signature_ok: bool
-    answered: int
-    at: float
-
-    @property
-    def event(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.body)
-        return value
-
-
-@dataclass
-class Receiver:
-    """A loopback webhook receiver: checks each signature, answers 500 to the first ``fail_first``
-    attempts of every event (or to all of them with ``fail_always``), records everything."""
-
-    fail_first: int = 0
-    fail_always: bool = False
-    delay: float = 0.0
-    requests: list[Request] = field(default_factory=list)
-    url: str = ""
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        ok = check_webhook_signature(
-            SECRET,
-            request.headers.get(TIMESTAMP_HEADER),
-            body,
-            request.headers.get(SIGNATURE_HEADER),
-            now=time.time(),
-        )
-        if self.delay:
-            await asyncio.sleep(self.delay)  # keeps a delivery in flight while the other node looks
-        event_id = request.headers.get(EVENT_HEADER)
-        earlier = sum(1 for r in self.requests if r.headers.get(EVENT_HEADER) == event_id)
-        status = 500 if self.fail_always or earlier < self.fail_first else (204 if ok else 401)
-        async with self._changed:
-            self.requests.append(Request(body, dict(request.headers), ok, status, time.monotonic()))
-            self._changed.notify_all()
-        return web.Response(status=status)
-
-    def accepted(self, case_id: str | None = None) -> list[Request]:
-        return [r for r in self.requests if r.answered == 204 and (case_id is None or r.event["case_id"] == case_id)]
-
-    def attempts(self, event_id: int) -> list[Request]:
-        return [r for r in self.requests if r.event["event_id"] == event_id]
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(predicate)
-
-
-@contextlib.asynccontextmanager
-async def receiver(**kw: Any) -> AsyncIterator[Receiver]:
-    rec = Receiver(**kw)
-    app = web.Application()
-    app.router.add_post("/hooks/mediation", rec.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    rec.url = str(server.make_url("/hooks/mediation"))
-    try:
-        yield rec
-    finally:
-        await server.close()
+def receiver(**kw: Any) -> contextlib.AbstractAsyncContextManager[HookReceiver]:
+    """A loopback webhook receiver that checks our signature (:class:`tests.channels.HookReceiver`)."""
+    return hook_receiver(SECRET, **kw)
 
 
 @contextlib.asynccontextmanager
@@ -314,7 +245,7 @@ async def test_a_delivery_given_up_no_longer_holds_back_the_next(db_url: str, tm
         assert status == 201
         sid = body["session_id"]
 
-        def tried(case_id: str) -> list[Request]:
+        def tried(case_id: str) -> list[HookRequest]:
             return [r for r in rec.requests if r.event["case_id"] == case_id]
 
         # the second event waits while the first is being retried
