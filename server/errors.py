@@ -80,6 +80,14 @@ class RecordFinalised(DomainError):
     status = 409
 
 
+class StaleRecord(DomainError):
+    """The version of the record of undisputed facts answered is no longer the newest (the mediator
+    redrafted it)."""
+
+    code = "stale_record"
+    status = 409
+
+
 class SessionNotEnded(DomainError):
     """The session is still running (or never ran): its record cannot be finalised yet."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.lifecycle import Case
-from server.errors import ConcurrentUpdate, DomainError, NotFound
+from server.errors import ConcurrentUpdate, NotFound, StaleRecord
 from server.store import schema as t
 from server.store.repository import AuditRecord, CaseRepository, LoadedCase
 
@@ -70,14 +70,6 @@ class Answer:
     """What they added ('' if nothing)."""
     at: datetime
     """When."""
-
-
-class StaleRecord(DomainError):
-    """The version answered is no longer the newest (the mediator redrafted it): a leaf of the one error tree
-    (``server.errors``), next to ``RecordFinalised``."""
-
-    code = "stale_record"
-    status = 409
 
 
 def items_json(items: Sequence[Item]) -> str:

@@ -1,7 +1,7 @@
 """Steps the end-to-end tests take in Chromium's pages: wait for a condition (bounded), admit a party from
 the mediator's console, draw a signature on the pad, log in on the console or the court's desk; and the
 accounts the referral tests start from (a court's clerk and judge, an organisation's administrator and two
-of its mediators, the organisation on the court's roster)."""
+of its mediators, the organisation on the court's roster); record a session with real aiortc peers."""
 
 from __future__ import annotations
 
@@ -10,16 +10,22 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from recording.playback import RecordingPlayback
+from server.app import ROOMS
 from server.cases.endpoints import SERVICE
 from server.domain.roles import AccountKind
 from server.domain.rosters import RosterEntry, RosterStatus, Specialty
+from server.http.kit import RECORDINGS
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.rosters.store import RosterStore
 from server.store.accounts import Account, AccountStore
 from tests.live import PASSWORD, Live
+from tests.media import make_clip
+from tests.peers import ClientPeer
 
 
 async def poll(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.25) -> Any:
@@ -112,3 +118,47 @@ async def referral_accounts(live: Live) -> dict[str, Any]:
         )
     )
     return w
+
+
+async def record_session(live: Live, tmp_path: Path) -> str:
+    """Mediator and applicant publish for a few seconds, with a caucus in between; the session ends."""
+    clip_a = make_clip(tmp_path / "a.webm", tone_hz=440)
+    clip_b = make_clip(tmp_path / "b.webm", tone_hz=660)
+    repo = live.app[ROOMS].cases.repo
+    peers: list[ClientPeer] = []
+    try:
+        for who, clip in (("mediator", clip_a), ("applicant", clip_b), ("respondent", None)):
+            peer = live.peer(who, clip)
+            await peer.connect()
+            assert (await peer.join())["ok"]
+            peers.append(peer)
+        mediator, applicant, _ = peers
+        for who in ("applicant", "respondent"):  # the respondent only listens: the caucus leaves them out
+            assert (await mediator.emit("admit", {"participant_id": live.ids[who]}))["ok"]
+
+        async def segments(count: int, tracks_wanted: int = 4) -> bool:
+            trail, _ = await repo.audit_trail(live.case_id)
+            tracks: dict[str, int] = {}
+            for e in trail:
+                if e.action == "recording.segment":
+                    track = e.details_dict()["track"]
+                    tracks[track] = tracks.get(track, 0) + 1
+            return len(tracks) == tracks_wanted and min(tracks.values()) >= count
+
+        # the applicant starts publishing seconds after the mediator: their clips start later on the timeline
+        await mediator.publish()
+        await poll(lambda: segments(2, tracks_wanted=2), "two segments of the mediator's tracks")
+        await applicant.publish()
+        await poll(lambda: segments(2), "two segments of every track")
+        ack = await mediator.emit("caucus_start", {"members": [live.ids["applicant"]]})
+        assert ack["ok"], ack
+        await asyncio.sleep(1.5)
+        assert (await mediator.emit("caucus_end"))["ok"]
+        await poll(lambda: segments(5), "five segments of every track")
+        assert (await mediator.emit("end"))["ok"]
+    finally:
+        for peer in peers:
+            await peer.close()
+    sessions = await RecordingPlayback(live.app[RECORDINGS]).sessions(live.case_id)
+    assert len(sessions) == 1 and sessions[0].sealed
+    return sessions[0].session_id

@@ -20,8 +20,7 @@ from server.cases.endpoints import INVITATIONS
 from server.notify import ChannelNotifier, LogNotifier, SmtpNotifier
 from tests.channels import Mailbox, smtp_server
 from tests.e2e.chromium import PHONE
-from tests.e2e.steps import console_login, poll
-from tests.e2e.test_playback_browser import record_session
+from tests.e2e.steps import console_login, poll, record_session
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio

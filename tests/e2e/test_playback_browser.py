@@ -29,10 +29,8 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store.accounts import Account
 from server.store.record import TranscriptLine
-from tests.e2e.steps import poll
+from tests.e2e.steps import poll, record_session
 from tests.live import PASSWORD, Live, _live
-from tests.media import make_clip
-from tests.peers import ClientPeer
 
 pytestmark = pytest.mark.asyncio
 
@@ -45,50 +43,6 @@ SYNC = 0.3
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
     async for value in _live(tmp_path, recording_segment_seconds=1.0):
         yield value
-
-
-async def record_session(live: Live, tmp_path: Path) -> str:
-    """Mediator and applicant publish for a few seconds, with a caucus in between; the session ends."""
-    clip_a = make_clip(tmp_path / "a.webm", tone_hz=440)
-    clip_b = make_clip(tmp_path / "b.webm", tone_hz=660)
-    repo = live.app[ROOMS].cases.repo
-    peers: list[ClientPeer] = []
-    try:
-        for who, clip in (("mediator", clip_a), ("applicant", clip_b), ("respondent", None)):
-            peer = live.peer(who, clip)
-            await peer.connect()
-            assert (await peer.join())["ok"]
-            peers.append(peer)
-        mediator, applicant, _ = peers
-        for who in ("applicant", "respondent"):  # the respondent only listens: the caucus leaves them out
-            assert (await mediator.emit("admit", {"participant_id": live.ids[who]}))["ok"]
-
-        async def segments(count: int, tracks_wanted: int = 4) -> bool:
-            trail, _ = await repo.audit_trail(live.case_id)
-            tracks: dict[str, int] = {}
-            for e in trail:
-                if e.action == "recording.segment":
-                    track = e.details_dict()["track"]
-                    tracks[track] = tracks.get(track, 0) + 1
-            return len(tracks) == tracks_wanted and min(tracks.values()) >= count
-
-        # the applicant starts publishing seconds after the mediator: their clips start later on the timeline
-        await mediator.publish()
-        await poll(lambda: segments(2, tracks_wanted=2), "two segments of the mediator's tracks")
-        await applicant.publish()
-        await poll(lambda: segments(2), "two segments of every track")
-        ack = await mediator.emit("caucus_start", {"members": [live.ids["applicant"]]})
-        assert ack["ok"], ack
-        await asyncio.sleep(1.5)
-        assert (await mediator.emit("caucus_end"))["ok"]
-        await poll(lambda: segments(5), "five segments of every track")
-        assert (await mediator.emit("end"))["ok"]
-    finally:
-        for peer in peers:
-            await peer.close()
-    sessions = await RecordingPlayback(live.app[RECORDINGS]).sessions(live.case_id)
-    assert len(sessions) == 1 and sessions[0].sealed
-    return sessions[0].session_id
 
 
 async def add_transcript(live: Live, session_id: str) -> list[tuple[str, float]]:

@@ -259,10 +259,11 @@ async def test_the_period_is_extended_only_with_every_partys_consent_and_an_over
     ] or {"period.reminder", "period.overdue"} <= set(actions), actions
     assert {"period.reminder", "period.overdue"} <= set(actions), actions
     assert next(s for s in timeline["steps"] if s["action"] == "period.overdue")["who"] == "系统"
-    sent = [(m.channel, m.to, m.kind) for m in outbox.sent]
+    ours = [m for m in outbox.sent if case["number"] in m.text]  # the shared database holds other cases' periods
+    sent = [(m.channel, m.to, m.kind) for m in ours]
     assert sorted(sent) == [("sms", "13700001111", "period_overdue"), ("sms", "13700001111", "period_reminder")], sent
-    assert all(case["number"] in m.text and "张三" not in m.text for m in outbox.sent)
-    assert "将于" in next(m.text for m in outbox.sent if m.kind == "period_reminder")
+    assert all("张三" not in m.text for m in ours)
+    assert "将于" in next(m.text for m in ours if m.kind == "period_reminder")
 
 
 async def test_two_administrators_adding_one_member_at_once_put_it_on_the_roster_once(api: Api) -> None:
