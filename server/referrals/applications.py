@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from server.cases.usecases import NewParticipant
 from server.domain.organisations import ORGANISATION_KIND_NAMES
 from server.domain.roles import Role
 from server.errors import (
@@ -66,7 +67,7 @@ from server.errors import (
 from server.identity.access import Authenticator, Principal
 from server.notify import Message, Notifier, mask_address
 from server.referrals.application_store import ApplicationStore, Limit
-from server.referrals.usecases import MEDIATION_ORGANISATIONS, NewParty, ReferralService
+from server.referrals.usecases import MEDIATION_ORGANISATIONS, ReferralService
 from server.store.repository import AuditRecord
 
 logger = logging.getLogger(__name__)
@@ -272,8 +273,8 @@ class PublicApplications:
         await self._open_organisation(application.organisation_id)
         code_id = await self._claim(application, now)
         title = f"{application.applicant_name}与{application.respondent_name}{DISPUTES[application.kind]}"
-        applicant = NewParty(Role.APPLICANT, application.applicant_name, application.applicant_phone)
-        respondent = NewParty(Role.RESPONDENT, application.respondent_name, application.respondent_phone)
+        applicant = NewParticipant(Role.APPLICANT, application.applicant_name, application.applicant_phone)
+        respondent = NewParticipant(Role.RESPONDENT, application.respondent_name, application.respondent_phone)
         try:
             case, participant = await self.referrals.receive_application(
                 application.organisation_id,

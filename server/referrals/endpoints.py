@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
+from server.cases.usecases import NewParticipant
 from server.domain.lifecycle import CaseState, ReferralKind
 from server.domain.roles import Role
 from server.http import schemas as s
 from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal, query, respond
-from server.referrals.usecases import NewParty, ReferralService
+from server.referrals.usecases import ReferralService
 
 REFERRALS: web.AppKey[ReferralService] = web.AppKey("referrals", ReferralService)
 
@@ -123,8 +124,8 @@ class Timeline(s.Open):
     steps: list[Step]
 
 
-def _parties(parties: list[PartyIn]) -> list[NewParty]:
-    return [NewParty(Role(p.role), p.display_name, p.phone, p.email, p.id_number) for p in parties]
+def _parties(parties: list[PartyIn]) -> list[NewParticipant]:
+    return [NewParticipant(Role(p.role), p.display_name, p.phone, p.email, p.id_number) for p in parties]
 
 
 async def refer(request: web.Request) -> web.Response:

@@ -17,14 +17,14 @@ organisation without the right kind of account gets Forbidden):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from server.cases.usecases import CaseService
+from server.cases.usecases import CaseService, NewParticipant
 from server.domain import lifecycle as lc
 from server.domain.lifecycle import CaseState, ReferralKind
 from server.domain.organisations import OrganisationKind
@@ -57,17 +57,6 @@ class Roster(Protocol):
     async def is_active_member(self, court_id: str, organisation_id: str, now: datetime) -> bool:
         """Whether the organisation is on the court's roster, active and in its term at ``now``."""
         ...
-
-
-@dataclass(frozen=True)
-class NewParty:
-    """A party named in a referral or an application."""
-
-    role: Role
-    display_name: str
-    phone: str | None = None
-    email: str | None = None
-    id_number: str | None = None
 
 
 def iso(value: datetime | None) -> str | None:
@@ -144,7 +133,7 @@ class ReferralService:
 
     # ------------------------------------------------------------------ arriving
 
-    def _people(self, case_id: str, parties: Sequence[NewParty], now: datetime) -> list[Participant]:
+    def _people(self, case_id: str, parties: Sequence[NewParticipant], now: datetime) -> list[Participant]:
         if not 1 <= len(parties) <= 20:
             raise InvalidCommand("Name between 1 and 20 parties")
         for p in parties:
@@ -181,7 +170,7 @@ class ReferralService:
         court_case_number: str,
         kind: str,
         title: str,
-        parties: Sequence[NewParty],
+        parties: Sequence[NewParticipant],
         now: datetime,
     ) -> dict[str, Any]:
         """A court's clerk or judge refers a case, with its parties, to an organisation on the court's roster."""
@@ -205,7 +194,7 @@ class ReferralService:
         *,
         kind: str,
         title: str,
-        parties: Sequence[NewParty],
+        parties: Sequence[NewParticipant],
         now: datetime,
     ) -> dict[str, Any]:
         """An organisation's administrator records a party's direct application: it joins the queue."""
@@ -225,7 +214,7 @@ class ReferralService:
         referral: lc.Referral,
         kind: str,
         title: str,
-        parties: Sequence[NewParty],
+        parties: Sequence[NewParticipant],
         now: datetime,
     ) -> dict[str, Any]:
         def make(case_id: str, number: str) -> tuple[lc.Transition, list[Participant]]:
@@ -242,8 +231,8 @@ class ReferralService:
         *,
         kind: str,
         title: str,
-        applicant: NewParty,
-        others: Sequence[NewParty],
+        applicant: NewParticipant,
+        others: Sequence[NewParticipant],
         now: datetime,
     ) -> tuple[dict[str, Any], Participant]:
         """A party applies to a mediation organisation themselves, from the public page, their mobile proved
