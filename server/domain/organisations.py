@@ -1,4 +1,4 @@
-"""Organisations (机构): the courts, mediation organisations, appraisal institutions and insurers.
+"""Organisations (机构): courts, mediation organisations, appraisal institutions, insurers, police, the relief fund.
 
 Every staff account belongs to exactly one organisation and holds one
 :class:`~server.domain.roles.AccountKind` there. What kinds an organisation may hold
@@ -35,6 +35,12 @@ class OrganisationKind(enum.StrEnum):
     """A forensic appraisal institution (司法鉴定机构)."""
     INSURER = "insurer"
     """An insurance company (保险公司)."""
+    POLICE = "police"
+    """A traffic police unit (公安机关交通管理部门): scene reports, liability findings, intake of its cases."""
+    RELIEF_FUND = "relief_fund"
+    """The road-accident social relief fund's administrator (道路交通事故社会救助基金管理机构)."""
+    JUSTICE_BUREAU = "justice_bureau"
+    """A justice bureau (司法局): supervises mediation and reads the evaluations of appraisal opinions."""
 
 
 ORGANISATION_KIND_NAMES: Mapping[str, str] = MappingProxyType(
@@ -44,6 +50,9 @@ ORGANISATION_KIND_NAMES: Mapping[str, str] = MappingProxyType(
         OrganisationKind.INDUSTRY_MEDIATION: "行业性专业性调解组织",
         OrganisationKind.APPRAISAL: "司法鉴定机构",
         OrganisationKind.INSURER: "保险公司",
+        OrganisationKind.POLICE: "公安交通管理部门",
+        OrganisationKind.RELIEF_FUND: "道路交通事故社会救助基金",
+        OrganisationKind.JUSTICE_BUREAU: "司法局",
     }
 )
 """Each kind in Chinese, as the pages name it."""
@@ -57,8 +66,11 @@ STAFF_KINDS: Mapping[OrganisationKind, frozenset[AccountKind]] = MappingProxyTyp
         ),
         OrganisationKind.PEOPLES_MEDIATION: frozenset({AccountKind.ORG_ADMIN, AccountKind.MEDIATOR}),
         OrganisationKind.INDUSTRY_MEDIATION: frozenset({AccountKind.ORG_ADMIN, AccountKind.MEDIATOR}),
-        OrganisationKind.APPRAISAL: frozenset({AccountKind.ORG_ADMIN}),
-        OrganisationKind.INSURER: frozenset({AccountKind.ORG_ADMIN}),
+        OrganisationKind.APPRAISAL: frozenset({AccountKind.ORG_ADMIN, AccountKind.APPRAISER}),
+        OrganisationKind.INSURER: frozenset({AccountKind.ORG_ADMIN, AccountKind.CLAIMS_ADJUSTER}),
+        OrganisationKind.POLICE: frozenset({AccountKind.ORG_ADMIN, AccountKind.POLICE_OFFICER}),
+        OrganisationKind.RELIEF_FUND: frozenset({AccountKind.ORG_ADMIN, AccountKind.FUND_OFFICER}),
+        OrganisationKind.JUSTICE_BUREAU: frozenset({AccountKind.ORG_ADMIN, AccountKind.BUREAU_OFFICER}),
     }
 )
 """Which account kinds each kind of organisation may hold."""
@@ -87,12 +99,18 @@ class Organisation:
     """Whether it is closed: its accounts cannot log in."""
 
 
-def kind_from_name(name: str, has_judges: bool) -> OrganisationKind:
-    """The kind an organisation known only by name most likely is (for accounts recorded before organisations).
+def kind_from_name(name: str, has_judges: bool, account_kind: AccountKind | None = None) -> OrganisationKind:
+    """The kind an organisation known only by name most likely is (for accounts recorded before organisations,
+    and for an account recorded with the name of an organisation not yet recorded).
 
-    A name held by a judge, or one that names a court, is a court; anything else is taken
-    for a people's mediation committee, the most common mediation organisation.
+    An account kind that only one kind of organisation holds (a police officer, a claims adjuster…) decides;
+    a name held by a judge, or one that names a court, is a court; anything else is taken for a people's
+    mediation committee, the most common mediation organisation.
     """
+    if account_kind is not None:
+        holders = [k for k, kinds in STAFF_KINDS.items() if account_kind in kinds]
+        if len(holders) == 1:
+            return holders[0]
     if has_judges or "法院" in name or "court" in name.lower():
         return OrganisationKind.COURT
     return OrganisationKind.PEOPLES_MEDIATION

@@ -63,6 +63,16 @@ class AccountKind(enum.StrEnum):
     JUDGE = "judge"
     ORG_ADMIN = "org_admin"
     CLERK = "clerk"
+    POLICE_OFFICER = "police_officer"
+    """A traffic police officer (交警): the scene-report desk and the liability finding."""
+    CLAIMS_ADJUSTER = "claims_adjuster"
+    """An insurer's claims adjuster (理赔员): the claims desk, acting under the insurer's authorisation."""
+    APPRAISER = "appraiser"
+    """A forensic appraiser (鉴定人) of an appraisal institution: the appraisal desk."""
+    FUND_OFFICER = "fund_officer"
+    """A relief fund officer (救助基金经办人): decides advances and tracks recovery."""
+    BUREAU_OFFICER = "bureau_officer"
+    """A justice bureau officer (司法局工作人员): reads the evaluations of appraisal opinions."""
 
 
 ACCOUNT_KIND_NAMES: Mapping[str, str] = MappingProxyType(
@@ -71,6 +81,11 @@ ACCOUNT_KIND_NAMES: Mapping[str, str] = MappingProxyType(
         AccountKind.JUDGE: "法官",
         AccountKind.ORG_ADMIN: "机构管理员",
         AccountKind.CLERK: "书记员",
+        AccountKind.POLICE_OFFICER: "交警",
+        AccountKind.CLAIMS_ADJUSTER: "理赔员",
+        AccountKind.APPRAISER: "鉴定人",
+        AccountKind.FUND_OFFICER: "救助基金经办人",
+        AccountKind.BUREAU_OFFICER: "司法局工作人员",
     }
 )
 """Each account kind in Chinese, as the pages name it."""
@@ -141,8 +156,16 @@ ACCOUNT_PERMISSIONS: dict[AccountKind, frozenset[str]] = {
     AccountKind.JUDGE: frozenset({"list_cases"}),
     AccountKind.ORG_ADMIN: frozenset({"manage_accounts"}),
     AccountKind.CLERK: frozenset({"list_cases"}),
+    # the front's staff work their own desks (scene reports, claims, appraisals, advances), not the case list
+    AccountKind.POLICE_OFFICER: frozenset(),
+    AccountKind.CLAIMS_ADJUSTER: frozenset(),
+    AccountKind.APPRAISER: frozenset(),
+    AccountKind.FUND_OFFICER: frozenset(),
+    AccountKind.BUREAU_OFFICER: frozenset(),
 }
 """Actions that concern no single case, by account kind."""
+
+assert set(ACCOUNT_PERMISSIONS) == set(AccountKind), "every account kind needs its case-free permissions"
 
 
 def may(role: Role, action: Action) -> bool:

@@ -107,7 +107,7 @@ async def organisation_for(conn: AsyncConnection, account: Account) -> tuple[str
     if row is not None:
         return row.id, row.name
     org_id = str(uuid.uuid4())
-    kind = kind_from_name(name, account.kind is AccountKind.JUDGE)
+    kind = kind_from_name(name, account.kind is AccountKind.JUDGE, account.kind)
     await conn.execute(
         insert(orgs).values(
             id=org_id, kind=kind.value, name=name, region="", created_at=account.created_at, disabled=False

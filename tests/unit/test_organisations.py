@@ -28,14 +28,28 @@ def test_a_name_held_by_a_judge_or_naming_a_court_is_a_court() -> None:
     assert kind_from_name("城东人民调解委员会", False) is OrganisationKind.PEOPLES_MEDIATION
 
 
+def test_an_account_kind_only_one_kind_of_organisation_holds_decides_its_kind() -> None:
+    assert kind_from_name("示范区交警大队", False, AccountKind.POLICE_OFFICER) is OrganisationKind.POLICE
+    assert kind_from_name("某保险公司", False, AccountKind.CLAIMS_ADJUSTER) is OrganisationKind.INSURER
+    assert kind_from_name("某鉴定所", False, AccountKind.APPRAISER) is OrganisationKind.APPRAISAL
+    assert kind_from_name("救助基金", False, AccountKind.FUND_OFFICER) is OrganisationKind.RELIEF_FUND
+    assert kind_from_name("区司法局", False, AccountKind.BUREAU_OFFICER) is OrganisationKind.JUSTICE_BUREAU
+    # held by several kinds: the name decides, as before
+    assert kind_from_name("城东人民调解委员会", False, AccountKind.MEDIATOR) is OrganisationKind.PEOPLES_MEDIATION
+    assert kind_from_name("示范区人民法院", False, AccountKind.ORG_ADMIN) is OrganisationKind.COURT
+
+
 @pytest.mark.parametrize(
     ("kind", "allowed"),
     [
         (OrganisationKind.COURT, {"org_admin", "judge", "clerk", "mediator"}),
         (OrganisationKind.PEOPLES_MEDIATION, {"org_admin", "mediator"}),
         (OrganisationKind.INDUSTRY_MEDIATION, {"org_admin", "mediator"}),
-        (OrganisationKind.APPRAISAL, {"org_admin"}),
-        (OrganisationKind.INSURER, {"org_admin"}),
+        (OrganisationKind.APPRAISAL, {"org_admin", "appraiser"}),
+        (OrganisationKind.INSURER, {"org_admin", "claims_adjuster"}),
+        (OrganisationKind.POLICE, {"org_admin", "police_officer"}),
+        (OrganisationKind.RELIEF_FUND, {"org_admin", "fund_officer"}),
+        (OrganisationKind.JUSTICE_BUREAU, {"org_admin", "bureau_officer"}),
     ],
 )
 def test_each_kind_of_organisation_holds_its_own_kinds_of_account(kind: OrganisationKind, allowed: set[str]) -> None:

@@ -7,7 +7,11 @@ const show = (id, on = true) => { $(id).hidden = !on; };
 const status = (text) => { $("status").textContent = text; };
 const token = sessionStorage.getItem("mediation-token");
 
-const KINDS = { mediator: "调解员 Mediator", judge: "法官 Judge", org_admin: "机构管理员 Administrator", clerk: "书记员 Clerk" };
+const KINDS = {
+  mediator: "调解员 Mediator", judge: "法官 Judge", org_admin: "机构管理员 Administrator", clerk: "书记员 Clerk",
+  police_officer: "交警 Police officer", claims_adjuster: "理赔员 Claims adjuster", appraiser: "鉴定人 Appraiser",
+  fund_officer: "救助基金经办人 Fund officer", bureau_officer: "司法局工作人员 Bureau officer",
+};
 const ACTIONS = {
   "account.created": "创建账号 created",
   "account.disabled": "停用账号 disabled",
