@@ -228,3 +228,46 @@ def code_for(outbox: OutboxNotifier, phone: str) -> str:
     found = re.search(r"\b(\d{6})\b", message.text)
     assert found, message.text
     return found.group(1)
+
+
+# ------------------------------------------------------------------ a scene report with its finding (issue 15, H2)
+
+
+def found_scene_report(number: str = "KC-20261205-0001", unit: str = "unit-1") -> Any:
+    """A scene report in state FOUND (``server.domain.scene``): two drivers, the officer's finding
+    (driver 1 major 70 %, driver 2 minor 30 %, 1,800 yuan agreed, paid by driver 1)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from server.domain.scene import Driver, Liability, LiabilityFinding, SceneReport, SceneState
+
+    at = datetime(2026, 12, 5, 1, 30, tzinfo=UTC)
+    drivers = (
+        Driver(
+            1, str(uuid.uuid4()), "赵一", "13900000001", "330102199001011111", "浙A12345", "中国人保", None, "左前门"
+        ),
+        Driver(
+            2, str(uuid.uuid4()), "钱二", "13900000002", "330102199202022222", "浙B67890", "平安产险", None, "右后灯"
+        ),
+    )
+    finding = LiabilityFinding(
+        {1: Liability.MAJOR, 2: Liability.MINOR},
+        {1: 70, 2: 30},
+        "甲车变道时未让乙车先行，两车在文一路发生刮擦。",
+        "甲违反《道路交通安全法实施条例》第四十四条变更车道未让行。",
+        "officer-1",
+        at + timedelta(hours=1),
+        Decimal("1800.00"),
+        1,
+    )
+    return SceneReport(
+        str(uuid.uuid4()),
+        number,
+        unit,
+        SceneState.FOUND,
+        at,
+        at,
+        "杭州市西湖区文一路与学院路口",
+        drivers,
+        finding=finding,
+    )
