@@ -588,3 +588,445 @@ applications = Table(
 )
 """A party's own application from the public page: the case it filed, the code that proved the applicant's mobile
 (once: a code files one case), and the dispute as the applicant described it (personal free text)."""
+
+
+# ---- stage H6 (issue 15): relief fund advances (救助基金垫付) and recovery (追偿), server.relief, migration 0029
+
+relief_applications = Table(
+    "relief_applications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("fund_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("ground", String(16), nullable=False),
+    Column("advance_kind", String(16), nullable=False),
+    Column("asked_fen", BigInteger(), nullable=False),
+    Column("payee", Text(), nullable=False),
+    Column("description", Text(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("note", Text(), nullable=False),
+    Column("approved_fen", BigInteger(), nullable=True),
+    Column("payment_reference", String(100), nullable=True),
+    Column("paid_on", String(10), nullable=True),
+    Column("liable_participant_id", String(36), ForeignKey("participants.id"), nullable=True),
+    Column("written_off_reason", Text(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""A party's application to a relief fund (``server.relief``): the ground, the kind of advance, the amount asked
+(fen), the payee (hospital or person: personal text), the state (``server.domain.relief.ReliefState``), the fund's
+latest note (reasons or what more it needs), the approved amount and payment, and for recovery the liable party
+(null: unknown, fled) and a write-off's reason. ``paid_on`` is a Beijing date, ``YYYY-MM-DD``."""
+
+relief_evidence = Table(
+    "relief_evidence",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("application_id", String(36), ForeignKey("relief_applications.id"), nullable=False, index=True),
+    Column("document_id", String(36), ForeignKey("documents.id"), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("application_id", "document_id", name="uq_relief_evidence_application_id"),
+)
+"""The case documents attached to an application: the only documents of the case the fund's officers read."""
+
+relief_steps = Table(
+    "relief_steps",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("application_id", String(36), ForeignKey("relief_applications.id"), nullable=False, index=True),
+    Column("action", String(24), nullable=False),
+    Column("note", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),
+)
+"""Each step of an application (submitted, more asked, resubmitted, approved, paid, refused, recovery steps), as the
+applicant's phone and the mediator show it."""
+
+relief_recoveries = Table(
+    "relief_recoveries",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("application_id", String(36), ForeignKey("relief_applications.id"), nullable=False, index=True),
+    Column("amount_fen", BigInteger(), nullable=False),
+    Column("received_on", String(10), nullable=False),
+    Column("reference", String(100), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),
+)
+"""Each sum the fund recovered from the liable party (追偿): amount (fen), Beijing date, reference."""
+
+
+# ------------------------------------------------------------------ online appraisal (issue 15, stage H5, 0028)
+
+appraisal_specialties = Table(
+    "appraisal_specialties",
+    metadata,
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), primary_key=True),
+    Column("specialty", String(32), primary_key=True),
+)
+"""What each appraisal institution appraises (``server.domain.appraisal.SPECIALTIES``); its administrator sets them."""
+
+appraisals = Table(
+    "appraisals",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("round", Integer(), nullable=False),
+    Column("subject", String(32), nullable=False),
+    Column("description", Text(), nullable=False),
+    Column("requested_by", String(36), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("institution_id", String(36), ForeignKey("organisations.id"), nullable=True, index=True),
+    Column("choice", String(8), nullable=True),
+    Column("draw", Text(), nullable=True),
+    Column("fee", String(16), nullable=True),
+    Column("fee_payer", String(16), nullable=True),
+    Column("notice_document_id", String(36), ForeignKey("documents.id"), nullable=True),
+    Column("opinion_document_id", String(36), ForeignKey("documents.id"), nullable=True),
+    Column("opinion_check", Text(), nullable=True),
+    Column("previous_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+"""One round of a forensic appraisal inside a case (``server.appraisal``): the subject and the party who asked
+(``requested_by``, a participant id), the state, the institution and how it was chosen (``agreed``/``drawn``; the
+draw as JSON: candidates, seed, result, who, when), the fee and its payer, the notice and the opinion (documents of
+the case), what the opinion's signature check found (JSON), the round it replaced (``previous_id``)."""
+
+appraisal_consents = Table(
+    "appraisal_consents",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("appraisal_id", String(36), ForeignKey("appraisals.id"), nullable=False, index=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("agree", Boolean(), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+"""Each party's answers to an appraisal, append-only: the newest row of a participant counts (``id`` orders them)."""
+
+appraisal_materials = Table(
+    "appraisal_materials",
+    metadata,
+    Column("appraisal_id", String(36), ForeignKey("appraisals.id"), primary_key=True),
+    Column("document_id", String(36), ForeignKey("documents.id"), primary_key=True),
+)
+"""The case documents the mediator sent to the institution: its appraisers see these and nothing else of the case."""
+
+appraisal_reappraisals = Table(
+    "appraisal_reappraisals",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("appraisal_id", String(36), ForeignKey("appraisals.id"), nullable=False, index=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("reasons", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("decision", String(8), nullable=True),
+    Column("decision_reasons", Text(), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("next_appraisal_id", String(36), nullable=True),
+)
+"""A party's application for a new appraisal (重新鉴定) with reasons, and the mediator's decision (``granted``: the
+new round's id; ``refused``: with reasons)."""
+
+appraisal_evaluations = Table(
+    "appraisal_evaluations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("appraisal_id", String(36), ForeignKey("appraisals.id"), nullable=False),
+    Column("institution_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("evaluator", String(36), nullable=False),
+    Column("evaluator_role", String(16), nullable=False),
+    Column("score", Integer(), nullable=False),
+    Column("comment", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint("appraisal_id", "evaluator", name="uq_appraisal_evaluations_appraisal_id"),
+)
+"""Each evaluation of an opinion (score 1-5, a comment), once per evaluator (a participant id) and opinion; the
+justice bureau reads them per institution, without the evaluators' names."""
+
+
+# ------------------------------------------------------------------ stage: scene reports (快处快赔, 0024)
+
+scene_reports = Table(
+    "scene_reports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", String(32), nullable=False),
+    Column("police_unit_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("place", String(200), nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=True),
+    Column("accepted_at", UTCDateTime(), nullable=True),
+    Column("officer_account_id", String(36), ForeignKey("accounts.id"), nullable=True),
+    Column("returned_reason", Text(), nullable=False),
+    Column("finding", Text(), nullable=True),
+    Column("signed_by", Text(), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=True),
+    Column("join_code_hash", String(64), nullable=False),
+    Column("join_expires_at", UTCDateTime(), nullable=False),
+    Column("join_attempts", Integer(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("chain_seq", Integer(), nullable=False),
+    Column("chain_head", String(64), nullable=False),
+    UniqueConstraint("number", name="uq_scene_reports_number"),
+)
+"""A scene report (``server.scene``): its state, the police unit it goes to, the officer's decisions (``finding``:
+the liability finding as JSON; ``signed_by``: JSON driver number → time), the join code's keyed hash (its tries and
+expiry), the optimistic ``version`` every write bumps, and the head of its evidence chain (``scene_events``)."""
+
+scene_drivers = Table(
+    "scene_drivers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), ForeignKey("scene_reports.id"), nullable=False),
+    Column("number", Integer(), nullable=False),
+    Column("name", String(40), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("licence_number", String(18), nullable=False),
+    Column("plate", String(16), nullable=False),
+    Column("insurer", String(60), nullable=False),
+    Column("insurer_organisation_id", String(36), ForeignKey("organisations.id"), nullable=True),
+    Column("damaged_part", String(60), nullable=False),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("report_id", "number", name="uq_scene_drivers_report_id"),
+)
+"""Each driver of a scene report (1 started it, 2 joined it) and their items (personal data: never logged)."""
+
+scene_photos = Table(
+    "scene_photos",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), ForeignKey("scene_reports.id"), nullable=False, index=True),
+    Column("driver", Integer(), nullable=False),
+    Column("slot", String(32), nullable=False),
+    Column("media_type", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("width", Integer(), nullable=False),
+    Column("height", Integer(), nullable=False),
+    Column("original_sha256", String(64), nullable=False),
+    Column("original_size", BigInteger(), nullable=False),
+    Column("captured_at", UTCDateTime(), nullable=True),
+    Column("uploaded_at", UTCDateTime(), nullable=False),
+)
+"""Every photo uploaded (append-only: a photo taken again adds a row, the newest of a driver's slot counts); the
+bytes live in the blob store under ``sha256``."""
+
+scene_events = Table(
+    "scene_events",
+    metadata,
+    Column("report_id", String(36), ForeignKey("scene_reports.id"), primary_key=True),
+    Column("seq", Integer(), primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("details", Text(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+"""A scene report's append-only hash chain (``server.domain.audit`` with the report's id in place of a case's):
+each photo's hashes and capture time, each driver's and officer's action."""
+
+# ------------------------------------------------------------------ end of stage: scene reports
+
+
+# ---- stage H2 of issue 15: the electronic accident finding (电子事故认定书) and its signatures (0025) ----
+
+liability_findings = Table(
+    "liability_findings",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("rendered_sha256", String(64), nullable=False),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("signed_sha256", String(64), nullable=True),
+    Column("signed_at", UTCDateTime(), nullable=True),
+)
+"""The electronic accident finding of a scene report: the SHA-256 of the PDF as rendered (before its fields and
+the unit's certification), when it was issued, and the file both drivers signed (None until both have).
+``report_id`` is a scene report's id (``scene_reports``; no foreign key yet: the two stages were built side by side)."""
+
+liability_finding_files = Table(
+    "liability_finding_files",
+    metadata,
+    Column("report_id", String(36), ForeignKey("liability_findings.report_id"), primary_key=True),
+    Column("seq", Integer(), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer(), nullable=False),
+    Column("driver", Integer(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("report_id", "driver", name="uq_liability_finding_files_report_id"),
+)
+"""Each file of the finding, in order: ``seq`` 0 the certified PDF with both drivers' fields, then one per
+driver's signature (``driver``), each an incremental update of the one before (blobs by content address).
+The primary key is the version check: two drivers signing at once both try ``seq`` n+1, one wins, the other
+re-reads the newest file and signs that; the unique (report, driver) keeps a driver from signing twice."""
+
+liability_finding_codes = Table(
+    "liability_finding_codes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("driver", Integer(), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Column("document_sha256", String(64), nullable=False),
+)
+"""One-time codes sent by SMS to a driver to sign the finding (only a keyed hash), each bound to the file it
+was sent for."""
+
+liability_finding_code_limits = Table(
+    "liability_finding_code_limits",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("driver", Integer(), primary_key=True),
+    Column("last_sent_at", UTCDateTime(), nullable=True),
+    Column("day", String(10), nullable=False),
+    Column("codes_sent", Integer(), nullable=False),
+    Column("wrong_guesses", Integer(), nullable=False),
+)
+"""One row per driver of a finding that the code limits are decided on by conditional UPDATEs (as
+``signing_code_limits``): one code a minute, codes and wrong guesses per Beijing day."""
+
+# ------------------------------------------------------------------ one-click claims (一键理赔), issue 15 stage H4
+
+claim_authorisations = Table(
+    "claim_authorisations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("regions", Text(), nullable=False),
+    Column("any_region", Boolean(), nullable=False),
+    Column("limit_fen", BigInteger(), nullable=False),
+    Column("valid_from", String(10), nullable=False),
+    Column("valid_to", String(10), nullable=False),
+    Column("document_sha256", String(64), nullable=False),
+    Column("document_size", BigInteger(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(36), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+"""An insurer's authorisation of one adjuster (授权委托书): the regions (JSON list) or any region, the limit per
+claim in fen, the Beijing dates it is in force (ISO text), and the signed PDF in the blob store."""
+
+repair_shops = Table(
+    "repair_shops",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("address", String(400), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("organisation_id", "name"),
+)
+"""An insurer's repair shops for 定修直赔 (a business's name, address and phone)."""
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("insurer_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("source_id", String(36), nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("amount_fen", BigInteger(), nullable=False),
+    Column("vehicle_fen", BigInteger(), nullable=False),
+    Column("lines", Text(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("open_key", String(36), nullable=True),
+    Column("submitted_at", UTCDateTime(), nullable=False),
+    Column("due_on", String(10), nullable=False),
+    Column("overdue_at", UTCDateTime(), nullable=True),
+    Column("accepted_at", UTCDateTime(), nullable=True),
+    Column("acting_account_id", String(36), nullable=True),
+    Column("authorisation_id", String(36), nullable=True),
+    Column("repair_shop_id", String(36), ForeignKey("repair_shops.id"), nullable=True),
+    Column("paid_fen", BigInteger(), nullable=False),
+    Column("paid_at", UTCDateTime(), nullable=True),
+    Column("refused_reason", Text(), nullable=True),
+    UniqueConstraint("case_id", "open_key"),
+)
+"""A claim on the case's insurer (``server.claims``): its amounts from the signed agreement (``lines``: JSON, money
+as text), the payment deadline (``due_on``, a Beijing date), the overdue flag set once by the job. ``open_key`` is
+the claimant's participant id until the claim is refused (then NULL): one claim per party and case."""
+
+claim_events = Table(
+    "claim_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("details", Text(), nullable=False),
+)
+"""Each step of a claim (submitted, accepted, shop chosen, paid, refused, overdue), as the claimant's phone shows it."""
+
+claim_payments = Table(
+    "claim_payments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False, index=True),
+    Column("amount_fen", BigInteger(), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("paid_on", String(10), nullable=False),
+    Column("repair_shop_id", String(36), ForeignKey("repair_shops.id"), nullable=True),
+    Column("account_id", String(36), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+)
+"""A payment on a claim: to the claimant, or to the repair shop they chose (定修直赔)."""
+
+
+# ---------------------------------------------------------------- issue 15, stage H3: cases from the police's systems
+
+intake_keys = Table(
+    "intake_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+"""A police agency's intake keys: the id only (its secret is derived from the server's secret and the id, never
+stored: ``server.intake.keys``); a revoked key never signs again."""
+
+intake_nonces = Table(
+    "intake_nonces",
+    metadata,
+    Column("key_id", String(40), ForeignKey("intake_keys.id"), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_at", UTCDateTime(), nullable=False, index=True),
+)
+"""Nonces of signed intake requests, kept 10 minutes (twice the allowed clock skew): the primary key refuses a
+replay on every node; older rows are pruned as requests arrive."""
+
+police_intakes = Table(
+    "police_intakes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False),
+    Column("police_case_number", String(40), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("document", Text(), nullable=False),
+    Column("key_id", String(40), ForeignKey("intake_keys.id"), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=True, index=True),
+    UniqueConstraint("organisation_id", "police_case_number", name="uq_police_intakes_organisation_id"),
+)
+"""One row per police case number of an agency (unique: the same number never files two cases): the SHA-256 of
+the canonical document (a different document under the number is a conflict), the document as JSON with its
+attachments by hash (the liability finding, vehicles and insurers, for the later stages), and the case it filed
+(NULL while the request that claimed the number is filing it)."""
