@@ -6,7 +6,10 @@ secret as input keying material and a label naming the use as ``info``::
 
     secret ──HKDF("mediation/v1/tokens")──────────▶ signs bearer tokens (server.identity.tokens)
            ├─HKDF("mediation/v1/signing-codes")───▶ keys the one-time codes' stored hashes
-           └─HKDF("mediation/v1/application-codes")▶ keys a public application's codes, numbers, addresses
+           ├─HKDF("mediation/v1/application-codes")▶ keys a public application's codes, numbers, addresses
+           ├─HKDF("mediation/v1/intake-keys")──────▶ derives each police agency's intake secret from its key id
+           ├─HKDF("mediation/v1/scene-codes")──────▶ keys a scene report's join codes
+           └─HKDF("mediation/v1/finding-codes")────▶ keys the codes drivers sign the accident finding with
 
 so that a value made with one key (a token's MAC, a stored code hash) tells nothing about,
 and can never stand in for, a value made with another. A new use adds a label here; nodes
@@ -29,7 +32,13 @@ SIGNING_CODES = "mediation/v1/signing-codes"
 """Keys the HMAC under which one-time signing codes are stored."""
 APPLICATION_CODES = "mediation/v1/application-codes"
 """Keys the HMACs of a party's own application (its SMS code, the mobile number, the client address)."""
-LABELS = (TOKENS, SIGNING_CODES, APPLICATION_CODES)
+INTAKE_KEYS = "mediation/v1/intake-keys"
+"""Derives the secret of each police agency's intake key from the key's id (``server.intake.keys``)."""
+SCENE_CODES = "mediation/v1/scene-codes"
+"""Keys the HMAC under which a scene report's join code is stored (``server.scene``)."""
+FINDING_CODES = "mediation/v1/finding-codes"
+"""Keys the HMAC under which the codes that drivers sign the electronic accident finding with are stored."""
+LABELS = (TOKENS, SIGNING_CODES, APPLICATION_CODES, INTAKE_KEYS, SCENE_CODES, FINDING_CODES)
 """Every use of the secret; each label gives a different key."""
 KEY_BYTES = 32
 

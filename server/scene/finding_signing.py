@@ -1,0 +1,363 @@
+"""Both drivers sign the electronic accident finding on their phones: a one-time code by SMS, their mark,
+a PAdES signature.
+
+1. **Issued** the first time anyone of the report asks for it once the officer made the finding (state
+   FOUND): rendered in a worker thread (:mod:`server.scene.finding`, its hash recorded), every signature
+   field created at once and locked (``e_sign.pades.prepare_signature_fields``: the unit's seal, driver 1,
+   driver 2, each ``/P 2`` since the drivers sign in any order), then certified for the police unit by the
+   platform (``server.documents.sealed.seal``: the first signature, a certification that allows only
+   filling in the drivers' fields). Two requests issuing at once: the store keeps one, the other re-reads.
+2. A driver asks for a **one-time code**, sent to the phone on their part of the report through the
+   notifier. As for the agreement (``server.signing``): only an HMAC is stored (key
+   ``server.identity.keys.FINDING_CODES``), 5 minutes, 5 tries, one a minute, 10 codes and 20 wrong guesses
+   a Beijing day, decided by the store's conditional UPDATEs; the code is bound to the file it was sent for.
+3. The driver **signs** with the code and a handwritten mark (PNG): a PAdES B-T signature with a fresh event
+   certificate from the platform CA and the platform's time-stamp, appended to the newest file. Both drivers
+   at once: each stores its file at the next place of the chain (the store's version check), the later one
+   re-reads the file with the earlier signature and signs that; both end up in the PDF. The second signature
+   completes the finding: the store records the signed file and :meth:`SceneAccess.finding_signed` moves the
+   report to SIGNED (repeated by :meth:`FindingService.status` if a crash came between).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import io
+import logging
+import math
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import Any, Protocol
+
+from server.documents.sealed import SealingKeys
+from server.domain.scene import SceneReport, SceneState
+from server.domain.time import BEIJING
+from server.errors import (
+    DeliveryFailed,
+    Forbidden,
+    IllegalTransition,
+    InvalidCommand,
+    NotFound,
+    ServiceUnavailable,
+    TooManyAttempts,
+)
+from server.identity.access import Principal
+from server.notify import Message, Notifier, mask_address
+from server.scene.finding import DRIVER_LABELS, POLICE_SIGNER, driver_field, finding_facts, render_finding
+from server.scene.finding_store import CodeLimits, CodeRule, FindingFile, FindingRecord, FindingStore, NewCode
+from server.store.blobs import BlobStore
+
+logger = logging.getLogger(__name__)
+
+CODE_TTL = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+RESEND_AFTER = timedelta(seconds=60)
+MAX_CODES_PER_DAY = 10
+MAX_WRONG_PER_DAY = 20
+MAX_MARK_BYTES = 256 * 1024
+SIGN_RETRIES = 10
+REASON = "本人已阅读本道路交通事故认定书"
+LOCATION = "交通事故快处快赔"
+FINDING_STATES = frozenset({SceneState.FOUND, SceneState.SIGNED, SceneState.MEDIATION, SceneState.CLOSED})
+"""States in which a report may have its finding document (CLOSED: if one was issued before)."""
+
+
+class SceneAccess(Protocol):
+    """What the finding needs of the scene stage (``server.scene``'s report service is one)."""
+
+    async def report_for(self, principal: Principal, report_id: str) -> tuple[SceneReport, int | None]:
+        """The report and who asks: one of its drivers (their number, from their scene token) or an officer
+        of its police unit (None). NotFound for anyone else, whatever they hold."""
+        ...
+
+    async def names(self, report: SceneReport) -> tuple[str, str]:
+        """(the police unit's name, the name of the officer who made the finding), as the document prints them."""
+        ...
+
+    async def finding_signed(
+        self, report_id: str, signed_by: Mapping[int, datetime], sha256: str, now: datetime
+    ) -> None:
+        """Both drivers signed the finding (file ``sha256``): the report moves FOUND → SIGNED with
+        ``signed_by``. Called again after a crash: a report already SIGNED is left as it is."""
+        ...
+
+
+class FindingService:
+    """Issues the finding document, sends the drivers' codes, adds their signatures."""
+
+    def __init__(
+        self,
+        reports: SceneAccess,
+        store: FindingStore,
+        blobs: BlobStore,
+        keys: SealingKeys,
+        notifier: Notifier,
+        secret: bytes,
+    ) -> None:
+        self.reports = reports
+        self.store = store
+        self.blobs = blobs
+        self.keys = keys
+        self.notifier = notifier
+        self.secret = secret
+        """The key of the stored code hashes (``server.identity.keys.FINDING_CODES``)."""
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------------ the document
+
+    async def _finding(self, report: SceneReport, now: datetime) -> FindingRecord:
+        """The report's finding document, issued now if the finding was made and it has none yet."""
+        if report.state not in FINDING_STATES:
+            raise NotFound("The liability finding has not been made yet")
+        existing = await self.store.finding(report.id)
+        if existing is not None:
+            return existing
+        if report.state is not SceneState.FOUND:
+            raise NotFound("This report has no electronic accident finding")
+        lock = self._locks.setdefault(report.id, asyncio.Lock())
+        async with lock:
+            existing = await self.store.finding(report.id)
+            if existing is not None:
+                return existing
+            rendered, certified = await self._issue(report, now)
+            ref = await self.blobs.put(certified)
+            first = FindingFile(0, ref.sha256, ref.size, None, now)
+            if await self.store.issue(report.id, hashlib.sha256(rendered).hexdigest(), first, now):
+                logger.info("[report=%s] accident finding issued (%d bytes)", report.id, ref.size)
+        found = await self.store.finding(report.id)
+        assert found is not None  # issued here or by the request that won
+        return found
+
+    async def _issue(self, report: SceneReport, now: datetime) -> tuple[bytes, bytes]:
+        """(the rendered PDF, the certified PDF with the drivers' fields)."""
+        from e_sign.pades import prepare_signature_fields
+        from server.documents.sealed import seal
+
+        unit, officer = await self.reports.names(report)
+        rendered, boxes = await asyncio.to_thread(render_finding, finding_facts(report, unit, officer))
+        prepared = await asyncio.to_thread(
+            functools.partial(prepare_signature_fields, rendered, boxes, lock_last=False)
+        )
+        police = next(b for b in boxes if b.signer_id == POLICE_SIGNER)
+        signer = (report.police_unit_id, unit, "交通事故认定")
+        certified = await seal(self.keys, prepared, police, report.number, "道路交通事故认定", now, signer)
+        return rendered, certified
+
+    async def document(self, principal: Principal, report_id: str, now: datetime) -> tuple[FindingFile, bytes]:
+        """The newest file of the finding (signed by whoever has signed) and its bytes."""
+        report, _driver = await self.reports.report_for(principal, report_id)
+        newest = (await self._finding(report, now)).newest
+        return newest, await self.blobs.get(newest.sha256)
+
+    async def status(self, principal: Principal, report_id: str, now: datetime) -> dict[str, Any]:
+        """Who signed when, the newest file, and whether the finding is complete."""
+        report, you = await self.reports.report_for(principal, report_id)
+        record = await self._finding(report, now)
+        signed_by = record.signed_by
+        if record.signed_sha256 is not None and report.state is SceneState.FOUND:
+            await self.reports.finding_signed(report.id, signed_by, record.signed_sha256, now)  # after a crash
+            report, you = await self.reports.report_for(principal, report_id)
+        return {
+            "report_id": report.id,
+            "number": report.number,
+            "state": report.state.value,
+            "you": you,
+            "complete": record.signed_sha256 is not None,
+            "rendered_sha256": record.rendered_sha256,
+            "document": _file_view(record.newest),
+            "drivers": [
+                {
+                    "number": d.number,
+                    "label": DRIVER_LABELS.get(d.number, str(d.number)),
+                    "name": d.name,
+                    "signed_at": signed_by[d.number].isoformat() if d.number in signed_by else None,
+                }
+                for d in sorted(report.drivers, key=lambda d: d.number)
+            ],
+        }
+
+    # ------------------------------------------------------------------ the drivers
+
+    async def _driver(self, principal: Principal, report_id: str) -> tuple[SceneReport, int]:
+        report, number = await self.reports.report_for(principal, report_id)
+        if number is None:
+            raise Forbidden("Only the report's drivers sign the accident finding")
+        if report.state is not SceneState.FOUND:
+            raise IllegalTransition("sign the accident finding", report.state.value)
+        return report, number
+
+    def _hash(self, code_id: str, code: str) -> str:
+        return hmac.new(self.secret, f"{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    async def send_code(self, principal: Principal, report_id: str, now: datetime) -> dict[str, Any]:
+        """Send the driver a one-time code by SMS to the phone on their part of the report."""
+        report, number = await self._driver(principal, report_id)
+        record = await self._finding(report, now)
+        if number in record.signed_by:
+            raise IllegalTransition("ask for a code", "signed by you")
+        phone = report.driver(number).phone
+        if not phone:
+            raise InvalidCommand("No phone number is on your part of the report")
+        code = f"{secrets.randbelow(10**6):06d}"
+        code_id = str(uuid.uuid4())
+        new = NewCode(code_id, report.id, number, self._hash(code_id, code), now, now + CODE_TTL, record.newest.sha256)
+        stored, limits = await self.store.add_code(new, _rule(now))
+        if not stored:
+            raise _refusal(limits, now)
+        text = (
+            f"您的道路交通事故认定书签字验证码为 {code}，{int(CODE_TTL.total_seconds() // 60)} 分钟内有效，"
+            f"仅用于签署第 {report.number} 号认定书（文件 SHA-256 前 8 位 {record.newest.sha256[:8]}），请勿告诉他人。"
+        )
+        try:
+            await self.notifier.send(
+                Message("sms", phone, f"事故认定书 {report.number} 签字验证码", text, now, kind="finding_code")
+            )
+        except DeliveryFailed as exc:
+            await self.store.void_code(new, now)  # void and not counted: the driver may ask again at once
+            if exc.permanent:
+                raise InvalidCommand(f"The code could not be delivered: {exc}") from exc
+            raise ServiceUnavailable(f"The code could not be delivered now: {exc}; try again later") from exc
+        return {"channel": "sms", "to": mask_address("sms", phone), "expires_at": (now + CODE_TTL).isoformat()}
+
+    async def sign(
+        self, principal: Principal, report_id: str, code: str, mark_b64: str, now: datetime
+    ) -> dict[str, Any]:
+        """Check the driver's code, add their signature to the newest file, and complete the finding when
+        both have signed. A driver who already signed gets 409 before their code is looked at."""
+        report, number = await self._driver(principal, report_id)
+        mark = _mark(mark_b64)
+        record = await self._finding(report, now)
+        if number in record.signed_by:
+            raise IllegalTransition("sign the accident finding", "signed by you")
+        bound = await self._code(report.id, number, code, now)
+        lock = self._locks.setdefault(report.id, asyncio.Lock())
+        async with lock:  # one node: no wasted signature; several nodes: the store's version check
+            record = await self._add_signature(report, number, mark, bound, now)
+        if record.signed_sha256 is not None:
+            await self.reports.finding_signed(report.id, record.signed_by, record.signed_sha256, now)
+        return await self.status(principal, report_id, now)
+
+    async def _code(self, report_id: str, number: int, code: str, now: datetime) -> str:
+        """The driver proves they hold the phone: the newest code, unexpired, unused, within tries; the
+        SHA-256 of the file it was sent for."""
+        if not code:
+            raise Forbidden("Enter the code that was sent to you")
+        latest = await self.store.latest_code(report_id, number)
+        if latest is None or latest["used_at"] is not None or latest["expires_at"] <= now:
+            raise Forbidden("The code has expired or was already used: ask for a new one")
+        if latest["attempts"] >= MAX_ATTEMPTS:
+            raise TooManyAttempts("Too many wrong codes: ask for a new one")
+        rule = _rule(now)
+        if await self.store.count_guess(report_id, number, rule) is None:
+            raise _refusal(await self.store.code_limits(report_id, number), now)
+        matched = hmac.compare_digest(latest["code_hash"], self._hash(latest["id"], code.strip()))
+        if not await self.store.spend_code(latest["id"], matched, now, MAX_ATTEMPTS, counted_on=rule.day):
+            raise Forbidden("The code is wrong" if not matched else "The code was already used")
+        return str(latest["document_sha256"])
+
+    async def _add_signature(
+        self, report: SceneReport, number: int, mark: bytes, bound: str, now: datetime
+    ) -> FindingRecord:
+        """Sign the newest file (one that holds ``bound``, the file the code was sent for) and store it at
+        the next place of the chain; re-read and sign again when another driver's file took that place."""
+        from e_sign import TimestampError
+        from e_sign.ca import SignerIdentity
+        from e_sign.pades import sign_pdf
+        from server.documents.fonts import signature_font
+
+        driver = report.driver(number)
+        field = driver_field(number)
+        label = DRIVER_LABELS.get(number, str(number))
+        for _attempt in range(SIGN_RETRIES):
+            record = await self.store.finding(report.id)
+            assert record is not None
+            if number in record.signed_by:
+                return record  # signed meanwhile by this driver's other request
+            if bound not in {f.sha256 for f in record.files}:
+                raise Forbidden("The finding to sign is not the one the code was sent for: ask for a new code")
+            newest = record.newest
+            pdf = await self.blobs.get(newest.sha256)
+            font = await asyncio.to_thread(signature_font)
+            try:
+                signed: bytes = await asyncio.to_thread(
+                    functools.partial(
+                        sign_pdf,
+                        pdf,
+                        field_name=field,
+                        page=0,
+                        box=(0, 0, 100, 100),  # unused: the field was prepared when the finding was issued
+                        signer=SignerIdentity(driver.id, driver.name, report.number, label),
+                        ca=self.keys.ca,
+                        timestamper=self.keys.timestamper(),
+                        mark_png=mark,
+                        reason=REASON,
+                        location=LOCATION,
+                        now=now.astimezone(BEIJING),
+                        font=font,
+                    )
+                )
+            except TimestampError as exc:
+                raise ServiceUnavailable("The timestamp authority did not answer: try again in a minute") from exc
+            ref = await self.blobs.put(signed)
+            complete = {d.number for d in report.drivers} <= {*record.signed_by, number}
+            file = FindingFile(newest.seq + 1, ref.sha256, ref.size, number, now)
+            if await self.store.add_file(report.id, file, now if complete else None):
+                logger.info("[report=%s] driver %d signed the accident finding", report.id, number)
+                done = await self.store.finding(report.id)
+                assert done is not None
+                return done
+        raise ServiceUnavailable("The finding kept changing while signing; try again")
+
+
+def _file_view(f: FindingFile) -> dict[str, Any]:
+    return {"seq": f.seq, "sha256": f.sha256, "size": f.size, "created_at": f.created_at.isoformat()}
+
+
+def _next_day(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(BEIJING).date() + timedelta(days=1), time(0), tzinfo=BEIJING)
+
+
+def _rule(now: datetime) -> CodeRule:
+    return CodeRule(now.astimezone(BEIJING).date().isoformat(), RESEND_AFTER, MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY)
+
+
+def _refusal(limits: CodeLimits | None, now: datetime) -> TooManyAttempts:
+    """Why a driver may not have a code (or a guess) now, and when they may."""
+    today = now.astimezone(BEIJING).date().isoformat()
+    if limits is not None and limits.day == today and limits.wrong_guesses >= MAX_WRONG_PER_DAY:
+        why = f"Too many wrong codes today ({MAX_WRONG_PER_DAY})"
+    elif limits is not None and limits.day == today and limits.codes_sent >= MAX_CODES_PER_DAY:
+        why = f"You were sent {MAX_CODES_PER_DAY} codes today"
+    else:
+        sent = limits.last_sent_at if limits is not None and limits.last_sent_at is not None else now
+        wait = max(1, math.ceil((sent + RESEND_AFTER - now).total_seconds()))
+        return TooManyAttempts(f"A code was sent less than a minute ago: try again in {wait} seconds", wait)
+    until = _next_day(now)
+    return TooManyAttempts(
+        f"{why}: try again after {until:%Y-%m-%d %H:%M} (Beijing time)", math.ceil((until - now).total_seconds())
+    )
+
+
+def _mark(mark_b64: str) -> bytes:
+    """The handwritten mark: a PNG (base64), at most 256 KiB, that Pillow reads."""
+    try:
+        data = base64.b64decode(mark_b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCommand("The mark must be a base64 PNG") from exc
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) > MAX_MARK_BYTES:
+        raise InvalidCommand(f"The mark must be a PNG of at most {MAX_MARK_BYTES // 1024} KiB")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken images
+        raise InvalidCommand("The mark is not a readable PNG") from exc
+    return data

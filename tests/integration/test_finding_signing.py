@@ -1,0 +1,230 @@
+"""Both drivers sign the electronic accident finding: the certified PDF, codes by SMS through a real gateway,
+both at the same moment on SQLite and PostgreSQL, and poppler's pdfsig validating the three signatures.
+
+The scene stage's report service is reached through :class:`server.scene.finding_signing.SceneAccess`;
+``Reports`` here answers for one report as that service does (a driver by their id, an officer of the
+unit by their account), until the stage's own service is wired to it in the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from e_sign.ca import PlatformCA
+from e_sign.tsa import TimestampAuthority
+from e_sign.verify import async_verify_pdf
+from server.domain.roles import AccountKind
+from server.domain.scene import SceneReport, SceneState
+from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound, TooManyAttempts
+from server.identity.access import Principal
+from server.notify import HttpSmsGateway
+from server.scene.finding import driver_field
+from server.scene.finding_signing import FindingService
+from server.scene.finding_store import FindingStore
+from server.signing.usecases import Keys
+from server.store import db
+from server.store.blobs import LocalBlobStore
+from tests.builders import found_scene_report
+from tests.channels import KEY, Gateway
+from tests.pdfs import make_nss_db, pdf_text, pdfsig, require_pdf_tools, scribble
+
+require_pdf_tools()
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)]
+
+VALID = "Signature Validation: Signature is Valid."
+TRUSTED = "Certificate Validation: Certificate is Trusted."
+
+
+@dataclass
+class Reports:
+    """One scene report, answered for as the scene stage does."""
+
+    report: SceneReport
+    officers: set[str] = field(default_factory=lambda: {"officer-1"})
+    signed: list[Mapping[int, datetime]] = field(default_factory=list)
+
+    async def report_for(self, principal: Principal, report_id: str) -> tuple[SceneReport, int | None]:
+        if report_id != self.report.id:
+            raise NotFound("No such scene report")
+        for d in self.report.drivers:
+            if principal.subject_id == d.id and not principal.is_account:
+                return self.report, d.number
+        if principal.is_account and principal.subject_id in self.officers:
+            return self.report, None
+        raise NotFound("No such scene report")
+
+    async def names(self, report: SceneReport) -> tuple[str, str]:
+        return "杭州市公安局交通警察支队西湖大队", "孙警官"
+
+    async def finding_signed(
+        self, report_id: str, signed_by: Mapping[int, datetime], sha256: str, now: datetime
+    ) -> None:
+        if self.report.state is SceneState.FOUND:
+            self.signed.append(dict(signed_by))
+            self.report = replace(self.report, state=SceneState.SIGNED, signed_by=dict(signed_by))
+
+
+@dataclass
+class World:
+    service: FindingService
+    other_node: FindingService
+    """A second node: its own lock, the same database and blobs."""
+    reports: Reports
+    gateway: Gateway
+    ca: PlatformCA
+    folder: Path
+
+    def driver(self, number: int) -> Principal:
+        return Principal(self.reports.report.driver(number).id, f"token-{number}")
+
+    def code_for(self, number: int) -> str:
+        phone = self.reports.report.driver(number).phone
+        text = [m["text"] for m in self.gateway.received if m["to"] == phone][-1]
+        found = re.search(r"\b(\d{6})\b", text)
+        assert found, "no code in the message"
+        return found.group(1)
+
+
+def mark(seed: int = 0) -> str:
+    return base64.b64encode(scribble(seed)).decode()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest_asyncio.fixture
+async def world(db_url: str, tmp_path: Path, gateway: Gateway) -> AsyncIterator[World]:
+    engine = db.create_engine(db_url)
+    ca = PlatformCA.load_or_create(tmp_path / "ca", now())
+    tsa = TimestampAuthority.load_or_create(tmp_path / "ca", ca, now)
+    reports = Reports(found_scene_report(number=f"KC-20261205-{id(tmp_path) % 10000:04d}"))
+    service = FindingService(
+        reports,
+        FindingStore(engine),
+        LocalBlobStore(tmp_path / "blobs"),
+        Keys(ca, tsa),
+        HttpSmsGateway(gateway.url, KEY),
+        b"k" * 32,
+    )
+    other_node = FindingService(
+        reports, FindingStore(engine), service.blobs, service.keys, service.notifier, service.secret
+    )
+    yield World(service, other_node, reports, gateway, ca, tmp_path)
+    await engine.dispose()
+
+
+async def test_both_drivers_sign_at_the_same_moment_and_pdfsig_validates_all_three(world: World) -> None:
+    s, report_id = world.service, world.reports.report.id
+    officer = Principal("officer-1", "t-o", account_kind=AccountKind.POLICE_OFFICER)
+    status = await s.status(officer, report_id, now())
+    assert status["complete"] is False and [d["signed_at"] for d in status["drivers"]] == [None, None]
+    for number in (1, 2):
+        sent = await s.send_code(world.driver(number), report_id, now())
+        assert sent["to"].startswith("139") and "****" in sent["to"]
+    codes = {n: world.code_for(n) for n in (1, 2)}
+    first, second = await asyncio.gather(  # on two nodes: only the store's version check orders them
+        s.sign(world.driver(1), report_id, codes[1], mark(1), now()),
+        world.other_node.sign(world.driver(2), report_id, codes[2], mark(2), now()),
+    )
+    assert first["complete"] or second["complete"]
+    assert world.reports.report.state is SceneState.SIGNED
+    assert len(world.reports.signed) == 1 and set(world.reports.signed[0]) == {1, 2}
+    final = await s.status(officer, report_id, now())
+    assert final["complete"] and final["state"] == "signed" and final["document"]["seq"] == 2
+    doc, pdf = await s.document(world.driver(1), report_id, now())
+    assert hashlib.sha256(pdf).hexdigest() == doc.sha256 == final["document"]["sha256"]
+
+    path = world.folder / "finding.pdf"
+    path.write_bytes(pdf)
+    found = pdfsig(path, make_nss_db(world.folder / "nss", world.ca.certificate))
+    assert len(found) == 3
+    assert found[0]["Signature Field Name"] == "Signature_police"
+    assert {e["Signature Field Name"] for e in found[1:]} == {driver_field(1), driver_field(2)}
+    for entry in found:
+        assert entry["Signature Validation line"] == VALID, entry
+        assert entry["Certificate Validation line"] == TRUSTED, entry
+    names = {e["Signature Field Name"]: e["Signer Certificate Common Name"] for e in found}
+    assert names[driver_field(1)] == "赵一" and names[driver_field(2)] == "钱二"
+    assert names["Signature_police"] == "杭州市公安局交通警察支队西湖大队"
+    assert found[-1]["coverage"] == "Total document signed"
+
+    report = await async_verify_pdf(pdf, [world.ca.certificate])
+    assert report.ok, report.reasons
+    assert "主要责任" in pdf_text(pdf)
+
+
+async def test_wrong_expired_and_replayed_codes_sign_nothing(world: World) -> None:
+    s, report_id = world.service, world.reports.report.id
+    t0 = now()
+    await s.send_code(world.driver(1), report_id, t0)
+    with pytest.raises(TooManyAttempts):  # one code a minute
+        await s.send_code(world.driver(1), report_id, t0 + timedelta(seconds=30))
+    code = world.code_for(1)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    with pytest.raises(Forbidden, match="wrong"):
+        await s.sign(world.driver(1), report_id, wrong, mark(), t0)
+    with pytest.raises(Forbidden, match="expired"):
+        await s.sign(world.driver(1), report_id, code, mark(), t0 + timedelta(minutes=6))
+    status = await s.status(world.driver(1), report_id, t0)
+    assert status["document"]["seq"] == 0 and status["drivers"][0]["signed_at"] is None
+
+    t1 = t0 + timedelta(minutes=7)
+    await s.send_code(world.driver(1), report_id, t1)
+    code = world.code_for(1)
+    await s.sign(world.driver(1), report_id, code, mark(), t1)
+    with pytest.raises(IllegalTransition) as replay:  # the same request again: 409, nothing signed twice
+        await s.sign(world.driver(1), report_id, code, mark(), t1)
+    assert replay.value.status == 409
+    with pytest.raises(IllegalTransition):
+        await s.send_code(world.driver(1), report_id, t1 + timedelta(minutes=2))
+    status = await s.status(world.driver(2), report_id, t1)
+    assert status["document"]["seq"] == 1 and status["complete"] is False
+    assert world.reports.report.state is SceneState.FOUND
+
+
+async def test_five_wrong_codes_spend_the_code(world: World) -> None:
+    s, report_id = world.service, world.reports.report.id
+    t0 = now()
+    await s.send_code(world.driver(2), report_id, t0)
+    code = world.code_for(2)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        with pytest.raises(Forbidden):
+            await s.sign(world.driver(2), report_id, wrong, mark(), t0)
+    with pytest.raises(TooManyAttempts):
+        await s.sign(world.driver(2), report_id, code, mark(), t0)
+
+
+async def test_others_do_not_find_the_finding_and_officers_do_not_sign(world: World, tmp_path: Path) -> None:
+    s, report_id = world.service, world.reports.report.id
+    stranger = Principal("driver-of-another-report", "t-x")
+    for call in (s.status(stranger, report_id, now()), s.send_code(stranger, report_id, now())):
+        with pytest.raises(NotFound):
+            await call
+    with pytest.raises(NotFound):
+        await s.document(world.driver(1), "another-report", now())
+    officer = Principal("officer-1", "t-o", account_kind=AccountKind.POLICE_OFFICER)
+    with pytest.raises(Forbidden):
+        await s.send_code(officer, report_id, now())
+    with pytest.raises(InvalidCommand):
+        await s.sign(world.driver(1), report_id, "123456", base64.b64encode(b"GIF89a").decode(), now())
+
+
+async def test_no_finding_before_the_officer_made_it(world: World) -> None:
+    world.reports.report = replace(world.reports.report, state=SceneState.ACCEPTED, finding=None)
+    with pytest.raises(NotFound):
+        await world.service.status(world.driver(1), world.reports.report.id, now())
+    with pytest.raises(IllegalTransition):
+        await world.service.send_code(world.driver(1), world.reports.report.id, now())
