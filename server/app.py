@@ -23,6 +23,7 @@ from server.identity.access import Authenticator
 from server.identity.keys import APPLICATION_CODES, SIGNING_CODES, TOKENS, derive_key
 from server.identity.tokens import TokenSigner
 from server.notify import Notifier
+from server.outbound.claims import ClaimDeadlines
 from server.outbound.deadlines import DeadlineScheduler
 from server.outbound.delivery import DeliveryWorker
 from server.outbound.feed import FEED_SENDER, FeedDispatcher, poke_feed_after_write, write_feed_events
@@ -46,6 +47,8 @@ DELIVERIES: web.AppKey[DeliveryWorker] = web.AppKey("deliveries", DeliveryWorker
 """The delivery worker of electronic service (tests run its rounds by hand too)."""
 DEADLINES: web.AppKey[DeadlineScheduler] = web.AppKey("deadlines", DeadlineScheduler)
 """The deadline scheduler of the life cycle (``server.outbound.deadlines``; tests poke it after moving the clock)."""
+CLAIM_DEADLINES: web.AppKey[ClaimDeadlines] = web.AppKey("claim_deadlines", ClaimDeadlines)
+"""The overdue-claims job (``server.outbound.claims``; tests run its rounds by hand)."""
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +202,21 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
     from server.referrals.reminders import PeriodReminders
 
     app[DEADLINES].listeners.append(PeriodReminders(components.accounts, app[NOTIFIER]))  # the period's end
+    from server.claims.endpoints import CLAIMS
+    from server.claims.store import ClaimStore
+    from server.claims.usecases import ClaimService, ClaimSettings
+    from server.outbound.claims import ClaimDeadlines
+
+    claim_settings = ClaimSettings(settings.claim_payment_working_days, settings.claim_holiday_dates)
+    app[CLAIMS] = ClaimService(  # one-click claims (一键理赔) and the insurer's desk (issue 15)
+        components.service,
+        components.accounts,
+        app[ORGANISATIONS].organisations,
+        app[REFERRALS],
+        ClaimStore(components.repo),
+        claim_settings,
+    )
+    app[CLAIM_DEADLINES] = ClaimDeadlines(app[CLAIMS].store, components.accounts, app[NOTIFIER], clock)
 
     async def on_startup(_app: web.Application) -> None:
         if settings.auto_migrate:
@@ -212,6 +230,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
             await pool.start()  # workers load the model in the background
         app[DELIVERIES].start()
         app[DEADLINES].start()  # after the migrations; its first round issues what passed while down
+        app[CLAIM_DEADLINES].start()  # overdue claims
 
     async def on_shutdown(_app: web.Application) -> None:
         if WEBHOOKS in app:
@@ -220,6 +239,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> we
             await app[FEED_SENDER].close()
         await app[DELIVERIES].close()
         await app[DEADLINES].close()
+        await app[CLAIM_DEADLINES].close()
         await app[ROOMS].close_all()
         if (pool := app[kit.TRANSCRIBER]) is not None:
             await pool.close()
@@ -337,6 +357,11 @@ def _add_live_rooms(
     from server.failure.usecases import FailureService
 
     app[FAILURES] = FailureService(components.service, FactStore(components.repo), app[SIGNING])
+    from server.relief.endpoints import RELIEF
+    from server.relief.store import ReliefStore
+    from server.relief.usecases import ReliefService
+
+    app[RELIEF] = ReliefService(components.service, ReliefStore(components.repo))  # relief fund advances (issue 15)
     from server.notify import build_notifier
     from server.signing.endpoints import SIGNINGS
     from server.signing.store import SigningCodeStore
@@ -362,6 +387,33 @@ def _add_live_rooms(
         ApplicationStore(components.repo.engine),
         notifier,
         derive_key(settings.signing_key(), APPLICATION_CODES),
+        settings.base_url,
+    )
+    from server.identity.keys import INTAKE_KEYS
+    from server.intake.endpoints import INTAKE
+    from server.intake.store import IntakeStore
+    from server.intake.usecases import IntakeService
+    from server.organisations.store import OrganisationStore as IntakeAgencies
+
+    app[INTAKE] = IntakeService(  # cases from the police's systems, HMAC-signed per agency (issue 15)
+        app[REFERRALS],
+        IntakeAgencies(components.repo.engine),
+        IntakeStore(components.repo.engine),
+        derive_key(settings.signing_key(), INTAKE_KEYS),
+    )
+    from server.identity.keys import SCENE_CODES
+    from server.organisations.store import OrganisationStore
+    from server.scene.endpoints import SCENES
+    from server.scene.store import SceneStore
+    from server.scene.usecases import SceneService
+
+    app[SCENES] = SceneService(  # scene reports (快处快赔): the drivers' phones and the police desk
+        SceneStore(components.repo.engine),
+        components.auth,
+        components.accounts,
+        OrganisationStore(components.repo.engine),
+        components.service.blobs,
+        derive_key(settings.signing_key(), SCENE_CODES),
         settings.base_url,
     )
     from server.e_service.endpoints import SERVING
@@ -394,6 +446,11 @@ def _add_live_rooms(
     app[CONFIRMATIONS] = ConfirmationService(
         components.service, ConfirmationStore(components.repo.engine), serving, app[SIGNING]
     )
+    from server.appraisal.endpoints import APPRAISALS
+    from server.appraisal.store import AppraisalStore
+    from server.appraisal.usecases import AppraisalService
+
+    app[APPRAISALS] = AppraisalService(components.service, AppraisalStore(components.repo), serving, app[SIGNING])
 
     app[PLAYBACK_PARTIES] = settings.playback_parties
     if settings.playback_cache_mb > 0:

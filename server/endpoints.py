@@ -13,10 +13,12 @@ from aiohttp import web
 from server import __version__
 from server.accounts import endpoints as accounts
 from server.agreement import endpoints as agreement
+from server.appraisal import endpoints as appraisal
 from server.assessment import endpoints as assessment
 from server.cases import endpoints as cases
 from server.cases import pages
 from server.cases.endpoints import SERVICE
+from server.claims import endpoints as claims
 from server.confirmation import endpoints as confirmation
 from server.e_service import endpoints as e_service
 from server.export import endpoints as export
@@ -24,11 +26,14 @@ from server.failure import endpoints as failure
 from server.http import schemas as s
 from server.http.kit import API, TRANSCRIBER, Endpoint, respond
 from server.http.openapi import document
+from server.intake import endpoints as intake
 from server.organisations import endpoints as organisations
 from server.record import playback, transcript
 from server.referrals import application_endpoints as applications
 from server.referrals import endpoints as referrals
+from server.relief import endpoints as relief
 from server.rosters import endpoints as rosters
+from server.scene import endpoints as scene
 from server.signing import endpoints as signing
 from server.statistics import endpoints as statistics
 
@@ -105,7 +110,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + referrals.ENDPOINTS
     + statistics.ENDPOINTS
     + failure.ENDPOINTS
+    + appraisal.ENDPOINTS
     + applications.ENDPOINTS
+    + claims.ENDPOINTS
+    + intake.ENDPOINTS
+    + scene.ENDPOINTS
+    + relief.ENDPOINTS
 )
 
 

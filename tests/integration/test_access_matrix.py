@@ -189,6 +189,22 @@ def desk(call: Call = Call(), **cells: Cell) -> Row:  # noqa: B008
     )
 
 
+RANDOM_ID = str(uuid.uuid4())
+"""A record id the world does not hold (a relief application, its document)."""
+RELIEF_APPLICATION = {
+    "fund_id": RANDOM_ID,
+    "ground": "fled",
+    "advance_kind": "rescue",
+    "amount": "1000.00",
+    "payee": "示范区人民医院",
+}
+
+
+def relief_desk(call: Call) -> Row:
+    """An action of a relief fund's officer on an application the world does not hold: 404 for everyone signed in."""
+    return everyone(404, Call(json=call.json, path={"application_id": RANDOM_ID}), anonymous=401, service_link=401)
+
+
 MATRIX: dict[str, Row] = {
     "health": everyone(200),
     "openapi": everyone(200),
@@ -560,6 +576,28 @@ MATRIX: dict[str, Row] = {
         ),
     ),
     "readApplication": on_case(parties=404, mediator=404, judge=404),  # this case was not filed by an application
+    # relief fund advances (H6): the case's parties and mediator apply and read; a judge on the case 403; the
+    # fund's officers work their desk (the world holds no application: a random id is 404 for them too)
+    "listCaseReliefApplications": on_case(parties=200, mediator=200),
+    "applyForReliefAdvance": on_case(  # no such fund: 422 for the applicant and the mediator (who names no one)
+        Call(json=RELIEF_APPLICATION), applicant=422, respondent=403, mediator=422
+    ),
+    "uploadReliefEvidence": on_case(
+        Call(raw=("text/plain", "抢救费用清单".encode()), query="kind=invoice&title=清单"), parties=201, mediator=201
+    ),
+    "resubmitReliefApplication": on_case(
+        Call(json={"note": "已补充"}, path={"application_id": RANDOM_ID}), parties=404, mediator=404
+    ),
+    "readReliefDesk": signed_in(403, fund_officer=200),
+    "readReliefApplication": everyone(404, Call(path={"application_id": RANDOM_ID}), anonymous=401, service_link=401),
+    "readReliefEvidence": everyone(
+        404, Call(path={"application_id": RANDOM_ID, "document_id": RANDOM_ID}), anonymous=401, service_link=401
+    ),
+    "decideReliefApplication": relief_desk(Call(json={"decision": "approve", "amount": "100"})),
+    "payReliefAdvance": relief_desk(Call(json={"reference": "PAY-1", "paid_on": "2026-11-20"})),
+    "nameReliefLiableParty": relief_desk(Call(json={"participant_id": None})),
+    "recordReliefRecovery": relief_desk(Call(json={"amount": "1", "received_on": "2026-11-20", "reference": "R1"})),
+    "writeOffReliefRecovery": relief_desk(Call(json={"reason": "无财产"})),
 }
 """Expected status per operation and caller, in the state the calls before it leave the case."""
 
