@@ -416,6 +416,21 @@ def _add_live_rooms(
         derive_key(settings.signing_key(), SCENE_CODES),
         settings.base_url,
     )
+    from server.identity.keys import FINDING_CODES
+    from server.scene.finding_endpoints import FINDING_ACCESS, FINDINGS
+    from server.scene.finding_signing import FindingService, SceneReports
+    from server.scene.finding_store import FindingStore
+
+    app[FINDING_ACCESS] = SceneReports(app[SCENES], components.accounts, app[SCENES].organisations)
+    app[FINDINGS] = FindingService(  # the electronic accident finding both drivers sign (issue 15)
+        app[SCENES],
+        app[FINDING_ACCESS],
+        FindingStore(components.repo.engine),
+        components.service.blobs,
+        app[SIGNING],
+        app[NOTIFIER],
+        derive_key(settings.signing_key(), FINDING_CODES),
+    )
     from server.e_service.endpoints import SERVING
     from server.e_service.store import ServiceStore
     from server.e_service.usecases import ServingService

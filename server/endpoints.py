@@ -34,6 +34,7 @@ from server.referrals import endpoints as referrals
 from server.relief import endpoints as relief
 from server.rosters import endpoints as rosters
 from server.scene import endpoints as scene
+from server.scene import finding_endpoints as scene_finding
 from server.signing import endpoints as signing
 from server.statistics import endpoints as statistics
 
@@ -115,6 +116,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + claims.ENDPOINTS
     + intake.ENDPOINTS
     + scene.ENDPOINTS
+    + scene_finding.ENDPOINTS
     + relief.ENDPOINTS
 )
 

@@ -9,18 +9,30 @@ stack trace in the response::
     ├── DomainError                      (the pure core refuses a command)
     │   ├── IllegalTransition            illegal_transition      409
     │   ├── InvalidCommand               invalid_command         422
+    │   │   ├── UnsignedOpinion          unsigned_opinion        422
+    │   │   ├── NotAnImage               not_an_image            422
+    │   │   ├── ImageTooLarge            image_size_refused      422
+    │   │   ├── ItemsMissing             items_missing           422
+    │   │   └── JoinCodeRefused          join_code_refused       422
     │   └── ConfirmationDeadlinePassed   confirmation_deadline_passed 409
     ├── StoreError
     │   ├── NotFound                     not_found               404
     │   ├── ConcurrentUpdate             concurrent_update       409
     │   ├── VersionMismatch              precondition_failed     412
     │   ├── Duplicate                    duplicate               409
+    │   │   └── IntakeConflict           intake_conflict         409
     │   └── BlobIntegrityError           blob_integrity          500
     ├── AccessError
     │   ├── Unauthenticated              unauthenticated         401
     │   │   ├── TokenExpired             token_expired           401
-    │   │   └── TokenRevoked             token_revoked           401
+    │   │   ├── TokenRevoked             token_revoked           401
+    │   │   ├── IntakeUnsigned           intake_unsigned         401
+    │   │   ├── IntakeBadSignature       intake_bad_signature    401
+    │   │   ├── IntakeUnknownKey         intake_unknown_key      401
+    │   │   ├── StaleRequest             stale_request           401
+    │   │   └── ReplayedRequest          replayed_request        401
     │   ├── Forbidden                    forbidden               403
+    │   │   └── BeyondAuthorisation      beyond_authorisation    403
     │   └── TooManyAttempts              too_many_attempts       429
     ├── DeliveryFailed                   delivery_failed         502
     ├── ServiceUnavailable               service_unavailable     503
@@ -80,6 +92,13 @@ class RecordFinalised(DomainError):
     status = 409
 
 
+class UnsignedOpinion(InvalidCommand):
+    """An appraisal opinion was uploaded without a valid signature (``server.appraisal``)."""
+
+    code = "unsigned_opinion"
+    status = 422
+
+
 class StaleRecord(DomainError):
     """The version of the record of undisputed facts answered is no longer the newest (the mediator
     redrafted it)."""
@@ -93,6 +112,30 @@ class SessionNotEnded(DomainError):
 
     code = "session_not_ended"
     status = 409
+
+
+class NotAnImage(InvalidCommand):
+    """An uploaded photo's bytes are not a JPEG, PNG or HEIC image that can be read (``server.scene.images``)."""
+
+    code = "not_an_image"
+
+
+class ImageTooLarge(InvalidCommand):
+    """An uploaded photo has too many pixels, or too few (``server.scene.images``)."""
+
+    code = "image_size_refused"
+
+
+class ItemsMissing(InvalidCommand):
+    """A driver completes their part of a scene report with items or photos still missing (named in the detail)."""
+
+    code = "items_missing"
+
+
+class JoinCodeRefused(InvalidCommand):
+    """A scene report's join code is wrong, expired or void (too many wrong guesses)."""
+
+    code = "join_code_refused"
 
 
 class StoreError(MediationError):
@@ -130,6 +173,12 @@ class Duplicate(StoreError):
     status = 409
 
 
+class IntakeConflict(Duplicate):
+    """An agency sent another document under a police case number that already filed a case."""
+
+    code = "intake_conflict"
+
+
 class BlobIntegrityError(StoreError):
     """Stored bytes no longer match their SHA-256 address."""
 
@@ -163,11 +212,47 @@ class TokenRevoked(Unauthenticated):
     code = "token_revoked"
 
 
+class IntakeUnsigned(Unauthenticated):
+    """An intake request came without its signature headers, or with malformed ones (``server.intake``)."""
+
+    code = "intake_unsigned"
+
+
+class IntakeBadSignature(Unauthenticated):
+    """An intake request's signature is not the HMAC of the request under its key."""
+
+    code = "intake_bad_signature"
+
+
+class IntakeUnknownKey(Unauthenticated):
+    """An intake request names a key that does not exist or was revoked."""
+
+    code = "intake_unknown_key"
+
+
+class StaleRequest(Unauthenticated):
+    """A signed request's timestamp is more than five minutes from the server's clock."""
+
+    code = "stale_request"
+
+
+class ReplayedRequest(Unauthenticated):
+    """A signed request's nonce was seen before: a replay."""
+
+    code = "replayed_request"
+
+
 class Forbidden(AccessError):
     """The caller is known but their role may not do this on this case."""
 
     code = "forbidden"
     status = 403
+
+
+class BeyondAuthorisation(Forbidden):
+    """A claims adjuster holds no authorisation (授权委托书) in force that covers the claim's amount and region."""
+
+    code = "beyond_authorisation"
 
 
 class TooManyAttempts(AccessError):

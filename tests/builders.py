@@ -154,9 +154,10 @@ async def signed_case(
     api: Api,
     people: tuple[dict[str, str], ...] = (SERVICE_APPLICANT, SERVICE_RESPONDENT),
     mediator_phone: str | None = None,
+    terms: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A case whose agreement everyone has signed: the parties with codes, the mediator last (with a code
-    when their account has a phone, else with the password)."""
+    when their account has a phone, else with the password). ``terms``: the agreement's (default :data:`TERMS`)."""
     username, med = await account(api, AccountKind.MEDIATOR, "王调解员", phone=mediator_phone)
     status, case, _ = await api.call("POST", "/api/v1/cases", med, json={"kind": "traffic_accident", "title": "追尾"})
     assert status == 201
@@ -170,7 +171,7 @@ async def signed_case(
     sid = (await api.call("POST", f"{base}/sessions", med, json={"starts_at": starts}))[1]["session_id"]
     for step in ("start", "end"):
         assert (await api.call("POST", f"{base}/sessions/{sid}/{step}", med))[0] == 200
-    assert (await api.call("POST", f"{base}/agreement/drafts", med, json=TERMS))[0] == 201
+    assert (await api.call("POST", f"{base}/agreement/drafts", med, json=terms or TERMS))[0] == 201
     assert (await api.call("POST", f"{base}/signing", med, json={"deadline_hours": 48}))[0] == 201
     outbox = OutboxNotifier()
     api.app[SIGNINGS].notifier = outbox
@@ -271,3 +272,272 @@ def found_scene_report(number: str = "KC-20261205-0001", unit: str = "unit-1") -
         drivers,
         finding=finding,
     )
+
+
+# ------------------------------------------------------------------ scene reports (快处快赔, the phones' side)
+
+SCENE_DRIVERS = (
+    {
+        "name": "孙一",
+        "phone": "13900000011",
+        "licence_number": "330102199001011111",
+        "plate": "浙A12345",
+        "insurer": "中国人保财险",
+        "damaged_part": "左前门",
+    },
+    {
+        "name": "周二",
+        "phone": "13900000022",
+        "licence_number": "330102199202022222",
+        "plate": "浙AD12345",
+        "insurer": "平安产险",
+        "damaged_part": "右后灯",
+    },
+)
+"""Both drivers' items as the phone page sends them (driver 2's plate a new-energy one)."""
+
+
+def scene_photo(seed: int, size: tuple[int, int] = (800, 600)) -> bytes:
+    """A camera-like JPEG, different for each ``seed`` (the phone's downscaled upload)."""
+    img = Image.new("RGB", size, ((seed * 53) % 256, (seed * 97) % 256, (seed * 31) % 256))
+    draw = ImageDraw.Draw(img)
+    for i in range(12):
+        draw.line(
+            (0, i * 50 + seed % 50, size[0], (i * 37 + seed) % size[1]), fill=(255 - i * 20, i * 20, 128), width=5
+        )
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------ cases from the police's systems (issue 15)
+
+INTAKE_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def resident_id(first17: str) -> str:
+    """An 18-character resident identity number with its check digit."""
+    from server.intake.document import id_check_digit
+
+    return first17 + id_check_digit(first17)
+
+
+def intake_document(organisation_id: str, number: str, **changes: Any) -> dict[str, Any]:
+    """A police agency's intake document (two drivers, their vehicles and insurers, a finding, the finding's PDF
+    and a scene photo) for the mediation organisation ``organisation_id``; ``changes`` replace top-level fields."""
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(photo, "JPEG")
+    doc: dict[str, Any] = {
+        "police_case_number": number,
+        "mediation_organisation_id": organisation_id,
+        "accident": {
+            "occurred_at": "2026-11-20T08:30:00+08:00",
+            "place": "杭州市西湖区文三路与学院路交叉口",
+            "summary": "李四驾驶浙A12345小型轿车右转时与直行的张三驾驶的浙B67890小型轿车相撞，两车受损，张三受伤。",
+        },
+        "parties": [
+            {
+                "ref": "P1",
+                "role": "applicant",
+                "name": "张三",
+                "id_number": resident_id("33010619850312002"),
+                "mobile": "13911112222",
+                "email": "zhang.intake@example.org",
+                "plate": "浙B67890",
+            },
+            {
+                "ref": "P2",
+                "role": "respondent",
+                "name": "李四",
+                "id_number": resident_id("33010219900705151"),
+                "mobile": "13833334444",
+                "plate": "浙A12345",
+            },
+        ],
+        "vehicles": [
+            {"plate": "浙B67890", "party": "P1", "model": "小型轿车", "damage": "左前部受损"},
+            {"plate": "浙A12345", "party": "P2", "model": "小型轿车", "damage": "右前部受损"},
+        ],
+        "insurers": [
+            {
+                "name": "甲财产保险股份有限公司",
+                "policy_number": "PDZA202633010000001",
+                "party": "P2",
+                "cover": "compulsory",
+            },
+            {
+                "name": "甲财产保险股份有限公司",
+                "policy_number": "PDAA202633010000002",
+                "party": "P2",
+                "cover": "commercial",
+            },
+        ],
+        "liability": {
+            "shares": [
+                {"party": "P2", "liability": "major", "share_percent": 70},
+                {"party": "P1", "liability": "minor", "share_percent": 30},
+            ],
+            "reasons": "李四右转未让直行车辆先行，违反《道路交通安全法实施条例》第五十二条；张三未减速慢行。",
+            "finding_number": "公交认字[2026]第00012号",
+        },
+        "attachments": [
+            {
+                "kind": "liability_finding",
+                "title": "道路交通事故认定书",
+                "filename": "认定书.pdf",
+                "media_type": "application/pdf",
+                "content": base64.b64encode(INTAKE_PDF).decode(),
+            },
+            {
+                "kind": "photo",
+                "title": "现场照片",
+                "filename": "scene.jpg",
+                "media_type": "image/jpeg",
+                "content": base64.b64encode(photo.getvalue()).decode(),
+            },
+        ],
+    }
+    doc.update(changes)
+    return doc
+
+
+# ------------------------------------------------------------------ online appraisal (stage H5)
+
+
+async def appraisal_institution(api: Api, name: str, specialties: list[str]) -> tuple[str, str]:
+    """An appraisal institution with one appraiser and an administrator who sets its specialties over HTTP;
+    returns (the appraiser's token, the institution's id)."""
+    appraiser = await staff_of(api, AccountKind.APPRAISER, name, "褚鉴定人")
+    admin = await staff_of(api, AccountKind.ORG_ADMIN, name, "卫管理员")
+    status, mine, _ = await api.call("GET", "/api/v1/organisations/mine", admin)
+    assert status == 200 and mine["organisation"]["kind"] == "appraisal", mine
+    org_id = str(mine["organisation"]["id"])
+    path = f"/api/v1/appraisal/institutions/{org_id}/specialties"
+    status, body, _ = await api.call("PUT", path, admin, json={"specialties": specialties})
+    assert status == 200, body
+    return appraiser, org_id
+
+
+async def signed_opinion(api: Api, case_number: str, institution: str) -> bytes:
+    """An appraisal opinion (鉴定意见书) signed by the institution with a certificate of the platform's CA."""
+    from server.documents.pdf import DocumentBuilder, SignatureBox
+    from server.documents.sealed import render_sealed
+    from server.signing.endpoints import SIGNING
+
+    def render(_: None) -> tuple[bytes, SignatureBox]:
+        doc = DocumentBuilder("司法鉴定意见书", created_at=api.clock(), case_number=case_number)
+        doc.paragraph("鉴定意见：被鉴定人张三之损伤构成十级伤残。")
+        box = doc.signature_block("institution", f"{institution}（鉴定专用章）")
+        return doc.render(), box
+
+    return await render_sealed(
+        render,
+        None,
+        api.app[SIGNING],
+        case_number,
+        "鉴定意见",
+        api.clock(),
+        ("institution", institution, "司法鉴定机构"),
+    )
+
+
+async def insured_case(api: Api) -> dict[str, Any]:
+    """One-click claims' world: a signed case whose agreement obliges its insurer participant to pay the
+    applicant 15,000 yuan (the terms' 5,000 of property loss is vehicle damage); the insurer is an organisation
+    of kind insurer of the same name, with a claims adjuster and an administrator (who has a phone). Keys as
+    :func:`signed_case`'s, plus ``insurer_name``, ``insurer_id``, ``adjuster`` (token), ``adjuster_id``,
+    ``insurer_admin`` (token); ``insurer`` is the insurer participant's join token."""
+    name = f"乙保险公司{uuid.uuid4().hex[:6]}"
+    _, adjuster, adjuster_account = await staff_account(api, AccountKind.CLAIMS_ADJUSTER, name, "赵理赔员")
+    _, admin, _ = await staff_account(api, AccountKind.ORG_ADMIN, name, "钱管理员", phone="13700000001")
+    obligation = {"payer": name, "payee": "张三", "amount": "15000.00", "due": "2026-12-31", "method": "银行转账"}
+    insurer = {"role": "insurer", "display_name": name, "phone": "13800000009"}
+    c = await signed_case(
+        api,
+        (SERVICE_APPLICANT, SERVICE_RESPONDENT, insurer),
+        mediator_phone="13600000002",
+        terms={**TERMS, "obligations": [obligation]},
+    )
+    c.update(
+        insurer_name=name,
+        insurer_id=adjuster_account.organisation_id,
+        adjuster=adjuster,
+        adjuster_id=adjuster_account.id,
+        insurer_admin=admin,
+    )
+    return c
+
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+"""A PDF's bytes, enough for an upload checked by its first bytes (an authorisation's signed document)."""
+
+
+async def authorise(api: Api, c: dict[str, Any], limit: str = "50000", **extra: Any) -> dict[str, Any]:
+    """The insurer's administrator of :func:`insured_case` authorises its adjuster (any region unless told)."""
+    today = api.clock().date()
+    body = {
+        "account_id": c["adjuster_id"],
+        "any_region": True,
+        "limit": limit,
+        "valid_from": (today - timedelta(days=30)).isoformat(),
+        "valid_to": (today + timedelta(days=365)).isoformat(),
+        "document_pdf": base64.b64encode(PDF_BYTES).decode(),
+        **extra,
+    }
+    status, out, _ = await api.call(
+        "POST", f"/api/v1/organisations/{c['insurer_id']}/authorisations", c["insurer_admin"], json=body
+    )
+    assert status == 201, out
+    return dict(out)
+
+
+# ------------------------------------------------------------------ a scene report the police found on (issue 15, H2)
+
+
+async def found_report(api: Api, unit_name: str = "示范区公安局交通警察大队二中队") -> dict[str, Any]:
+    """A scene report taken over HTTP to ``found``: both drivers' items and photos, accepted and found by an officer
+    of ``unit_name`` (driver 1 major 70 %, driver 2 minor 30 %, 1,800 yuan paid by driver 1). Its id, number, the
+    drivers' scene tokens (``tokens[1]``, ``tokens[2]``) and the officer's token."""
+    import hashlib
+
+    officer = await staff_of(api, AccountKind.POLICE_OFFICER, unit_name, "冯警官")
+    units = (await api.call("GET", "/api/v1/public/police-units"))[1]["units"]
+    unit = next(u["id"] for u in units if u["name"] == unit_name)
+    first, second = SCENE_DRIVERS
+    start = {
+        "police_unit_id": unit,
+        "occurred_at": (api.clock() - timedelta(minutes=10)).isoformat(),
+        "place": "杭州市西湖区文一路与学院路口",
+        "name": first["name"],
+        "phone": first["phone"],
+    }
+    status, started, _ = await api.call("POST", "/api/v1/public/scene-reports", json=start)
+    assert status == 201, started
+    rid, number = started["report"]["id"], started["report"]["number"]
+    join = {"number": number, "code": started["join_code"], "name": second["name"], "phone": second["phone"]}
+    status, joined, _ = await api.call("POST", "/api/v1/public/scene-reports/join", json=join)
+    assert status == 201, joined
+    tokens = {1: started["token"], 2: joined["token"]}
+    base = f"/api/v1/scene-reports/{rid}"
+    for n, items in ((1, first), (2, second)):
+        assert (await api.call("PUT", f"{base}/items", tokens[n], json=items))[0] == 200
+        for i, slot in enumerate(("front", "rear", "collision", "driver_with_vehicle")):
+            photo = scene_photo(n * 10 + i)
+            original = photo + b"original"
+            q = f"slot={slot}&original_sha256={hashlib.sha256(original).hexdigest()}&original_size={len(original)}"
+            headers = {"Content-Type": "image/jpeg"}
+            status, out, _ = await api.call("POST", f"{base}/photos?{q}", tokens[n], data=photo, headers=headers)
+            assert status == 201, out
+        assert (await api.call("POST", f"{base}/complete", tokens[n]))[0] == 200
+    desk = f"/api/v1/police/scene-reports/{rid}"
+    assert (await api.call("POST", f"{desk}/accept", officer))[0] == 200
+    finding = {
+        "drivers": [{"number": 1, "liability": "major", "share": 70}, {"number": 2, "liability": "minor", "share": 30}],
+        "facts": "甲车变道时未让乙车先行，两车在文一路发生刮擦。",
+        "reasons": "甲变更车道未让行。",
+        "agreed_amount": "1800.00",
+        "payer": 1,
+    }
+    status, out, _ = await api.call("POST", f"{desk}/finding", officer, json=finding)
+    assert status == 200 and out["state"] == "found", out
+    return {"id": rid, "number": number, "tokens": tokens, "officer": officer, "unit": unit}

@@ -225,6 +225,8 @@ class Authenticator:
         endpoints), and only a service link there.
         """
         claims = self.signer.verify(token, now)
+        if claims.kind is TokenKind.SCENE:
+            raise Unauthenticated("This link opens only its scene report")
         if (claims.kind is TokenKind.SERVICE) != service_link:
             raise Unauthenticated(
                 "This link opens only the document served on you"
@@ -265,6 +267,29 @@ class Authenticator:
             service_id=claims.ref if claims.kind is TokenKind.SERVICE else None,
             expires_at=claims.expires_at,
         )
+
+    async def issue_scene_link(self, driver_id: str, report_id: str, ttl: timedelta, now: datetime) -> IssuedToken:
+        """A driver's link to one scene report (``server.scene``): it opens that report and nothing else.
+
+        Its id starts with the report's id (``<report id>.<random>``); recorded so that it can be revoked."""
+        jti = f"{report_id}.{new_token_id()}"
+        expires = now + ttl
+        token = self.signer.issue(TokenClaims(jti, TokenKind.SCENE, driver_id, None, expires, ref=report_id))
+        await self.accounts.record_token(TokenRecord(jti, TokenKind.SCENE.value, driver_id, None, now, expires))
+        return IssuedToken(token, jti, expires)
+
+    async def authenticate_scene(self, token: str, now: datetime) -> TokenClaims:
+        """The claims of a driver's scene link (subject: driver id, ``ref``: report id); Unauthenticated for any
+        other token, or one unknown or revoked."""
+        claims = self.signer.verify(token, now)
+        if claims.kind is not TokenKind.SCENE or claims.ref is None:
+            raise Unauthenticated("Open the scene report's own link")
+        record = await self.accounts.token(claims.jti)
+        if record is None or record.subject_id != claims.subject or not claims.jti.startswith(f"{claims.ref}."):
+            raise Unauthenticated("Unknown token")
+        if record.revoked_at is not None:
+            raise TokenRevoked("This link has been revoked")
+        return claims
 
     async def authenticate_again(self, principal: Principal, now: datetime) -> Principal:
         """Re-check a principal of a long-lived connection: still unexpired, not revoked, account enabled."""

@@ -36,6 +36,8 @@ class TokenKind(enum.StrEnum):
     """A logged-in account (mediator or judge)."""
     SERVICE = "service"
     """A recipient's personal link to one document served on them (and nothing else)."""
+    SCENE = "scene"
+    """A driver's link to one scene report (``ref``; subject: the driver's id; no case) and nothing else."""
 
 
 @dataclass(frozen=True)

@@ -815,9 +815,10 @@ scene_photos = Table(
     Column("original_size", BigInteger(), nullable=False),
     Column("captured_at", UTCDateTime(), nullable=True),
     Column("uploaded_at", UTCDateTime(), nullable=False),
+    Column("seq", Integer(), nullable=False),
 )
 """Every photo uploaded (append-only: a photo taken again adds a row, the newest of a driver's slot counts); the
-bytes live in the blob store under ``sha256``."""
+bytes live in the blob store under ``sha256``; ``seq`` is the chain entry that recorded it (orders them)."""
 
 scene_events = Table(
     "scene_events",
@@ -967,27 +968,31 @@ claim_events = Table(
     "claim_events",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False, index=True),
+    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False),
+    Column("seq", Integer(), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Column("actor", String(80), nullable=False),
     Column("action", String(32), nullable=False),
     Column("details", Text(), nullable=False),
+    UniqueConstraint("claim_id", "seq"),
 )
-"""Each step of a claim (submitted, accepted, shop chosen, paid, refused, overdue), as the claimant's phone shows it."""
+"""Each step of a claim, ``seq`` 1, 2, … in order (submitted, accepted, shop chosen, paid, refused, overdue), as the claimant's phone shows it."""
 
 claim_payments = Table(
     "claim_payments",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False, index=True),
+    Column("claim_id", String(36), ForeignKey("claims.id"), nullable=False),
+    Column("seq", Integer(), nullable=False),
     Column("amount_fen", BigInteger(), nullable=False),
     Column("reference", String(64), nullable=False),
     Column("paid_on", String(10), nullable=False),
     Column("repair_shop_id", String(36), ForeignKey("repair_shops.id"), nullable=True),
     Column("account_id", String(36), nullable=False),
     Column("recorded_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("claim_id", "seq"),
 )
-"""A payment on a claim: to the claimant, or to the repair shop they chose (定修直赔)."""
+"""A payment on a claim (``seq`` 1, 2, … in order): to the claimant, or to the repair shop they chose (定修直赔)."""
 
 
 # ---------------------------------------------------------------- issue 15, stage H3: cases from the police's systems
