@@ -65,5 +65,6 @@ def add_pages(app: web.Application, connect_origins: list[str] | None = None) ->
     app.router.add_get("/stats", _page("stats.html", policy), name="stats_page")
     app.router.add_get("/agreement", _page("agreement.html", policy), name="agreement_page")
     app.router.add_get("/apply", _page("apply.html", policy), name="apply_page")
+    app.router.add_get("/fund", _page("fund.html", policy), name="fund_page")
     app.router.add_get("/static/vendor/{name}", _vendor, name="vendor")
     app.router.add_static("/static", STATIC, name="static", append_version=False)

@@ -3,6 +3,7 @@ import { RoomClient, T, ERRORS, chatLine, Captions } from "/static/call.js";
 import { takeLinkToken } from "/static/link.js";
 import { showPartyFacts } from "/static/facts-party.js";
 import { showPeriodNotice } from "/static/period-party.js";
+import { showRelief } from "/static/relief-party.js";
 import "/static/address.js";  // 送达地址确认书 at intake (runs itself on this page)
 import { stateName } from "/static/words.js";
 
@@ -211,6 +212,7 @@ async function main() {
   show("case");
   showPartyFacts(me.case_id, token);  // the record of undisputed facts, once the mediator drafted one
   showPeriodNotice(me.case_id, token);  // the mediator asks to extend the mediation period: agree here
+  showRelief(me.case_id, token);  // the relief fund: apply for an advance, follow each step (已垫付)
   if (SIGNING_OPENED.includes(caseState)) {
     // signing is open (or done): the page to read, sign, and fetch the signed file and its certificate
     $("sign-link").href = "/sign#token=" + encodeURIComponent(token);
