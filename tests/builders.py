@@ -541,3 +541,25 @@ async def found_report(api: Api, unit_name: str = "示范区公安局交通警�
     status, out, _ = await api.call("POST", f"{desk}/finding", officer, json=finding)
     assert status == 200 and out["state"] == "found", out
     return {"id": rid, "number": number, "tokens": tokens, "officer": officer, "unit": unit}
+
+
+async def scene_world(api: Api, unit_name: str) -> dict[str, str]:
+    """A scene report just started at the police unit ``unit_name`` (recorded with its officers): driver 1's scene
+    link (``token``), the report's ids, a wrong join code, the unit's id and a time an accident may be reported at."""
+    status, units, _ = await api.call("GET", "/api/v1/public/police-units")
+    assert status == 200, units
+    unit = next(u["id"] for u in units["units"] if u["name"] == unit_name)
+    occurred = (api.clock() - timedelta(minutes=10)).isoformat()
+    d = SCENE_DRIVERS[0]
+    body = {"police_unit_id": unit, "occurred_at": occurred, "place": "文一路", "name": d["name"], "phone": d["phone"]}
+    status, out, _ = await api.call("POST", "/api/v1/public/scene-reports", json=body)
+    assert status == 201, out
+    return {
+        "token": out["token"],
+        "report_id": out["report"]["id"],
+        "report_number": out["report"]["number"],
+        "wrong_join_code": f"{(int(out['join_code']) + 1) % 10**6:06d}",
+        "photo_id": str(uuid.uuid4()),
+        "police_unit_id": unit,
+        "scene_occurred_at": occurred,
+    }

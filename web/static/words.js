@@ -25,6 +25,7 @@ export const ERRORS = {
   unauthenticated: "无法验证身份。We could not verify this link.",
   invalid_command: "暂时无法完成此操作。This cannot be done right now.",
   forbidden: "您无权进行此操作。You may not do this.",
+  beyond_authorisation: "超出授权委托书的权限（金额、地区或期限）。Beyond your authorisation (amount, region or term).",
   rate_limited: "操作过于频繁，请稍候。Too many actions; please wait.",
   too_many_connections: "同时打开的连接过多，请关闭其他窗口后重试。Too many connections; close other windows and try again.",
   not_found: "找不到该案件或文书。Not found.",
@@ -36,6 +37,17 @@ export const ERRORS = {
   validation_failed: "请检查填写的内容。Please check what you entered.",
   too_many_attempts: "尝试次数过多，请稍后再试。Too many attempts; try later.",
   stale_record: "调解员已更新记载，请阅读新版本后再确认。The mediator changed the record; read the new version first.",
+  not_an_image: "这不是可识别的照片（仅限 JPEG、PNG、HEIC），请重新拍摄。This is not a photo we can read (JPEG, PNG or HEIC only); take it again.",
+  image_size_refused: "照片尺寸不符合要求，请重新拍摄。The photo is too large or too small; take it again.",
+  items_missing: "还有未填写的项目或未拍的照片。Some items or photos are still missing.",
+  join_code_refused: "加入码不正确或已失效。The join code is wrong or no longer valid.",
+  unsigned_opinion: "鉴定意见书须带有有效的电子签名。The opinion must carry a valid signature.",
+  intake_unsigned: "请求未签名。The request is not signed.",
+  intake_bad_signature: "请求签名不正确。The request's signature is wrong.",
+  intake_unknown_key: "接入密钥不存在或已吊销。Unknown or revoked intake key.",
+  stale_request: "请求时间与服务器相差超过5分钟。The request's time is more than 5 minutes off.",
+  replayed_request: "该请求已提交过（重放）。This request was already sent (a replay).",
+  intake_conflict: "该公安案件编号已以不同内容提交。This police case number was sent with another document.",
 };
 
 // A court's roster (特邀调解名册): the specialties' and statuses' names (server.domain.rosters).
@@ -53,6 +65,7 @@ export const ROSTER_STATUSES = {
 export const REFERRAL_KINDS = {
   own: "调解组织自行受理 Filed by the organisation", pre_litigation: "诉前委派 Referred before litigation",
   in_litigation: "诉中委托 Entrusted during litigation", application: "当事人申请 A party's application",
+  police: "公安交管部门委托调解 Sent by the traffic police",
 };
 
 export const DISPUTES = {
