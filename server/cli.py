@@ -73,6 +73,36 @@ async def _org(settings: Settings, args: argparse.Namespace) -> int:
         await parts.repo.engine.dispose()
 
 
+async def _intake_key(settings: Settings, args: argparse.Namespace) -> int:
+    """``intake-key create``, ``revoke`` and ``list``: a police agency's keys for the intake API."""
+    from server.identity.keys import INTAKE_KEYS, derive_key
+    from server.intake.store import IntakeStore
+    from server.intake.usecases import AgencyKeys
+    from server.organisations.store import OrganisationStore
+
+    await db.upgrade(settings.resolved_database_url)
+    parts = build_components(settings)
+    try:
+        keys = AgencyKeys(
+            OrganisationStore(parts.repo.engine),
+            IntakeStore(parts.repo.engine),
+            derive_key(settings.signing_key(), INTAKE_KEYS),
+        )
+        if args.intake_command == "create":
+            key_id, secret = await keys.create_key(args.organisation, utc_now())
+            print(f"key id: {key_id}\nsecret: {secret}\n(the secret is shown once: give it to the agency now)")
+        elif args.intake_command == "revoke":
+            await keys.revoke_key(args.key_id, utc_now())
+            print(f"revoked intake key {args.key_id}")
+        else:
+            for key in await keys.keys(args.organisation):
+                state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+                print(f"{key.id}  {key.created_at:%Y-%m-%d %H:%M}  {state}")
+        return 0
+    finally:
+        await parts.repo.engine.dispose()
+
+
 async def _create_account(
     settings: Settings,
     username: str,
@@ -241,6 +271,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_disable = acct_sub.add_parser("disable", help="disable an account: its logins and live connections end")
     p_disable.add_argument("username")
 
+    p_intake = sub.add_parser("intake-key", help="police agencies' keys for the intake API (HMAC-signed requests)")
+    intake_sub = p_intake.add_subparsers(dest="intake_command", required=True)
+    p_icreate = intake_sub.add_parser("create", help="make a key for a police agency: its secret is shown once")
+    p_icreate.add_argument("--organisation", required=True, help="the agency's organisation id (see `org list`)")
+    p_irevoke = intake_sub.add_parser("revoke", help="revoke a key: it never signs again")
+    p_irevoke.add_argument("key_id")
+    p_ilist = intake_sub.add_parser("list", help="an agency's keys (ids only)")
+    p_ilist.add_argument("--organisation", required=True)
+
     p_audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
     p_verify = audit_sub.add_parser("verify", help="verify a case's hash chain")
@@ -303,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"created {account.kind.value} account {account.username} ({account.id})")
             return 0
+        if args.command == "intake-key":
+            return asyncio.run(_intake_key(settings, args))
         if args.command == "audit":
             return asyncio.run(_verify(settings, args.case_id))
         if args.command == "recording":

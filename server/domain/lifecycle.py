@@ -180,6 +180,9 @@ class ReferralKind(enum.StrEnum):
     """诉中委托: a court entrusts a docketed case to mediation."""
     APPLICATION = "application"
     """当事人申请: a party applied to the organisation directly."""
+    POLICE = "police"
+    """公安交管部门委托调解: a traffic police agency's system sent the case (``server.intake``); the police case
+    number is kept as ``Referral.court_case_number``."""
 
 
 COURT_REFERRALS = frozenset({ReferralKind.PRE_LITIGATION, ReferralKind.IN_LITIGATION})

@@ -89,7 +89,7 @@ class TrackedCaseOut(s.Open):
     kind: str
     title: str
     state: str
-    referral_kind: Literal["own", "pre_litigation", "in_litigation", "application"]
+    referral_kind: Literal["own", "pre_litigation", "in_litigation", "application", "police"]
     court_case_number: str = Field(description="The court's own case number (诉中委托), or empty")
     organisation: IdAndName
     court: IdAndName | None

@@ -20,6 +20,7 @@ REFERRAL_NAMES: Mapping[str, str] = {
     "pre_litigation": "诉前委派",
     "in_litigation": "诉中委托",
     "application": "当事人申请",
+    "police": "公安交管部门委托调解",
 }
 """How each kind of referral is named."""
 

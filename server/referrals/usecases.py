@@ -207,10 +207,27 @@ class ReferralService:
         referral = lc.Referral(ReferralKind.APPLICATION, organisation_id, now)
         return await self._arrive(principal.actor, account.id, referral, kind, title, parties, now)
 
+    async def receive_referral(
+        self,
+        actor: str,
+        referral: lc.Referral,
+        *,
+        kind: str,
+        title: str,
+        parties: Sequence[NewParticipant],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """A case arrives from another system (the police's intake, ``server.intake``), already checked by its
+        caller: it joins the queue of the referral's organisation, which must be an open mediation organisation,
+        with its parties (no links are sent: the mediator invites them). ``actor`` is the audit trail's name of
+        the sender (e.g. ``intake:<key id>``)."""
+        await self._mediation_organisation(referral.organisation_id)
+        return await self._arrive(actor, None, referral, kind, title, parties, now)
+
     async def _arrive(
         self,
         actor: str,
-        created_by: str,
+        created_by: str | None,
         referral: lc.Referral,
         kind: str,
         title: str,

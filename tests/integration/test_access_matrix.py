@@ -15,6 +15,7 @@ are exact; a few where another rule decides (code throttles, the recording) acce
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from tests.builders import (
     account,
     judge_of,
     mark,
+    scene_photo,
+    scene_world,
     served_case,
     staff_of,
 )
@@ -56,6 +59,7 @@ OUTSIDERS = (
     "appraiser",
     "fund_officer",
     "bureau_officer",
+    "scene_driver",
 )
 """Callers who hold no role on the case (the administrator of the case's organisation and the court's clerk
 included: the organisation holds the case, but only those on it see it)."""
@@ -143,6 +147,8 @@ def signed_in(status: Cell, call: Call = Call(), **overrides: Cell) -> Row:  # n
     )
 
 
+APPRAISAL_START = 201
+"""The mediator starts an appraisal on the matrix's case (the other appraisal rows use an id no appraisal has)."""
 PARTIES = {"other_party": 403, "applicant": 403, "respondent": 403}
 """Parties (case links) refused an operation meant for staff accounts."""
 FRONT = dict.fromkeys(("police_officer", "claims_adjuster", "appraiser", "fund_officer", "bureau_officer"), 403)
@@ -189,6 +195,22 @@ def desk(call: Call = Call(), **cells: Cell) -> Row:  # noqa: B008
     )
 
 
+def insurer_org(call: Call = Call()) -> Row:  # noqa: B008
+    """An insurer's own records (H4: authorisations, repair shops) on the path of the case's organisation, a court:
+    its administrator learns it is no insurer (404), its other staff 403; parties 403; everyone else 404."""
+    return accounts(
+        call,
+        **PARTIES,
+        other_mediator=403,
+        other_judge=404,
+        org_admin=404,
+        other_admin=404,
+        clerk=403,
+        mediator=403,
+        judge=403,
+    )
+
+
 RANDOM_ID = str(uuid.uuid4())
 """A record id the world does not hold (a relief application, its document)."""
 RELIEF_APPLICATION = {
@@ -208,6 +230,18 @@ def relief_desk(call: Call) -> Row:
 MATRIX: dict[str, Row] = {
     "health": everyone(200),
     "openapi": everyone(200),
+    # the electronic accident finding (issue 15, H2): only a driver's scene link of the report (every other token
+    # is refused with 401) and the officers of its police unit (another unit's: 404, other accounts: 403)
+    "readSceneFinding": everyone(401, Call(path={"report_id": RANDOM_ID})),
+    "readSceneFindingDocument": everyone(401, Call(path={"report_id": RANDOM_ID})),
+    "sendSceneFindingCode": everyone(401, Call(path={"report_id": RANDOM_ID})),
+    "signSceneFinding": everyone(401, Call(json={"code": "123456", "mark": mark()}, path={"report_id": RANDOM_ID})),
+    "readSceneFindingForOfficer": everyone(
+        403, Call(path={"report_id": RANDOM_ID}), anonymous=401, service_link=401, police_officer=404
+    ),
+    "readSceneFindingDocumentForOfficer": everyone(
+        403, Call(path={"report_id": RANDOM_ID}), anonymous=401, service_link=401, police_officer=404
+    ),
     "login": everyone(401, Call(body=lambda ids: {"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "x"})),
     "logout": signed_in(204),
     "me": signed_in(200),
@@ -576,6 +610,104 @@ MATRIX: dict[str, Row] = {
         ),
     ),
     "readApplication": on_case(parties=404, mediator=404, judge=404),  # this case was not filed by an application
+    # online appraisal (server.appraisal): the mediator drives it, the parties consent, apply and evaluate; the
+    # appraisals of other rows use an id no appraisal has (404 for whoever gets past the role check); the desk is the
+    # appraisers', the evaluations the justice bureau's
+    "listAppraisalInstitutions": signed_in(200, **PARTIES),
+    "setAppraisalSpecialties": org_admins(422, Call(json={"specialties": ["injury"]})),  # a court lists none
+    "startAppraisal": on_case(Call(json={"subject": "injury"}), mediator=APPRAISAL_START),
+    "listAppraisals": on_case(parties=200, mediator=200, judge=200),
+    "consentToAppraisal": on_case(Call(json={"agree": True}, path={"appraisal_id": "line_id"}), parties=404),
+    "chooseAppraisalInstitution": on_case(
+        Call(body=lambda ids: {"organisation_id": ids["line_id"]}, path={"appraisal_id": "line_id"}), mediator=404
+    ),
+    "drawAppraisalInstitution": on_case(Call(path={"appraisal_id": "line_id"}), mediator=404),
+    "appointAppraisal": on_case(
+        Call(json={"fee": "3000", "payer": "insurer"}, path={"appraisal_id": "line_id"}), mediator=404
+    ),
+    "sendAppraisalMaterials": on_case(Call(json={"document_ids": []}, path={"appraisal_id": "line_id"}), mediator=404),
+    "applyForReappraisal": on_case(Call(json={"reasons": "未检查伤者"}, path={"appraisal_id": "line_id"}), parties=404),
+    "decideReappraisal": on_case(Call(json={"grant": True}, path={"appraisal_id": "line_id"}), mediator=404),
+    "evaluateAppraisalOpinion": on_case(
+        Call(json={"score": 3}, path={"appraisal_id": "line_id"}), parties=404, mediator=404
+    ),
+    "listAppraisalDesk": signed_in(403, appraiser=200),
+    "readAppraisalDeskItem": signed_in(404, Call(path={"appraisal_id": "line_id"})),
+    "readAppraisalMaterial": signed_in(404, Call(path={"appraisal_id": "line_id"})),
+    "submitAppraisalOpinion": signed_in(404, Call(raw=("application/pdf", PDF), path={"appraisal_id": "line_id"})),
+    "readAppraisalEvaluations": signed_in(403, bureau_officer=200),
+    # cases from the police's systems: only an agency's HMAC-signed request files one (a bearer token is no key);
+    # what the police sent is for the case's staff (this case was not sent by the police: 404 for them)
+    "fileIntakeCase": everyone(401, Call(json={"police_case_number": "公交认字[2026]第00001号"})),
+    "readIntakeFinding": on_case(parties=403, mediator=404, judge=404),
+    # scene reports (快处快赔, H1): public start and join; a driver's scene link (the world's "scene_driver": a
+    # row that does not name it expects what it expects of nobody) opens its report only; the desk is the police
+    # officers' of the report's unit (the world's report is just started: its decisions are 409)
+    "listPublicPoliceUnits": everyone(200),
+    "startSceneReport": everyone(
+        201,
+        Call(
+            body=lambda ids: {
+                "police_unit_id": ids["police_unit_id"],
+                "occurred_at": ids["scene_occurred_at"],
+                "place": "文一路",
+                "name": "甲",
+                "phone": "13900001111",
+            }
+        ),
+    ),
+    "joinSceneReport": everyone(
+        422,
+        Call(
+            body=lambda ids: {
+                "number": ids["report_number"],
+                "code": ids["wrong_join_code"],
+                "name": "乙",
+                "phone": "13900002222",
+            }
+        ),
+    ),
+    "readSceneReport": everyone(401, scene_driver=200),
+    "setSceneDriverItems": everyone(
+        401,
+        Call(
+            json={
+                "name": "甲",
+                "phone": "13900001111",
+                "licence_number": "330102199001011111",
+                "plate": "浙A12345",
+                "insurer": "中国人保财险",
+                "damaged_part": "左前门",
+            }
+        ),
+        scene_driver=200,
+    ),
+    "uploadScenePhoto": everyone(
+        401,
+        Call(raw=("image/jpeg", scene_photo(1)), query=f"slot=front&original_sha256={'a' * 64}&original_size=9"),
+        scene_driver=201,
+    ),
+    "completeSceneDriverPart": everyone(401, scene_driver=422),  # photos missing
+    "listSceneQueue": signed_in(403, police_officer=200),
+    "readSceneReportForPolice": signed_in(403, police_officer=200),
+    "readScenePhoto": signed_in(403, police_officer=404),
+    "acceptSceneReport": signed_in(403, police_officer=409),
+    "returnSceneReport": signed_in(403, Call(json={"reason": "照片不清晰"}), police_officer=409),
+    "makeLiabilityFinding": signed_in(
+        403,
+        Call(
+            json={
+                "drivers": [
+                    {"number": 1, "liability": "full", "share": 100},
+                    {"number": 2, "liability": "none", "share": 0},
+                ],
+                "facts": "追尾。",
+                "reasons": "未保持安全距离。",
+            }
+        ),
+        police_officer=409,
+    ),
+    "closeSceneReport": signed_in(403, police_officer=409),
     # relief fund advances (H6): the case's parties and mediator apply and read; a judge on the case 403; the
     # fund's officers work their desk (the world holds no application: a random id is 404 for them too)
     "listCaseReliefApplications": on_case(parties=200, mediator=200),
@@ -598,6 +730,45 @@ MATRIX: dict[str, Row] = {
     "nameReliefLiableParty": relief_desk(Call(json={"participant_id": None})),
     "recordReliefRecovery": relief_desk(Call(json={"amount": "1", "received_on": "2026-11-20", "reference": "R1"})),
     "writeOffReliefRecovery": relief_desk(Call(json={"reason": "无财产"})),
+    # one-click claims (一键理赔, H4): the world's case owes nothing of its insurer participant (no insurer of that
+    # name): a party's claim is 422; the world holds no claim (a random id: 404 for everyone signed in)
+    "startClaim": on_case(parties=422),
+    "listCaseClaims": Row(
+        on_case().call,
+        {**on_case(parties=200, mediator=200, judge=200).expect, "org_admin": 200},  # the organisation follows it
+        sees_case=frozenset({"org_admin"}),
+    ),
+    "listInsurerClaims": signed_in(403, claims_adjuster=200),
+    "readClaim": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401),
+    "readClaimAgreement": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401),
+    "acceptClaim": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401),
+    "payClaim": everyone(
+        404,
+        Call(json={"amount": "1", "reference": "TX-1", "paid_on": "2026-11-20"}, path={"claim_id": RANDOM_ID}),
+        anonymous=401,
+        service_link=401,
+    ),
+    "refuseClaim": everyone(
+        404, Call(json={"reason": "不符合"}, path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401
+    ),
+    "chooseRepairShop": everyone(
+        404, Call(json={"repair_shop_id": RANDOM_ID}, path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401
+    ),
+    "recordAuthorisation": insurer_org(
+        Call(
+            body=lambda ids: {
+                "account_id": ids["account_id"],
+                "any_region": True,
+                "limit": "10000",
+                "valid_from": "2026-11-01",
+                "valid_to": "2027-10-31",
+                "document_pdf": base64.b64encode(PDF).decode(),
+            }
+        )
+    ),
+    "listAuthorisations": insurer_org(),
+    "addRepairShop": insurer_org(Call(json={"name": "修理厂", "address": "城东路 1 号", "phone": "057188880000"})),
+    "listRepairShops": insurer_org(),
 }
 """Expected status per operation and caller, in the state the calls before it leave the case."""
 
@@ -638,6 +809,7 @@ async def build_world(api: Api) -> World:
     other_admin = await staff_of(api, AccountKind.ORG_ADMIN, "另一法院", "吴管理员")
     clerk = await staff_of(api, AccountKind.CLERK, COURT, "郑书记员")
     front = {role: await staff_of(api, *spec) for role, spec in FRONT_STAFF.items()}
+    scene = await scene_world(api, FRONT_STAFF["police_officer"][1])
     status, mine, _ = await api.call("GET", "/api/v1/organisations/mine", med)
     assert status == 200 and mine["organisation"]["name"] == COURT
     organisation_id = mine["organisation"]["id"]
@@ -670,6 +842,7 @@ async def build_world(api: Api) -> World:
             "other_admin": other_admin,
             "clerk": clerk,
             **front,
+            "scene_driver": scene.pop("token"),
             "applicant": c["applicant"],
             "respondent": c["respondent"],
             "mediator": med,
@@ -688,6 +861,7 @@ async def build_world(api: Api) -> World:
             "page": "1",
             "organisation_id": organisation_id,
             "account_id": target["account"]["id"],
+            **scene,
         },
         case_markers=(c["case_id"], view["number"]),
         contacts={
@@ -729,7 +903,10 @@ async def test_every_operation_answers_every_caller_as_the_table_says(api: Api) 
     seen: dict[tuple[str, str], str] = {}
     for method, path, op_id in operations:
         row = MATRIX[op_id]
-        assert set(ROLES) - set(FRONT_STAFF) <= set(row.expect) <= set(ROLES), (op_id, set(ROLES) ^ set(row.expect))
+        assert set(ROLES) - set(FRONT_STAFF) - {"scene_driver"} <= set(row.expect) <= set(ROLES), (
+            op_id,
+            set(ROLES) ^ set(row.expect),
+        )
         for role in ROLES:
             kwargs: dict[str, Any] = {}
             if row.call.raw is not None:
@@ -740,7 +917,7 @@ async def test_every_operation_answers_every_caller_as_the_table_says(api: Api) 
             )
             text = json.dumps(body, ensure_ascii=False) if not isinstance(body, bytes) else ""
             seen[op_id, role] = text
-            expected = row.expect.get(role, row.expect["other_admin"])
+            expected = row.expect.get(role, row.expect["anonymous" if role == "scene_driver" else "other_admin"])
             if status >= 500:
                 server_errors.append(f"{op_id} as {role}: {status}")
             if not (status in expected if isinstance(expected, frozenset) else status == expected):
