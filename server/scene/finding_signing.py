@@ -15,8 +15,9 @@ a PAdES signature.
    certificate from the platform CA and the platform's time-stamp, appended to the newest file. Both drivers
    at once: each stores its file at the next place of the chain (the store's version check), the later one
    re-reads the file with the earlier signature and signs that; both end up in the PDF. The second signature
-   completes the finding: the store records the signed file and :meth:`SceneAccess.finding_signed` moves the
-   report to SIGNED (repeated by :meth:`FindingService.status` if a crash came between).
+   completes the finding: the store records the signed file. Each signature is told to the report
+   (:meth:`SceneAccess.record_signed`, the scene stage's hook), which moves to SIGNED with the second; a crash
+   between storing and telling is mended by the next :meth:`FindingService.status`.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ import logging
 import math
 import secrets
 import uuid
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 
 from server.documents.sealed import SealingKeys
+from server.domain.roles import AccountKind
 from server.domain.scene import SceneReport, SceneState
 from server.domain.time import BEIJING
 from server.errors import (
@@ -50,8 +52,10 @@ from server.errors import (
 )
 from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
+from server.organisations.store import OrganisationStore
 from server.scene.finding import DRIVER_LABELS, POLICE_SIGNER, driver_field, finding_facts, render_finding
 from server.scene.finding_store import CodeLimits, CodeRule, FindingFile, FindingRecord, FindingStore, NewCode
+from server.store.accounts import AccountStore
 from server.store.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
@@ -69,24 +73,69 @@ FINDING_STATES = frozenset({SceneState.FOUND, SceneState.SIGNED, SceneState.MEDI
 """States in which a report may have its finding document (CLOSED: if one was issued before)."""
 
 
-class SceneAccess(Protocol):
-    """What the finding needs of the scene stage (``server.scene``'s report service is one)."""
+@dataclass(frozen=True)
+class Asker:
+    """Who asks about a report's finding, as :class:`SceneReports` found them."""
 
-    async def report_for(self, principal: Principal, report_id: str) -> tuple[SceneReport, int | None]:
-        """The report and who asks: one of its drivers (their number, from their scene token) or an officer
-        of its police unit (None). NotFound for anyone else, whatever they hold."""
+    report: SceneReport
+    """The report, as loaded for this request."""
+    driver: int | None
+    """Their driver number (a scene link of this report); None: an officer of the report's police unit."""
+
+
+class SceneAccess(Protocol):
+    """What the finding needs of the scene stage (:class:`server.scene.usecases.SceneService` is one)."""
+
+    async def load(self, report_id: str) -> SceneReport:
+        """The report as stored; NotFound."""
         ...
+
+    async def record_signed(self, report_id: str, driver: int, document_id: str, now: datetime) -> SceneReport:
+        """Driver ``driver`` signed the finding (``document_id``: here the signed file's SHA-256); when both
+        have, the report moves FOUND → SIGNED. IllegalTransition once it is no longer FOUND."""
+        ...
+
+
+class Names(Protocol):
+    """Who the document names as its makers (:class:`SceneReports` is one)."""
 
     async def names(self, report: SceneReport) -> tuple[str, str]:
-        """(the police unit's name, the name of the officer who made the finding), as the document prints them."""
+        """(the police unit's name, the finding officer's name)."""
         ...
 
-    async def finding_signed(
-        self, report_id: str, signed_by: Mapping[int, datetime], sha256: str, now: datetime
-    ) -> None:
-        """Both drivers signed the finding (file ``sha256``): the report moves FOUND → SIGNED with
-        ``signed_by``. Called again after a crash: a report already SIGNED is left as it is."""
-        ...
+
+class SceneReports:
+    """Who may see and sign a report's finding: its drivers (by their scene link) and its unit's officers."""
+
+    def __init__(self, scenes: SceneAccess, accounts: AccountStore, organisations: OrganisationStore) -> None:
+        self.scenes = scenes
+        self.accounts = accounts
+        self.organisations = organisations
+
+    async def driver(self, driver_id: str, report_id: str) -> Asker:
+        """A driver whose scene link (already checked to open ``report_id``) names ``driver_id``."""
+        report = await self.scenes.load(report_id)
+        for d in report.drivers:
+            if d.id == driver_id:
+                return Asker(report, d.number)
+        raise NotFound("No such scene report")
+
+    async def officer(self, principal: Principal, report_id: str) -> Asker:
+        """An officer of the report's police unit; 403 for other accounts, 404 for officers of other units."""
+        if not principal.is_account or principal.account_kind is not AccountKind.POLICE_OFFICER:
+            raise Forbidden("Only traffic police officers follow the signing of accident findings")
+        account = await self.accounts.account(principal.subject_id)
+        report = await self.scenes.load(report_id)
+        if not account.organisation_id or report.police_unit_id != account.organisation_id:
+            raise NotFound("No such scene report")
+        return Asker(report, None)
+
+    async def names(self, report: SceneReport) -> tuple[str, str]:
+        """(the police unit's name, the finding officer's name) as the document prints them."""
+        unit = (await self.organisations.get(report.police_unit_id)).name
+        officer_id = report.finding.officer_account_id if report.finding is not None else None
+        officer = (await self.accounts.account(officer_id)).display_name if officer_id else ""
+        return unit, officer
 
 
 class FindingService:
@@ -94,14 +143,16 @@ class FindingService:
 
     def __init__(
         self,
-        reports: SceneAccess,
+        scenes: SceneAccess,
+        names: Names,
         store: FindingStore,
         blobs: BlobStore,
         keys: SealingKeys,
         notifier: Notifier,
         secret: bytes,
     ) -> None:
-        self.reports = reports
+        self.scenes = scenes
+        self.names = names
         self.store = store
         self.blobs = blobs
         self.keys = keys
@@ -140,7 +191,7 @@ class FindingService:
         from e_sign.pades import prepare_signature_fields
         from server.documents.sealed import seal
 
-        unit, officer = await self.reports.names(report)
+        unit, officer = await self.names.names(report)
         rendered, boxes = await asyncio.to_thread(render_finding, finding_facts(report, unit, officer))
         prepared = await asyncio.to_thread(
             functools.partial(prepare_signature_fields, rendered, boxes, lock_last=False)
@@ -150,20 +201,18 @@ class FindingService:
         certified = await seal(self.keys, prepared, police, report.number, "道路交通事故认定", now, signer)
         return rendered, certified
 
-    async def document(self, principal: Principal, report_id: str, now: datetime) -> tuple[FindingFile, bytes]:
+    async def document(self, asker: Asker, now: datetime) -> tuple[FindingFile, bytes]:
         """The newest file of the finding (signed by whoever has signed) and its bytes."""
-        report, _driver = await self.reports.report_for(principal, report_id)
-        newest = (await self._finding(report, now)).newest
+        newest = (await self._finding(asker.report, now)).newest
         return newest, await self.blobs.get(newest.sha256)
 
-    async def status(self, principal: Principal, report_id: str, now: datetime) -> dict[str, Any]:
+    async def status(self, asker: Asker, now: datetime) -> dict[str, Any]:
         """Who signed when, the newest file, and whether the finding is complete."""
-        report, you = await self.reports.report_for(principal, report_id)
+        report, you = asker.report, asker.driver
         record = await self._finding(report, now)
         signed_by = record.signed_by
-        if record.signed_sha256 is not None and report.state is SceneState.FOUND:
-            await self.reports.finding_signed(report.id, signed_by, record.signed_sha256, now)  # after a crash
-            report, you = await self.reports.report_for(principal, report_id)
+        if report.state is SceneState.FOUND and set(signed_by) - set(report.signed_by):
+            report = await self._record(report, record, now)  # a crash came between storing and recording
         return {
             "report_id": report.id,
             "number": report.number,
@@ -185,8 +234,19 @@ class FindingService:
 
     # ------------------------------------------------------------------ the drivers
 
-    async def _driver(self, principal: Principal, report_id: str) -> tuple[SceneReport, int]:
-        report, number = await self.reports.report_for(principal, report_id)
+    async def _record(self, report: SceneReport, record: FindingRecord, now: datetime) -> SceneReport:
+        """Tell the report of every signature in the file it has not recorded yet."""
+        by_driver = {f.driver: f for f in record.files if f.driver is not None}
+        for number in sorted(set(by_driver) - set(report.signed_by)):
+            try:
+                report = await self.scenes.record_signed(report.id, number, by_driver[number].sha256, now)
+            except IllegalTransition:  # recorded (and moved on) by the other driver's request meanwhile
+                report = await self.scenes.load(report.id)
+        return report
+
+    @staticmethod
+    def _driver(asker: Asker) -> tuple[SceneReport, int]:
+        report, number = asker.report, asker.driver
         if number is None:
             raise Forbidden("Only the report's drivers sign the accident finding")
         if report.state is not SceneState.FOUND:
@@ -196,9 +256,9 @@ class FindingService:
     def _hash(self, code_id: str, code: str) -> str:
         return hmac.new(self.secret, f"{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    async def send_code(self, principal: Principal, report_id: str, now: datetime) -> dict[str, Any]:
+    async def send_code(self, asker: Asker, now: datetime) -> dict[str, Any]:
         """Send the driver a one-time code by SMS to the phone on their part of the report."""
-        report, number = await self._driver(principal, report_id)
+        report, number = self._driver(asker)
         record = await self._finding(report, now)
         if number in record.signed_by:
             raise IllegalTransition("ask for a code", "signed by you")
@@ -226,12 +286,10 @@ class FindingService:
             raise ServiceUnavailable(f"The code could not be delivered now: {exc}; try again later") from exc
         return {"channel": "sms", "to": mask_address("sms", phone), "expires_at": (now + CODE_TTL).isoformat()}
 
-    async def sign(
-        self, principal: Principal, report_id: str, code: str, mark_b64: str, now: datetime
-    ) -> dict[str, Any]:
+    async def sign(self, asker: Asker, code: str, mark_b64: str, now: datetime) -> dict[str, Any]:
         """Check the driver's code, add their signature to the newest file, and complete the finding when
         both have signed. A driver who already signed gets 409 before their code is looked at."""
-        report, number = await self._driver(principal, report_id)
+        report, number = self._driver(asker)
         mark = _mark(mark_b64)
         record = await self._finding(report, now)
         if number in record.signed_by:
@@ -240,9 +298,8 @@ class FindingService:
         lock = self._locks.setdefault(report.id, asyncio.Lock())
         async with lock:  # one node: no wasted signature; several nodes: the store's version check
             record = await self._add_signature(report, number, mark, bound, now)
-        if record.signed_sha256 is not None:
-            await self.reports.finding_signed(report.id, record.signed_by, record.signed_sha256, now)
-        return await self.status(principal, report_id, now)
+        report = await self._record(await self.scenes.load(report.id), record, now)
+        return await self.status(Asker(report, number), now)
 
     async def _code(self, report_id: str, number: int, code: str, now: datetime) -> str:
         """The driver proves they hold the phone: the newest code, unexpired, unused, within tries; the

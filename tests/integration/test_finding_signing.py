@@ -12,7 +12,7 @@ import asyncio
 import base64
 import hashlib
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,13 +23,11 @@ import pytest_asyncio
 from e_sign.ca import PlatformCA
 from e_sign.tsa import TimestampAuthority
 from e_sign.verify import async_verify_pdf
-from server.domain.roles import AccountKind
 from server.domain.scene import SceneReport, SceneState
 from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound, TooManyAttempts
-from server.identity.access import Principal
 from server.notify import HttpSmsGateway
 from server.scene.finding import driver_field
-from server.scene.finding_signing import FindingService
+from server.scene.finding_signing import Asker, FindingService
 from server.scene.finding_store import FindingStore
 from server.signing.usecases import Keys
 from server.store import db
@@ -48,31 +46,27 @@ TRUSTED = "Certificate Validation: Certificate is Trusted."
 
 @dataclass
 class Reports:
-    """One scene report, answered for as the scene stage does."""
+    """One scene report, kept as the scene stage keeps it (``SceneAccess`` and ``Names``)."""
 
     report: SceneReport
-    officers: set[str] = field(default_factory=lambda: {"officer-1"})
-    signed: list[Mapping[int, datetime]] = field(default_factory=list)
+    recorded: list[int] = field(default_factory=list)
 
-    async def report_for(self, principal: Principal, report_id: str) -> tuple[SceneReport, int | None]:
+    async def load(self, report_id: str) -> SceneReport:
         if report_id != self.report.id:
             raise NotFound("No such scene report")
-        for d in self.report.drivers:
-            if principal.subject_id == d.id and not principal.is_account:
-                return self.report, d.number
-        if principal.is_account and principal.subject_id in self.officers:
-            return self.report, None
-        raise NotFound("No such scene report")
+        return self.report
+
+    async def record_signed(self, report_id: str, driver: int, document_id: str, now: datetime) -> SceneReport:
+        if self.report.state is not SceneState.FOUND:
+            raise IllegalTransition("sign the finding", self.report.state.value)
+        signed = {**self.report.signed_by, driver: now}
+        state = SceneState.SIGNED if set(signed) == {1, 2} else SceneState.FOUND
+        self.recorded.append(driver)
+        self.report = replace(self.report, state=state, signed_by=signed)
+        return self.report
 
     async def names(self, report: SceneReport) -> tuple[str, str]:
         return "杭州市公安局交通警察支队西湖大队", "孙警官"
-
-    async def finding_signed(
-        self, report_id: str, signed_by: Mapping[int, datetime], sha256: str, now: datetime
-    ) -> None:
-        if self.report.state is SceneState.FOUND:
-            self.signed.append(dict(signed_by))
-            self.report = replace(self.report, state=SceneState.SIGNED, signed_by=dict(signed_by))
 
 
 @dataclass
@@ -85,8 +79,12 @@ class World:
     ca: PlatformCA
     folder: Path
 
-    def driver(self, number: int) -> Principal:
-        return Principal(self.reports.report.driver(number).id, f"token-{number}")
+    def driver(self, number: int) -> Asker:
+        return Asker(self.reports.report, number)
+
+    @property
+    def officer(self) -> Asker:
+        return Asker(self.reports.report, None)
 
     def code_for(self, number: int) -> str:
         phone = self.reports.report.driver(number).phone
@@ -112,6 +110,7 @@ async def world(db_url: str, tmp_path: Path, gateway: Gateway) -> AsyncIterator[
     reports = Reports(found_scene_report(number=f"KC-20261205-{id(tmp_path) % 10000:04d}"))
     service = FindingService(
         reports,
+        reports,
         FindingStore(engine),
         LocalBlobStore(tmp_path / "blobs"),
         Keys(ca, tsa),
@@ -119,31 +118,30 @@ async def world(db_url: str, tmp_path: Path, gateway: Gateway) -> AsyncIterator[
         b"k" * 32,
     )
     other_node = FindingService(
-        reports, FindingStore(engine), service.blobs, service.keys, service.notifier, service.secret
+        reports, reports, FindingStore(engine), service.blobs, service.keys, service.notifier, service.secret
     )
     yield World(service, other_node, reports, gateway, ca, tmp_path)
     await engine.dispose()
 
 
 async def test_both_drivers_sign_at_the_same_moment_and_pdfsig_validates_all_three(world: World) -> None:
-    s, report_id = world.service, world.reports.report.id
-    officer = Principal("officer-1", "t-o", account_kind=AccountKind.POLICE_OFFICER)
-    status = await s.status(officer, report_id, now())
+    s = world.service
+    status = await s.status(world.officer, now())
     assert status["complete"] is False and [d["signed_at"] for d in status["drivers"]] == [None, None]
     for number in (1, 2):
-        sent = await s.send_code(world.driver(number), report_id, now())
+        sent = await s.send_code(world.driver(number), now())
         assert sent["to"].startswith("139") and "****" in sent["to"]
     codes = {n: world.code_for(n) for n in (1, 2)}
     first, second = await asyncio.gather(  # on two nodes: only the store's version check orders them
-        s.sign(world.driver(1), report_id, codes[1], mark(1), now()),
-        world.other_node.sign(world.driver(2), report_id, codes[2], mark(2), now()),
+        s.sign(world.driver(1), codes[1], mark(1), now()),
+        world.other_node.sign(world.driver(2), codes[2], mark(2), now()),
     )
     assert first["complete"] or second["complete"]
     assert world.reports.report.state is SceneState.SIGNED
-    assert len(world.reports.signed) == 1 and set(world.reports.signed[0]) == {1, 2}
-    final = await s.status(officer, report_id, now())
+    assert sorted(world.reports.recorded) == [1, 2]
+    final = await s.status(world.officer, now())
     assert final["complete"] and final["state"] == "signed" and final["document"]["seq"] == 2
-    doc, pdf = await s.document(world.driver(1), report_id, now())
+    doc, pdf = await s.document(world.driver(1), now())
     assert hashlib.sha256(pdf).hexdigest() == doc.sha256 == final["document"]["sha256"]
 
     path = world.folder / "finding.pdf"
@@ -166,65 +164,60 @@ async def test_both_drivers_sign_at_the_same_moment_and_pdfsig_validates_all_thr
 
 
 async def test_wrong_expired_and_replayed_codes_sign_nothing(world: World) -> None:
-    s, report_id = world.service, world.reports.report.id
+    s = world.service
     t0 = now()
-    await s.send_code(world.driver(1), report_id, t0)
+    await s.send_code(world.driver(1), t0)
     with pytest.raises(TooManyAttempts):  # one code a minute
-        await s.send_code(world.driver(1), report_id, t0 + timedelta(seconds=30))
+        await s.send_code(world.driver(1), t0 + timedelta(seconds=30))
     code = world.code_for(1)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     with pytest.raises(Forbidden, match="wrong"):
-        await s.sign(world.driver(1), report_id, wrong, mark(), t0)
+        await s.sign(world.driver(1), wrong, mark(), t0)
     with pytest.raises(Forbidden, match="expired"):
-        await s.sign(world.driver(1), report_id, code, mark(), t0 + timedelta(minutes=6))
-    status = await s.status(world.driver(1), report_id, t0)
+        await s.sign(world.driver(1), code, mark(), t0 + timedelta(minutes=6))
+    status = await s.status(world.driver(1), t0)
     assert status["document"]["seq"] == 0 and status["drivers"][0]["signed_at"] is None
 
     t1 = t0 + timedelta(minutes=7)
-    await s.send_code(world.driver(1), report_id, t1)
+    await s.send_code(world.driver(1), t1)
     code = world.code_for(1)
-    await s.sign(world.driver(1), report_id, code, mark(), t1)
+    await s.sign(world.driver(1), code, mark(), t1)
     with pytest.raises(IllegalTransition) as replay:  # the same request again: 409, nothing signed twice
-        await s.sign(world.driver(1), report_id, code, mark(), t1)
+        await s.sign(world.driver(1), code, mark(), t1)
     assert replay.value.status == 409
     with pytest.raises(IllegalTransition):
-        await s.send_code(world.driver(1), report_id, t1 + timedelta(minutes=2))
-    status = await s.status(world.driver(2), report_id, t1)
+        await s.send_code(world.driver(1), t1 + timedelta(minutes=2))
+    status = await s.status(world.driver(2), t1)
     assert status["document"]["seq"] == 1 and status["complete"] is False
     assert world.reports.report.state is SceneState.FOUND
 
 
 async def test_five_wrong_codes_spend_the_code(world: World) -> None:
-    s, report_id = world.service, world.reports.report.id
+    s = world.service
     t0 = now()
-    await s.send_code(world.driver(2), report_id, t0)
+    await s.send_code(world.driver(2), t0)
     code = world.code_for(2)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(5):
         with pytest.raises(Forbidden):
-            await s.sign(world.driver(2), report_id, wrong, mark(), t0)
+            await s.sign(world.driver(2), wrong, mark(), t0)
     with pytest.raises(TooManyAttempts):
-        await s.sign(world.driver(2), report_id, code, mark(), t0)
+        await s.sign(world.driver(2), code, mark(), t0)
 
 
-async def test_others_do_not_find_the_finding_and_officers_do_not_sign(world: World, tmp_path: Path) -> None:
-    s, report_id = world.service, world.reports.report.id
-    stranger = Principal("driver-of-another-report", "t-x")
-    for call in (s.status(stranger, report_id, now()), s.send_code(stranger, report_id, now())):
-        with pytest.raises(NotFound):
-            await call
-    with pytest.raises(NotFound):
-        await s.document(world.driver(1), "another-report", now())
-    officer = Principal("officer-1", "t-o", account_kind=AccountKind.POLICE_OFFICER)
+async def test_officers_do_not_sign_and_a_mark_must_be_a_png(world: World) -> None:
+    s = world.service
     with pytest.raises(Forbidden):
-        await s.send_code(officer, report_id, now())
+        await s.send_code(world.officer, now())
+    with pytest.raises(Forbidden):
+        await s.sign(world.officer, "123456", mark(), now())
     with pytest.raises(InvalidCommand):
-        await s.sign(world.driver(1), report_id, "123456", base64.b64encode(b"GIF89a").decode(), now())
+        await s.sign(world.driver(1), "123456", base64.b64encode(b"GIF89a").decode(), now())
 
 
 async def test_no_finding_before_the_officer_made_it(world: World) -> None:
     world.reports.report = replace(world.reports.report, state=SceneState.ACCEPTED, finding=None)
     with pytest.raises(NotFound):
-        await world.service.status(world.driver(1), world.reports.report.id, now())
+        await world.service.status(world.driver(1), now())
     with pytest.raises(IllegalTransition):
-        await world.service.send_code(world.driver(1), world.reports.report.id, now())
+        await world.service.send_code(world.driver(1), now())
