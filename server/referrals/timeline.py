@@ -110,6 +110,8 @@ def milestones(
         elif kind == "participant" and subject in people:
             p = people[subject]
             who = f"{p.display_name}（{role_name(p.role)}）"
+        elif kind == "intake":  # a police agency's system, by its key (server.intake)
+            who = "公安交管部门系统"
         else:
             who = "系统"
         out.append({"at": entry.at, "action": entry.action, "label": label, "who": who})

@@ -132,6 +132,11 @@ async def test_a_signed_document_files_a_case_that_a_mediator_hosts_without_typi
     assert {s["party"]: s["share_percent"] for s in finding["liability"]["shares"]} == {"P1": 30, "P2": 70}
     assert [p["plate"] for p in finding["parties"]] == ["浙B67890", "浙A12345"]
     assert "mobile" not in json.dumps(finding) and "id_number" not in json.dumps(finding)
+    status, timeline, _ = await api.call("GET", f"{base}/timeline", w["mediator"])
+    assert status == 200, timeline
+    first, referred = timeline["steps"][:2]
+    assert (first["label"], first["who"]) == ("收案", "公安交管部门系统")
+    assert "公安交管部门委托调解" in referred["label"] and referred["who"] == "公安交管部门系统"
     # the mediator invites the parties from the console as for any referred case
     applicant_id = applicant["id"]
     status, link, _ = await api.call("POST", f"{base}/participants/{applicant_id}/link", w["mediator"])

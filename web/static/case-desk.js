@@ -27,6 +27,7 @@ const PLATFORM_KINDS = {
   undisputed_facts: "无争议事实记载 Undisputed facts", confirmation_application: "司法确认申请 Application",
   confirmation_packet: "司法确认材料 Confirmation packet", ruling: "裁定书 Ruling",
   material_request: "补充材料通知 Request for material", supplementary_material: "补充材料 Supplementary material",
+  police_intake: "公安交管部门移送信息 Sent by the traffic police",
 };
 const UPLOAD_TYPES = ["application/pdf", "image/jpeg", "image/png", "text/plain"];
 const EXTENSION = { "application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "text/plain": ".txt", "application/json": ".json" };
