@@ -131,7 +131,10 @@ def on_case(
 
 
 def everyone(status: Cell, call: Call = Call(), **overrides: Cell) -> Row:  # noqa: B008
-    return Row(call, {role: overrides.get(role, status) for role in ROLES})
+    """``status`` for every caller unless overridden (a scene link: what nobody gets, unless overridden)."""
+    return Row(
+        call, {role: overrides.get(role, status) for role in ROLES if role != "scene_driver" or role in overrides}
+    )
 
 
 def accounts(call: Call = Call(), **cells: Cell) -> Row:  # noqa: B008
@@ -143,7 +146,12 @@ def signed_in(status: Cell, call: Call = Call(), **overrides: Cell) -> Row:  # n
     """An operation of no case that every holder of a login or a case link may call: ``status`` for each of them
     unless overridden."""
     return accounts(
-        call, **{role: overrides.get(role, status) for role in ROLES if role not in ("anonymous", "service_link")}
+        call,
+        **{
+            role: overrides.get(role, status)
+            for role in ROLES
+            if role not in ("anonymous", "service_link", "scene_driver") or role in overrides
+        },
     )
 
 
@@ -213,6 +221,8 @@ def insurer_org(call: Call = Call()) -> Row:  # noqa: B008
 
 RANDOM_ID = str(uuid.uuid4())
 """A record id the world does not hold (a relief application, its document)."""
+NO_ACCOUNT = {"anonymous": 401, "service_link": 401, "scene_driver": 401}
+"""Callers without an account or a case link: a service link and a scene report's link open only their own."""
 RELIEF_APPLICATION = {
     "fund_id": RANDOM_ID,
     "ground": "fled",
@@ -224,23 +234,26 @@ RELIEF_APPLICATION = {
 
 def relief_desk(call: Call) -> Row:
     """An action of a relief fund's officer on an application the world does not hold: 404 for everyone signed in."""
-    return everyone(404, Call(json=call.json, path={"application_id": RANDOM_ID}), anonymous=401, service_link=401)
+    return everyone(404, Call(json=call.json, path={"application_id": RANDOM_ID}), **NO_ACCOUNT)
 
 
 MATRIX: dict[str, Row] = {
     "health": everyone(200),
     "openapi": everyone(200),
     # the electronic accident finding (issue 15, H2): only a driver's scene link of the report (every other token
-    # is refused with 401) and the officers of its police unit (another unit's: 404, other accounts: 403)
-    "readSceneFinding": everyone(401, Call(path={"report_id": RANDOM_ID})),
-    "readSceneFindingDocument": everyone(401, Call(path={"report_id": RANDOM_ID})),
-    "sendSceneFindingCode": everyone(401, Call(path={"report_id": RANDOM_ID})),
-    "signSceneFinding": everyone(401, Call(json={"code": "123456", "mark": mark()}, path={"report_id": RANDOM_ID})),
+    # is refused with 401; another report's link: 404) and the officers of its police unit (another unit's: 404,
+    # other accounts: 403); the report here is one the world does not hold
+    "readSceneFinding": everyone(401, Call(path={"report_id": RANDOM_ID}), scene_driver=404),
+    "readSceneFindingDocument": everyone(401, Call(path={"report_id": RANDOM_ID}), scene_driver=404),
+    "sendSceneFindingCode": everyone(401, Call(path={"report_id": RANDOM_ID}), scene_driver=404),
+    "signSceneFinding": everyone(
+        401, Call(json={"code": "123456", "mark": mark()}, path={"report_id": RANDOM_ID}), scene_driver=404
+    ),
     "readSceneFindingForOfficer": everyone(
-        403, Call(path={"report_id": RANDOM_ID}), anonymous=401, service_link=401, police_officer=404
+        403, Call(path={"report_id": RANDOM_ID}), **NO_ACCOUNT, police_officer=404
     ),
     "readSceneFindingDocumentForOfficer": everyone(
-        403, Call(path={"report_id": RANDOM_ID}), anonymous=401, service_link=401, police_officer=404
+        403, Call(path={"report_id": RANDOM_ID}), **NO_ACCOUNT, police_officer=404
     ),
     "login": everyone(401, Call(body=lambda ids: {"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "x"})),
     "logout": signed_in(204),
@@ -720,10 +733,10 @@ MATRIX: dict[str, Row] = {
     "resubmitReliefApplication": on_case(
         Call(json={"note": "已补充"}, path={"application_id": RANDOM_ID}), parties=404, mediator=404
     ),
-    "readReliefDesk": signed_in(403, fund_officer=200),
-    "readReliefApplication": everyone(404, Call(path={"application_id": RANDOM_ID}), anonymous=401, service_link=401),
+    "readReliefDesk": signed_in(403, fund_officer=200, scene_driver=401),
+    "readReliefApplication": everyone(404, Call(path={"application_id": RANDOM_ID}), **NO_ACCOUNT),
     "readReliefEvidence": everyone(
-        404, Call(path={"application_id": RANDOM_ID, "document_id": RANDOM_ID}), anonymous=401, service_link=401
+        404, Call(path={"application_id": RANDOM_ID, "document_id": RANDOM_ID}), **NO_ACCOUNT
     ),
     "decideReliefApplication": relief_desk(Call(json={"decision": "approve", "amount": "100"})),
     "payReliefAdvance": relief_desk(Call(json={"reference": "PAY-1", "paid_on": "2026-11-20"})),
