@@ -25,13 +25,13 @@ Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), s._TRIM]
 Amount = Annotated[str, StringConstraints(min_length=1, max_length=12, pattern=r"^[0-9]{1,7}(\.[0-9]{1,2})?$")]
 
 
-class RosterQuery(s.Strict):
+class AppraisalRosterQuery(s.Strict):
     """Filter the roster by one specialty."""
 
     specialty: Specialty | None = None
 
 
-class SpecialtiesRequest(s.Strict):
+class AppraisalSpecialtiesRequest(s.Strict):
     """What an appraisal institution appraises (its administrator sets it)."""
 
     specialties: list[Specialty] = Field(max_length=len(SPECIALTIES))
@@ -45,53 +45,53 @@ class StartAppraisalRequest(s.Strict):
     requested_by: s.Uuid | None = None
 
 
-class ConsentRequest(s.Strict):
+class AppraisalConsentRequest(s.Strict):
     """A party agrees to the appraisal, or objects with a reason."""
 
     agree: bool
     reason: Text = ""
 
 
-class ChooseRequest(s.Strict):
+class AppraisalChooseRequest(s.Strict):
     """The institution all the parties agreed on."""
 
     organisation_id: s.Uuid
 
 
-class AppointRequest(s.Strict):
+class AppraisalAppointRequest(s.Strict):
     """The fee (yuan) and who pays it."""
 
     fee: Amount
     payer: Literal["applicant", "respondent", "insurer", "shared"]
 
 
-class MaterialsRequest(s.Strict):
+class AppraisalMaterialsRequest(s.Strict):
     """The case documents sent to the institution."""
 
     document_ids: list[s.Uuid] = Field(max_length=MAX_MATERIALS)
 
 
-class ReappraisalRequest(s.Strict):
+class AppraisalReappraisalRequest(s.Strict):
     """A party's application for a new appraisal."""
 
     reasons: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=s.NOT_BLANK), s._TRIM]
 
 
-class DecisionRequest(s.Strict):
+class AppraisalDecisionRequest(s.Strict):
     """The mediator grants the waiting application, or refuses it with reasons."""
 
     grant: bool
     reasons: Text = ""
 
 
-class EvaluationRequest(s.Strict):
+class AppraisalEvaluationRequest(s.Strict):
     """A score of the opinion (1-5) and a comment."""
 
     score: Annotated[s.Count, Field(ge=1, le=5)]
     comment: Text = ""
 
 
-class InstitutionOut(s.Open):
+class AppraisalInstitutionOut(s.Open):
     """An appraisal institution on the roster."""
 
     id: str
@@ -101,10 +101,10 @@ class InstitutionOut(s.Open):
     specialty_names: list[str]
 
 
-class RosterOut(s.Open):
+class AppraisalRosterOut(s.Open):
     """The open appraisal institutions."""
 
-    institutions: list[InstitutionOut]
+    institutions: list[AppraisalInstitutionOut]
 
 
 class AppraisalOut(s.Open):
@@ -138,7 +138,7 @@ class AppraisalsOut(s.Open):
     appraisals: list[AppraisalOut]
 
 
-class DeskItemOut(s.Open):
+class AppraisalDeskItemOut(s.Open):
     """An appraisal entrusted to the caller's institution (its materials only on the item itself)."""
 
     id: str
@@ -156,13 +156,13 @@ class DeskItemOut(s.Open):
     opinion_check: dict[str, Any] | None
 
 
-class DeskOut(s.Open):
+class AppraisalDeskOut(s.Open):
     """The institution's desk."""
 
-    appraisals: list[DeskItemOut]
+    appraisals: list[AppraisalDeskItemOut]
 
 
-class BureauOut(s.Open):
+class AppraisalEvaluationsOut(s.Open):
     """The evaluations of appraisal opinions per institution (no evaluator's name)."""
 
     institutions: list[dict[str, Any]]
@@ -174,13 +174,13 @@ def _appraisal_id(request: web.Request) -> str:
 
 async def roster(request: web.Request) -> web.Response:
     who = await principal(request)
-    q = query(request, RosterQuery)
+    q = query(request, AppraisalRosterQuery)
     return respond({"institutions": await request.app[APPRAISALS].roster(who, q.specialty)})
 
 
 async def set_specialties(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, SpecialtiesRequest)
+    req = await body(request, AppraisalSpecialtiesRequest)
     org = request.match_info["organisation_id"]
     return respond(await request.app[APPRAISALS].set_specialties(who, org, list(req.specialties)))
 
@@ -201,7 +201,7 @@ async def list_appraisals(request: web.Request) -> web.Response:
 
 async def consent(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, ConsentRequest)
+    req = await body(request, AppraisalConsentRequest)
     service = request.app[APPRAISALS]
     out = await service.consent(who, case_id(request), _appraisal_id(request), req.agree, req.reason, now(request))
     return respond(out, 201)
@@ -209,7 +209,7 @@ async def consent(request: web.Request) -> web.Response:
 
 async def choose(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, ChooseRequest)
+    req = await body(request, AppraisalChooseRequest)
     service = request.app[APPRAISALS]
     return respond(
         await service.choose(who, case_id(request), _appraisal_id(request), req.organisation_id, now(request))
@@ -223,7 +223,7 @@ async def draw(request: web.Request) -> web.Response:
 
 async def appoint(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, AppointRequest)
+    req = await body(request, AppraisalAppointRequest)
     service = request.app[APPRAISALS]
     out = await service.appoint(who, case_id(request), _appraisal_id(request), req.fee, req.payer, now(request))
     return respond(out)
@@ -231,7 +231,7 @@ async def appoint(request: web.Request) -> web.Response:
 
 async def materials(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, MaterialsRequest)
+    req = await body(request, AppraisalMaterialsRequest)
     service = request.app[APPRAISALS]
     out = await service.send_materials(who, case_id(request), _appraisal_id(request), req.document_ids, now(request))
     return respond(out)
@@ -239,7 +239,7 @@ async def materials(request: web.Request) -> web.Response:
 
 async def apply_reappraisal(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, ReappraisalRequest)
+    req = await body(request, AppraisalReappraisalRequest)
     service = request.app[APPRAISALS]
     out = await service.apply_reappraisal(who, case_id(request), _appraisal_id(request), req.reasons, now(request))
     return respond(out, 201)
@@ -247,7 +247,7 @@ async def apply_reappraisal(request: web.Request) -> web.Response:
 
 async def decide_reappraisal(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, DecisionRequest)
+    req = await body(request, AppraisalDecisionRequest)
     service = request.app[APPRAISALS]
     out = await service.decide_reappraisal(
         who, case_id(request), _appraisal_id(request), req.grant, req.reasons, now(request)
@@ -257,7 +257,7 @@ async def decide_reappraisal(request: web.Request) -> web.Response:
 
 async def evaluate(request: web.Request) -> web.Response:
     who = await principal(request)
-    req = await body(request, EvaluationRequest)
+    req = await body(request, AppraisalEvaluationRequest)
     service = request.app[APPRAISALS]
     out = await service.evaluate(who, case_id(request), _appraisal_id(request), req.score, req.comment, now(request))
     return respond(out, 201)
@@ -310,8 +310,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         roster,
         "The roster of open appraisal institutions (filter: one specialty); staff accounts",
         "listAppraisalInstitutions",
-        RosterOut,
-        query=RosterQuery,
+        AppraisalRosterOut,
+        query=AppraisalRosterQuery,
         errors=(401, 403),
         tags=_TAGS,
     ),
@@ -321,8 +321,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         set_specialties,
         "An appraisal institution's administrator sets what it appraises",
         "setAppraisalSpecialties",
-        InstitutionOut,
-        body=SpecialtiesRequest,
+        AppraisalInstitutionOut,
+        body=AppraisalSpecialtiesRequest,
         errors=(401, 403, 404, 422),
         tags=_TAGS,
     ),
@@ -356,7 +356,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "consentToAppraisal",
         AppraisalOut,
         status=201,
-        body=ConsentRequest,
+        body=AppraisalConsentRequest,
         errors=(401, 403, 404, 409, 422),
         tags=_TAGS,
     ),
@@ -367,7 +367,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The mediator records the institution every party agreed on",
         "chooseAppraisalInstitution",
         AppraisalOut,
-        body=ChooseRequest,
+        body=AppraisalChooseRequest,
         errors=(401, 403, 404, 409, 422),
         tags=_TAGS,
     ),
@@ -388,7 +388,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The fee and who pays it; the sealed appointment notice is served on the parties",
         "appointAppraisal",
         AppraisalOut,
-        body=AppointRequest,
+        body=AppraisalAppointRequest,
         errors=(401, 403, 404, 409, 422),
         tags=_TAGS,
     ),
@@ -399,7 +399,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The case documents sent to the institution (its appraisers see these and nothing else of the case)",
         "sendAppraisalMaterials",
         AppraisalOut,
-        body=MaterialsRequest,
+        body=AppraisalMaterialsRequest,
         errors=(401, 403, 404, 409, 422),
         tags=_TAGS,
     ),
@@ -411,7 +411,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "applyForReappraisal",
         AppraisalOut,
         status=201,
-        body=ReappraisalRequest,
+        body=AppraisalReappraisalRequest,
         errors=(401, 403, 404, 409, 422),
         tags=_TAGS,
     ),
@@ -422,7 +422,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The mediator grants the application (a new round starts) or refuses it with reasons",
         "decideReappraisal",
         AppraisalsOut,
-        body=DecisionRequest,
+        body=AppraisalDecisionRequest,
         errors=(401, 403, 404, 409, 422),
         tags=_TAGS,
     ),
@@ -434,7 +434,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "evaluateAppraisalOpinion",
         AppraisalOut,
         status=201,
-        body=EvaluationRequest,
+        body=AppraisalEvaluationRequest,
         errors=(401, 403, 404, 409, 422),
         tags=_TAGS,
     ),
@@ -444,7 +444,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         desk,
         "The appraisals entrusted to the caller's institution (its appraisers)",
         "listAppraisalDesk",
-        DeskOut,
+        AppraisalDeskOut,
         errors=(401, 403),
         tags=_TAGS,
     ),
@@ -454,7 +454,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         desk_item,
         "One entrusted appraisal with the materials sent",
         "readAppraisalDeskItem",
-        DeskItemOut,
+        AppraisalDeskItemOut,
         errors=(401, 404),
         tags=_TAGS,
     ),
@@ -475,7 +475,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         opinion,
         "The institution uploads its signed opinion (PDF; refused without a valid signature: unsigned_opinion)",
         "submitAppraisalOpinion",
-        DeskItemOut,
+        AppraisalDeskItemOut,
         status=201,
         raw_body="application/pdf",
         errors=(401, 404, 409, 422),
@@ -487,7 +487,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         bureau,
         "The evaluations of appraisal opinions per institution (a justice bureau's officers)",
         "readAppraisalEvaluations",
-        BureauOut,
+        AppraisalEvaluationsOut,
         errors=(401, 403),
         tags=_TAGS,
     ),

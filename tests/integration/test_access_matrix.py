@@ -155,8 +155,9 @@ def signed_in(status: Cell, call: Call = Call(), **overrides: Cell) -> Row:  # n
     )
 
 
-APPRAISAL_START = 201
-"""The mediator starts an appraisal on the matrix's case (the other appraisal rows use an id no appraisal has)."""
+APPRAISAL_START = 409
+"""The matrix's case was confirmed by the court (an end state) before the appraisal rows: no appraisal starts on it
+(the other appraisal rows use an id no appraisal has)."""
 PARTIES = {"other_party": 403, "applicant": 403, "respondent": 403}
 """Parties (case links) refused an operation meant for staff accounts."""
 FRONT = dict.fromkeys(("police_officer", "claims_adjuster", "appraiser", "fund_officer", "bureau_officer"), 403)
@@ -249,9 +250,7 @@ MATRIX: dict[str, Row] = {
     "signSceneFinding": everyone(
         401, Call(json={"code": "123456", "mark": mark()}, path={"report_id": RANDOM_ID}), scene_driver=404
     ),
-    "readSceneFindingForOfficer": everyone(
-        403, Call(path={"report_id": RANDOM_ID}), **NO_ACCOUNT, police_officer=404
-    ),
+    "readSceneFindingForOfficer": everyone(403, Call(path={"report_id": RANDOM_ID}), **NO_ACCOUNT, police_officer=404),
     "readSceneFindingDocumentForOfficer": everyone(
         403, Call(path={"report_id": RANDOM_ID}), **NO_ACCOUNT, police_officer=404
     ),
@@ -751,21 +750,32 @@ MATRIX: dict[str, Row] = {
         {**on_case(parties=200, mediator=200, judge=200).expect, "org_admin": 200},  # the organisation follows it
         sees_case=frozenset({"org_admin"}),
     ),
-    "listInsurerClaims": signed_in(403, claims_adjuster=200),
-    "readClaim": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401),
-    "readClaimAgreement": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401),
-    "acceptClaim": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401),
+    "listInsurerClaims": signed_in(403, claims_adjuster=200, scene_driver=401),
+    "readClaim": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401, scene_driver=401),
+    "readClaimAgreement": everyone(
+        404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401, scene_driver=401
+    ),
+    "acceptClaim": everyone(404, Call(path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401, scene_driver=401),
     "payClaim": everyone(
         404,
         Call(json={"amount": "1", "reference": "TX-1", "paid_on": "2026-11-20"}, path={"claim_id": RANDOM_ID}),
         anonymous=401,
         service_link=401,
+        scene_driver=401,
     ),
     "refuseClaim": everyone(
-        404, Call(json={"reason": "不符合"}, path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401
+        404,
+        Call(json={"reason": "不符合"}, path={"claim_id": RANDOM_ID}),
+        anonymous=401,
+        service_link=401,
+        scene_driver=401,
     ),
     "chooseRepairShop": everyone(
-        404, Call(json={"repair_shop_id": RANDOM_ID}, path={"claim_id": RANDOM_ID}), anonymous=401, service_link=401
+        404,
+        Call(json={"repair_shop_id": RANDOM_ID}, path={"claim_id": RANDOM_ID}),
+        anonymous=401,
+        service_link=401,
+        scene_driver=401,
     ),
     "recordAuthorisation": insurer_org(
         Call(
