@@ -17,7 +17,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,11 @@ class Settings:
     deadline_interval: float = 30.0
     """Seconds between the deadline scheduler's looks for passed deadlines (sooner when a known one
     falls due earlier); a restart looks at once."""
+    claim_payment_working_days: int = 10
+    """Working days an insurer has to pay a one-click claim (一键理赔) from its submission (weekends and
+    ``claim_holidays`` skipped; Beijing dates)."""
+    claim_holidays: str = ""
+    """Comma-separated public holidays (YYYY-MM-DD) that are no working days for claims' deadlines."""
     playback_parties: bool = False
     """Whether parties may play the recordings of their own case (mediators and judges always may)."""
     playback_cache_mb: int = 1024
@@ -167,6 +172,14 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'mediation.db').resolve()}"
+
+    @property
+    def claim_holiday_dates(self) -> frozenset[date]:
+        """``claim_holidays`` as dates (ConfigError names a malformed one)."""
+        try:
+            return frozenset(date.fromisoformat(d.strip()) for d in self.claim_holidays.split(",") if d.strip())
+        except ValueError:
+            raise ConfigError("claim_holidays must be dates like 2026-10-01, separated by commas") from None
 
     @property
     def resolved_blob_dir(self) -> Path:
@@ -331,6 +344,9 @@ def load_settings(
         raise ConfigError('notifier must be "log" or "console"')
     if settings.smtp_tls not in ("none", "starttls", "tls"):
         raise ConfigError('smtp_tls must be "none", "starttls" or "tls"')
+    if not 1 <= settings.claim_payment_working_days <= 60:
+        raise ConfigError("claim_payment_working_days must be between 1 and 60")
+    settings.claim_holiday_dates  # noqa: B018 - validate at start-up
     if settings.smtp_timeout <= 0:
         raise ConfigError("smtp_timeout must be more than 0 seconds")
     if settings.sms_gateway_url and not settings.sms_gateway_url.startswith(("https://", "http://")):
