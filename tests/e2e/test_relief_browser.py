@@ -23,6 +23,7 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.store.accounts import Account, AccountStore
 from tests.e2e.chromium import DESK, PHONE
+from tests.e2e.steps import console_login
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -102,6 +103,14 @@ async def test_a_party_applies_the_fund_pays_and_recovers(browser: Any, live: Li
     await phone.reload()
     await phone.wait_for_selector(".relief-application .relief-state:has-text('已垫付')")
     assert "18000.00" in await phone.inner_text(".relief-application")
+
+    # and so does the mediator's console, in the case's progress
+    console = await (await browser.new_context(**DESK)).new_page()
+    console.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await console_login(console, live.base, live.username, PASSWORD)
+    await console.click(f"button[data-progress-id='{live.case_id}']")
+    await console.wait_for_selector("#relief-desk:not([hidden]) #relief-desk-list li[data-state='paid']")
+    assert "已垫付" in await console.inner_text("#relief-desk-list")
 
     # recovery from the respondent in two parts
     await desk.select_option("#liable-party", live.ids["respondent"])

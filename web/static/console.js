@@ -2,6 +2,7 @@
 import { RoomClient, T, ERRORS, chatLine, Captions, stateName } from "/static/call.js";
 import { markAddresses } from "/static/address.js";
 import { showFacts } from "/static/facts-desk.js";
+import { showReliefDesk } from "/static/relief-desk.js";
 import { showIntake, showPeriod } from "/static/referral-desk.js";
 import "/static/profile.js";  // the mediator's own profile (我的资料)
 import { showDesk } from "/static/case-desk.js";  // agents, evidence, deliveries, rescheduling, playback links
@@ -267,6 +268,7 @@ async function openProgress(caseId, message = "") {
     markAddresses(base, token);  // 送达地址确认书: confirmed or not, per party
     showDesk(c, base, token, (text) => openProgress(caseId, text));  // agents, evidence, deliveries, sessions' changes
     showFacts(caseId);  // the record of undisputed facts, when the mediation may fail (or has)
+    showReliefDesk(c, token);  // relief fund advances: each application's steps; apply for a party
     showPeriod(caseId, token);  // the mediation period, its extension, the timeline
     const signing = await api("GET", `${base}/signing`).catch(() => null);
     show("progress-signing", Boolean(signing));
