@@ -727,7 +727,10 @@ MATRIX: dict[str, Row] = {
         Call(json=RELIEF_APPLICATION), applicant=422, respondent=403, mediator=422
     ),
     "uploadReliefEvidence": on_case(
-        Call(raw=("text/plain", "抢救费用清单".encode()), query="kind=invoice&title=清单"), parties=201, mediator=201
+        Call(raw=("text/plain", "抢救费用清单".encode()), query="kind=invoice&title=清单"),
+        applicant=201,
+        respondent=403,  # only the applicant side (and the mediator) adds evidence for the fund
+        mediator=201,
     ),
     "resubmitReliefApplication": on_case(
         Call(json={"note": "已补充"}, path={"application_id": RANDOM_ID}), parties=404, mediator=404
