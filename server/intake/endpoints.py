@@ -9,11 +9,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import AwareDatetime, Field
 
-from server.errors import IntakeUnsigned
 from server.http import schemas as s
 from server.http.kit import _CASE, API, Endpoint, case_id, now, principal, read_all, respond
 from server.http.problems import ApiError
-from server.intake import keys as k
 from server.intake.document import MAX_BODY, IntakeDocument, reference_errors
 from server.intake.usecases import IntakeService
 
@@ -78,10 +76,9 @@ class IntakeRecord(s.Open):
 
 async def file_case(request: web.Request) -> web.Response:
     service = request.app[INTAKE]
-    if not all(request.headers.get(h) for h in (k.KEY_HEADER, k.TIMESTAMP_HEADER, k.NONCE_HEADER, k.SIGNATURE_HEADER)):
-        raise IntakeUnsigned("Sign the request (see the operation's request schema)")  # before reading the body
+    key = await service.signer(request.headers)  # before reading the body
     raw = await read_all(request, MAX_BODY)
-    key = await service.authenticate(request.method, request.path, request.headers, raw, now(request))
+    await service.authenticate(key, request.method, request.path, request.headers, raw, now(request))
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the document as application/json")
     doc = await asyncio.to_thread(IntakeDocument.model_validate_json, raw or b"null")  # base64 and sniffing

@@ -121,10 +121,9 @@ class IntakeService:
 
     # ------------------------------------------------------------------ who is asking
 
-    async def authenticate(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> IntakeKey:
-        """The agency's key that signed this request, or the refusal (401 with its code)."""
+    async def signer(self, headers: Mapping[str, str]) -> IntakeKey:
+        """The active key a request names, read before its body (so an unsigned request or an unknown key is
+        refused without reading up to :data:`~server.intake.document.MAX_BODY` bytes); else 401 with its code."""
         key_id = headers.get(k.KEY_HEADER, "")
         stamp = headers.get(k.TIMESTAMP_HEADER, "")
         nonce = headers.get(k.NONCE_HEADER, "")
@@ -139,7 +138,16 @@ class IntakeService:
         key = await self.store.key(key_id)
         if key is None or key.revoked_at is not None:
             raise IntakeUnknownKey("Unknown or revoked intake key")
-        secret = k.key_secret(self.intake_key, key_id)
+        return key
+
+    async def authenticate(
+        self, key: IntakeKey, method: str, path: str, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> None:
+        """Whether ``key`` signed this very request, now, for the first time; else 401 with its code."""
+        stamp = headers[k.TIMESTAMP_HEADER]
+        nonce = headers[k.NONCE_HEADER]
+        given = headers[k.SIGNATURE_HEADER]
+        secret = k.key_secret(self.intake_key, key.id)
         if not k.signature_matches(secret, method, path, stamp, nonce, body, given):
             raise IntakeBadSignature("The signature does not match the request")
         if abs(int(stamp) - now.timestamp()) > k.MAX_SKEW_SECONDS:
@@ -147,9 +155,8 @@ class IntakeService:
         agency = await self.organisations.get(key.organisation_id)
         if agency.disabled:
             raise IntakeUnknownKey("Unknown or revoked intake key")
-        if not await self.store.first_use(key_id, nonce, now, timedelta(seconds=k.NONCE_KEEP_SECONDS)):
+        if not await self.store.first_use(key.id, nonce, now, timedelta(seconds=k.NONCE_KEEP_SECONDS)):
             raise ReplayedRequest("This nonce was used before: a replayed request")
-        return key
 
     # ------------------------------------------------------------------ the document
 
