@@ -11,11 +11,14 @@ import base64
 import copy
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
+from server.app import build_app
 from server.domain.organisations import Organisation, OrganisationKind
 from server.domain.roles import AccountKind
 from server.intake.client import PATH, IntakeClient, encode, signed_headers
@@ -217,19 +220,40 @@ async def test_unsigned_forged_revoked_stale_and_replayed_requests_are_refused(a
     )
     assert (status, problem["code"]) == (401, "intake_bad_signature")
     assert await stored(api, w, n) == (1, 1)
+    # the nonce is remembered in the database: a second node refuses the replay too
+    second = TestServer(build_app(api.settings, clock=api.clock), host="127.0.0.1")
+    await second.start_server()
+    try:
+        url = str(second.make_url(PATH))
+        async with api.http.post(url, data=body, headers=once) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (401, "replayed_request")
+        fresh = signed_headers(
+            w["other_police_client"].key_id, w["other_police_client"].secret, body, timestamp=stamp(api)
+        )
+        async with api.http.post(url, data=body, headers=fresh) as resp:
+            assert resp.status == 201  # the other agency's own case, through the second node
+        async with api.http.post(url, data=body, headers=fresh) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (401, "replayed_request")
+    finally:
+        await second.close()
     # a revoked key signs nothing
     await w["keys"].revoke_key(client.key_id, api.clock())
     other = number()
     status, problem = await send(api, client, intake_document(w["mediation"].id, other))
     assert (status, problem["code"]) == (401, "intake_unknown_key")
-    assert await stored(api, w, other) == (0, 1)  # the organisation holds only the case filed above
-    # a nonce is remembered on the database, so a second server refuses it too (its table's key); and it is
-    # pruned only after ten minutes
+    assert await stored(api, w, other) == (0, 2)  # the organisation holds only the two cases filed above
+    # nonces older than ten minutes are pruned as requests arrive (a replay of them is stale by then)
+    api.clock.advance(timedelta(minutes=10, seconds=1))
+    assert (await send(api, w["other_police_client"], intake_document(w["mediation"].id, number())))[0] == 201
     async with api.repo.engine.connect() as conn:
-        nonces = await conn.scalar(
-            select(func.count()).select_from(t.intake_nonces).where(t.intake_nonces.c.nonce == once["X-Intake-Nonce"])
+        kept = await conn.scalar(
+            select(func.count())
+            .select_from(t.intake_nonces)
+            .where(t.intake_nonces.c.nonce.in_([once["X-Intake-Nonce"], fresh["X-Intake-Nonce"]]))
         )
-    assert nonces == 1
+    assert kept == 0
+    status, problem = await raw(api, body, fresh)  # its nonce forgotten, its time is past
+    assert (status, problem["code"]) == (401, "stale_request")
 
 
 async def test_a_wrong_field_is_refused_with_its_path_and_nothing_is_stored(api: Api) -> None:
