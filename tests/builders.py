@@ -12,7 +12,7 @@ import base64
 import io
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -418,37 +418,32 @@ async def appraisal_institution(api: Api, name: str, specialties: list[str]) -> 
     return appraiser, org_id
 
 
-async def signed_opinion(api: Api, case_number: str, institution: str) -> bytes:
-    """An appraisal opinion (鉴定意见书) signed by the institution with a certificate of the platform's CA."""
+async def signed_opinion(keys: Any, case_number: str, institution: str, now: datetime) -> bytes:
+    """An appraisal opinion (鉴定意见书) signed by the institution with a certificate of the platform's CA
+    (``keys``: the running application's ``SIGNING``)."""
     from server.documents.pdf import DocumentBuilder, SignatureBox
     from server.documents.sealed import render_sealed
-    from server.signing.endpoints import SIGNING
 
     def render(_: None) -> tuple[bytes, SignatureBox]:
-        doc = DocumentBuilder("司法鉴定意见书", created_at=api.clock(), case_number=case_number)
-        doc.paragraph("鉴定意见：被鉴定人张三之损伤构成十级伤残。")
+        doc = DocumentBuilder("司法鉴定意见书", created_at=now, case_number=case_number)
+        doc.paragraph("鉴定意见：被鉴定人之损伤构成十级伤残。")
         box = doc.signature_block("institution", f"{institution}（鉴定专用章）")
         return doc.render(), box
 
-    return await render_sealed(
-        render,
-        None,
-        api.app[SIGNING],
-        case_number,
-        "鉴定意见",
-        api.clock(),
-        ("institution", institution, "司法鉴定机构"),
-    )
+    signer = ("institution", institution, "司法鉴定机构")
+    return await render_sealed(render, None, keys, case_number, "鉴定意见", now, signer)
 
 
 async def insured_case(api: Api) -> dict[str, Any]:
     """One-click claims' world: a signed case whose agreement obliges its insurer participant to pay the
     applicant 15,000 yuan (the terms' 5,000 of property loss is vehicle damage); the insurer is an organisation
     of kind insurer of the same name, with a claims adjuster and an administrator (who has a phone). Keys as
-    :func:`signed_case`'s, plus ``insurer_name``, ``insurer_id``, ``adjuster`` (token), ``adjuster_id``,
+    :func:`signed_case`'s, plus ``insurer_name``, ``insurer_id``, ``adjuster`` (token), ``adjuster_id``, ``adjuster_username``,
     ``insurer_admin`` (token); ``insurer`` is the insurer participant's join token."""
     name = f"乙保险公司{uuid.uuid4().hex[:6]}"
-    _, adjuster, adjuster_account = await staff_account(api, AccountKind.CLAIMS_ADJUSTER, name, "赵理赔员")
+    adjuster_username, adjuster, adjuster_account = await staff_account(
+        api, AccountKind.CLAIMS_ADJUSTER, name, "赵理赔员"
+    )
     _, admin, _ = await staff_account(api, AccountKind.ORG_ADMIN, name, "钱管理员", phone="13700000001")
     obligation = {"payer": name, "payee": "张三", "amount": "15000.00", "due": "2026-12-31", "method": "银行转账"}
     insurer = {"role": "insurer", "display_name": name, "phone": "13800000009"}
@@ -463,6 +458,7 @@ async def insured_case(api: Api) -> dict[str, Any]:
         insurer_id=adjuster_account.organisation_id,
         adjuster=adjuster,
         adjuster_id=adjuster_account.id,
+        adjuster_username=adjuster_username,
         insurer_admin=admin,
     )
     return c
