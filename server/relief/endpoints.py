@@ -353,7 +353,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         status=201,
         query=s.DocumentQuery,
         raw_body=UPLOAD_TYPES,
-        errors=(401, 403, 404, 409, 422),
+        errors=(401, 403, 404, 409, 422, 429),
         tags=_TAGS,
     ),
     Endpoint(

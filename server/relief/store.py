@@ -120,6 +120,20 @@ class ReliefStore:
         async with self.engine.connect() as conn:
             return [(r.id, r.name, r.region) for r in (await conn.execute(query)).all()]
 
+    async def fund_name(self, fund_id: str) -> str:
+        """A fund's name ('' if there is none), open or not."""
+        o = t.organisations
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(o.c.name).where(o.c.id == fund_id))).first()
+        return "" if row is None else str(row.name)
+
+    async def case_numbers(self, fund_id: str) -> dict[str, str]:
+        """The case number of each case with an application to this fund (one query)."""
+        ra, c = t.relief_applications, t.cases
+        query = select(c.c.id, c.c.number).join(ra, ra.c.case_id == c.c.id).where(ra.c.fund_id == fund_id).distinct()
+        async with self.engine.connect() as conn:
+            return {r.id: r.number for r in (await conn.execute(query)).all()}
+
     async def fund_is_open(self, fund_id: str) -> bool:
         """Whether ``fund_id`` is a relief fund that takes applications."""
         return any(f[0] == fund_id for f in await self.open_funds())

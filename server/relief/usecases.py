@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,7 +34,7 @@ from server.domain.documents import check_upload
 from server.domain.participants import Participant
 from server.domain.roles import AccountKind, Role, role_name
 from server.domain.time import BEIJING
-from server.errors import Duplicate, Forbidden, IllegalTransition, InvalidCommand, NotFound
+from server.errors import Duplicate, Forbidden, IllegalTransition, InvalidCommand, NotFound, TooManyAttempts
 from server.identity.access import Principal, new_id
 from server.relief import store as rs
 from server.relief.store import Application, ReliefStore
@@ -42,7 +42,10 @@ from server.store.repository import AuditRecord, DocumentRecord
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_KIND = "evidence"
+UPLOADS_PER_HOUR = 30
+UPLOAD_WINDOW = timedelta(hours=1)
+"""A caller keeps at most this many documents on a case in an hour through the relief fund's upload (counted from
+the stored documents, so the cap holds on every node and across restarts)."""
 
 
 @dataclass(frozen=True)
@@ -139,10 +142,21 @@ class ReliefService:
         self, principal: Principal, case_id: str, data: bytes, *, kind: str, title: str, media_type: str, now: datetime
     ) -> dict[str, Any]:
         """Keep an upload for an application (checked from its bytes) as a staff document of the case."""
-        await self._case_side(principal, case_id)
+        role, me, participants = await self._case_side(principal, case_id)
+        if role is not Role.MEDIATOR and not any(
+            p.role is Role.APPLICANT for p in participants if p.id in self._for_whom(role, me, participants)
+        ):
+            raise Forbidden("Only the applicant side (or the mediator) adds evidence for the relief fund")
         refused = check_upload(kind, media_type, data)
         if refused:
             raise InvalidCommand(refused)
+        recent = [
+            d
+            for d in await self.repo.documents(case_id)
+            if d.created_by == principal.actor and now - d.created_at < UPLOAD_WINDOW
+        ]
+        if len(recent) >= UPLOADS_PER_HOUR:
+            raise TooManyAttempts(f"At most {UPLOADS_PER_HOUR} uploads an hour; try again later")
         doc = await self.cases.store_document(
             case_id,
             data,
@@ -232,7 +246,7 @@ class ReliefService:
         }
         await self.store.write(case_id, [AuditRecord(principal.actor, "relief.applied", details)], work, now)
         log.info("[case=%s relief=%s] applied", case_id, application_id)
-        return await self._case_view(await self.store.get(application_id), participants)
+        return await self._case_view(await self.store.get(application_id), participants, principal, role)
 
     async def of_case(self, principal: Principal, case_id: str) -> dict[str, Any]:
         """The case's applications the caller may read (a party: their own), and the open funds."""
@@ -245,7 +259,7 @@ class ReliefService:
             if p.role is Role.APPLICANT and p.id in whom
         ]
         return {
-            "applications": [await self._case_view(a, participants) for a in apps],
+            "applications": [await self._case_view(a, participants, principal, role) for a in apps],
             "funds": await self.funds(),
             "applicants": applicants,
         }
@@ -276,7 +290,7 @@ class ReliefService:
 
         details = {"application_id": application_id, "documents": list(checked)}
         await self.store.write(case_id, [AuditRecord(principal.actor, "relief.resubmitted", details)], work, now)
-        return await self._case_view(await self.store.get(application_id), participants)
+        return await self._case_view(await self.store.get(application_id), participants, principal, role)
 
     # ------------------------------------------------------------------ the fund's desk
 
@@ -285,6 +299,7 @@ class ReliefService:
         fund_id = await self._fund_of(principal)
         apps = await self.store.of_fund(fund_id)
         recovered = await self.store.recovered_by_application(fund_id)
+        numbers = await self.store.case_numbers(fund_id)
         advanced = total_recovered = outstanding = 0
         rows = []
         for a in apps:
@@ -293,11 +308,10 @@ class ReliefService:
                 advanced += rec.advanced.fen
                 total_recovered += rec.recovered.fen
                 outstanding += rec.outstanding.fen
-            loaded = await self.repo.load_case(a.case_id)
             rows.append(
                 {
                     "id": a.id,
-                    "case_number": loaded.case.number,
+                    "case_number": numbers.get(a.case_id, ""),
                     "state": a.state.value,
                     "ground": a.ground,
                     "advance_kind": a.advance_kind,
@@ -472,7 +486,7 @@ class ReliefService:
             "id": a.id,
             "case_id": a.case_id,
             "fund_id": a.fund_id,
-            "fund_name": await self._fund_name(a.fund_id),
+            "fund_name": await self.store.fund_name(a.fund_id),
             "participant_id": a.participant_id,
             "party_name": party.display_name if party else "",
             "ground": a.ground,
@@ -511,11 +525,20 @@ class ReliefService:
             "updated_at": a.updated_at.isoformat(),
         }
 
-    async def _fund_name(self, fund_id: str) -> str:
-        return next((n for i, n, _ in await self.store.open_funds() if i == fund_id), "")
-
-    async def _case_view(self, a: Application, participants: Sequence[Participant]) -> dict[str, Any]:
-        return await self._common(a, participants)
+    async def _case_view(
+        self, a: Application, participants: Sequence[Participant], principal: Principal, role: Role
+    ) -> dict[str, Any]:
+        """The application as a party or the mediator reads it: a party sees of the evidence only what they may
+        read on the case (documents for the parties, and their own uploads)."""
+        view = await self._common(a, participants)
+        if role is not Role.MEDIATOR:
+            docs = {d.id: d for d in await self.repo.documents(a.case_id)}
+            view["evidence"] = [
+                e
+                for e in view["evidence"]
+                if docs[e["id"]].visibility == "parties" or docs[e["id"]].created_by == principal.actor
+            ]
+        return view
 
     async def _fund_view(self, a: Application) -> dict[str, Any]:
         participants = await self.repo.participants(a.case_id)

@@ -4,6 +4,7 @@ bounds; and who sees what (another fund's officer, a party of another case: 404)
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -327,3 +328,33 @@ async def test_outsiders_get_404(api: Api) -> None:
     # the respondent of the same case does not read the applicant's application
     status, theirs, _ = await api.call("GET", f"/api/v1/cases/{c['case_id']}/relief", c["respondent"])
     assert status == 200 and theirs["applications"] == []
+
+
+async def test_two_applications_at_once_file_one(api: Api) -> None:
+    """One open application per party and ground, even for two sent in the same instant (the case's lock)."""
+    c = await case_with_parties(api)
+    _, fund_id = await _fund(api, f"救助基金-{uuid.uuid4().hex[:6]}")
+    answers = await asyncio.gather(
+        *(
+            api.call("POST", f"/api/v1/cases/{c['case_id']}/relief", c["applicant"], json=_apply(fund_id))
+            for _ in range(2)
+        )
+    )
+    assert sorted(status for status, _, _ in answers) == [201, 409], answers
+    status, listed, _ = await api.call("GET", f"/api/v1/cases/{c['case_id']}/relief", c["applicant"])
+    assert len(listed["applications"]) == 1
+
+
+async def test_evidence_uploads_are_for_the_applicant_side_and_capped(api: Api) -> None:
+    c = await case_with_parties(api)
+    path = f"/api/v1/cases/{c['case_id']}/relief/evidence?kind=photo&title=现场"
+    png = {"Content-Type": "image/png"}
+    status, body, _ = await api.call("POST", path, c["respondent"], data=PNG, headers=png)
+    assert status == 403, body
+    status, body, _ = await api.call("POST", path, c["applicant"], data=PNG, headers={"Content-Type": "image/gif"})
+    assert status == 415, body
+    for _ in range(30):
+        status, body, _ = await api.call("POST", path, c["applicant"], data=PNG, headers=png)
+        assert status == 201, body
+    status, body, _ = await api.call("POST", path, c["applicant"], data=PNG, headers=png)
+    assert status == 429 and body["code"] == "too_many_attempts", body
