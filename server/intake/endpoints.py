@@ -82,7 +82,7 @@ async def file_case(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the document as application/json")
     doc = await asyncio.to_thread(IntakeDocument.model_validate_json, raw or b"null")  # base64 and sniffing
-    errors = reference_errors(doc)
+    errors = reference_errors(doc) + await service.destination_errors(doc)
     if errors:
         raise ApiError(422, "validation_failed", "The document's parts do not agree", errors)
     status, out = await service.receive(key, doc, now(request))

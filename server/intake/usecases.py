@@ -187,13 +187,22 @@ class IntakeService:
                 case_id = await self._file(intake_id, key, doc, data, now)
                 return 201, await self._answer(case_id, number, created=True)
 
+    async def destination_errors(self, doc: IntakeDocument) -> list[dict[str, str]]:
+        """Where the document would go, if that is wrong: in the problem's ``errors`` shape (empty when it is an
+        open mediation organisation)."""
+        try:
+            await self._open_mediation_organisation(doc.mediation_organisation_id)
+        except InvalidCommand as exc:
+            return [{"field": "mediation_organisation_id", "message": str(exc), "type": "not_open_mediation"}]
+        return []
+
     async def _open_mediation_organisation(self, organisation_id: str) -> None:
         try:
             organisation = await self.organisations.get(organisation_id)
         except NotFound:
-            raise InvalidCommand("No such mediation organisation (mediation_organisation_id)") from None
+            raise InvalidCommand("No such mediation organisation") from None
         if organisation.kind not in MEDIATION_ORGANISATIONS or organisation.disabled:
-            raise InvalidCommand("Cases go to a mediation organisation that is open (mediation_organisation_id)")
+            raise InvalidCommand("Cases go to a mediation organisation that is open")
 
     async def _file(
         self, intake_id: str, key: IntakeKey, doc: IntakeDocument, data: dict[str, Any], now: datetime

@@ -295,8 +295,8 @@ async def test_a_wrong_field_is_refused_with_its_path_and_nothing_is_stored(api:
     # a closed (or unknown) mediation organisation
     for organisation in (w["closed"].id, str(uuid.uuid4()), w["police"].id):
         status, problem = await send(api, w["police_client"], intake_document(organisation, n))
-        assert status == 422 and problem["code"] == "invalid_command", problem
-        assert "mediation_organisation_id" in problem["detail"]
+        assert status == 422 and problem["code"] == "validation_failed", problem
+        assert [e["field"] for e in problem["errors"]] == ["mediation_organisation_id"]
     assert await stored(api, w, n) == (0, 0)
 
 
