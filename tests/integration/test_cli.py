@@ -156,7 +156,7 @@ def test_organisations_from_the_command_line(tmp_path: Path) -> None:
     assert run("org", "add", "--kind", "court", "--name", "城东人民调解委员会").returncode == 1  # the name is taken
     bad = run("org", "add", "--kind", "court", "--name", "有\x07控制符")
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr
-    assert run("org", "add", "--kind", "police", "--name", "交警").returncode == 2  # no such kind
+    assert run("org", "add", "--kind", "hospital", "--name", "医院").returncode == 2  # no such kind
     # an account goes into the organisation it names; a judge does not fit a mediation committee
     create = ["account", "create", "--organization", "城东人民调解委员会"]
     admin = run(*create, "--username", "chen", "--kind", "org_admin", "--name", "陈管理员")
