@@ -3,6 +3,7 @@ import { RoomClient, T, ERRORS, chatLine, Captions, stateName } from "/static/ca
 import { markAddresses } from "/static/address.js";
 import { showFacts } from "/static/facts-desk.js";
 import { showReliefDesk } from "/static/relief-desk.js";
+import { showClaimDesk } from "/static/claim-desk.js";
 import { showIntake, showPeriod } from "/static/referral-desk.js";
 import "/static/profile.js";  // the mediator's own profile (我的资料)
 import { showDesk } from "/static/case-desk.js";  // agents, evidence, deliveries, rescheduling, playback links
@@ -269,6 +270,7 @@ async function openProgress(caseId, message = "") {
     showDesk(c, base, token, (text) => openProgress(caseId, text));  // agents, evidence, deliveries, sessions' changes
     showFacts(caseId);  // the record of undisputed facts, when the mediation may fail (or has)
     showReliefDesk(c, token);  // relief fund advances: each application's steps; apply for a party
+    showClaimDesk(c, token);  // one-click claims (一键理赔): each claim's deadline clock and steps, overdue in red
     showPeriod(caseId, token);  // the mediation period, its extension, the timeline
     const signing = await api("GET", `${base}/signing`).catch(() => null);
     show("progress-signing", Boolean(signing));
