@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
 
 from e_sign.ca import PlatformCA
 from e_sign.tsa import TimestampAuthority
@@ -156,10 +159,18 @@ async def test_both_drivers_sign_at_the_same_moment_and_pdfsig_validates_all_thr
     names = {e["Signature Field Name"]: e["Signer Certificate Common Name"] for e in found}
     assert names[driver_field(1)] == "赵一" and names[driver_field(2)] == "钱二"
     assert names["Signature_police"] == "杭州市公安局交通警察支队西湖大队"
-    assert found[-1]["coverage"] == "Total document signed"
+    # the last signature made (either driver's: they signed at once) covers the whole file, the others a revision
+    assert sorted(e["coverage"] for e in found) == ["Not total document signed"] * 2 + ["Total document signed"]
 
     report = await async_verify_pdf(pdf, [world.ca.certificate])
     assert report.ok, report.reasons
+    reader = PdfFileReader(io.BytesIO(pdf))
+    embedded = reader.embedded_regular_signatures
+    assert [e.field_name for e in embedded][0] == "Signature_police"
+    # the unit certified it (the catalogue's /Perms /DocMDP): only the drivers' fields may be filled in
+    certification = reader.root["/Perms"]["/DocMDP"].get_object()
+    assert certification["/Contents"] == embedded[0].sig_object["/Contents"]
+    assert embedded[0].docmdp_level == MDPPerm.FILL_FORMS
     assert "主要责任" in pdf_text(pdf)
 
 
