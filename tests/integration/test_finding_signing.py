@@ -31,7 +31,7 @@ from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound
 from server.notify import HttpSmsGateway
 from server.scene.finding import driver_field
 from server.scene.finding_signing import Asker, FindingService
-from server.scene.finding_store import FindingStore
+from server.scene.finding_store import FindingFile, FindingStore
 from server.signing.usecases import Keys
 from server.store import db
 from server.store.blobs import LocalBlobStore
@@ -232,3 +232,17 @@ async def test_no_finding_before_the_officer_made_it(world: World) -> None:
         await world.service.status(world.driver(1), now())
     with pytest.raises(IllegalTransition):
         await world.service.send_code(world.driver(1), now())
+
+
+async def test_the_chain_refuses_a_taken_place_and_a_drivers_second_signature(world: World) -> None:
+    """The store's version check that orders two drivers signing at once on different nodes."""
+    store, report_id = world.service.store, world.reports.report.id
+    await world.service.status(world.officer, now())  # issues the finding: seq 0
+    t = now()
+    assert await store.add_file(report_id, FindingFile(1, "a" * 64, 10, 1, t))
+    assert not await store.add_file(report_id, FindingFile(1, "b" * 64, 10, 2, t))  # the place is taken: re-read
+    assert not await store.add_file(report_id, FindingFile(2, "c" * 64, 10, 1, t))  # driver 1 signed already
+    assert await store.add_file(report_id, FindingFile(2, "d" * 64, 10, 2, t), signed_at=t)
+    record = await store.finding(report_id)
+    assert record is not None
+    assert [f.sha256[0] for f in record.files[1:]] == ["a", "d"] and record.signed_sha256 == "d" * 64
