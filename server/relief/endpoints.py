@@ -68,6 +68,7 @@ class ReliefDecisionRequest(s.Strict):
 
     decision: Literal["approve", "refuse", "ask_more"]
     amount: Yuan | None = None
+    payee: Needed | None = Field(None, description="On approval: whom the fund pays, if not the payee asked")
     note: Text = ""
 
 
@@ -284,7 +285,7 @@ async def decide(request: web.Request) -> web.Response:
     who = await principal(request)
     req = await body(request, ReliefDecisionRequest)
     out = await request.app[RELIEF].decide(
-        who, _application(request), req.decision, amount=req.amount, note=req.note, now=now(request)
+        who, _application(request), req.decision, amount=req.amount, payee=req.payee, note=req.note, now=now(request)
     )
     return respond(out)
 

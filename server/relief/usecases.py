@@ -355,8 +355,10 @@ class ReliefService:
         amount: str | None,
         note: str,
         now: datetime,
+        payee: str | None = None,
     ) -> dict[str, Any]:
-        """Approve (an amount no more than asked), refuse (with reasons) or ask for more material (with a note)."""
+        """Approve (an amount no more than asked, and the payee if another than asked), refuse (with reasons) or ask
+        for more material (with a note)."""
         application = await self._officer(principal, application_id)
         what = {"approve": rd.Move.APPROVE, "refuse": rd.Move.REFUSE, "ask_more": rd.Move.ASK_MORE}.get(decision)
         if what is None:
@@ -367,6 +369,9 @@ class ReliefService:
             if amount is None:
                 raise InvalidCommand("amount: an approval names the amount")
             approved = rd.approved_amount(amount, application.asked)
+        elif payee is not None:
+            raise InvalidCommand("payee: named only on approval")
+        paid_to = _text(payee, "payee") if payee is not None else None
 
         async def work(conn: AsyncConnection) -> None:
             current = await rs.locked_application(conn, application_id)
@@ -374,6 +379,8 @@ class ReliefService:
             values: dict[str, Any] = {"state": after.value, "note": note}
             if approved is not None:
                 values["approved_fen"] = approved.fen
+            if paid_to is not None:
+                values["payee"] = paid_to
             await rs.change(conn, application_id, now, **values)
             await rs.add_step(conn, application_id, after.value, note, now, principal.actor)
 

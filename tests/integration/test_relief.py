@@ -115,9 +115,13 @@ async def test_apply_ask_more_approve_pay_and_recover_in_two_parts(api: Api) -> 
     )
     assert status == 422 and over["code"] == "invalid_command", over
     status, ok, _ = await api.call(
-        "POST", f"/api/v1/relief/applications/{aid}/decision", officer, json={"decision": "approve", "amount": "18000"}
+        "POST",
+        f"/api/v1/relief/applications/{aid}/decision",
+        officer,
+        json={"decision": "approve", "amount": "18000", "payee": "示范区人民医院财务科"},
     )
     assert status == 200 and ok["state"] == "approved" and ok["approved"] == "18000.00", ok
+    assert ok["payee"] == "示范区人民医院财务科"
     status, early, _ = await api.call(
         "POST",
         f"/api/v1/relief/applications/{aid}/recoveries",

@@ -105,6 +105,7 @@ function render(a) {
   }
   show("decide", a.state === "submitted");
   $("approve-amount").value = a.asked;
+  $("approve-payee").value = a.payee;
   show("pay", a.state === "approved");
   $("pay-date").value = today();
   show("recovery", !!a.recovery);
@@ -142,7 +143,7 @@ async function act(path, body, done, method = "POST") {
   catch (err) { detailStatus(said(err, "未能保存。 Not saved.")); }
 }
 
-$("approve").addEventListener("click", () => act("decision", { decision: "approve", amount: $("approve-amount").value.trim(), note: $("decide-note").value }, "已核准。 Approved."));
+$("approve").addEventListener("click", () => act("decision", { decision: "approve", amount: $("approve-amount").value.trim(), payee: $("approve-payee").value, note: $("decide-note").value }, "已核准。 Approved."));
 $("ask-more").addEventListener("click", () => act("decision", { decision: "ask_more", note: $("decide-note").value }, "已要求补充材料。 More material asked."));
 $("refuse").addEventListener("click", () => act("decision", { decision: "refuse", note: $("decide-note").value }, "已决定不予垫付。 Refused."));
 $("pay").addEventListener("submit", (e) => { e.preventDefault(); act("payment", { reference: $("pay-reference").value, paid_on: $("pay-date").value }, "已登记垫付。 Recorded as paid."); });
