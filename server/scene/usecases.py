@@ -90,6 +90,10 @@ JOIN_CODE_TTL = timedelta(minutes=30)
 MAX_JOIN_ATTEMPTS = 5
 """Wrong guesses that void the join code."""
 
+ATTEMPTS = 10
+"""Writes of one command, each from a fresh load, before it gives up with 409 ``concurrent_update`` (two phones and
+an officer write one report: one round in practice)."""
+
 EDITABLE = (SceneState.STARTED, SceneState.RETURNED)
 """States in which the drivers give or correct their part."""
 QUEUE_STATES = (SceneState.SUBMITTED, SceneState.RETURNED, SceneState.ACCEPTED, SceneState.FOUND, SceneState.SIGNED)
@@ -199,8 +203,9 @@ class SceneService:
     async def _write(
         self, report_id: str, decide: Callable[[LoadedReport], Change | Awaitable[Change]], now: datetime
     ) -> SceneReport:
-        """Load, decide, commit; again from a fresh load when someone else wrote first (at most five times)."""
-        for attempt in range(5):
+        """Load, decide, commit; again from a fresh load when someone else wrote first (at most :data:`ATTEMPTS`
+        times)."""
+        for attempt in range(ATTEMPTS):
             loaded = await self.store.load(report_id)
             change = decide(loaded)
             if not isinstance(change, Change):
@@ -208,7 +213,7 @@ class SceneService:
             try:
                 await self.store.commit(loaded, change, now)
             except ConcurrentUpdate:
-                if attempt == 4:
+                if attempt == ATTEMPTS - 1:
                     raise
                 continue
             return (await self.store.load(report_id)).report

@@ -256,3 +256,23 @@ async def test_a_driver_link_opens_its_report_only_and_no_case(api: Api) -> None
     # a case's join link opens no scene report
     assert (await api.call("GET", f"{SCENE}/{one['report']['id']}", c["applicant"]))[0] == 401
     assert (await api.call("GET", f"{SCENE}/{one['report']['id']}"))[0] == 401
+
+
+async def test_both_phones_writing_at_once_lose_nothing(api: Api) -> None:
+    unit, officer = await unit_id(api)
+    started = await start(api, unit)
+    rid = started["report"]["id"]
+    status, joined = await join(api, started["report"]["number"], started["join_code"])
+    assert status == 201
+    tokens = {1: started["token"], 2: joined["token"]}
+    writes = [
+        upload(api, rid, tokens[n], slot, scene_photo(n * 10 + i)) for n in (1, 2) for i, slot in enumerate(SLOTS)
+    ]
+    items = [api.call("PUT", f"{SCENE}/{rid}/items", tokens[n], json=SCENE_DRIVERS[n - 1]) for n in (1, 2)]
+    answers = await asyncio.gather(*writes, *items)
+    assert [a[0] for a in answers] == [201] * 8 + [200, 200], answers
+    status, desk, _ = await api.call("GET", f"{DESK}/{rid}", officer)
+    assert len(desk["photos"]) == 8 and {d["plate"] for d in desk["drivers"]} == {"浙A12345", "浙AD12345"}
+    actions = [e["action"] for e in desk["chain"]["events"]]
+    assert actions.count("scene.photo_added") == 8 and actions.count("scene.items_set") == 2
+    assert desk["chain"]["ok"] and desk["chain"]["entries"] == 12

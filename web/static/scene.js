@@ -196,7 +196,8 @@ async function upload() {
       await refresh();
       return;
     } catch (err) {
-      if (err.status >= 400 && err.status < 500) {  // refused: another try will not help
+      const busy = err.problem && err.problem.code === "concurrent_update";  // the other phone wrote first
+      if (err.status >= 400 && err.status < 500 && !busy) {  // refused: another try will not help
         $("photo-state").textContent = problemText(err.problem);
         return;
       }
