@@ -69,6 +69,15 @@ class JudgeWorkload(s.Open):
     pending: int = Field(description="Applications they took and have not ruled on yet")
 
 
+class InsurerPayments(s.Open):
+    """One insurer's paid one-click claims on the cases the caller sees."""
+
+    insurer_id: str
+    insurer: str
+    paid: int = Field(description="Claims paid in full")
+    median_days_to_payment: float | None = Field(description="Median days from the claim to its payment")
+
+
 class Statistics(s.Open):
     """The dashboard's figures."""
 
@@ -80,6 +89,7 @@ class Statistics(s.Open):
     by_mediator: list[GroupFigures]
     by_month: list[GroupFigures]
     judges: list[JudgeWorkload]
+    claims_by_insurer: list[InsurerPayments] = Field(default_factory=list)
 
 
 async def _figures(request: web.Request) -> dict[str, object]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from statistics import median
 from types import MappingProxyType
 from typing import Any
 
@@ -130,6 +131,23 @@ def success_rate(successes: int, decided: int) -> float | None:
 def days(value: Any) -> float | None:
     """A median number of days as figures show it: one decimal (None: no case to measure)."""
     return None if value is None else round(float(value), 1)
+
+
+def payment_days(paid: Iterable[tuple[str, str, float]]) -> list[dict[str, Any]]:
+    """Days to payment per insurer (one-click claims): from ``(insurer id, name, days)`` of each paid claim, the
+    count and the median (one decimal), by the insurer's name.
+
+    >>> rows = [("a", "甲保险", 2.0), ("a", "甲保险", 5.0), ("a", "甲保险", 3.5), ("b", "乙保险", 1.0)]
+    >>> [(x["insurer"], x["paid"], x["median_days_to_payment"]) for x in payment_days(rows)]
+    [('乙保险', 1, 1.0), ('甲保险', 3, 3.5)]
+    """
+    groups: dict[tuple[str, str], list[float]] = {}
+    for insurer_id, name, d in paid:
+        groups.setdefault((insurer_id, name), []).append(d)
+    return [
+        {"insurer_id": i, "insurer": n, "paid": len(ds), "median_days_to_payment": days(median(ds))}
+        for (i, n), ds in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0]))
+    ]
 
 
 @dataclass

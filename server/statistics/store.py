@@ -229,6 +229,18 @@ class StatisticsStore:
             out[k] = (median, confirmation) if middle_row.measure == "agreement" else (agreement, median)
         return out
 
+    async def claim_payments(self, where: CaseFilter) -> list[tuple[str, str, float]]:
+        """The paid one-click claims (一键理赔, ``server.claims``) on the cases ``where`` covers: each one's insurer
+        (id and name) and the days from its submission to its payment in full."""
+        k, o = t.claims, t.organisations
+        query = (
+            select(k.c.insurer_id, o.c.name, self.days_between(k.c.paid_at, k.c.submitted_at).label("d"))
+            .select_from(k.join(c, c.c.id == k.c.case_id).join(o, o.c.id == k.c.insurer_id))
+            .where(*where.conditions(), k.c.state == "paid", k.c.paid_at.is_not(None))
+        )
+        async with self.engine.connect() as conn:
+            return [(r.insurer_id, r.name, float(r.d)) for r in (await conn.execute(query)).all()]
+
     # ------------------------------------------------------------------ names, selectors, judges
 
     async def organisation_names(self, ids: Sequence[str]) -> dict[str, str]:

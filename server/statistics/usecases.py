@@ -18,7 +18,7 @@ from server.domain.roles import AccountKind
 from server.errors import Forbidden, NotFound
 from server.identity.access import Principal
 from server.organisations.store import OrganisationStore
-from server.statistics.figures import Period, Tally
+from server.statistics.figures import Period, Tally, payment_days
 from server.statistics.store import CaseFilter, StatisticsStore
 from server.store.accounts import AccountStore
 
@@ -77,9 +77,10 @@ class StatisticsService:
             start=period.start,
             end=period.end,
         )
-        raw, judges = await asyncio.gather(
+        raw, judges, claims = await asyncio.gather(
             self.store.figures(where),
             self.store.judges(own.id, organisation, period.start, period.end) if kind == "court" else _none(),
+            self.store.claim_payments(where),  # one-click claims: days to payment per insurer
         )
         org_names = await self.store.organisation_names([*courts, *organisations])
         account_names = await self.store.account_names(list(raw["mediator"]))
@@ -113,4 +114,5 @@ class StatisticsService:
             "by_mediator": grouped(raw["mediator"], account_names),
             "by_month": grouped(raw["month"], {}, by_key=True),
             "judges": judges,
+            "claims_by_insurer": payment_days(claims),
         }

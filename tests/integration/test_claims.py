@@ -16,7 +16,7 @@ from server.app import CLAIM_DEADLINES
 from server.domain.roles import AccountKind
 from server.domain.time import BEIJING
 from server.notify import OutboxNotifier
-from tests.builders import PDF_BYTES, authorise, case_with_parties, insured_case, signed_case, staff_account
+from tests.builders import PASSWORD, PDF_BYTES, authorise, case_with_parties, insured_case, signed_case, staff_account
 from tests.conftest import Api
 
 pytestmark = pytest.mark.asyncio
@@ -255,3 +255,27 @@ async def test_no_claim_before_the_agreement_is_signed_nor_without_an_insurer_ow
     status, body, _ = await api.call("POST", f"{c['base']}/claims", c["applicant"])
     assert status == 422 and body["code"] == "invalid_command", body  # no insurer on this case
     assert (await api.call("GET", f"{c['base']}/claims", c["mediator"]))[1]["claims"] == []
+
+
+async def _login(api: Api, username: str) -> str:
+    status, body, _ = await api.call("POST", "/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert status == 200, body
+    return str(body["token"])
+
+
+@BACKENDS
+async def test_statistics_show_days_to_payment_per_insurer(api: Api) -> None:
+    c = await insured_case(api)
+    await authorise(api, c)
+    claim = await _claim(api, c)
+    mediator = c["mediator"]
+    assert (await api.call("GET", "/api/v1/statistics", mediator))[1]["claims_by_insurer"] == []  # not paid yet
+    api.clock.advance(timedelta(days=2, hours=12))  # the logins of the day before have expired: log in again
+    adjuster, mediator = await _login(api, c["adjuster_username"]), await _login(api, c["mediator_username"])
+    paid_on = (api.clock() + timedelta(hours=8)).date().isoformat()
+    body = {"amount": "15000.00", "reference": "TX-9", "paid_on": paid_on}
+    assert (await api.call("POST", f"/api/v1/claims/{claim['id']}/payments", adjuster, json=body))[0] == 201
+    figures = (await api.call("GET", "/api/v1/statistics", mediator))[1]["claims_by_insurer"]
+    assert figures == [
+        {"insurer_id": c["insurer_id"], "insurer": c["insurer_name"], "paid": 1, "median_days_to_payment": 2.5}
+    ]

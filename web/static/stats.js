@@ -150,6 +150,13 @@ function render(f) {
     tr.append(cell(j.name), cell(String(j.rulings)), cell(String(j.pending)));
     return tr;
   }));
+  const claims = f.claims_by_insurer || [];  // one-click claims: days to payment per insurer
+  show("claims", claims.length > 0);
+  $("rows-claims").replaceChildren(...claims.map((x) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(x.insurer), cell(String(x.paid)), cell(x.median_days_to_payment === null ? "—" : String(x.median_days_to_payment)));
+    return tr;
+  }));
 }
 
 async function load() {
