@@ -89,8 +89,25 @@ async def test_a_party_applies_the_fund_pays_and_recovers(browser: Any, live: Li
     await desk.wait_for_selector("#detail:not([hidden]) #decide:not([hidden])")
     assert "抢救费用清单.png" in await desk.inner_text("#d-evidence")
     async with desk.expect_download() as downloading:
-        await desk.click("#d-evidence button")
+        await desk.click("#d-evidence li:first-child button")
     assert Path(await (await downloading.value).path()).read_bytes() == _invoice()
+    # more material first: the phone shows the fund's note and sends a second photo
+    await desk.fill("#decide-note", "请补充交警出具的逃逸证明")
+    await desk.click("#ask-more")
+    await desk.wait_for_selector("#d-status:has-text('补充材料')")
+    await phone.reload()
+    await phone.wait_for_selector(".relief-application .relief-state:has-text('需补充材料')")
+    assert "逃逸证明" in await phone.inner_text(".relief-application")
+    await phone.set_input_files(
+        ".relief-resubmit input[type=file]",
+        files=[{"name": "逃逸证明.png", "mimeType": "image/png", "buffer": _invoice()}],
+    )
+    await phone.click(".relief-resubmit button")
+    await phone.wait_for_selector(".relief-application .relief-state:has-text('已提交')")
+    await desk.click("#back")
+    await desk.click("#rows tr button.open")
+    await desk.wait_for_selector("#detail:not([hidden]) #decide:not([hidden])")
+    assert "逃逸证明.png" in await desk.inner_text("#d-evidence")
     await desk.fill("#approve-amount", "18000")
     await desk.click("#approve")
     await desk.wait_for_selector("#pay:not([hidden])")

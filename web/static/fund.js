@@ -106,6 +106,7 @@ function render(a) {
   show("decide", a.state === "submitted");
   $("approve-amount").value = a.asked;
   $("approve-payee").value = a.payee;
+  $("decide-note").value = "";
   show("pay", a.state === "approved");
   $("pay-date").value = today();
   show("recovery", !!a.recovery);
