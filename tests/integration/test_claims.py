@@ -6,6 +6,7 @@ sees what (another insurer's adjuster and a party of another case get 404)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import datetime, timedelta
 from typing import Any
@@ -279,3 +280,23 @@ async def test_statistics_show_days_to_payment_per_insurer(api: Api) -> None:
     assert figures == [
         {"insurer_id": c["insurer_id"], "insurer": c["insurer_name"], "paid": 1, "median_days_to_payment": 2.5}
     ]
+
+
+@BACKENDS
+async def test_two_payments_at_once_pay_the_claim_once(api: Api) -> None:
+    c = await insured_case(api)
+    await authorise(api, c)
+    claim = await _claim(api, c)
+    paid_on = (api.clock() + timedelta(hours=8)).date().isoformat()
+    pay = f"/api/v1/claims/{claim['id']}/payments"
+    answers = await asyncio.gather(
+        *(
+            api.call(
+                "POST", pay, c["adjuster"], json={"amount": "15000.00", "reference": f"TX-{n}", "paid_on": paid_on}
+            )
+            for n in range(2)
+        )
+    )
+    assert sorted(status for status, _, _ in answers) == [201, 409], [body for _, body, _ in answers]
+    mine = (await api.call("GET", f"/api/v1/claims/{claim['id']}", c["applicant"]))[1]
+    assert mine["paid"] == "15000.00" and len(mine["payments"]) == 1
