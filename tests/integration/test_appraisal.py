@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from server.documents.pdf import DocumentBuilder
 from server.domain import appraisal as ap
 from server.domain.roles import AccountKind
+from server.signing.endpoints import SIGNING
 from tests.builders import appraisal_institution, by_hand, case_with_parties, signed_opinion, staff_of
 from tests.conftest import Api
 from tests.pdfs import require_pdf_tools
@@ -86,7 +88,7 @@ async def test_the_whole_run_from_consent_to_evaluated_opinion(api: Api) -> None
     assert (await api.call("GET", f"{material}/{a['notice']['id']}", appraiser))[0] == 404
 
     number = (await api.call("GET", base, med))[1]["number"]
-    pdf = await signed_opinion(api, number, "甲司法鉴定所")
+    pdf = await signed_opinion(api.app[SIGNING], number, "甲司法鉴定所", api.clock())
     status, item, _ = await api.call(
         "POST",
         f"/api/v1/appraisal/desk/{c['appraisal']}/opinion",
@@ -231,7 +233,7 @@ async def test_unsigned_opinion_refused_and_other_institutions_see_nothing(api: 
     status, problem, _ = await api.call("POST", f"{desk}/opinion", appraiser, data=b"not a pdf", headers=headers)
     assert status == 422
     number = (await api.call("GET", c["base"], c["mediator"]))[1]["number"]
-    pdf = await signed_opinion(api, number, "庚鉴定所")
+    pdf = await signed_opinion(api.app[SIGNING], number, "庚鉴定所", api.clock())
     status, problem, _ = await api.call("POST", f"{desk}/opinion", stranger, data=pdf, headers=headers)
     assert status == 404
     view = (await api.call("GET", f"{c['base']}/appraisals", c["mediator"]))[1]["appraisals"][0]
@@ -247,7 +249,7 @@ async def test_reappraisal_granted_starts_a_new_round_and_refusal_gives_reasons(
     await api.call("POST", f"{c['one']}/institution", c["mediator"], json={"organisation_id": inst})
     await api.call("POST", f"{c['one']}/appointment", c["mediator"], json={"fee": "2500.5", "payer": "applicant"})
     number = (await api.call("GET", c["base"], c["mediator"]))[1]["number"]
-    pdf = await signed_opinion(api, number, "壬鉴定所")
+    pdf = await signed_opinion(api.app[SIGNING], number, "壬鉴定所", api.clock())
     desk = f"/api/v1/appraisal/desk/{c['appraisal']}"
     status, _, _ = await api.call(
         "POST", f"{desk}/opinion", appraiser, data=pdf, headers={"Content-Type": "application/pdf"}
@@ -269,6 +271,7 @@ async def test_reappraisal_granted_starts_a_new_round_and_refusal_gives_reasons(
     assert first["state"] == "opinion" and first["reappraisals"][0]["decision"] == "refused"
     assert first["reappraisals"][0]["decision_reasons"] == "鉴定程序合法"
     # a second application, granted: a new round, consenting again
+    api.clock.advance(timedelta(minutes=1))  # the applications are listed in the order they came
     assert (await api.call("POST", f"{c['one']}/reappraisal", c["respondent"], json=reasons))[0] == 201
     status, view, _ = await api.call("POST", f"{c['one']}/reappraisal/decision", med, json={"grant": True})
     assert status == 200

@@ -2,6 +2,7 @@
 import { RoomClient, T, ERRORS, chatLine, Captions, stateName } from "/static/call.js";
 import { markAddresses } from "/static/address.js";
 import { showFacts } from "/static/facts-desk.js";
+import { showAppraisalDesk } from "/static/appraisal-desk.js";
 import { showReliefDesk } from "/static/relief-desk.js";
 import { showClaimDesk } from "/static/claim-desk.js";
 import { showIntake, showPeriod } from "/static/referral-desk.js";
@@ -269,6 +270,7 @@ async function openProgress(caseId, message = "") {
     markAddresses(base, token);  // 送达地址确认书: confirmed or not, per party
     showDesk(c, base, token, (text) => openProgress(caseId, text));  // agents, evidence, deliveries, sessions' changes
     showFacts(caseId);  // the record of undisputed facts, when the mediation may fail (or has)
+    showAppraisalDesk(c, token);  // online appraisal: consent, the institution, notice, materials, opinion, evaluation
     showReliefDesk(c, token);  // relief fund advances: each application's steps; apply for a party
     showClaimDesk(c, token);  // one-click claims (一键理赔): each claim's deadline clock and steps, overdue in red
     showPeriod(caseId, token);  // the mediation period, its extension, the timeline

@@ -4,6 +4,7 @@ import { takeLinkToken } from "/static/link.js";
 import { showPartyFacts } from "/static/facts-party.js";
 import { showPeriodNotice } from "/static/period-party.js";
 import { showRelief } from "/static/relief-party.js";
+import { showAppraisals } from "/static/appraisal-party.js";
 import { showClaims } from "/static/claim-party.js";
 import "/static/address.js";  // 送达地址确认书 at intake (runs itself on this page)
 import { stateName } from "/static/words.js";
@@ -214,6 +215,7 @@ async function main() {
   showPartyFacts(me.case_id, token);  // the record of undisputed facts, once the mediator drafted one
   showPeriodNotice(me.case_id, token);  // the mediator asks to extend the mediation period: agree here
   showRelief(me.case_id, token);  // the relief fund: apply for an advance, follow each step (已垫付)
+  showAppraisals(me.case_id, token, me.participant_id);  // online appraisal: consent, the opinion, evaluate, apply again
   showClaims(me.case_id, token, caseState);  // one-click claim (一键理赔): one button, then each step (已支付)
   if (SIGNING_OPENED.includes(caseState)) {
     // signing is open (or done): the page to read, sign, and fetch the signed file and its certificate
