@@ -115,6 +115,7 @@ async def test_raw_bodies_and_responses_are_documented_with_their_real_media_typ
         "addDocument": {"application/pdf", "image/jpeg", "image/png", "text/plain"},
         "addConfirmationMaterial": {"application/pdf", "image/jpeg", "image/png"},
         "uploadReliefEvidence": {"application/pdf", "image/jpeg", "image/png", "text/plain"},
+        "submitAppraisalOpinion": {"application/pdf"},
         "uploadScenePhoto": {"image/jpeg", "image/png", "image/heic", "application/octet-stream"},
     }
     for op_id, types in bodies.items():
