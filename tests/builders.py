@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import io
 import re
+import struct
 import uuid
+import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -438,13 +440,13 @@ async def insured_case(api: Api) -> dict[str, Any]:
     """One-click claims' world: a signed case whose agreement obliges its insurer participant to pay the
     applicant 15,000 yuan (the terms' 5,000 of property loss is vehicle damage); the insurer is an organisation
     of kind insurer of the same name, with a claims adjuster and an administrator (who has a phone). Keys as
-    :func:`signed_case`'s, plus ``insurer_name``, ``insurer_id``, ``adjuster`` (token), ``adjuster_id``, ``adjuster_username``,
+    :func:`signed_case`'s, plus ``insurer_name``, ``insurer_id``, ``adjuster`` (token), ``adjuster_id``, ``adjuster_username``, ``insurer_admin_username``,
     ``insurer_admin`` (token); ``insurer`` is the insurer participant's join token."""
     name = f"乙保险公司{uuid.uuid4().hex[:6]}"
     adjuster_username, adjuster, adjuster_account = await staff_account(
         api, AccountKind.CLAIMS_ADJUSTER, name, "赵理赔员"
     )
-    _, admin, _ = await staff_account(api, AccountKind.ORG_ADMIN, name, "钱管理员", phone="13700000001")
+    admin_username, admin, _ = await staff_account(api, AccountKind.ORG_ADMIN, name, "钱管理员", phone="13700000001")
     obligation = {"payer": name, "payee": "张三", "amount": "15000.00", "due": "2026-12-31", "method": "银行转账"}
     insurer = {"role": "insurer", "display_name": name, "phone": "13800000009"}
     c = await signed_case(
@@ -460,6 +462,7 @@ async def insured_case(api: Api) -> dict[str, Any]:
         adjuster_id=adjuster_account.id,
         adjuster_username=adjuster_username,
         insurer_admin=admin,
+        insurer_admin_username=admin_username,
     )
     return c
 
@@ -537,6 +540,17 @@ async def found_report(api: Api, unit_name: str = "示范区公安局交通警�
     status, out, _ = await api.call("POST", f"{desk}/finding", officer, json=finding)
     assert status == 200 and out["state"] == "found", out
     return {"id": rid, "number": number, "tokens": tokens, "officer": officer, "unit": unit}
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width``×``height`` (one short compressed row): a decompression bomb's shape."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 async def scene_world(api: Api, unit_name: str) -> dict[str, str]:

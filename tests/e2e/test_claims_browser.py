@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import PASSWORD, authorise, insured_case
+from tests.builders import PASSWORD, PDF_BYTES, insured_case
 from tests.conftest import Api
 from tests.e2e.chromium import DESK, PHONE
 from tests.e2e.steps import console_login
@@ -25,8 +25,38 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite"],
 
 async def test_the_claimant_claims_with_one_click_and_the_insurer_pays(browser: Any, api: Api) -> None:
     c = await insured_case(api)
-    await authorise(api, c)
     errors: list[str] = []
+
+    # the insurer's administrator, from the home page: authorises the adjuster (the signed PDF) and adds a shop
+    admin = await (await browser.new_context(**DESK)).new_page()
+    admin.on(
+        "console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load" not in m.text else None
+    )
+    admin.on(
+        "response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and OURS.search(r.url) else None
+    )
+    await admin.goto(f"{api.base}/")
+    await admin.click("a[href='/insurer']")
+    await admin.fill("#username", c["insurer_admin_username"])
+    await admin.fill("#password", PASSWORD)
+    await admin.click("#login button")
+    await admin.wait_for_selector("#admin:not([hidden]) #auth-account option", state="attached")
+    await admin.check("#auth-any")
+    await admin.fill("#auth-limit", "50000")
+    today = api.clock().date()
+    await admin.fill("#auth-from", today.isoformat())
+    await admin.fill("#auth-to", today.replace(year=today.year + 1).isoformat())
+    await admin.set_input_files(
+        "#auth-pdf", files=[{"name": "授权委托书.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}]
+    )
+    await admin.click("#authorise button")
+    await admin.wait_for_selector("#authorisations li:has-text('赵理赔员')")
+    assert "50000.00" in await admin.inner_text("#authorisations")
+    await admin.fill("#shop-name", "城东汽车修理厂")
+    await admin.fill("#shop-address", "城东路 1 号")
+    await admin.fill("#shop-phone", "057188880000")
+    await admin.click("#add-shop button")
+    await admin.wait_for_selector("#shops li:has-text('城东汽车修理厂')")
 
     # the claimant, on the phone, from the link they were sent
     phone = await (await browser.new_context(**PHONE)).new_page()
@@ -43,6 +73,9 @@ async def test_the_claimant_claims_with_one_click_and_the_insurer_pays(browser: 
     assert "15000.00 元" in text and c["insurer_name"] in text and "剩余 10 个工作日" in text
     assert await phone.evaluate("document.documentElement.scrollWidth") <= 360  # fits the phone
     assert not await phone.is_visible("#claim-start")  # one claim
+    # 定修直赔: the claimant chooses the insurer's repair shop for the vehicle damage
+    await phone.click("#claim-party .claim-shop button")
+    await phone.wait_for_selector("#claim-party dd:has-text('城东汽车修理厂')")
 
     # the adjuster: from the home page to /insurer, logs in, opens the claim
     desk = await (await browser.new_context(**DESK)).new_page()
