@@ -13,7 +13,7 @@ import pytest
 
 from server.domain.roles import AccountKind
 from server.scene.endpoints import SCENES
-from tests.builders import SCENE_DRIVERS, case_with_parties, scene_photo, staff_of
+from tests.builders import SCENE_DRIVERS, case_with_parties, png_claiming, scene_photo, staff_of
 from tests.conftest import Api
 
 pytestmark = [
@@ -234,8 +234,8 @@ async def test_items_and_photos_are_checked_and_nothing_is_stored_on_refusal(api
 
     status, out = await upload(api, rid, token, "front", "不是照片 not a photo".encode() * 50)
     assert status == 422 and out["code"] == "not_an_image"
-    status, out = await upload(api, rid, token, "front", scene_photo(1, (12000, 9000))[:4096])
-    assert status == 422 and out["code"] in ("image_size_refused", "not_an_image")
+    status, out = await upload(api, rid, token, "front", png_claiming(10000, 10000), "image/png")  # 100 megapixels
+    assert status == 422 and out["code"] == "image_size_refused"
     status, out = await upload(api, rid, token, "front", scene_photo(1), "text/plain")
     assert status == 415
 
@@ -276,3 +276,19 @@ async def test_both_phones_writing_at_once_lose_nothing(api: Api) -> None:
     actions = [e["action"] for e in desk["chain"]["events"]]
     assert actions.count("scene.photo_added") == 8 and actions.count("scene.items_set") == 2
     assert desk["chain"]["ok"] and desk["chain"]["entries"] == 12
+
+
+async def test_a_scene_link_lasts_72_hours_and_can_be_revoked(api: Api) -> None:
+    unit, _ = await unit_id(api)
+    one, two = await start(api, unit), await start(api, unit)
+    status, view, _ = await api.call("GET", f"{SCENE}/{one['report']['id']}", one["token"])
+    assert status == 200
+    driver_id = (await api.app[SCENES].load(one["report"]["id"])).driver(1).id
+    await api.app[SCENES].auth.revoke_subject(driver_id, api.clock())
+    status, out, _ = await api.call("GET", f"{SCENE}/{one['report']['id']}", one["token"])
+    assert status == 401 and out["code"] == "token_revoked"
+    api.clock.advance(timedelta(hours=71, minutes=59))
+    assert (await api.call("GET", f"{SCENE}/{two['report']['id']}", two["token"]))[0] == 200
+    api.clock.advance(timedelta(minutes=1))
+    status, out, _ = await api.call("GET", f"{SCENE}/{two['report']['id']}", two["token"])
+    assert status == 401 and out["code"] == "token_expired"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import io
 import struct
-import zlib
 
 import pytest
 from PIL import Image
 
 from server.errors import ImageTooLarge, NotAnImage
 from server.scene import images
+from tests.builders import png_claiming
 
 
 def picture(fmt: str, size: tuple[int, int] = (640, 480)) -> bytes:
@@ -22,16 +22,6 @@ def picture(fmt: str, size: tuple[int, int] = (640, 480)) -> bytes:
     out = io.BytesIO()
     img.save(out, format=fmt, quality=85) if fmt == "JPEG" else img.save(out, format=fmt)
     return out.getvalue()
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width``×``height``, with one tiny compressed row: all a bomb needs."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def heic(width: int, height: int, brand: bytes = b"heic") -> bytes:
@@ -70,7 +60,7 @@ def test_a_truncated_jpeg_is_refused_when_decoded() -> None:
 
 
 def test_a_10000_by_10000_png_is_refused_from_its_header_before_any_decoder() -> None:
-    bomb = png_header(10000, 10000)
+    bomb = png_claiming(10000, 10000)
     assert len(bomb) < 200
     with pytest.raises(ImageTooLarge, match="10000×10000"):
         images.header_facts(bomb)
@@ -79,9 +69,9 @@ def test_a_10000_by_10000_png_is_refused_from_its_header_before_any_decoder() ->
 
 
 def test_24_megapixels_pass_the_header_and_one_more_row_does_not() -> None:
-    assert images.header_facts(png_header(6000, 4000)).height == 4000
+    assert images.header_facts(png_claiming(6000, 4000)).height == 4000
     with pytest.raises(ImageTooLarge):
-        images.header_facts(png_header(6000, 4001))
+        images.header_facts(png_claiming(6000, 4001))
 
 
 def test_too_small_and_too_heavy_are_refused() -> None:
