@@ -150,7 +150,7 @@ class AppraisalDeskItemOut(s.Open):
     state: str
     fee: str | None
     fee_payer: str | None
-    appointed_at: AwareDatetime
+    updated_at: AwareDatetime = Field(description="When the appraisal last changed (appointed, materials, opinion)")
     materials: list[s.DocumentOut]
     opinion: s.DocumentOut | None
     opinion_check: dict[str, Any] | None

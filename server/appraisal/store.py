@@ -183,6 +183,15 @@ class AppraisalStore:
             Organisation(r.id, OrganisationKind(r.kind), r.name, r.created_at, r.region, bool(r.disabled)) for r in rows
         ]
 
+    async def names(self) -> dict[str, str]:
+        """Every appraisal institution's name by id, closed ones included (an appraisal keeps naming its own)."""
+        o = t.organisations
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(select(o.c.id, o.c.name).where(o.c.kind == OrganisationKind.APPRAISAL.value))
+            ).all()
+        return {r.id: r.name for r in rows}
+
     # ------------------------------------------------------------------ appraisals
 
     async def get(self, appraisal_id: str) -> Appraisal:

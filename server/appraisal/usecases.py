@@ -151,7 +151,7 @@ class AppraisalService:
         staff = may(access.role, Action.READ_ALL_DOCUMENTS)
         people = await self.repo.participants(case_id)
         docs = {d.id: d for d in await self.repo.documents(case_id)}
-        names = {o.id: o.name for o in await self.store.institutions()}
+        names = await self.store.names()
         out = [await self._view(a, access, staff, people, docs, names) for a in await self.store.of_case(case_id)]
         return {"case_id": case_id, "appraisals": out, "specialties": dict(ap.SPECIALTIES), "payers": dict(ap.PAYERS)}
 
@@ -390,7 +390,7 @@ class AppraisalService:
         people = await self.repo.participants(a.case_id)
         by_id = {p.id: p for p in people}
         consents = await self.store.consents(a.id)
-        names = {o.id: o.name for o in await self.store.institutions()}
+        names = await self.store.names()
         asked = by_id.get(a.requested_by or "")
         return AppointmentNotice(
             case_number=number,
@@ -493,7 +493,7 @@ class AppraisalService:
             "state": a.state.value,
             "fee": a.fee,
             "fee_payer": a.fee_payer,
-            "appointed_at": a.updated_at.isoformat(),
+            "updated_at": a.updated_at.isoformat(),
             "materials": [],
             "opinion": None,
             "opinion_check": a.opinion_check,
@@ -686,8 +686,7 @@ class AppraisalService:
         if principal.account_kind is not AccountKind.BUREAU_OFFICER:
             raise Forbidden("Only a justice bureau's officers read the evaluations of appraisal opinions")
         evaluations = await self.store.evaluations()
-        institutions = await self.store.institutions()
-        names = {o.id: o.name for o in institutions}
+        names = await self.store.names()
         out = []
         for institution_id in sorted({e.institution_id for e in evaluations}, key=lambda i: names.get(i, i)):
             mine = [e for e in evaluations if e.institution_id == institution_id]

@@ -59,7 +59,7 @@ function render(a) {
   $("d-title").textContent = `${a.case_number} · ${a.subject_name}`;
   const dl = $("d-facts");
   dl.replaceChildren();
-  for (const [k, v] of [["鉴定事项 Subject", `${a.subject_name}${a.description ? "：" + a.description : ""}`], ["状态 State", APPRAISAL_STATES[a.state] || a.state], ["鉴定费用 Fee", a.fee ? `${a.fee} 元，${PAYER_NAMES[a.fee_payer] || a.fee_payer}承担` : "—"], ["委托时间 Appointed", when(a.appointed_at)]]) dl.append(el("dt", k), el("dd", v));
+  for (const [k, v] of [["鉴定事项 Subject", `${a.subject_name}${a.description ? "：" + a.description : ""}`], ["状态 State", APPRAISAL_STATES[a.state] || a.state], ["鉴定费用 Fee", a.fee ? `${a.fee} 元，${PAYER_NAMES[a.fee_payer] || a.fee_payer}承担` : "—"], ["更新时间 Last change", when(a.updated_at)]]) dl.append(el("dt", k), el("dd", v));
   $("d-materials").replaceChildren(...a.materials.map((d) => {
     const li = el("li", undefined, { "data-id": d.id });
     const b = el("button", `${d.title} 下载 Download`, { type: "button", class: "material" });
