@@ -52,9 +52,9 @@ async def admit_participant(console: Any, pid: str, party: Any) -> None:
     await console.click(f"li[data-pid='{pid}'] button[data-action='admit']")
 
 
-async def draw(page: Any) -> None:
+async def draw(page: Any, pad: str = "#pad") -> None:
     """A signature stroke across the pad, with the pointer (mouse events become pointer events)."""
-    box = await page.locator("#pad").bounding_box()
+    box = await page.locator(pad).bounding_box()
     assert box
     x, y, w, h = box["x"], box["y"], box["width"], box["height"]
     await page.mouse.move(x + w * 0.1, y + h * 0.7)
@@ -62,6 +62,26 @@ async def draw(page: Any) -> None:
     for i in range(1, 25):
         await page.mouse.move(x + w * (0.1 + 0.8 * i / 24), y + h * (0.5 + 0.3 * ((-1) ** i) * (i % 5) / 5))
     await page.mouse.up()
+
+
+async def sign_finding(page: Any, code_for: Callable[[], str]) -> None:
+    """A driver signs the electronic accident finding on their phone (``scene-sign.js`` on /scene): the mark, a
+    code by SMS (``code_for()`` reads it from the messages sent), sign; waits until the phone says it is signed."""
+    await page.wait_for_selector(".finding-form:not([hidden])")
+    await page.wait_for_selector(".finding-pdf:not([hidden])")  # the finding can be read
+    await page.locator(".finding-pad").scroll_into_view_if_needed()  # as a thumb would
+    await draw(page, ".finding-pad")
+    await page.click(".finding-send")
+    await poll(lambda: page.inner_text(".finding-sent"), "the finding's code sent")
+    await page.fill(".finding-code", code_for())
+    await page.click(".finding-sign")
+
+    async def signed() -> bool:
+        error = await page.inner_text(".finding-form .error")
+        assert not error, error  # the page's own words for a refusal
+        return bool(await page.is_hidden(".finding-form"))
+
+    await poll(signed, "the finding signed on the phone")
 
 
 async def console_login(page: Any, base: str, username: str, password: str) -> None:

@@ -110,9 +110,13 @@ export async function mountFindingSigning(container, reportId, token, { officer 
 
   let st;
   try { st = await api("GET", statusPath); } catch (err) { note.textContent = problemText(err); return; }
+  await render(st);  // the list and the link first: the pad below them does not move once shown
   if (!officer && st.you) {
     const canvas = el("canvas", { className: "finding-pad", width: 600, height: 240 });
     canvas.setAttribute("aria-label", "签名框 Signature box");
+    // sized here (CSSOM, which the CSP allows): the pad fills the column of a 360 px phone and takes the finger
+    Object.assign(canvas.style, { display: "block", width: "100%", height: "auto", aspectRatio: "5 / 2",
+      touchAction: "none", border: "1px solid #9e9e9e", borderRadius: ".5rem", background: "#fff", boxSizing: "border-box" });
     const pad = new Pad(canvas);
     const code = el("input", { className: "finding-code", inputMode: "numeric", maxLength: 6, autocomplete: "one-time-code", placeholder: "6 位验证码 code" });
     const send = el("button", { type: "button", className: "finding-send", textContent: "获取验证码 Send code" });
@@ -122,6 +126,8 @@ export async function mountFindingSigning(container, reportId, token, { officer 
     form = el("form", { className: "finding-form" },
       el("p", { textContent: "在框内手写签名 Sign in the box:" }), canvas, clear, sent,
       el("label", {}, "短信验证码 SMS code ", code), send, sign, error);
+    Object.assign(form.style, { display: "flex", flexDirection: "column", gap: ".6rem" });
+    for (const button of [send, sign, clear]) Object.assign(button.style, { minHeight: "2.75rem", fontSize: "1.05rem" });
     box.append(form);
     clear.addEventListener("click", () => pad.clear());
     send.addEventListener("click", async () => {
@@ -146,6 +152,6 @@ export async function mountFindingSigning(container, reportId, token, { officer 
       catch (err) { error.textContent = problemText(err); await refresh(); }
       finally { sign.disabled = false; }
     });
+    form.hidden = st.complete || Boolean(st.drivers.find((d) => d.number === st.you)?.signed_at);
   }
-  await render(st);
 }
