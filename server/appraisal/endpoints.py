@@ -129,6 +129,9 @@ class AppraisalOut(s.Open):
     reappraisals: list[dict[str, Any]]
     evaluations: list[dict[str, Any]]
     evaluated: bool
+    answers_for: str | None = Field(
+        description="The party whose consent the caller gives (an agent: the party they act for)"
+    )
 
 
 class AppraisalsOut(s.Open):

@@ -165,8 +165,9 @@ class AppraisalService:
         names: dict[str, str],
     ) -> dict[str, Any]:
         consents = await self.store.consents(a.id)
-        parties = _parties(people)
-        mine = access.participant_id
+        parties = _answering(people)
+        me = next((p for p in people if p.id == access.participant_id), None)
+        mine = _speaks_for(me) if me is not None else access.participant_id
         evaluations = await self.store.evaluations(a.id)
         reappraisals = await self.store.reappraisals(a.id)
         materials = await self.store.materials(a.id) if staff else []
@@ -208,7 +209,7 @@ class AppraisalService:
                 {
                     "id": r.id,
                     "participant_id": r.participant_id,
-                    "reasons": r.reasons if staff or r.participant_id == mine else "",
+                    "reasons": r.reasons if staff or r.participant_id == access.participant_id else "",
                     "at": r.at.isoformat(),
                     "decision": r.decision,
                     "decision_reasons": r.decision_reasons,
@@ -216,10 +217,11 @@ class AppraisalService:
                     "next_appraisal_id": r.next_appraisal_id,
                 }
                 for r in reappraisals
-                if staff or r.participant_id == mine or r.decision is not None
+                if staff or r.participant_id == access.participant_id or r.decision is not None
             ],
-            "evaluations": [_evaluation_view(e) for e in evaluations if staff or e.evaluator == mine],
-            "evaluated": any(e.evaluator == mine for e in evaluations),
+            "evaluations": [_evaluation_view(e) for e in evaluations if staff or e.evaluator == access.participant_id],
+            "evaluated": any(e.evaluator == access.participant_id for e in evaluations),
+            "answers_for": mine if access.role in PARTY_ROLES else None,
         }
 
     # ------------------------------------------------------------------ the mediator starts, the parties consent
@@ -270,13 +272,15 @@ class AppraisalService:
         """A party agrees to the appraisal, or objects with a reason (the newest answer counts)."""
         access = await self._party(principal, case_id)
         await self._appraisal(case_id, appraisal_id)
-        answer = ap.consent(access.participant_id, agree, reason)
-        details = {"appraisal_id": appraisal_id, "participant_id": access.participant_id, "agree": agree}
+        speaks_for = _speaks_for(await self.repo.participant(access.participant_id))
+        answer = ap.consent(speaks_for, agree, reason)
+        details = {"appraisal_id": appraisal_id, "participant_id": speaks_for, "agree": agree}
+        details |= {"by": access.participant_id} if speaks_for != access.participant_id else {}
         details |= _sha(answer.reason)
 
         async def work(conn: Any) -> None:
             ap.check((await self.store.locked(conn, appraisal_id)).state, Command.CONSENT)
-            row = {"appraisal_id": appraisal_id, "participant_id": access.participant_id, "agree": agree}
+            row = {"appraisal_id": appraisal_id, "participant_id": speaks_for, "agree": agree}
             await self.store.insert(conn, t.appraisal_consents, {**row, "reason": answer.reason, "at": now})
 
         await self.store.write(
@@ -287,7 +291,7 @@ class AppraisalService:
     # ------------------------------------------------------------------ the institution: agreed or drawn
 
     async def _party_ids(self, case_id: str) -> list[str]:
-        return [p.id for p in await self.repo.participants(case_id) if p.role in PARTY_ROLES]
+        return [p.id for p in _answering(await self.repo.participants(case_id))]
 
     async def choose(
         self, principal: Principal, case_id: str, appraisal_id: str, organisation_id: str, now: datetime
@@ -401,7 +405,7 @@ class AppraisalService:
             requested_by=f"{role_name(asked.role)} {asked.display_name}" if asked else "调解员依职权",
             consents=[
                 ConsentLine(p.display_name, role_name(p.role), consents[p.id][1] if p.id in consents else None)
-                for p in _parties(people)
+                for p in _answering(people)
             ],
             institution=names.get(a.institution_id or "", ""),
             choice=a.choice or "agreed",
@@ -709,6 +713,18 @@ assert set(PARTY_ORDER) == PARTY_ROLES, "every party role is listed"
 
 def _parties(people: Sequence[Participant]) -> list[Participant]:
     return [p for role in PARTY_ORDER for p in people if p.role is role]
+
+
+def _answering(people: Sequence[Participant]) -> list[Participant]:
+    """The parties whose consent an appraisal needs: an agent answers for the party they act for (an agent acting
+    for nobody on the case answers for themselves)."""
+    ids = {p.id for p in people}
+    return [p for p in _parties(people) if not (p.role is Role.AGENT and p.represents in ids)]
+
+
+def _speaks_for(p: Participant) -> str:
+    """Whose consent a participant gives: an agent's is the party's they act for."""
+    return p.represents if p.role is Role.AGENT and p.represents else p.id
 
 
 def _evaluation_view(e: Evaluation, anonymous: bool = False) -> dict[str, Any]:

@@ -307,3 +307,21 @@ async def test_bad_input_is_refused_and_nothing_is_stored(api: Api) -> None:
     assert (await api.call("POST", f"{c['one']}/evaluations", med, json={"score": 5}))[0] == 409  # no opinion yet
     other = f"{base}/appraisals/{uuid.uuid4()}"
     assert (await api.call("POST", f"{other}/consent", c["applicant"], json={"agree": True}))[0] == 404
+
+
+async def test_an_agent_answers_for_the_party_they_act_for(api: Api) -> None:
+    c = await started(api)
+    agent = {"role": "agent", "display_name": "赵律师", "represents": c["respondent_id"]}
+    status, added, _ = await api.call("POST", f"{c['base']}/participants", c["mediator"], json=agent)
+    assert status == 201, added
+    token = added["link"]["token"]
+    status, a, _ = await api.call("POST", f"{c['one']}/consent", token, json={"agree": False, "reason": "费用过高"})
+    assert status == 201 and a["answers_for"] == c["respondent_id"]
+    assert [x["participant_id"] for x in a["consents"]] == [c["applicant_id"], c["respondent_id"]]  # no line of its own
+    assert a["consents"][1]["answer"] == "object" and a["consents"][1]["reason"] == "费用过高"
+    assert (await api.call("POST", f"{c['one']}/consent", c["applicant"], json={"agree": True}))[0] == 201
+    assert (await api.call("POST", f"{c['one']}/draw", c["mediator"]))[0] == 422  # the agent's objection blocks
+    assert (await api.call("POST", f"{c['one']}/consent", token, json={"agree": True}))[0] == 201
+    _, inst = await appraisal_institution(api, unique("子鉴定所"), ["disability"])
+    status, a, _ = await api.call("POST", f"{c['one']}/institution", c["mediator"], json={"organisation_id": inst})
+    assert status == 200 and a["state"] == "chosen", a

@@ -62,7 +62,7 @@ function round(a, me, base, token, refresh) {
     try { await call("POST", `${base}/appraisals/${a.id}/${path}`, token, body); await refresh(done); }
     catch (err) { status.textContent = said(err, "未能提交。 Not sent."); }
   };
-  const mine = a.consents.find((x) => x.participant_id === me);
+  const mine = a.consents.find((x) => x.participant_id === (a.answers_for || me));
   if (a.state === "consenting") {
     const answer = mine && mine.answer;
     box.append(el("p", answer === "agree" ? "您已同意鉴定。 You agreed." : answer === "object" ? `您已提出异议：${mine.reason} You objected.` : "调解员提议进行鉴定，请表明是否同意。 The mediator proposes an appraisal: do you agree?", { class: "appraisal-mine" }));
