@@ -843,7 +843,7 @@ each photo's hashes and capture time, each driver's and officer's action."""
 liability_findings = Table(
     "liability_findings",
     metadata,
-    Column("report_id", String(36), primary_key=True),
+    Column("report_id", String(36), ForeignKey("scene_reports.id"), primary_key=True),
     Column("rendered_sha256", String(64), nullable=False),
     Column("issued_at", UTCDateTime(), nullable=False),
     Column("signed_sha256", String(64), nullable=True),
@@ -851,7 +851,7 @@ liability_findings = Table(
 )
 """The electronic accident finding of a scene report: the SHA-256 of the PDF as rendered (before its fields and
 the unit's certification), when it was issued, and the file both drivers signed (None until both have).
-``report_id`` is a scene report's id (``scene_reports``; no foreign key yet: the two stages were built side by side)."""
+``report_id`` is a scene report's id."""
 
 liability_finding_files = Table(
     "liability_finding_files",

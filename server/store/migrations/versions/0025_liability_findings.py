@@ -30,6 +30,9 @@ def upgrade() -> None:
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("signed_sha256", sa.String(64), nullable=True),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["report_id"], ["scene_reports.id"], name="fk_liability_findings_report_id_scene_reports"
+        ),
         sa.PrimaryKeyConstraint("report_id", name="pk_liability_findings"),
     )
     op.create_table(
