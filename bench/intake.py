@@ -1,39 +1,42 @@
-"""Scene report intake over an emulated 3G phone link: from the driver's submit to "accepted" on the phone.
+"""Scene report intake over an emulated 3G phone link: from the driver's first photo to "accepted" on the phone.
 
 The real server runs in its own process (``python -m server.cli serve`` on 127.0.0.1, fresh SQLite data
 folder) with a police unit and one officer (``server.cli account create --kind police_officer --organization
 …``: an account kind only police units hold makes the new organisation a police unit).
 
 The photos: three camera-like JPEGs, 4000×3000, about 4 MB each at quality 92 (``bench/support/photos.py``:
-random but seeded), written once per run into the temporary folder.
+random but seeded), written once per run into the temporary folder; the photo with the vehicle (人车合影) and
+the other driver's photos are small 1600×1200 JPEGs (about 70 kB).
 
 The phone: Debian's ``/usr/bin/chromium`` through Playwright, 360×740, mobile, touch, an Android user agent,
-its link emulated with CDP ``Network.emulateNetworkConditions`` as Chrome DevTools' "Fast 3G" preset (latency
-562.5 ms, download 1.6 Mbit/s × 0.9, upload 750 kbit/s × 0.9 = 84 375 bytes/s). Only this phone's page is
-throttled; the bench's own HTTP calls (the officer, the other driver) run on loopback.
+zh-CN, Asia/Shanghai. Its link is emulated with CDP ``Network.emulateNetworkConditions`` as Chrome DevTools'
+"Fast 3G" preset: latency 562.5 ms, download 1.6 Mbit/s × 0.9, upload 750 kbit/s × 0.9 (84 375 bytes/s).
+The emulation starts once the report is started (the page's load and the start form run on loopback, untimed,
+to keep ``--quick`` short); the bench's own HTTP calls (the officer, the other driver) are never throttled.
 
-Each side (measured, then baseline) is a fresh scene report: driver 1 starts it and driver 2 joins over the
-public API; driver 2 gives their items and four small photos and completes before the clock starts; driver 1's
-items and the photo of the driver with the vehicle (人车合影, one of the five items, a 1600×1200 JPEG) are
-given before the clock starts, the same on both sides (with ``--quick``, one timed photo per side, the rear and
-collision slots too, as small photos). Timed, in the phone page with ``performance.now()``:
-the three photos are chosen in a real ``<input type=file>`` (Playwright ``set_input_files``), then the clock
-starts at the press of submit and the page, for each photo: hashes the original (SHA-256, WebCrypto), and
+Each side is a fresh report. Driver 1 opens ``/scene`` from the home page's link and starts a report as a user
+(the form); driver 2 joins over the API with the number and join code the phone shows, gives their items and
+four photos and completes their part before the clock starts. Then, timed in the page with
+``performance.now()``:
 
-- measured: downscales it as the phone page does (``createImageBitmap`` → ``OffscreenCanvas``, longest side
-  ``--max-side`` px, ``convertToBlob`` JPEG at ``--quality``) and uploads the result;
-- baseline: uploads the original unscaled, the same way, to the same endpoint with the same scene link;
+- measured, the real page (web/static/scene.js), driven as its user: each scene photo is chosen in the step's
+  ``<input type=file capture>`` (Playwright ``set_input_files``); the page hashes the original (SHA-256),
+  downscales it (longest side 1600 px, JPEG 0.85) and uploads it at once, so the clock starts at the FIRST
+  PHOTO CHOSEN (a capturing ``change`` listener); next, the items form, the photo with the vehicle, submit;
+- baseline, the same page context and scene link: the same originals uploaded unscaled with ``fetch`` to the
+  same endpoint (with the original's SHA-256), then the same items, photo with the vehicle and submit calls;
+  the clock starts at the first upload.
 
-then it completes its part (both parts complete: submitted) and polls its report every ``--poll-ms`` until
-it reads ``accepted`` (已受理): the clock stops there. The bench officer polls the unit's queue every 100 ms
-over the API and accepts each submitted report at once. Bytes uploaded: the sizes the server stored for
-driver 1's three photos (from the officer's view), checked against what the page sent.
+The bench officer polls the unit's queue every 100 ms over the API and accepts each submitted report at once.
+The clock stops when the phone shows the accepted state (``#state`` gets the ``accepted`` class and
+"已受理，可撤离现场": a ``MutationObserver``); the page polls its report every 3 s, both sides alike. Bytes
+uploaded: the sizes the server stored for driver 1's three scene photos (the officer's view of the report).
 
-The phone page ``/scene`` (web/static/scene.js) is being built by another stage; until it lands the page
-steps above run as a harness in the site's own origin (the index page), doing what the phone page is meant
-to do, and the JSON says ``"client": "harness"``.
+``--quick``: one unscaled 4 MB photo alone takes about 48 s on this link, so quick times one camera photo per
+side (the rear and collision slots get small photos, the same on both sides; ``"photos": 1`` in the JSON); it
+still runs for about 100 s. The last line printed is one JSON object.
 
-    .venv/bin/python bench/intake.py --quick      # one photo per side (the unscaled one alone takes ~50 s)
+    .venv/bin/python bench/intake.py --quick
     .venv/bin/python bench/intake.py
 """
 
@@ -42,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -49,7 +53,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,8 @@ FAST_3G = {
     "uploadThroughput": 750 * 1000 / 8 * 0.9,
 }
 """Chrome DevTools' "Fast 3G" preset (ms, bytes/s)."""
+LIMIT_MS = 600_000
+"""The most one step may take on the phone (an unscaled 4 MB photo takes about 50 s at 675 kbit/s)."""
 DRIVERS = (
     {
         "name": "张三",
@@ -99,63 +104,64 @@ DRIVERS = (
     },
 )
 
-PAGE_SUBMIT = """
-async ({reportId, token, mode, maxSide, quality, pollMs, slots, limitMs}) => {
-  const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const auth = {Authorization: `Bearer ${token}`};
-  const files = [...document.getElementById("bench-photos").files];
-  const t0 = performance.now();
-  const marks = {}, sent = [], scale = [];
-  for (let i = 0; i < files.length; i++) {
-    const file = files[i];
-    const a = performance.now();
-    const hash = hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
-    let body = file;
-    if (mode === "scaled") {
-      const bmp = await createImageBitmap(file);
-      const k = Math.min(1, maxSide / Math.max(bmp.width, bmp.height));
-      const w = Math.round(bmp.width * k), h = Math.round(bmp.height * k);
-      const canvas = new OffscreenCanvas(w, h);
-      canvas.getContext("2d").drawImage(bmp, 0, 0, w, h);
-      bmp.close();
-      body = await canvas.convertToBlob({type: "image/jpeg", quality});
+WATCH = """
+() => {
+  // the clock: the first photo chosen in a file input (a capturing listener), the accepted state on #state
+  window.__bench = {t0: null, accepted: null, marks: {}};
+  document.addEventListener("change", (e) => {
+    if (e.target.type === "file" && window.__bench.t0 === null) window.__bench.t0 = performance.now();
+  }, true);
+  const state = document.getElementById("state");
+  const seen = () => {
+    if (window.__bench.accepted === null && state.classList.contains("accepted")) {
+      window.__bench.accepted = performance.now();
+      window.__bench.shown = state.textContent;
     }
-    scale.push(performance.now() - a);
-    const q = new URLSearchParams({slot: slots[i], original_sha256: hash, original_size: String(file.size),
-                                   captured_at: new Date(file.lastModified).toISOString()});
-    const r = await fetch(`/api/v1/scene-reports/${reportId}/photos?${q}`,
-                          {method: "POST", headers: {...auth, "Content-Type": "image/jpeg"}, body});
-    if (r.status !== 201) throw new Error(`photo ${i + 1}: ${r.status} ${await r.text()}`);
-    sent.push(body.size);
-    marks[`photo${i + 1}`] = performance.now() - t0;
-  }
-  const done = await fetch(`/api/v1/scene-reports/${reportId}/complete`, {method: "POST", headers: auth});
-  if (!done.ok) throw new Error(`complete: ${done.status} ${await done.text()}`);
-  marks.submitted = performance.now() - t0;
-  let polls = 0;
-  for (;;) {
-    const r = await fetch(`/api/v1/scene-reports/${reportId}`, {headers: auth, cache: "no-store"});
-    polls++;
-    const report = await r.json();
-    if (report.state === "accepted") {
-      marks.accepted = performance.now() - t0;
-      document.getElementById("bench-state").textContent = report.state_name || "已受理";
-      break;
-    }
-    if (performance.now() - t0 > limitMs) throw new Error(`still ${report.state} after ${limitMs} ms`);
-    await new Promise((ok) => setTimeout(ok, pollMs));
-  }
-  return {marks, sent, scale, polls};
+  };
+  new MutationObserver(seen).observe(state, {attributes: true, childList: true, characterData: true, subtree: true});
 }
 """
 
-PAGE_HARNESS = """
+BASELINE = """
+async ({reportId, token, items, slots}) => {
+  // the originals, unscaled, with fetch from the same page (its scene link), then the items, the photo with
+  // the vehicle and the driver's submit: the API calls the page makes, without the downscaling
+  const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const auth = {Authorization: `Bearer ${token}`};
+  const files = [...document.getElementById("bench-photos").files];
+  const b = window.__bench;
+  b.t0 = performance.now();
+  const sent = [];
+  const send = async (file, slot) => {
+    const hash = hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+    const q = new URLSearchParams({slot, original_sha256: hash, original_size: String(file.size),
+                                   captured_at: new Date(file.lastModified).toISOString()});
+    const r = await fetch(`/api/v1/scene-reports/${reportId}/photos?${q}`,
+                          {method: "POST", headers: {...auth, "Content-Type": "image/jpeg"}, body: file});
+    if (r.status !== 201) throw new Error(`${slot}: ${r.status} ${await r.text()}`);
+    sent.push(file.size);
+  };
+  for (let i = 0; i < slots.length; i++) {
+    await send(files[i], slots[i]);
+    b.marks[`photo${i + 1}`] = performance.now();
+  }
+  const put = await fetch(`/api/v1/scene-reports/${reportId}/items`,
+                          {method: "PUT", headers: {...auth, "Content-Type": "application/json"},
+                           body: JSON.stringify(items)});
+  if (!put.ok) throw new Error(`items: ${put.status} ${await put.text()}`);
+  await send(files[slots.length], "driver_with_vehicle");
+  const done = await fetch(`/api/v1/scene-reports/${reportId}/complete`, {method: "POST", headers: auth});
+  if (!done.ok) throw new Error(`complete: ${done.status} ${await done.text()}`);
+  b.marks.submitted = performance.now();
+  return sent;
+}
+"""
+
+HIDDEN_INPUT = """
 () => {
   const input = document.createElement("input");
-  input.type = "file"; input.id = "bench-photos"; input.multiple = true; input.accept = "image/*";
-  const state = document.createElement("p");
-  state.id = "bench-state";
-  document.body.append(input, state);
+  input.type = "file"; input.id = "bench-photos"; input.multiple = true; input.hidden = true;
+  document.body.append(input);
 }
 """
 
@@ -166,17 +172,15 @@ def log(msg: str) -> None:
 
 @dataclass
 class Side:
-    """One side of the run: a fresh report, its timings and bytes."""
+    """One side of the run: a fresh report, its timings (ms after the clock started) and bytes."""
 
-    mode: str  # "scaled" (measured) or "original" (baseline)
+    mode: str  # "page" (measured: the real page downscales) or "original" (baseline: unscaled with fetch)
     report_id: str = ""
     marks: dict[str, float] = field(default_factory=dict)
     sent: list[int] = field(default_factory=list)
     stored: list[int] = field(default_factory=list)
-    scale_ms: list[float] = field(default_factory=list)
-    polls: int = 0
-    submitted_seen_s: float | None = None
-    accepted_call_ms: float | None = None
+    shown: str = ""
+    accept_call_ms: float | None = None
 
 
 class Api:
@@ -201,55 +205,33 @@ class Api:
             return out
 
 
-async def upload_small(api: Api, report_id: str, token: str, slot: str, seed: int) -> None:
-    import hashlib
-
-    data = camera_jpeg(seed, size=(1600, 1200), sigma=0, quality=80)
-    await api.call(
-        "POST",
-        f"/scene-reports/{report_id}/photos",
-        token,
-        data=data,
-        slot=slot,
-        original_sha256=hashlib.sha256(data).hexdigest(),
-        original_size=str(len(data)),
-    )
+def small_photo(seed: int) -> bytes:
+    """A 1600×1200 JPEG without noise (about 70 kB): the other driver's photos, the photo with the vehicle."""
+    return camera_jpeg(seed, size=(1600, 1200), sigma=0, quality=80)
 
 
-async def prepare_report(api: Api, unit_id: str, side: int, timed: int) -> tuple[str, str]:
-    """A report with driver 2 completed and driver 1's items and 人车合影 given (and, with fewer than three timed
-    photos, the scene slots not timed, as small photos): its id and driver 1's token."""
-    started = await api.call(
-        "POST",
-        "/public/scene-reports",
-        body={
-            "police_unit_id": unit_id,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "place": "杭州市西湖区文三路与学院路口",
-            "name": DRIVERS[0]["name"],
-            "phone": DRIVERS[0]["phone"],
-        },
-    )
-    report_id = started["report"]["id"]
+async def other_driver(api: Api, number: str, code: str, seed: int) -> None:
+    """Driver 2 joins with the number and code the phone shows, gives their items and photos, completes."""
     joined = await api.call(
         "POST",
         "/public/scene-reports/join",
-        body={
-            "number": started["report"]["number"],
-            "code": started["join_code"],
-            "name": DRIVERS[1]["name"],
-            "phone": DRIVERS[1]["phone"],
-        },
+        body={"number": number, "code": code, "name": DRIVERS[1]["name"], "phone": DRIVERS[1]["phone"]},
     )
-    one, two = started["token"], joined["token"]
-    await api.call("PUT", f"/scene-reports/{report_id}/items", two, body=DRIVERS[1])
+    report_id, token = joined["report"]["id"], joined["token"]
+    await api.call("PUT", f"/scene-reports/{report_id}/items", token, body=DRIVERS[1])
     for i, slot in enumerate((*SLOTS, "driver_with_vehicle")):
-        await upload_small(api, report_id, two, slot, 100 * side + i)
-    await api.call("POST", f"/scene-reports/{report_id}/complete", two)
-    await api.call("PUT", f"/scene-reports/{report_id}/items", one, body=DRIVERS[0])
-    for i, slot in enumerate((*SLOTS[timed:], "driver_with_vehicle")):
-        await upload_small(api, report_id, one, slot, 100 * side + 50 + i)
-    return report_id, one
+        data = small_photo(seed + i)
+        digest = hashlib.sha256(data).hexdigest()
+        await api.call(
+            "POST",
+            f"/scene-reports/{report_id}/photos",
+            token,
+            data=data,
+            slot=slot,
+            original_sha256=digest,
+            original_size=str(len(data)),
+        )
+    await api.call("POST", f"/scene-reports/{report_id}/complete", token)
 
 
 async def officer_loop(api: Api, token: str, sides: dict[str, Side], stop: asyncio.Event) -> None:
@@ -259,58 +241,105 @@ async def officer_loop(api: Api, token: str, sides: dict[str, Side], stop: async
         for item in queue["reports"]:
             if item["state"] != "submitted":
                 continue
-            side = sides.get(item["id"])
-            if side is not None and side.submitted_seen_s is None:
-                side.submitted_seen_s = time.perf_counter()
             a = time.perf_counter()
             await api.call("POST", f"/police/scene-reports/{item['id']}/accept", token)
+            side = sides.get(item["id"])
             if side is not None:
-                side.accepted_call_ms = (time.perf_counter() - a) * 1000
+                side.accept_call_ms = (time.perf_counter() - a) * 1000
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.1)
+
+
+async def begin(page: Any, base: str, api: Api, seed: int) -> tuple[str, str]:
+    """Driver 1 opens /scene from the home page's link and starts a report, as a user; driver 2 joins over the
+    API with the number and code the phone shows and completes their part. The report's id and driver 1's link."""
+    await page.goto(f"{base}/", wait_until="load")
+    await page.click("a[href='/scene']")
+    await page.wait_for_selector("#go-start", state="visible")
+    await page.click("#go-start")
+    await page.wait_for_selector("#unit option:checked:not([value=''])", state="attached")
+    await page.fill("#place", "杭州市西湖区文三路与学院路口")
+    await page.fill("#start-name", DRIVERS[0]["name"])
+    await page.fill("#start-phone", DRIVERS[0]["phone"])
+    await page.click("#s-start button")
+    await page.wait_for_selector("#s-share", state="visible")
+    number, code = await page.text_content("#share-number"), await page.text_content("#share-code")
+    await other_driver(api, number or "", code or "", seed)
+    session = json.loads(await page.evaluate("sessionStorage.getItem('scene-session')"))
+    return str(session["report"]), str(session["token"])
+
+
+async def mark(page: Any) -> float:
+    return float(await page.evaluate("performance.now() - window.__bench.t0"))
+
+
+async def page_side(page: Any, side: Side, paths: list[Path], person: Path) -> None:
+    """The real page, as the driver uses it: each photo chosen on its step (the page downscales and uploads it
+    at once), next, the items, the photo with the vehicle, submit."""
+    await page.click("#share-next")
+    for i, path in enumerate(paths):
+        await page.wait_for_selector("#photo-env", state="attached")
+        await page.set_input_files("#photo-env", str(path))
+        await page.wait_for_selector("#photo-next:not([disabled])", timeout=LIMIT_MS)
+        side.marks[f"photo{i + 1}"] = await mark(page)
+        await page.click("#photo-next")
+    await page.wait_for_selector("#s-items", state="visible")
+    await page.fill("#licence", DRIVERS[0]["licence_number"])
+    await page.fill("#plate", DRIVERS[0]["plate"])
+    await page.fill("#insurer", DRIVERS[0]["insurer"])
+    await page.fill("#damaged", DRIVERS[0]["damaged_part"])
+    await page.click("#s-items button")
+    await page.wait_for_selector("#photo-user", state="attached")
+    await page.wait_for_selector("#s-photo", state="visible")
+    await page.set_input_files("#photo-user", str(person))
+    await page.wait_for_selector("#photo-next:not([disabled])", timeout=LIMIT_MS)
+    await page.click("#photo-next")
+    await page.wait_for_selector("#complete", state="visible")
+    await page.click("#complete")
+    await page.wait_for_selector("#state.submitted, #state.accepted", state="attached", timeout=LIMIT_MS)
+    side.marks["submitted"] = await mark(page)
+
+
+async def baseline_side(page: Any, side: Side, report_id: str, token: str, paths: list[Path], person: Path) -> None:
+    """The same originals, unscaled, with fetch from the same page and scene link; the same calls after."""
+    await page.evaluate(HIDDEN_INPUT)
+    await page.set_input_files("#bench-photos", [str(p) for p in (*paths, person)])
+    items = {"name": DRIVERS[0]["name"], "phone": DRIVERS[0]["phone"], **DRIVERS[0]}
+    side.sent = await page.evaluate(
+        BASELINE, {"reportId": report_id, "token": token, "items": items, "slots": list(SLOTS[: len(paths)])}
+    )
+    marks = await page.evaluate("window.__bench.marks")
+    t0 = await page.evaluate("window.__bench.t0")
+    side.marks.update({k: v - t0 for k, v in marks.items()})
 
 
 async def run_side(
     browser: Any,
     base: str,
     api: Api,
-    unit_id: str,
     officer: str,
     side: Side,
     paths: list[Path],
-    args: Any,
+    person: Path,
     desk: dict[str, Side],
+    seed: int,
 ) -> None:
-    index = 1 if side.mode == "scaled" else 2
-    side.report_id, token = await prepare_report(api, unit_id, index, len(paths))
-    desk[side.report_id] = side
-    context = await browser.new_context(**PHONE, user_agent=MOBILE_UA)
+    context = await browser.new_context(**PHONE, user_agent=MOBILE_UA, locale="zh-CN", timezone_id="Asia/Shanghai")
     try:
         page = await context.new_page()
-        await page.goto(f"{base}/", wait_until="load")
+        side.report_id, token = await begin(page, base, api, seed)  # untimed: on loopback, to keep --quick short
+        desk[side.report_id] = side
         cdp = await context.new_cdp_session(page)
         await cdp.send("Network.enable")
         await cdp.send("Network.emulateNetworkConditions", FAST_3G)
-        await page.evaluate(PAGE_HARNESS)
-        await page.set_input_files("#bench-photos", [str(p) for p in paths])
-        limit_ms = (sum(p.stat().st_size for p in paths) / FAST_3G["uploadThroughput"] * 2 + 120) * 1000
-        out = await page.evaluate(
-            PAGE_SUBMIT,
-            {
-                "reportId": side.report_id,
-                "token": token,
-                "mode": side.mode,
-                "maxSide": args.max_side,
-                "quality": args.quality,
-                "pollMs": args.poll_ms,
-                "slots": list(SLOTS[: len(paths)]),
-                "limitMs": limit_ms,
-            },
-        )
-        side.marks, side.sent, side.scale_ms, side.polls = out["marks"], out["sent"], out["scale"], out["polls"]
-        shown = await page.text_content("#bench-state")
-        if not shown:
-            raise RuntimeError("the phone does not show the accepted state")
+        await page.evaluate(WATCH)
+        if side.mode == "page":
+            await page_side(page, side, paths, person)
+        else:
+            await baseline_side(page, side, side.report_id, token, paths, person)
+        await page.wait_for_selector("#state.accepted", state="attached", timeout=LIMIT_MS)
+        side.marks["accepted"] = float(await page.evaluate("window.__bench.accepted - window.__bench.t0"))
+        side.shown = str(await page.evaluate("window.__bench.shown"))
     finally:
         await context.close()
     view = await api.call("GET", f"/police/scene-reports/{side.report_id}", officer)
@@ -340,37 +369,36 @@ def s(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 1000, 2)
 
 
-def summary(sides: dict[str, Side], args: Any, photos: list[int], version: str, wall: float) -> dict[str, Any]:
-    m, b = sides["scaled"], sides["original"]
-    out: dict[str, Any] = {"bench": "intake", "quick": args.quick, "photos": len(photos), "client": "harness"}
-    out["clock"] = "from the press of submit (the photos already chosen) to the phone reading accepted"
-    if len(photos) < len(SLOTS):
-        out["untimed_slots"] = list(SLOTS[len(photos) :])
+def summary(sides: dict[str, Side], args: Any, sizes: list[int], big: int, version: str, wall: float) -> dict[str, Any]:
+    m, b = sides["page"], sides["original"]
+    out: dict[str, Any] = {"bench": "intake", "quick": args.quick, "photos": big, "client": "page /scene"}
+    out["clock"] = (
+        "from the first photo chosen on /scene (the page downscales and uploads each photo as it is chosen) to "
+        "the phone showing 已受理 (#state, the page's own 3 s poll); baseline: from the first unscaled upload"
+    )
+    if big < len(SLOTS):
+        out["small_slots"] = list(SLOTS[big:])
     out["submit_to_accepted_s"] = s(m.marks.get("accepted"))
     out["baseline_submit_to_accepted_s"] = s(b.marks.get("accepted"))
     if m.marks.get("accepted") and b.marks.get("accepted"):
         out["ratio"] = round(b.marks["accepted"] / m.marks["accepted"], 2)
-    out["uploads_done_s"] = s(m.marks.get(f"photo{len(photos)}"))
-    out["baseline_uploads_done_s"] = s(b.marks.get(f"photo{len(photos)}"))
+    out["photos_done_s"] = s(m.marks.get("photo3"))
+    out["baseline_photos_done_s"] = s(b.marks.get("photo3"))
     out["submitted_s"] = s(m.marks.get("submitted"))
     out["baseline_submitted_s"] = s(b.marks.get("submitted"))
     out["bytes_uploaded"] = sum(m.stored)
     out["baseline_bytes_uploaded"] = sum(b.stored)
-    out["bytes_sent_by_page"] = sum(m.sent)
-    out["baseline_bytes_sent_by_page"] = sum(b.sent)
-    out["original_bytes"] = photos
-    out["downscale_ms"] = [round(x) for x in m.scale_ms]
-    out["baseline_hash_ms"] = [round(x) for x in b.scale_ms]
-    up = b.marks.get(f"photo{len(photos)}")
+    out["original_bytes"] = sizes
+    up = b.marks.get("photo3")
     if up:
-        out["baseline_effective_upload_kbit_s"] = round(sum(b.sent) * 8 / up, 1)
-    out["phone_polls"] = [m.polls, b.polls]
-    out["accept_call_ms"] = [None if x.accepted_call_ms is None else round(x.accepted_call_ms) for x in (m, b)]
-    out["max_side"] = args.max_side
-    out["jpeg_quality"] = args.quality
-    out["poll_ms"] = args.poll_ms
+        out["baseline_effective_upload_kbit_s"] = round(sum(b.stored) * 8 / up, 1)
+    out["shown"] = m.shown
+    out["accept_call_ms"] = [None if x.accept_call_ms is None else round(x.accept_call_ms) for x in (m, b)]
+    out["downscale"] = "the page's own: longest side 1600 px, JPEG 0.85 (web/static/scene.js)"
+    out["phone_poll_ms"] = 3000
     out["officer_poll_ms"] = 100
     out["link"] = {"preset": "Fast 3G (Chrome DevTools)", **FAST_3G}
+    out["link_from"] = "the report started (page load and start form on loopback, untimed)"
     out["phone"] = {"viewport": PHONE["viewport"], "mobile": True, "cpu_throttling": None}
     out["server"] = "subprocess (python -m server.cli serve), SQLite"
     out["chromium"] = version
@@ -379,12 +407,25 @@ def summary(sides: dict[str, Side], args: Any, photos: list[int], version: str, 
     return out
 
 
+def write_photos(folder: Path, big: int) -> tuple[list[Path], Path]:
+    """The three scene photos (``big`` of them camera-like 4 MB originals, the rest small) and the photo with the
+    vehicle (small)."""
+    paths = write_camera_photos(folder, big)
+    for i in range(big, len(SLOTS)):
+        path = folder / f"small-{i + 1}.jpg"
+        path.write_bytes(small_photo(200 + i))
+        paths.append(path)
+    person = folder / "person.jpg"
+    person.write_bytes(small_photo(300))
+    return paths, person
+
+
 async def main_async(args: argparse.Namespace) -> int:
     from playwright.async_api import async_playwright
 
     started = time.perf_counter()
-    count = 1 if args.quick else 3
-    sides = {"scaled": Side("scaled"), "original": Side("original")}
+    big = 1 if args.quick else 3
+    sides = {"page": Side("page"), "original": Side("original")}
     proc: asyncio.subprocess.Process | None = None
     version = ""
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
@@ -392,33 +433,30 @@ async def main_async(args: argparse.Namespace) -> int:
         log_path = data_dir / "server.log"
         try:
             server = asyncio.create_task(start_server(data_dir, log_path))
-            paths = await asyncio.to_thread(write_camera_photos, data_dir, count)
+            paths, person = await asyncio.to_thread(write_photos, data_dir, big)
             sizes = [p.stat().st_size for p in paths]
             log(f"photos: {', '.join(f'{n / 1e6:.2f} MB' for n in sizes)} ({time.perf_counter() - started:.1f} s)")
             proc, base, password = await server
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
                 await wait_healthy(http, base, proc, 60)
                 api = Api(http, base)
-                officer = (await api.call("POST", "/auth/login", body={"username": OFFICER, "password": password}))[
-                    "token"
-                ]
-                units = (await api.call("GET", "/public/police-units"))["units"]
-                unit_id = next(u["id"] for u in units if u["name"] == UNIT)
+                login = await api.call("POST", "/auth/login", body={"username": OFFICER, "password": password})
                 stop = asyncio.Event()
                 desk_sides: dict[str, Side] = {}
-                desk = asyncio.create_task(officer_loop(api, officer, desk_sides, stop))
+                desk = asyncio.create_task(officer_loop(api, login["token"], desk_sides, stop))
                 try:
                     async with async_playwright() as pw:
                         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                         version = browser.version
                         try:
-                            for side in sides.values():
-                                log(f"{side.mode}: {count} photo(s) over Fast 3G…")
-
-                                await run_side(browser, base, api, unit_id, officer, side, paths, args, desk_sides)
+                            for n, side in enumerate(sides.values()):
+                                log(f"{side.mode}: {big} camera photo(s) over Fast 3G…")
+                                await run_side(
+                                    browser, base, api, login["token"], side, paths, person, desk_sides, 100 * n
+                                )
                                 log(
                                     f"{side.mode}: accepted on the phone at {side.marks['accepted'] / 1000:.2f} s, "
-                                    f"{sum(side.stored)} bytes stored"
+                                    f"{sum(side.stored)} bytes stored ({time.perf_counter() - started:.1f} s)"
                                 )
                         finally:
                             await browser.close()
@@ -432,25 +470,25 @@ async def main_async(args: argparse.Namespace) -> int:
             if proc is not None:
                 await stop_process(proc)
     wall = time.perf_counter() - started
-    out = summary(sides, args, sizes, version, wall)
-    m, b = sides["scaled"], sides["original"]
+    out = summary(sides, args, sizes, big, version, wall)
     print(
-        f"bench/intake.py: {count} photo(s) of {', '.join(f'{n / 1e6:.2f}' for n in sizes)} MB (4000x3000, q92) "
-        f"per side over emulated Fast 3G (latency {FAST_3G['latency']} ms, down 1.44 Mbit/s, up 675 kbit/s); "
-        f"Chromium {version}, 360x740 mobile; {os.cpu_count()} CPUs; clock from submit to the phone reading accepted"
+        f"bench/intake.py: {big} camera photo(s) per side of {', '.join(f'{n / 1e6:.2f}' for n in sizes[:big])} MB "
+        f"(4000x3000, q92){'' if big == 3 else ' + small ones for ' + ', '.join(SLOTS[big:])}; emulated Fast 3G "
+        f"(latency {FAST_3G['latency']} ms, down 1.44 Mbit/s, up 675 kbit/s); Chromium {version}, 360x740 mobile; "
+        f"{os.cpu_count()} CPUs; seconds after the first photo was chosen"
     )
     print()
-    header = f"{'side':<28}" + "".join(f"{f'photo {i + 1} s':>11}" for i in range(count))
-    print(header + f"{'submitted s':>13}{'accepted s':>12}{'bytes up':>12}{'polls':>7}")
-    print("-" * (len(header) + 44))
+    header = f"{'side':<34}" + "".join(f"{f'photo {i + 1}':>9}" for i in range(len(SLOTS)))
+    print(header + f"{'submitted':>11}{'accepted':>10}{'bytes up':>11}")
+    print("-" * (len(header) + 32))
     for label, side in (
-        (f"downscaled (<= {args.max_side} px, q{args.quality})", m),
-        ("baseline: originals unscaled", b),
+        ("/scene (downscaled on the phone)", sides["page"]),
+        ("baseline: originals unscaled", sides["original"]),
     ):
-        marks = "".join(f"{side.marks.get(f'photo{i + 1}', 0) / 1000:>11.2f}" for i in range(count))
+        marks = "".join(f"{side.marks.get(f'photo{i + 1}', 0) / 1000:>9.2f}" for i in range(len(SLOTS)))
         print(
-            f"{label:<28}{marks}{side.marks.get('submitted', 0) / 1000:>13.2f}"
-            f"{side.marks.get('accepted', 0) / 1000:>12.2f}{sum(side.stored):>12}{side.polls:>7}"
+            f"{label:<34}{marks}{side.marks.get('submitted', 0) / 1000:>11.2f}"
+            f"{side.marks.get('accepted', 0) / 1000:>10.2f}{sum(side.stored):>11}"
         )
     print()
     print(json.dumps(out, ensure_ascii=False))
@@ -459,13 +497,8 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one photo per side instead of three")
-    parser.add_argument("--max-side", type=int, default=1600, help="the downscaled photo's longest side (px)")
-    parser.add_argument("--quality", type=float, default=0.82, help="the downscaled JPEG's quality (0-1)")
-    parser.add_argument("--poll-ms", type=int, default=1000, help="how often the phone reads its report (ms)")
+    parser.add_argument("--quick", action="store_true", help="one 4 MB photo per side (and two small ones)")
     args = parser.parse_args()
-    if not 320 <= args.max_side <= 4000 or not 0.1 <= args.quality <= 1 or not 100 <= args.poll_ms <= 10000:
-        parser.error("--max-side 320-4000, --quality 0.1-1, --poll-ms 100-10000")
     if not Path(CHROMIUM).exists():
         log(f"bench/intake.py: Chromium not found at {CHROMIUM} (apt-get install chromium)")
         return 2
