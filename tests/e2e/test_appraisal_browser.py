@@ -16,7 +16,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from server.appraisal.store import AppraisalStore
 from server.cases.endpoints import SERVICE
 from server.domain.roles import AccountKind
 from server.identity.access import new_id
@@ -75,9 +74,25 @@ async def test_an_appraisal_from_consent_to_the_bureau(browser: Any, live: Live)
     failed: list[str] = []
     tag = uuid.uuid4().hex[:4]
     appraiser, institution = await staff(live, AccountKind.APPRAISER, f"示范司法鉴定所{tag}", "褚鉴定人")
-    await AppraisalStore(live.app[SERVICE].repo).set_specialties(institution, ["disability", "injury"])
+    admin, _ = await staff(live, AccountKind.ORG_ADMIN, f"示范司法鉴定所{tag}", "卫管理员")
     bureau, _ = await staff(live, AccountKind.BUREAU_OFFICER, f"示范区司法局{tag}", "蒋科员")
     sent, kept, number = await upload(live)
+
+    # the institution's administrator, from the home page to /appraisal, lists what it appraises
+    head = await (await browser.new_context(**DESK)).new_page()
+    head.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    head.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    await head.goto(live.base + "/")
+    await head.click("a[href='/appraisal']")
+    await head.fill("#username", admin.username)
+    await head.fill("#password", PASSWORD)
+    await head.click("#login button")
+    await head.wait_for_selector("#specialties:not([hidden]) #specialty-boxes input[value='disability']")
+    await head.check("#specialty-boxes input[value='disability']")
+    await head.check("#specialty-boxes input[value='injury']")
+    await head.click("#specialties button.primary")
+    await head.wait_for_selector("#status:has-text('已保存')")
+    await head.context.close()
 
     # the mediator starts the appraisal in the case's progress on /console
     desk = await (await browser.new_context(**DESK)).new_page()

@@ -22,8 +22,31 @@ async function api(method, path, body, type = "application/json") {
   return data;
 }
 
+const SPECIALTIES = {
+  injury: "法医临床 Injury", disability: "伤残等级 Disability grade", vehicle_damage: "车辆损失 Vehicle damage",
+  pathology: "法医病理 Pathology", toxicology: "法医毒物 Toxicology", traffic_trace: "交通事故痕迹 Traces", vehicle_safety: "车辆安全技术 Vehicle safety",
+};
+let organisationId = null;
+
+// the institution's administrator sets its specialties here; its appraisers work the desk
+async function loadSpecialties() {
+  const mine = (await api("GET", "/api/v1/organisations/mine")).organisation;
+  organisationId = mine.id;
+  $("organisation").textContent = mine.name;
+  const listed = ((await api("GET", "/api/v1/appraisal/institutions")).institutions.find((i) => i.id === mine.id) || { specialties: [] }).specialties;
+  $("specialty-boxes").replaceChildren(...Object.entries(SPECIALTIES).map(([value, words]) => {
+    const box = el("input", undefined, { type: "checkbox", value });
+    box.checked = listed.includes(value);
+    const label = el("label", "", { class: "specialty" });
+    label.append(box, ` ${words}`);
+    return label;
+  }));
+  show("login", false); show("queue", false); show("detail", false); show("specialties");
+}
+
 async function loadQueue() {
   try {
+    if ((await api("GET", "/api/v1/me")).account_kind === "org_admin") { await loadSpecialties(); return; }
     const desk = await api("GET", "/api/v1/appraisal/desk");
     try { $("organisation").textContent = (await api("GET", "/api/v1/organisations/mine")).organisation.name; } catch { /* a courtesy */ }
     const rows = $("rows");
@@ -89,6 +112,13 @@ $("opinion").addEventListener("submit", async (e) => {
   try { render(await api("POST", `/api/v1/appraisal/desk/${current.id}/opinion`, await file.arrayBuffer(), "application/pdf")); detailStatus("已上传鉴定意见书。 Uploaded."); }
   catch (err) { detailStatus(said(err, "未能上传。 Not uploaded.") + (err && err.code === "unsigned_opinion" ? `（${err.detail}）` : "")); }  // what the check found
 });
+$("specialties").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const chosen = [...document.querySelectorAll("#specialty-boxes input:checked")].map((i) => i.value);
+  try { await api("PUT", `/api/v1/appraisal/institutions/${organisationId}/specialties`, { specialties: chosen }); status("已保存。 Saved."); }
+  catch (err) { status(said(err, "未能保存。 Not saved.")); }
+});
+$("admin-logout").addEventListener("click", () => $("logout").click());
 $("back").addEventListener("click", loadQueue);
 $("refresh").addEventListener("click", loadQueue);
 $("login").addEventListener("submit", async (e) => {
@@ -103,6 +133,6 @@ $("login").addEventListener("submit", async (e) => {
 });
 $("logout").addEventListener("click", async () => {
   try { await api("POST", "/api/v1/auth/logout"); } catch { /* gone either way */ }
-  token = null; sessionStorage.removeItem("mediation-token"); show("queue", false); show("login");
+  token = null; sessionStorage.removeItem("mediation-token"); show("queue", false); show("specialties", false); show("login");
 });
 if (token) loadQueue(); else show("login");
