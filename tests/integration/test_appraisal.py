@@ -4,6 +4,7 @@ the justice bureau's view."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import timedelta
@@ -325,3 +326,16 @@ async def test_an_agent_answers_for_the_party_they_act_for(api: Api) -> None:
     _, inst = await appraisal_institution(api, unique("子鉴定所"), ["disability"])
     status, a, _ = await api.call("POST", f"{c['one']}/institution", c["mediator"], json={"organisation_id": inst})
     assert status == 200 and a["state"] == "chosen", a
+
+
+async def test_two_draws_at_once_draw_once(api: Api) -> None:
+    for name in ("丑鉴定所", "寅鉴定所"):
+        await appraisal_institution(api, unique(name), ["disability"])
+    c = await started(api)
+    await consent_all(api, c)
+    answers = await asyncio.gather(*(api.call("POST", f"{c['one']}/draw", c["mediator"]) for _ in range(2)))
+    assert sorted(a[0] for a in answers) == [200, 409], [a[1] for a in answers]
+    trail = (await api.call("GET", f"{c['base']}/audit", c["mediator"]))[1]["entries"]
+    drawn = [e for e in trail if e["action"] == "appraisal.drawn"]
+    view = (await api.call("GET", f"{c['base']}/appraisals", c["mediator"]))[1]["appraisals"][0]
+    assert len(drawn) == 1 and drawn[0]["details"]["draw"]["seed"] == view["draw"]["seed"]
