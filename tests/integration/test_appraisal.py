@@ -18,7 +18,7 @@ from server.domain.roles import AccountKind
 from server.signing.endpoints import SIGNING
 from tests.builders import appraisal_institution, by_hand, case_with_parties, signed_opinion, staff_of
 from tests.conftest import Api
-from tests.pdfs import require_pdf_tools
+from tests.pdfs import pdf_text, require_pdf_tools
 
 require_pdf_tools()
 pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)]
@@ -71,6 +71,18 @@ async def test_the_whole_run_from_consent_to_evaluated_opinion(api: Api) -> None
     assert [s["document_id"] for s in inbox] == [a["notice"]["id"]]
     status, notice, _ = await api.call("GET", f"{base}/documents/{a['notice']['id']}", c["respondent"])
     assert status == 200 and notice.startswith(b"%PDF-")
+    text = pdf_text(notice).replace(" ", "").replace("\n", "")
+    for words in (
+        "鉴定委托通知书",
+        "甲司法鉴定所",
+        "3000.00",
+        "保险公司",
+        "伤残等级",
+        "当事人协商选定",
+        "张三",
+        "李四",
+    ):
+        assert words in text, words
 
     # materials: the mediator sends one of two documents
     sent = await add_document(api, c, "病历")
