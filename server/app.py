@@ -431,6 +431,19 @@ def _add_live_rooms(
         app[NOTIFIER],
         derive_key(settings.signing_key(), FINDING_CODES),
     )
+    from server.scene.endpoints import SCENE_MEDIATION
+    from server.scene.mediation import SceneMediation
+
+    app[SCENE_MEDIATION] = SceneMediation(  # a signed scene report the drivers want mediated becomes a case (H8)
+        app[SCENES],
+        app[REFERRALS],
+        app[SCENES].organisations,
+        app[FINDINGS].store,
+        components.service.blobs,
+        components.auth,
+        app[NOTIFIER],
+        settings.base_url,
+    )
     from server.e_service.endpoints import SERVING
     from server.e_service.store import ServiceStore
     from server.e_service.usecases import ServingService

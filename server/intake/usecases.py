@@ -285,6 +285,10 @@ class IntakeService:
         mediator's calculator reads the shares here)."""
         await self.cases.require(principal, case_id, Action.READ_ALL_DOCUMENTS)
         text = await self.store.document_of_case(case_id)
+        if text is None:  # a scene report become a case (server.scene.mediation) keeps its finding as this document
+            made = [d for d in await self.cases.repo.documents(case_id) if d.kind == FINDING_KIND]
+            if made:
+                text = (await self.cases.blobs.get(made[0].sha256)).decode()
         if text is None:
             raise NotFound("This case was not sent by a police agency's system")
         data = json.loads(text)

@@ -15,9 +15,11 @@ from server.http.kit import API, Endpoint, body, now, principal, query, raw_body
 from server.http.problems import ApiError
 from server.identity.tokens import TokenClaims
 from server.scene.images import MAX_PHOTO_BYTES
+from server.scene.mediation import SceneMediation
 from server.scene.usecases import DriverItems, FindingInput, PhotoUpload, SceneService
 
 SCENES: web.AppKey[SceneService] = web.AppKey("scenes", SceneService)
+SCENE_MEDIATION: web.AppKey[SceneMediation] = web.AppKey("scene_mediation", SceneMediation)
 
 MAX_BODY = 8 * 1024
 """The most a JSON body of this stage may weigh: 413 past it."""
@@ -143,6 +145,21 @@ class SceneDriverReport(s.Open):
     finding: dict[str, object] | None
 
 
+class SceneMediationRequest(s.Strict):
+    """A driver asks for mediation of the compensation at an open mediation organisation (the public list:
+    ``listPublicMediationOrganisations``); when both drivers asked at the same one, the report becomes a case."""
+
+    organisation_id: s.Uuid
+
+
+class SceneCaseLink(s.Open):
+    """The driver's join link to the case the report became (keep it to yourself)."""
+
+    case_id: str
+    url: str
+    expires_at: AwareDatetime
+
+
 class SceneQueue(s.Open):
     reports: list[dict[str, object]]
 
@@ -203,7 +220,7 @@ async def list_units(request: web.Request) -> web.Response:
 async def start(request: web.Request) -> web.Response:
     req = await body(request, SceneStart, MAX_BODY)
     out = await request.app[SCENES].start(
-        req.police_unit_id, req.occurred_at, req.place, req.name, req.phone, now(request)
+        req.police_unit_id, req.occurred_at, req.place, req.name, req.phone, now(request), request.remote or "-"
     )
     return respond(out, 201)
 
@@ -215,7 +232,19 @@ async def join(request: web.Request) -> web.Response:
 
 async def read_report(request: web.Request) -> web.Response:
     claims = await driver(request)
-    return respond(await request.app[SCENES].read_as_driver(claims, report_id(request)))
+    return respond(await request.app[SCENE_MEDIATION].read_as_driver(claims, report_id(request)))
+
+
+async def ask_mediation(request: web.Request) -> web.Response:
+    claims = await driver(request)
+    req = await body(request, SceneMediationRequest, MAX_BODY)
+    out = await request.app[SCENE_MEDIATION].ask(claims, report_id(request), req.organisation_id, now(request))
+    return respond(out)
+
+
+async def case_link(request: web.Request) -> web.Response:
+    claims = await driver(request)
+    return respond(await request.app[SCENE_MEDIATION].join_link(claims, report_id(request), now(request)), 201)
 
 
 async def set_items(request: web.Request) -> web.Response:
@@ -312,7 +341,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         status=201,
         body=SceneStart,
         auth=False,
-        errors=(422,),
+        errors=(422, 429),
         tags=_TAGS,
     ),
     Endpoint(
@@ -369,6 +398,29 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A driver completes their part (refused with what is missing); both completed: submitted to the police",
         "completeSceneDriverPart",
         SceneDriverReport,
+        errors=(404, 409, 422),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "POST",
+        f"{_DRIVER}/mediation",
+        ask_mediation,
+        "A driver asks for mediation at an open mediation organisation once both signed the finding (scene link); "
+        "when both asked at the same one, the report becomes a case referred there",
+        "askSceneMediation",
+        SceneDriverReport,
+        body=SceneMediationRequest,
+        errors=(404, 409, 422),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "POST",
+        f"{_DRIVER}/case-link",
+        case_link,
+        "A driver's join link to the case their report became (scene link; each call issues a new one)",
+        "issueSceneCaseLink",
+        SceneCaseLink,
+        status=201,
         errors=(404, 409, 422),
         tags=_TAGS,
     ),

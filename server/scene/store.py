@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -271,6 +271,39 @@ class SceneStore:
                 await self._append(conn, entries)
         except IntegrityError as exc:
             raise Duplicate("A report with this number exists") from exc
+
+    async def count_start(self, bucket: str, most: int, window: timedelta, now: datetime) -> datetime | None:
+        """Count one start of a report against ``bucket`` (``application_limits``: at most ``most`` in a fixed window
+        of ``window`` that begins with the first of them); None when counted, else when the full window ends. One
+        conditional UPDATE: starts at the same moment on any node cannot pass the limit together."""
+        lim = t.application_limits
+        over = lim.c.window_start <= now - window
+        for attempt in range(2):
+            try:
+                async with self.engine.begin() as conn:
+                    row = (
+                        await conn.execute(
+                            update(lim)
+                            .where(and_(lim.c.bucket == bucket, or_(over, lim.c.count < most)))
+                            .values(
+                                count=case((over, 1), else_=lim.c.count + 1),
+                                window_start=case((over, now), else_=lim.c.window_start),
+                            )
+                            .returning(lim.c.bucket)
+                        )
+                    ).first()
+                    if row is not None:
+                        return None
+                    current = (await conn.execute(select(lim.c.window_start).where(lim.c.bucket == bucket))).first()
+                    if current is not None:
+                        ends: datetime = current.window_start + window
+                        return ends
+                    await conn.execute(insert(lim).values(bucket=bucket, window_start=now, count=1))
+                    return None
+            except IntegrityError:  # another start inserted the bucket's row in the same moment: count against it
+                if attempt == 1:
+                    raise
+        return None
 
     # ------------------------------------------------------------------ reading
 

@@ -72,6 +72,7 @@ from server.errors import (
     ItemsMissing,
     JoinCodeRefused,
     NotFound,
+    TooManyAttempts,
 )
 from server.identity.access import Authenticator, Principal
 from server.identity.tokens import TokenClaims
@@ -89,6 +90,10 @@ JOIN_CODE_TTL = timedelta(minutes=30)
 """How long the join code works."""
 MAX_JOIN_ATTEMPTS = 5
 """Wrong guesses that void the join code."""
+STARTS_PER_CLIENT = 10
+"""Reports one client address may start in :data:`START_WINDOW` (429 with Retry-After past it)."""
+START_WINDOW = timedelta(hours=1)
+"""The fixed window the starts of a client address are counted in (from the first of them)."""
 
 ATTEMPTS = 10
 """Writes of one command, each from a fresh load, before it gives up with 409 ``concurrent_update`` (two phones and
@@ -192,6 +197,8 @@ class SceneService:
         self.blobs = blobs
         self.key = key
         self.base_url = base_url.rstrip("/")
+        self.starts_per_client = STARTS_PER_CLIENT
+        """Reports one client address may start in :data:`START_WINDOW`."""
 
     def _code_hash(self, report_id: str, code: str) -> str:
         return hmac.new(self.key, f"scene-join:{report_id}:{code}".encode(), hashlib.sha256).hexdigest()
@@ -232,12 +239,30 @@ class SceneService:
         return units[police_unit_id]
 
     async def start(
-        self, police_unit_id: str, occurred_at: datetime, place: str, name: str, phone: str, now: datetime
+        self,
+        police_unit_id: str,
+        occurred_at: datetime,
+        place: str,
+        name: str,
+        phone: str,
+        now: datetime,
+        client: str = "-",
     ) -> dict[str, Any]:
-        """Driver 1 starts a report: its id and number, their scene link, the join code for driver 2."""
+        """Driver 1 starts a report: its id and number, their scene link, the join code for driver 2. At most
+        :attr:`starts_per_client` (:data:`STARTS_PER_CLIENT`) per client address in :data:`START_WINDOW` (counted
+        under a keyed hash of the address, never the address itself): TooManyAttempts (429 with Retry-After)."""
         if occurred_at > now + timedelta(minutes=5) or occurred_at < now - timedelta(days=3):
             raise InvalidCommand("The accident's time must be within the last three days")
         unit_name = await self._open_unit(police_unit_id)
+        client_hash = hmac.new(self.key, f"scene-start-client:{client}".encode(), hashlib.sha256).hexdigest()
+        bucket = f"scene-start:{client_hash}"
+        full_until = await self.store.count_start(bucket, self.starts_per_client, START_WINDOW, now)
+        if full_until is not None:
+            wait = max(1, int((full_until - now).total_seconds()) + 1)
+            raise TooManyAttempts(
+                f"At most {self.starts_per_client} scene reports an hour from one address: try again later",
+                retry_after=wait,
+            )
         report_id = str(uuid.uuid4())
         driver = Driver(number=1, id=str(uuid.uuid4()), name=name, phone=phone, joined_at=now)
         code = f"{secrets.randbelow(10**6):06d}"

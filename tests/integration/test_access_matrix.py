@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from server.domain.roles import AccountKind
+from server.scene.endpoints import SCENES
 from tests.builders import (
     CLAIM,
     COURT,
@@ -700,6 +701,9 @@ MATRIX: dict[str, Row] = {
         scene_driver=201,
     ),
     "completeSceneDriverPart": everyone(401, scene_driver=422),  # photos missing
+    # a signed scene report becomes a case (issue 15, H8): the report's drivers only; the world's is not signed
+    "askSceneMediation": everyone(401, Call(json={"organisation_id": RANDOM_ID}), scene_driver=409),
+    "issueSceneCaseLink": everyone(401, scene_driver=409),
     "listSceneQueue": signed_in(403, police_officer=200),
     "readSceneReportForPolice": signed_in(403, police_officer=200),
     "readScenePhoto": signed_in(403, police_officer=404),
@@ -836,6 +840,7 @@ async def build_world(api: Api) -> World:
     clerk = await staff_of(api, AccountKind.CLERK, COURT, "郑书记员")
     front = {role: await staff_of(api, *spec) for role, spec in FRONT_STAFF.items()}
     scene = await scene_world(api, FRONT_STAFF["police_officer"][1])
+    api.app[SCENES].starts_per_client = 2 * len(ROLES)  # every caller starts a report from 127.0.0.1
     status, mine, _ = await api.call("GET", "/api/v1/organisations/mine", med)
     assert status == 200 and mine["organisation"]["name"] == COURT
     organisation_id = mine["organisation"]["id"]

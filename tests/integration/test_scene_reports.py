@@ -13,7 +13,14 @@ import pytest
 
 from server.domain.roles import AccountKind
 from server.scene.endpoints import SCENES
-from tests.builders import SCENE_DRIVERS, case_with_parties, png_claiming, scene_photo, staff_of
+from tests.builders import (
+    SCENE_DRIVERS,
+    case_with_parties,
+    forget_scene_starts,
+    png_claiming,
+    scene_photo,
+    staff_of,
+)
 from tests.conftest import Api
 
 pytestmark = [
@@ -39,6 +46,7 @@ async def unit_id(api: Api, name: str = UNIT) -> tuple[str, str]:
 
 
 async def start(api: Api, unit: str) -> dict[str, Any]:
+    await forget_scene_starts(api)
     d = SCENE_DRIVERS[0]
     status, out, _ = await api.call(
         "POST",
