@@ -1,7 +1,8 @@
 """Steps the end-to-end tests take in Chromium's pages: wait for a condition (bounded), admit a party from
-the mediator's console, draw a signature on the pad, log in on the console or the court's desk; and the
-accounts the referral tests start from (a court's clerk and judge, an organisation's administrator and two
-of its mediators, the organisation on the court's roster); record a session with real aiortc peers."""
+the mediator's console, draw a signature on the pad, log in on the console or the court's desk, a driver's part
+of a scene report on /scene; and the accounts the referral tests start from (a court's clerk and judge, an
+organisation's administrator and two of its mediators, the organisation on the court's roster); record a session
+with real aiortc peers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from server.identity.access import new_id
 from server.identity.passwords import hash_password
 from server.rosters.store import RosterStore
 from server.store.accounts import Account, AccountStore
+from tests.builders import SCENE_DRIVERS
 from tests.live import PASSWORD, Live
 from tests.media import make_clip
 from tests.peers import ClientPeer
@@ -82,6 +84,36 @@ async def sign_finding(page: Any, code_for: Callable[[], str]) -> None:
         return bool(await page.is_hidden(".finding-form"))
 
     await poll(signed, "the finding signed on the phone")
+
+
+async def take_scene_photo(page: Any, selector: str, data: bytes, name: str) -> None:
+    """On /scene, take a photo: the camera input gets a file; wait until it is uploaded and the next step opens."""
+    await page.set_input_files(selector, {"name": name, "mimeType": "image/jpeg", "buffer": data})
+    await page.wait_for_selector("#photo-next:not([disabled])", timeout=30000)
+    assert "已上传" in await page.inner_text("#photo-state")
+    await page.click("#photo-next")
+
+
+async def scene_report_part(page: Any, driver: int, originals: list[bytes]) -> None:
+    """One driver's part of a scene report on /scene: three scene photos, the items (``SCENE_DRIVERS``), the
+    photo with the vehicle, submit."""
+    for i, data in enumerate(originals[:3]):
+        await page.wait_for_selector("#s-photo:not([hidden])")
+        assert f"{i + 1}/5" in await page.inner_text("#photo-title")
+        await take_scene_photo(page, "#photo-env", data, f"IMG_{driver}{i}.jpg")
+    d = SCENE_DRIVERS[driver - 1]
+    await page.wait_for_selector("#s-items:not([hidden])")
+    await page.fill("#licence", d["licence_number"])
+    await page.fill("#plate", d["plate"])
+    await page.fill("#insurer", d["insurer"])
+    await page.fill("#damaged", d["damaged_part"])
+    await page.click("#s-items button")
+    await page.wait_for_selector("#s-photo:not([hidden])")
+    assert "人车合影" in await page.inner_text("#photo-title")
+    assert await page.get_attribute("#photo-user", "capture") == "user"
+    await take_scene_photo(page, "#photo-user", originals[3], f"IMG_{driver}3.jpg")
+    await page.wait_for_selector("#s-done:not([hidden])")
+    await page.click("#complete")
 
 
 async def console_login(page: Any, base: str, username: str, password: str) -> None:

@@ -4,7 +4,9 @@ driver 1 shows; each takes the three scene photos (generated JPEGs set on the ca
 1600 px, which the phone downscales before sending), gives the items and the photo with the vehicle, and
 submits. A police officer reaches /police from the home page, logs in, sees the report in the queue, opens it
 (both drivers, the photos with their hashes, the chain intact), accepts it (both phones show 已受理，可撤离现场)
-and makes the liability finding (both phones show it)."""
+and makes the liability finding (both phones show it). Both phones sign the finding, driver 1 asks for mediation
+at a committee, driver 2 sees the choice and agrees: both phones show 已转调解, each opens their join page from
+the button (respondent and applicant), and the committee's mediator finds the case in the console's queue."""
 
 from __future__ import annotations
 
@@ -20,13 +22,18 @@ import pytest
 import pytest_asyncio
 
 from server.cases.endpoints import SERVICE
+from server.domain.organisations import Organisation, OrganisationKind
 from server.domain.roles import AccountKind
 from server.identity.access import new_id
 from server.identity.passwords import hash_password
+from server.notify import OutboxNotifier
+from server.organisations.store import OrganisationStore
+from server.scene.endpoints import SCENE_MEDIATION
+from server.scene.finding_endpoints import FINDINGS
 from server.store.accounts import Account, AccountStore
-from tests.builders import SCENE_DRIVERS, scene_photo
+from tests.builders import SCENE_DRIVERS, code_for, scene_photo
 from tests.e2e.chromium import DESK, PHONE
-from tests.e2e.steps import poll
+from tests.e2e.steps import console_login, poll, scene_report_part, sign_finding
 from tests.live import PASSWORD, Live, _live
 
 pytestmark = pytest.mark.asyncio
@@ -40,35 +47,6 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
 
 async def text_of(page: Any, selector: str) -> str:
     return str(await page.inner_text(selector))
-
-
-async def take(page: Any, selector: str, data: bytes, name: str) -> None:
-    """Take a photo: the camera input gets a file; wait until it is uploaded and the next step opens."""
-    await page.set_input_files(selector, {"name": name, "mimeType": "image/jpeg", "buffer": data})
-    await page.wait_for_selector("#photo-next:not([disabled])", timeout=30000)
-    assert "已上传" in await text_of(page, "#photo-state")
-    await page.click("#photo-next")
-
-
-async def report_part(page: Any, driver: int, originals: list[bytes]) -> None:
-    """One driver's part: three scene photos, the items, the photo with the vehicle, submit."""
-    for i, data in enumerate(originals[:3]):
-        await page.wait_for_selector("#s-photo:not([hidden])")
-        assert f"{i + 1}/5" in await text_of(page, "#photo-title")
-        await take(page, "#photo-env", data, f"IMG_{driver}{i}.jpg")
-    d = SCENE_DRIVERS[driver - 1]
-    await page.wait_for_selector("#s-items:not([hidden])")
-    await page.fill("#licence", d["licence_number"])
-    await page.fill("#plate", d["plate"])
-    await page.fill("#insurer", d["insurer"])
-    await page.fill("#damaged", d["damaged_part"])
-    await page.click("#s-items button")
-    await page.wait_for_selector("#s-photo:not([hidden])")
-    assert "人车合影" in await text_of(page, "#photo-title")
-    assert await page.get_attribute("#photo-user", "capture") == "user"
-    await take(page, "#photo-user", originals[3], f"IMG_{driver}3.jpg")
-    await page.wait_for_selector("#s-done:not([hidden])")
-    await page.click("#complete")
 
 
 async def test_two_phones_report_and_the_police_accept_and_find(browser: Any, live: Live) -> None:
@@ -122,7 +100,7 @@ async def test_two_phones_report_and_the_police_accept_and_find(browser: Any, li
 
     big = scene_photo(7, (2400, 1800))  # a camera original: the phone sends it at 1600×1200
     originals = {1: [big, scene_photo(2), scene_photo(3), scene_photo(4)], 2: [scene_photo(n) for n in (5, 6, 8, 9)]}
-    await asyncio.gather(report_part(one, 1, originals[1]), report_part(two, 2, originals[2]))
+    await asyncio.gather(scene_report_part(one, 1, originals[1]), scene_report_part(two, 2, originals[2]))
     for page in phones:
         await poll(lambda page=page: _has(page, "#state", "已提交，等待交警受理"), "the report submitted")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
@@ -169,6 +147,65 @@ async def test_two_phones_report_and_the_police_accept_and_find(browser: Any, li
     assert "主要责任 70%" in await text_of(desk, "#d-finding")
     for page in phones:
         await poll(lambda page=page: _has(page, "#state", "已认定责任"), "the finding on the phone")
+
+    # both phones sign the finding with their SMS codes, then ask for mediation (H8): driver 1 chooses the
+    # committee, driver 2 sees the choice and agrees; the report becomes a case in the committee's queue
+    outbox = OutboxNotifier()
+    live.app[FINDINGS].notifier = outbox
+    live.app[SCENE_MEDIATION].notifier = outbox
+    committee = f"城东道路交通事故人民调解委员会{tag}"
+    engine = live.app[SERVICE].repo.engine
+    await OrganisationStore(engine).create(
+        Organisation(str(uuid.uuid4()), OrganisationKind.PEOPLES_MEDIATION, committee, datetime.now(UTC))
+    )
+    mediator = Account(
+        new_id(),
+        f"mediator-{tag}",
+        "陈调解员",
+        AccountKind.MEDIATOR,
+        committee,
+        hash_password(PASSWORD, log2_n=10),
+        datetime.now(UTC),
+    )
+    await store.create_account(mediator)
+    await asyncio.gather(
+        *(
+            sign_finding(page, lambda d=d: code_for(outbox, d["phone"]))
+            for page, d in zip(phones, SCENE_DRIVERS, strict=True)
+        )
+    )
+    for page in phones:
+        await poll(lambda page=page: _has(page, "#state", "双方已签字"), "双方已签字 on the phone")
+        await page.wait_for_selector("#mediation:not([hidden])")
+    await one.wait_for_selector(f"#mediation-org option:has-text('{committee}')", state="attached")
+    await one.select_option("#mediation-org", label=committee)
+    await one.click("#mediation-ask")
+    await poll(lambda: _has(one, "#mediation-asked", "等待对方司机同意"), "driver 1 waits for driver 2")
+    await poll(lambda: _has(two, "#mediation-asked", f"对方司机申请：{committee}"), "driver 2 sees the choice")
+    await two.wait_for_selector(f"#mediation-org option:has-text('{committee}')", state="attached")
+    await poll(lambda: two.input_value("#mediation-org"), "driver 2's choice preset to driver 1's")
+    await two.click("#mediation-ask")
+    for page in phones:
+        await poll(lambda page=page: _has(page, "#state", "已转调解"), "已转调解 on the phone")
+        await page.wait_for_selector("#mediation-open:not([hidden])")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    case_number = (await text_of(one, "#mediation-case")).split("案件 ")[1].split("（")[0]
+    # each driver opens their join page from the button
+    for page, role in ((one, "被申请人"), (two, "申请人")):
+        await page.click("#mediation-open")
+        await page.wait_for_url(f"{live.base}/join")
+        await page.wait_for_selector("#case:not([hidden])")
+        assert await text_of(page, "#case-number") == case_number
+        assert (await text_of(page, "#your-role")).startswith(role)
+        assert await page.evaluate("location.hash") == ""
+
+    # the mediator logs in on the console and finds the case in the committee's queue, nothing typed in
+    console = await (await browser.new_context(**DESK)).new_page()
+    console.on("pageerror", lambda e: errors.append(str(e)))
+    await console_login(console, live.base, mediator.username, PASSWORD)
+    await console.wait_for_selector(f"#intake-queue li:has-text('{case_number}')")
+    queued = await text_of(console, f"#intake-queue li:has-text('{case_number}')")
+    assert SCENE_DRIVERS[0]["name"] in queued and SCENE_DRIVERS[1]["name"] in queued
     assert not errors, errors
 
 

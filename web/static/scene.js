@@ -2,9 +2,11 @@
 // by step takes the three scene photos, gives the items, takes the photo of themselves with the vehicle, and
 // submits. Each photo is downscaled here (longest side 1600 px, JPEG 0.85) before it is sent; its original's
 // SHA-256 and capture time go with it. The report's state is polled every 3 s (已受理，可撤离现场 once accepted);
-// once the police made the liability finding, the finding's signing (scene-sign.js) opens here.
+// once the police made the liability finding, the finding's signing (scene-sign.js) opens here; once both signed,
+// each driver may ask for mediation (scene-mediation.js) and, once it is a case, open their join page.
 import { ERRORS } from "/static/words.js";
 import { mountFindingSigning } from "/static/scene-sign.js";
+import { mountMediation, renderMediation } from "/static/scene-mediation.js";
 
 const $ = (id) => document.getElementById(id);
 const KEY = "scene-session";  // {token, report, number, driver, name, phone, code, link} in sessionStorage
@@ -290,6 +292,18 @@ function render() {
     screen("s-done");
     mountFindingSigning($("finding"), session.report, session.token);
   }
+  if (report.state === "mediation" && $("s-done").hidden) screen("s-done");
+  renderMediation(report, mediationContext());
+}
+
+let mediationMounted = false;
+function mediationContext() {
+  const ctx = {
+    reportId: session.report, token: session.token, say, problemText,
+    update: (r) => { report = r; render(); },
+  };
+  if (!mediationMounted) { mediationMounted = true; mountMediation(ctx); }
+  return ctx;
 }
 
 async function refresh() {
