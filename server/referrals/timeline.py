@@ -112,6 +112,8 @@ def milestones(
             who = f"{p.display_name}（{role_name(p.role)}）"
         elif kind == "intake":  # a police agency's system, by its key (server.intake)
             who = "公安交管部门系统"
+        elif kind == "scene":  # a scene report both drivers asked to have mediated (server.scene.mediation)
+            who = "快处快赔（双方驾驶人申请调解）"
         else:
             who = "系统"
         out.append({"at": entry.at, "action": entry.action, "label": label, "who": who})

@@ -140,6 +140,9 @@ async def test_both_drivers_ask_and_the_report_becomes_one_case(api: Api) -> Non
     assert {p["ref"]: p["role"] for p in finding["parties"]} == {"D1": "respondent", "D2": "applicant"}
     assert [v["plate"] for v in finding["vehicles"]] == ["浙A12345", "浙AD12345"]
 
+    status, timeline, _ = await api.call("GET", f"{base}/timeline", w["mediator"])
+    assert status == 200, timeline
+    assert (timeline["steps"][0]["label"], timeline["steps"][0]["who"]) == ("收案", "快处快赔（双方驾驶人申请调解）")
     # each driver opens their join page from the phone: a join link of their own participant
     for n, role in ((1, "respondent"), (2, "applicant")):
         status, link, _ = await api.call("POST", f"{SCENE}/{rid}/case-link", tokens[n])
