@@ -13,7 +13,8 @@ stack trace in the response::
     │   │   ├── NotAnImage               not_an_image            422
     │   │   ├── ImageTooLarge            image_size_refused      422
     │   │   ├── ItemsMissing             items_missing           422
-    │   │   └── JoinCodeRefused          join_code_refused       422
+    │   │   ├── JoinCodeRefused          join_code_refused       422
+    │   │   └── InsurerNotOnPlatform     insurer_not_on_platform 422
     │   └── ConfirmationDeadlinePassed   confirmation_deadline_passed 409
     ├── StoreError
     │   ├── NotFound                     not_found               404
@@ -136,6 +137,12 @@ class JoinCodeRefused(InvalidCommand):
     """A scene report's join code is wrong, expired or void (too many wrong guesses)."""
 
     code = "join_code_refused"
+
+
+class InsurerNotOnPlatform(InvalidCommand):
+    """A claim from a scene finding names an insurer that is no open insurer organisation here (``server.claims``)."""
+
+    code = "insurer_not_on_platform"
 
 
 class StoreError(MediationError):

@@ -10,13 +10,16 @@ from aiohttp import web
 from pydantic import Field, StringConstraints
 
 from server.claims.usecases import ClaimService
+from server.errors import Unauthenticated
 from server.http import schemas as s
 from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal, respond
+from server.scene.endpoints import driver, report_id
 
 CLAIMS: web.AppKey[ClaimService] = web.AppKey("claims", ClaimService)
 
 _CLAIM = f"{API}/claims/{{claim_id}}"
 _ORG = f"{API}/organisations/{{organisation_id}}"
+_SCENE = f"{API}/scene-reports/{{report_id}}/claims"
 
 Amount = Annotated[str, StringConstraints(min_length=1, max_length=24, pattern=r"^[0-9][0-9,]{0,19}(\.[0-9]{1,2})?$")]
 """Yuan as text, at most two decimals (e.g. 15000.00)."""
@@ -110,7 +113,10 @@ class ClaimOut(s.Open):
     """A claim with its deadline clock, its steps and payments."""
 
     id: str
-    case: dict[str, str]
+    case: dict[str, str] = Field(
+        description="The case (id empty for a claim from a scene finding: its report's number)"
+    )
+    scene_report: dict[str, str] | None = Field(description="The signed scene report a claim from a finding rests on")
     claimant: dict[str, str]
     insurer: dict[str, str]
     source: str
@@ -245,9 +251,83 @@ async def shops(request: web.Request) -> web.Response:
     return respond({"repair_shops": await request.app[CLAIMS].shops(who, _org(request))})
 
 
+async def start_scene_claim(request: web.Request) -> web.Response:
+    who = await driver(request)
+    return respond(await request.app[CLAIMS].start_from_scene(who, report_id(request), now(request)), 201)
+
+
+async def scene_claims(request: web.Request) -> web.Response:
+    """The driver's own claims (their scene link), or all of the report's for its police unit's officers."""
+    service = request.app[CLAIMS]
+    try:
+        who = await driver(request)
+    except Unauthenticated:
+        officer = await principal(request)
+        return respond({"claims": await service.scene_claims_for_officer(officer, report_id(request), now(request))})
+    return respond({"claims": await service.scene_claims(who, report_id(request), now(request))})
+
+
+async def read_scene_claim(request: web.Request) -> web.Response:
+    who = await driver(request)
+    out = await request.app[CLAIMS].read_scene_claim(who, report_id(request), _claim_id(request), now(request))
+    return respond(out)
+
+
+async def choose_scene_shop(request: web.Request) -> web.Response:
+    who = await driver(request)
+    req = await body(request, ShopChoice)
+    out = await request.app[CLAIMS].choose_scene_shop(
+        who, report_id(request), _claim_id(request), req.repair_shop_id, now(request)
+    )
+    return respond(out)
+
+
 _TAGS = ("claims",)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "POST",
+        _SCENE,
+        start_scene_claim,
+        "The driver who does not pay starts a claim from the signed scene finding on the paying driver's insurer:"
+        " the agreed amount (快处快赔 → 一键理赔; scene link)",
+        "startSceneClaim",
+        ClaimOut,
+        status=201,
+        errors=(401, 403, 404, 409, 422),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "GET",
+        _SCENE,
+        scene_claims,
+        "A scene report's claims: the driver's own (scene link), or all for the officers of its police unit",
+        "listSceneClaims",
+        Claims,
+        errors=(401, 403, 404),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "GET",
+        f"{_SCENE}/{{claim_id}}",
+        read_scene_claim,
+        "One of the driver's claims from the scene report: its state, deadline and payments (scene link)",
+        "readSceneClaim",
+        ClaimOut,
+        errors=(401, 404),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "POST",
+        f"{_SCENE}/{{claim_id}}/repair-shop",
+        choose_scene_shop,
+        "The claimant driver chooses one of the insurer's repair shops (定修直赔; scene link)",
+        "chooseSceneRepairShop",
+        ClaimOut,
+        body=ShopChoice,
+        errors=(401, 403, 404, 409, 422),
+        tags=_TAGS,
+    ),
     Endpoint(
         "POST",
         f"{_CASE}/claims",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +27,14 @@ from server.store import schema as t
 from server.store.repository import AuditRecord, CaseRepository, LoadedCase
 
 
+@dataclass(frozen=True)
+class Flagged:
+    """A claim this node flagged overdue."""
+
+    mediator_account_id: str | None
+    """The case's mediator, to be told; None for a claim from a scene finding (no case) or no mediator yet."""
+
+
 class _Stale(Exception):
     """The claim is no longer as the caller saw it (rolls the transaction back)."""
 
@@ -36,9 +44,11 @@ class ClaimRecord:
     """One claim as stored, with the names the desks show."""
 
     id: str
-    case_id: str
+    case_id: str | None
+    """None for a claim from a scene finding."""
     case_number: str
-    participant_id: str
+    """The case's number, or the scene report's (KC-…) for a claim from a scene finding."""
+    participant_id: str | None
     claimant_name: str
     insurer_id: str
     insurer_name: str
@@ -59,6 +69,10 @@ class ClaimRecord:
     paid: Money
     paid_at: datetime | None
     refused_reason: str | None
+    scene_report_id: str | None = None
+    """The signed scene report a claim from a scene finding rests on (快处快赔)."""
+    scene_driver_id: str | None = None
+    """The claimant driver of that report."""
 
 
 @dataclass(frozen=True)
@@ -161,15 +175,20 @@ class ClaimStore:
     async def claims(self, where: Sequence[ColumnElement[bool]], limit: int = 500) -> list[ClaimRecord]:
         """Claims matching ``where``: the open ones by deadline first, then the newest."""
         c, p, o, k = t.claims, t.participants, t.organisations, t.cases
+        r, d = t.scene_reports, t.scene_drivers
         query = (
             select(
                 c,
-                k.c.number.label("case_number"),
-                p.c.display_name.label("claimant_name"),
+                func.coalesce(k.c.number, r.c.number).label("case_number"),
+                func.coalesce(p.c.display_name, d.c.name).label("claimant_name"),
                 o.c.name.label("insurer_name"),
             )
             .select_from(
-                c.join(k, k.c.id == c.c.case_id).join(p, p.c.id == c.c.participant_id).join(o, o.c.id == c.c.insurer_id)
+                c.outerjoin(k, k.c.id == c.c.case_id)
+                .outerjoin(p, p.c.id == c.c.participant_id)
+                .outerjoin(r, r.c.id == c.c.scene_report_id)
+                .outerjoin(d, d.c.id == c.c.scene_driver_id)
+                .join(o, o.c.id == c.c.insurer_id)
             )
             .where(and_(*where))
             .order_by(c.c.due_on, c.c.submitted_at.desc(), c.c.id)
@@ -203,6 +222,8 @@ class ClaimStore:
                 paid=Money.from_fen(int(r.paid_fen)),
                 paid_at=r.paid_at,
                 refused_reason=r.refused_reason,
+                scene_report_id=r.scene_report_id,
+                scene_driver_id=r.scene_driver_id,
             )
             for r in rows
         ]
@@ -227,9 +248,24 @@ class ClaimStore:
             {"claim_id": values["id"], "insurer_id": values["insurer_id"], "amount_fen": values["amount_fen"]},
         )
         try:
-            await self.cases.write_audited(values["case_id"], lambda _loaded: (None, [record]), work, now)
+            await self._write(values["case_id"], record, work, now)
         except IntegrityError:
-            raise Duplicate("This party already has a claim on this case") from None
+            raise Duplicate("This party already has an open claim on this case or report") from None
+
+    async def _write(
+        self,
+        case_id: str | None,
+        record: AuditRecord,
+        work: Callable[[AsyncConnection], Awaitable[None]],
+        now: datetime,
+    ) -> LoadedCase | None:
+        """Run ``work`` with the case's audit record under the case's lock; a claim from a scene finding (no
+        case) in one transaction of its own, its steps in ``claim_events`` only (None)."""
+        if case_id is not None:
+            return await self.cases.write_audited(case_id, lambda _loaded: (None, [record]), work, now)
+        async with self.engine.begin() as conn:
+            await work(conn)
+        return None
 
     async def change(
         self,
@@ -260,11 +296,11 @@ class ClaimStore:
 
         record = AuditRecord(actor, f"claim.{action}", {"claim_id": claim.id, **details})
         try:
-            await self.cases.write_audited(claim.case_id, lambda _loaded: (None, [record]), work, now)
+            await self._write(claim.case_id, record, work, now)
         except _Stale:
             raise ConcurrentUpdate("The claim changed meanwhile: reload it and try again") from None
 
-    async def flag_overdue(self, claim: ClaimRecord, now: datetime) -> LoadedCase | None:
+    async def flag_overdue(self, claim: ClaimRecord, now: datetime) -> Flagged | None:
         """Set the claim's overdue flag once (a conditional UPDATE), with its step and audit record; None if it
         was flagged (or settled) meanwhile, here or on another node."""
         c = t.claims.c
@@ -281,9 +317,11 @@ class ClaimStore:
 
         record = AuditRecord("system", "claim.overdue", {"claim_id": claim.id, "due_on": claim.due_on.isoformat()})
         try:
-            return await self.cases.write_audited(claim.case_id, lambda _loaded: (None, [record]), work, now)
+            loaded = await self._write(claim.case_id, record, work, now)
         except _Stale:
             return None
+        assignment = loaded.case.assignment if loaded is not None else None
+        return Flagged(assignment.mediator_account_id if assignment else None)
 
     async def overdue_candidates(self, today: date, limit: int = 200) -> list[ClaimRecord]:
         """Open claims whose due day ended before ``today`` (Beijing) and that are not flagged yet."""

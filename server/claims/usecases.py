@@ -15,8 +15,17 @@ Who may do what (a caller outside gets NotFound, learning nothing; an insider wi
 - the case's **mediator and judge**, the organisation's administrator and the **referring court** see the
   case's claims and their overdue flags.
 
-A claim's source (:class:`~server.domain.claims.ClaimSource`): today the signed agreement; a signed scene
-finding with an agreed amount goes through :meth:`ClaimService.start` the same way once its store exists.
+A claim's source (:class:`~server.domain.claims.ClaimSource`): the signed agreement (:meth:`ClaimService.start`),
+or a scene report's electronic accident finding signed by both drivers with an agreed amount (快处快赔,
+:meth:`ClaimService.start_from_scene`): the claimant is the driver who does not pay, the amount the agreed one
+(vehicle damage), the insurer the paying driver's (the organisation they picked, else the open insurer whose name
+is the one they gave; else ``insurer_not_on_platform``, 422), the document the signed finding PDF. Only while
+the report is ``signed``: once the drivers asked for mediation (``mediation``) the case's claim is the way, and a
+closed report is settled off the platform (409). Such a claim has no case: the claimant driver reads it and
+chooses a repair shop with their scene link; the **officers of the report's police unit** read it (its state and
+overdue flag, never acting); insurer staff as for any claim; everyone else 404. Its steps are kept in
+``claim_events`` (no case audit chain exists for it; the report's own chain is the scene stage's evidence and
+ends with the signatures).
 """
 
 from __future__ import annotations
@@ -40,10 +49,14 @@ from server.domain.documents import sniff
 from server.domain.lifecycle import CaseState
 from server.domain.organisations import Organisation, OrganisationKind
 from server.domain.roles import PARTY_ROLES, AccountKind, Role
-from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound
+from server.domain.scene import SceneReport, SceneState
+from server.errors import Forbidden, IllegalTransition, InsurerNotOnPlatform, InvalidCommand, NotFound
 from server.identity.access import Principal, new_id
+from server.identity.tokens import TokenClaims
 from server.organisations.store import OrganisationStore
 from server.referrals.usecases import ReferralService
+from server.scene.finding_store import FindingStore
+from server.scene.store import SceneStore
 from server.signing.usecases import SIGNING_KIND
 from server.store import schema as t
 from server.store.accounts import Account, AccountStore
@@ -77,7 +90,8 @@ class Caller:
     """Who is asking about a claim, and as what."""
 
     kind: str
-    """``claimant``, ``insurer_admin``, ``adjuster``, ``insurer_party`` or ``follower`` (case staff, the court)."""
+    """``claimant``, ``insurer_admin``, ``adjuster``, ``insurer_party``, ``follower`` (case staff, the court) or
+    ``police`` (an officer of a scene claim's police unit)."""
     account: Account | None = None
     """Their account, for staff."""
 
@@ -100,6 +114,9 @@ class ClaimService:
         self.referrals = referrals
         self.store = store
         self.settings = settings or ClaimSettings()
+        self.scenes = SceneStore(store.engine)
+        """Scene reports, for claims from a signed scene finding."""
+        self.findings = FindingStore(store.engine)
 
     # ------------------------------------------------------------------ who is asking
 
@@ -132,12 +149,24 @@ class ClaimService:
             if account.organisation_id == claim.insurer_id and account.kind in INSURER_STAFF:
                 kind = "insurer_admin" if account.kind is AccountKind.ORG_ADMIN else "adjuster"
                 return Caller(kind, account)
+            if claim.scene_report_id is not None:
+                report = (await self.scenes.load(claim.scene_report_id)).report
+                if account.kind is AccountKind.POLICE_OFFICER and account.organisation_id == report.police_unit_id:
+                    return Caller("police", account)
+                raise NotFound("No such claim")
+            if claim.case_id is None:
+                raise NotFound("No such claim")
             try:
                 await self.referrals.require_follower(principal, claim.case_id)
             except NotFound:
                 raise NotFound("No such claim") from None
             return Caller("follower", account)
-        if principal.service_id is not None or principal.case_id != claim.case_id or principal.role is None:
+        if (
+            claim.case_id is None
+            or principal.service_id is not None
+            or principal.case_id != claim.case_id
+            or principal.role is None
+        ):
             raise NotFound("No such claim")
         if principal.role is Role.INSURER:
             return Caller("insurer_party")
@@ -167,7 +196,7 @@ class ClaimService:
         if access.role not in PARTY_ROLES - {Role.INSURER}:
             raise Forbidden("Only a party who receives money under the agreement starts a claim")
         if source is not ClaimSource.AGREEMENT:
-            raise InvalidCommand("Claims from a scene finding are not available yet")
+            raise InvalidCommand("A claim from a scene finding starts from the scene report (startSceneClaim)")
         loaded = await self.cases.repo.load_case(case_id)
         if loaded.case.state not in SETTLED:
             raise IllegalTransition("start a claim", loaded.case.state.value)
@@ -219,6 +248,125 @@ class ClaimService:
         )
         logger.info("[case=%s] claim %s submitted on insurer %s", case_id, claim_id, insurer.id)
         return await self._view(await self.store.claim(claim_id), Caller("claimant"), now)
+
+    async def start_from_scene(self, driver: TokenClaims, report_id: str, now: datetime) -> dict[str, Any]:
+        """The driver who does not pay starts their claim on the paying driver's insurer from the signed finding:
+        one action, the agreed amount (快处快赔 → 一键理赔)."""
+        report = await self._scene_report(driver, report_id)
+        me = next(d for d in report.drivers if d.id == driver.subject)
+        if report.state is not SceneState.SIGNED:
+            raise IllegalTransition("start a claim from the scene finding", report.state.value)
+        finding = report.finding
+        if finding is None or finding.agreed_amount is None or finding.payer is None:
+            raise InvalidCommand("The finding names no agreed amount and payer: there is nothing to claim")
+        if finding.payer == me.number:
+            raise Forbidden("The driver who pays the agreed amount does not claim it")
+        record = await self.findings.finding(report_id)
+        if record is None or record.signed_sha256 is None:
+            raise IllegalTransition("start a claim from the scene finding", "unsigned")
+        payer = report.driver(finding.payer)
+        insurer = None
+        if payer.insurer_organisation_id:
+            try:
+                insurer = await self.organisations.get(payer.insurer_organisation_id)
+            except NotFound:
+                insurer = None
+        if insurer is None and payer.insurer.strip():
+            insurer = await self.organisations.by_name(payer.insurer.strip())
+        if insurer is None or insurer.kind is not OrganisationKind.INSURER or insurer.disabled:
+            raise InsurerNotOnPlatform("The paying driver's insurer is not an insurer on this platform")
+        amount = Money.parse(finding.agreed_amount, "the agreed amount")
+        if amount.fen <= 0:
+            raise InvalidCommand("The finding's agreed amount is nothing")
+        region = ""
+        try:
+            region = (await self.organisations.get(report.police_unit_id)).region
+        except NotFound:
+            pass
+        lines = [{"payer": insurer.name, "amount": amount.plain(), "due": "", "method": "车辆损失"}]
+        claim_id = new_id()
+        due = rules.payment_due(now, self.settings.working_days, self.settings.holidays)
+        await self.store.submit(
+            {
+                "id": claim_id,
+                "case_id": None,
+                "participant_id": None,
+                "scene_report_id": report.id,
+                "scene_driver_id": me.id,
+                "insurer_id": insurer.id,
+                "source": ClaimSource.SCENE_FINDING.value,
+                "source_id": report.id,
+                "region": region,
+                "amount_fen": amount.fen,
+                "vehicle_fen": amount.fen,
+                "lines": json.dumps(lines, ensure_ascii=False),
+                "state": ClaimState.SUBMITTED.value,
+                "open_key": me.id,
+                "submitted_at": now,
+                "due_on": due.isoformat(),
+                "paid_fen": 0,
+            },
+            f"driver:{me.id}",
+            now,
+        )
+        logger.info("[scene=%s] claim %s submitted on insurer %s", report.id, claim_id, insurer.id)
+        return await self._view(await self.store.claim(claim_id), Caller("claimant"), now)
+
+    async def _scene_report(self, driver: TokenClaims, report_id: str) -> SceneReport:
+        """The report of a driver's scene link (NotFound for another report)."""
+        if driver.ref != report_id:
+            raise NotFound("No such scene report")
+        report = (await self.scenes.load(report_id)).report
+        if not any(d.id == driver.subject for d in report.drivers):
+            raise NotFound("No such scene report")
+        return report
+
+    async def scene_claims(self, driver: TokenClaims, report_id: str, now: datetime) -> list[dict[str, Any]]:
+        """The driver's own claims from the report."""
+        await self._scene_report(driver, report_id)
+        c = t.claims.c
+        found = await self.store.claims([c.scene_report_id == report_id, c.scene_driver_id == driver.subject])
+        return [await self._view(claim, Caller("claimant"), now) for claim in found]
+
+    async def scene_claims_for_officer(
+        self, principal: Principal, report_id: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The report's claims, for the officers of its police unit (others: 404; not an officer: 403)."""
+        if not principal.is_account or principal.account_kind is not AccountKind.POLICE_OFFICER:
+            raise Forbidden("Only the report's police unit reads its claims")
+        account = await self.accounts.account(principal.subject_id)
+        try:
+            report = (await self.scenes.load(report_id)).report
+        except NotFound:
+            raise NotFound("No such scene report") from None
+        if account.organisation_id != report.police_unit_id:
+            raise NotFound("No such scene report")
+        found = await self.store.claims([t.claims.c.scene_report_id == report_id])
+        return [await self._view(claim, Caller("police", account), now) for claim in found]
+
+    async def _scene_claim(self, driver: TokenClaims, report_id: str, claim_id: str) -> ClaimRecord:
+        await self._scene_report(driver, report_id)
+        try:
+            claim = await self.store.claim(claim_id)
+        except NotFound:
+            raise NotFound("No such claim") from None
+        if claim.scene_report_id != report_id or claim.scene_driver_id != driver.subject:
+            raise NotFound("No such claim")
+        return claim
+
+    async def read_scene_claim(
+        self, driver: TokenClaims, report_id: str, claim_id: str, now: datetime
+    ) -> dict[str, Any]:
+        """One of the driver's claims from the report."""
+        return await self._view(await self._scene_claim(driver, report_id, claim_id), Caller("claimant"), now)
+
+    async def choose_scene_shop(
+        self, driver: TokenClaims, report_id: str, claim_id: str, shop_id: str, now: datetime
+    ) -> dict[str, Any]:
+        """The claimant driver chooses one of the insurer's repair shops (定修直赔)."""
+        claim = await self._scene_claim(driver, report_id, claim_id)
+        await self._choose(claim, f"driver:{driver.subject}", shop_id, now)
+        return await self.read_scene_claim(driver, report_id, claim_id, now)
 
     async def _agreement(self, case_id: str) -> tuple[dict[str, Any], str]:
         """The signed agreement's terms and its signed document's id."""
@@ -286,6 +434,13 @@ class ClaimService:
     async def agreement_document(self, principal: Principal, claim_id: str) -> tuple[bytes, str]:
         """The signed agreement a claim rests on (its PDF and title), for the insurer and the claimant."""
         claim, _ = await self._claim(principal, claim_id)
+        if claim.scene_report_id is not None:
+            record = await self.findings.finding(claim.scene_report_id)
+            if record is None or record.signed_sha256 is None:
+                raise NotFound("No such document")
+            return await self.cases.blobs.get(record.signed_sha256), f"电子事故认定书 {claim.case_number}"
+        if claim.case_id is None:
+            raise NotFound("No such document")
         doc = next((d for d in await self.cases.repo.documents(claim.case_id) if d.id == claim.source_id), None)
         if doc is None:
             raise NotFound("No such document")
@@ -313,8 +468,11 @@ class ClaimService:
         shop = await self.store.shop(claim.repair_shop_id) if claim.repair_shop_id else None
         view: dict[str, Any] = {
             "id": claim.id,
-            "case": {"id": claim.case_id, "number": claim.case_number},
-            "claimant": {"participant_id": claim.participant_id, "name": claim.claimant_name},
+            "case": {"id": claim.case_id or "", "number": claim.case_number},
+            "scene_report": {"id": claim.scene_report_id, "number": claim.case_number}
+            if claim.scene_report_id
+            else None,
+            "claimant": {"participant_id": claim.participant_id or "", "name": claim.claimant_name},
             "insurer": {"id": claim.insurer_id, "name": claim.insurer_name},
             "source": claim.source,
             "state": claim.state.value,
@@ -437,6 +595,10 @@ class ClaimService:
         claim, caller = await self._claim(principal, claim_id)
         if caller.kind != "claimant":
             raise Forbidden("Only the claimant chooses a repair shop")
+        await self._choose(claim, principal.actor, shop_id, now)
+        return await self.read(principal, claim_id, now)
+
+    async def _choose(self, claim: ClaimRecord, actor: str, shop_id: str, now: datetime) -> None:
         rules.check(ClaimAction.CHOOSE_SHOP, claim.state)
         if claim.vehicle.fen == 0:
             raise InvalidCommand("This claim has no vehicle damage")
@@ -444,9 +606,8 @@ class ClaimService:
         if shop is None or shop.organisation_id != claim.insurer_id:
             raise InvalidCommand("Choose one of the insurer's repair shops")
         await self.store.change(
-            claim, principal.actor, "shop_chosen", {"repair_shop_id": shop.id}, {"repair_shop_id": shop.id}, now
+            claim, actor, "shop_chosen", {"repair_shop_id": shop.id}, {"repair_shop_id": shop.id}, now
         )
-        return await self.read(principal, claim_id, now)
 
     # ------------------------------------------------------------------ the insurer's administrator
 

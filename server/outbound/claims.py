@@ -8,7 +8,9 @@ A :class:`~server.outbound.runner.Job` run by a :class:`~server.outbound.runner.
       ──▶ after the commit, that node alone: SMS (or e-mail) to the insurer's administrators and the case's
           mediator, at their accounts' contacts (at most once: the flag never depends on the message)
 
-The mediator, the referring court and the claimant see the flag on the claim (``overdue``). Logs carry ids
+A claim from a scene finding (快处快赔) has no case and no mediator: its flag is set in its own transaction (its
+step in ``claim_events``) and the insurer's administrators are told; the report's police unit sees the flag when it
+reads the claim. The mediator, the referring court and the claimant see the flag on the claim (``overdue``). Logs carry ids
 and channels only.
 """
 
@@ -31,9 +33,10 @@ logger = logging.getLogger(__name__)
 
 def overdue_text(claim: ClaimRecord) -> tuple[str, str]:
     """The subject and text of the overdue message (Chinese; no party's name)."""
+    what = "快处快赔事故" if claim.scene_report_id else "案件"
     return (
         "理赔超期未付",
-        f"案件 {claim.case_number} 的一键理赔（{claim.insurer_name}，金额 {claim.amount} 元）应于 "
+        f"{what} {claim.case_number} 的一键理赔（{claim.insurer_name}，金额 {claim.amount} 元）应于 "
         f"{claim.due_on.isoformat()} 前支付，至今未付，已标记为超期。请尽快处理。",
     )
 
@@ -73,12 +76,12 @@ class ClaimDeadlines:
         now = self.clock()
         flagged = 0
         for claim in await self.store.overdue_candidates(beijing_date(now)):
-            loaded = await self.store.flag_overdue(claim, now)
-            if loaded is None:
+            done = await self.store.flag_overdue(claim, now)
+            if done is None:
                 continue
             flagged += 1
             logger.info("[case=%s] claim %s flagged overdue", claim.case_id, claim.id)
-            await self._tell(claim, loaded.case.assignment.mediator_account_id if loaded.case.assignment else None, now)
+            await self._tell(claim, done.mediator_account_id, now)
         return flagged
 
     async def _tell(self, claim: ClaimRecord, mediator_id: str | None, now: datetime) -> None:

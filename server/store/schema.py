@@ -937,8 +937,10 @@ claims = Table(
     "claims",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
-    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=True),
+    Column("participant_id", String(36), ForeignKey("participants.id"), nullable=True),
+    Column("scene_report_id", String(36), ForeignKey("scene_reports.id"), nullable=True),
+    Column("scene_driver_id", String(36), ForeignKey("scene_drivers.id"), nullable=True),
     Column("insurer_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
     Column("source", String(16), nullable=False),
     Column("source_id", String(36), nullable=False),
@@ -959,10 +961,13 @@ claims = Table(
     Column("paid_at", UTCDateTime(), nullable=True),
     Column("refused_reason", Text(), nullable=True),
     UniqueConstraint("case_id", "open_key"),
+    UniqueConstraint("scene_report_id", "open_key"),
 )
 """A claim on the case's insurer (``server.claims``): its amounts from the signed agreement (``lines``: JSON, money
 as text), the payment deadline (``due_on``, a Beijing date), the overdue flag set once by the job. ``open_key`` is
-the claimant's participant id until the claim is refused (then NULL): one claim per party and case."""
+the claimant's participant id until the claim is refused (then NULL): one claim per party and case. A claim from a
+signed scene finding (快处快赔) has no case: ``scene_report_id`` and the claimant driver ``scene_driver_id`` instead
+(``open_key`` their driver id: one claim per driver and report)."""
 
 claim_events = Table(
     "claim_events",

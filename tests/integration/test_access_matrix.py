@@ -752,6 +752,19 @@ MATRIX: dict[str, Row] = {
     # one-click claims (一键理赔, H4): the world's case owes nothing of its insurer participant (no insurer of that
     # name): a party's claim is 422; the world holds no claim (a random id: 404 for everyone signed in)
     "startClaim": on_case(parties=422),
+    # claims from a signed scene finding (快处快赔, H10): the claimant driver's scene link (another report's: 404,
+    # every other token 401); the report's police unit's officers list its claims (another unit's: 404, other
+    # accounts 403); the report here is one the world does not hold
+    "startSceneClaim": everyone(401, Call(path={"report_id": RANDOM_ID}), scene_driver=404),
+    "listSceneClaims": everyone(
+        403, Call(path={"report_id": RANDOM_ID}), **{**NO_ACCOUNT, "scene_driver": 404}, police_officer=404
+    ),
+    "readSceneClaim": everyone(401, Call(path={"report_id": RANDOM_ID, "claim_id": RANDOM_ID}), scene_driver=404),
+    "chooseSceneRepairShop": everyone(
+        401,
+        Call(json={"repair_shop_id": RANDOM_ID}, path={"report_id": RANDOM_ID, "claim_id": RANDOM_ID}),
+        scene_driver=404,
+    ),
     "listCaseClaims": Row(
         on_case().call,
         {**on_case(parties=200, mediator=200, judge=200).expect, "org_admin": 200},  # the organisation follows it

@@ -26,6 +26,7 @@ export const ERRORS = {
   invalid_command: "暂时无法完成此操作。This cannot be done right now.",
   forbidden: "您无权进行此操作。You may not do this.",
   beyond_authorisation: "超出授权委托书的权限（金额、地区或期限）。Beyond your authorisation (amount, region or term).",
+  insurer_not_on_platform: "对方的保险公司尚未入驻本平台，请联系保险公司线下理赔。The paying driver's insurer is not on the platform; claim from it directly.",
   rate_limited: "操作过于频繁，请稍候。Too many actions; please wait.",
   too_many_connections: "同时打开的连接过多，请关闭其他窗口后重试。Too many connections; close other windows and try again.",
   not_found: "找不到该案件或文书。Not found.",

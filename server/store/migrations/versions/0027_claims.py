@@ -1,7 +1,8 @@
 """One-click claims (一键理赔): authorisations, claims, payments, repair shops.
 
 ``claim_authorisations`` keeps each insurer's authorisations of its adjusters (授权委托书), ``repair_shops`` the
-insurers' repair shops (定修直赔), ``claims`` the claims on a case's insurer (unique per case and open claimant),
+insurers' repair shops (定修直赔), ``claims`` the claims on a case's insurer (unique per case and open claimant) or, from a signed scene
+finding, on the paying driver's insurer (unique per report and open claimant driver),
 ``claim_events`` and ``claim_payments`` each step and payment. New tables only: a downgrade drops them.
 
 Revision ID: 0027
@@ -60,8 +61,10 @@ def upgrade() -> None:
     op.create_table(
         "claims",
         sa.Column("id", sa.String(36), nullable=False),
-        sa.Column("case_id", sa.String(36), nullable=False),
-        sa.Column("participant_id", sa.String(36), nullable=False),
+        sa.Column("case_id", sa.String(36), nullable=True),
+        sa.Column("participant_id", sa.String(36), nullable=True),
+        sa.Column("scene_report_id", sa.String(36), nullable=True),
+        sa.Column("scene_driver_id", sa.String(36), nullable=True),
         sa.Column("insurer_id", sa.String(36), nullable=False),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("source_id", sa.String(36), nullable=False),
@@ -83,10 +86,17 @@ def upgrade() -> None:
         sa.Column("refused_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_claims_case_id_cases"),
         sa.ForeignKeyConstraint(["participant_id"], ["participants.id"], name="fk_claims_participant_id_participants"),
+        sa.ForeignKeyConstraint(
+            ["scene_report_id"], ["scene_reports.id"], name="fk_claims_scene_report_id_scene_reports"
+        ),
+        sa.ForeignKeyConstraint(
+            ["scene_driver_id"], ["scene_drivers.id"], name="fk_claims_scene_driver_id_scene_drivers"
+        ),
         sa.ForeignKeyConstraint(["insurer_id"], ["organisations.id"], name="fk_claims_insurer_id_organisations"),
         sa.ForeignKeyConstraint(["repair_shop_id"], ["repair_shops.id"], name="fk_claims_repair_shop_id_repair_shops"),
         sa.PrimaryKeyConstraint("id", name="pk_claims"),
         sa.UniqueConstraint("case_id", "open_key", name="uq_claims_case_id"),
+        sa.UniqueConstraint("scene_report_id", "open_key", name="uq_claims_scene_report_id"),
     )
     op.create_index("ix_claims_insurer_id", "claims", ["insurer_id"])
     op.create_table(
