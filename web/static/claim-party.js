@@ -50,7 +50,10 @@ export function claimBody(c) {
   pair("理赔金额 Amount", `${c.amount} 元`);
   pair("已付 Paid", `${c.paid} 元`);
   pair("付款期限 Deadline", clock(c));
-  for (const line of c.lines) pair("协议约定 Agreed", `${line.payer} → ${line.amount} 元（${line.due} 前，${line.method}）`);
+  for (const line of c.lines) {
+    if (c.scene_report) pair("事故认定书约定 Agreed at the scene", `${c.scene_report.number}：${line.payer} → ${line.amount} 元（${line.method}）`);
+    else pair("协议约定 Agreed", `${line.payer} → ${line.amount} 元（${line.due} 前，${line.method}）`);
+  }
   if (c.vehicle_damage !== "0.00") pair("车辆损失 Vehicle damage", `${c.vehicle_damage} 元`);
   if (c.repair_shop) pair("修理厂 Repair shop", `${c.repair_shop.name}（${c.repair_shop.address}，${c.repair_shop.phone}）`);
   if (c.acting) {

@@ -86,6 +86,9 @@ function render(c) {
   current = c;
   $("d-title").textContent = `${c.case.number} · ${c.claimant.name} · ${c.amount} 元`;
   $("d-claim").replaceChildren(claimBody(c));
+  const doc = c.scene_report ? ["查看电子事故认定书（PDF） ", "The signed accident finding"] : ["查看调解协议（PDF） ", "The signed agreement"];
+  const small = document.createElement("small"); small.textContent = doc[1];
+  $("d-agreement").replaceChildren(doc[0], small);
   const adjuster = me && me.account_kind === "claims_adjuster";
   const open = c.state === "submitted" || c.state === "accepted";
   show("accept", adjuster && c.state === "submitted");

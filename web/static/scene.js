@@ -294,6 +294,7 @@ function render() {
   }
   if (report.state === "mediation" && $("s-done").hidden) screen("s-done");
   renderMediation(report, mediationContext());
+  if (["signed", "mediation", "closed"].includes(report.state)) import("/static/claim-scene.js").then((m) => m.mountSceneClaim(session.report, session.token, report));
 }
 
 let mediationMounted = false;

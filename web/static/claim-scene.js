@@ -1,0 +1,85 @@
+// The driver's one-click claim (快处快赔 → 一键理赔) on the scene page: once both drivers signed the electronic
+// accident finding with an agreed amount, the driver who does not pay starts a claim on the paying driver's insurer
+// with one button (the amount is the finding's, nothing typed); then each step (已提交, 已受理, 已支付, 已拒赔), the
+// payment deadline and an overdue flag, and a choice of the insurer's repair shops (定修直赔). scene.js calls
+// mountSceneClaim on every poll of the report once it is signed; the section is made once, below the finding.
+import { ERRORS } from "/static/words.js";
+import { claimBody } from "/static/claim-party.js";
+
+const el = (tag, text, attrs = {}) => {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+};
+const said = (body, fallback) => (body && ERRORS[body.code]) || fallback + (body && body.detail ? `（${body.detail}）` : "");
+
+let busy = false;
+let shown = "";
+const note = el("p", "", { id: "claim-status", role: "status" });
+
+/** Show (or refresh) the claim section for the driver of ``token`` on report ``reportId`` (``report``: as read). */
+export async function mountSceneClaim(reportId, token, report) {
+  if (busy) return;
+  let root = document.getElementById("claim-scene");
+  if (!root) {
+    root = el("section", undefined, { id: "claim-scene", "aria-live": "polite" });
+    const finding = document.getElementById("finding");
+    if (!finding) return;
+    finding.after(root);
+  }
+  const base = `/api/v1/scene-reports/${encodeURIComponent(reportId)}/claims`;
+  const call = async (method, path, body) => {
+    const res = await fetch(path, {
+      method,
+      headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw data;
+    return data;
+  };
+  const f = report.finding;
+  const entitled = report.state === "signed" && f && f.agreed_amount && f.payer && f.payer !== report.driver;
+  busy = true;
+  let claims;
+  try { claims = (await call("GET", base)).claims; } catch { busy = false; return; } finally { busy = false; }
+  if (!claims.length && !entitled) { root.hidden = true; return; }
+  const key = JSON.stringify([claims, entitled]);
+  if (key === shown) return;  // nothing changed since the last poll: leave the section (and a chosen option) alone
+  shown = key;
+  const title = el("h2", "一键理赔 ");
+  title.append(el("small", "One-click claim", { class: "en" }));
+  const say = (t) => { note.textContent = t || ""; };
+  const again = async () => { shown = ""; await mountSceneClaim(reportId, token, report); };
+  root.replaceChildren(title);
+  for (const c of claims) {
+    const box = claimBody(c);
+    if (c.repair_shops.length && !c.repair_shop) {
+      const form = el("form", undefined, { class: "claim-shop" });
+      const sel = el("select", undefined, { id: `shop-${c.id}` });
+      for (const s of c.repair_shops) sel.append(el("option", `${s.name}（${s.address}）`, { value: s.id }));
+      const label = el("label", "定修直赔：选择修理厂 Choose a repair shop (the insurer pays it) ");
+      label.append(sel);
+      form.append(label, el("button", "选定 Choose", { type: "submit" }));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        try { await call("POST", `${base}/${c.id}/repair-shop`, { repair_shop_id: sel.value }); say("已选定修理厂。 Shop chosen."); await again(); }
+        catch (err) { say(said(err, "未能保存。 Not saved.")); }
+      });
+      box.append(form);
+    }
+    root.append(box);
+  }
+  if (entitled && !claims.some((c) => c.state !== "refused")) {
+    const start = el("button", "一键理赔 Claim from the other driver's insurer", { type: "button", id: "scene-claim-start", class: "big primary" });
+    start.addEventListener("click", async () => {
+      start.disabled = true;
+      try { await call("POST", base); say("已提交理赔，金额按事故认定书约定。 Claim submitted with the finding's amount."); await again(); }
+      catch (err) { start.disabled = false; say(said(err, "未能提交理赔。 The claim was not submitted.")); }
+    });
+    root.append(el("p", `事故认定书已双方签字，约定赔偿 ${f.agreed_amount} 元，由对方保险公司支付，无需再次填写。 The finding is signed: the claim takes its agreed amount.`), start);
+  }
+  root.append(note);
+  root.hidden = false;
+}
