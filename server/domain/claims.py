@@ -13,7 +13,8 @@ A claim's life::
     for a claim with vehicle damage; a payment may then name that shop as its payee.
 
 - **Where a claim comes from** (:class:`ClaimSource`): a signed mediation agreement (the obligations the
-  insurer owes the party) or, later, a signed liability finding with an agreed amount (快处快赔).
+  insurer owes the party) or a scene report's liability finding signed by both drivers with an agreed amount
+  (快处快赔: the driver who does not pay claims it from the paying driver's insurer; no case).
 - **The deadline** (:func:`payment_due`): ``days`` working days after the Beijing date of submission,
   weekends and the configured holidays skipped; a claim not paid by the end of that day is overdue
   (:func:`is_overdue`). Worked example: submitted on Friday 2026-12-04, 10 working days, no holidays →

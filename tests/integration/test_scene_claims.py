@@ -7,6 +7,7 @@ and is flagged once (the insurer's administrators told); the paying driver canno
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import datetime, timedelta
 from typing import Any
@@ -194,3 +195,13 @@ async def test_only_the_claimant_the_insurer_and_the_reports_unit_reach_a_scene_
     assert status == 200 and chosen["repair_shop"]["id"] == shop["id"], chosen
     status, _, _ = await api.call("POST", f"/api/v1/claims/{cid}/repair-shop", insurer["adjuster"], json=choice)
     assert status == 403
+
+
+@BACKENDS
+async def test_two_starts_of_one_drivers_claim_at_once_make_one_claim(api: Api) -> None:
+    await _insurer(api)
+    report = await signed_report(api)
+    rid, token = report["id"], report["tokens"][2]
+    results = await asyncio.gather(*(api.call("POST", _claims(rid), token) for _ in range(2)))
+    assert sorted(status for status, _, _ in results) == [201, 409], results
+    assert len((await api.call("GET", _claims(rid), token))[1]["claims"]) == 1
