@@ -87,7 +87,7 @@ class AppraisalDecisionRequest(s.Strict):
 class AppraisalEvaluationRequest(s.Strict):
     """A score of the opinion (1-5) and a comment."""
 
-    score: Annotated[s.Count, Field(ge=1, le=5)]
+    score: s.Count = Field(ge=1, le=5)
     comment: Text = ""
 
 

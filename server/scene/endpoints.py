@@ -183,7 +183,7 @@ class SceneReturn(s.Strict):
 class SceneDriverLiability(s.Strict):
     number: Literal[1, 2]
     liability: Literal["full", "major", "equal", "minor", "none"]
-    share: int = Field(ge=0, le=100)
+    share: s.Count = Field(ge=0, le=100)
 
 
 class LiabilityFindingRequest(s.Strict):
