@@ -196,3 +196,23 @@ async def hook_receiver(secret: bytes, path: str = "/hooks/mediation", **kw: Any
         yield rec
     finally:
         await server.close()
+
+
+@asynccontextmanager
+async def sms_gateway() -> AsyncIterator[Gateway]:
+    """A :class:`Gateway` listening on loopback at ``/sms`` (its ``url``; the app's ``sms_gateway_key`` is
+    :data:`KEY`)."""
+    from aiohttp.test_utils import TestServer
+
+    gw = Gateway()
+    app = web.Application()
+    app.router.add_post("/sms", gw.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw.url = str(server.make_url("/sms"))
+    try:
+        yield gw
+    finally:
+        if gw.hold is not None:
+            gw.hold.set()
+        await server.close()
