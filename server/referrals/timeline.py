@@ -37,6 +37,36 @@ _STATE_STEPS: Mapping[str, str] = {
     "rejected": "司法确认：驳回申请",
 }
 
+_FRONT_STEPS: Mapping[str, str] = {
+    # 一键理赔 (server.claims)
+    "claim.submitted": "申请一键理赔",
+    "claim.accept": "保险公司受理理赔",
+    "claim.choose_shop": "选择定点维修厂（定修直赔）",
+    "claim.pay": "保险公司赔付",
+    "claim.refuse": "保险公司拒赔",
+    "claim.overdue": "理赔超期",
+    # 在线鉴定 (server.appraisal)
+    "appraisal.started": "启动司法鉴定",
+    "appraisal.agreed": "协商选定鉴定机构",
+    "appraisal.drawn": "随机选定鉴定机构",
+    "appraisal.appointed": "委托鉴定（送达鉴定委托通知书）",
+    "appraisal.materials_sent": "移送鉴定材料",
+    "appraisal.opinion": "鉴定机构提交鉴定意见",
+    "appraisal.reappraisal_applied": "申请重新鉴定",
+    "appraisal.reappraisal_decided": "重新鉴定申请已处理",
+    "appraisal.evaluated": "评价鉴定意见",
+    # 救助基金垫付 (server.relief)
+    "relief.applied": "申请救助基金垫付",
+    "relief.resubmitted": "补充材料后重新提交垫付申请",
+    "relief.decided": "救助基金作出决定",
+    "relief.paid": "救助基金已垫付",
+    "relief.liable_named": "确定追偿对象",
+    "relief.recovered": "救助基金追偿",
+    "relief.written_off": "追偿核销",
+}
+"""The milestones of the front's stages recorded in a case's audit trail (consents, materials and evidence steps
+that repeat are left out)."""
+
 ACCOUNT_FIELDS = ("mediator_account_id",)
 """Details that name an account (the timeline names its holder)."""
 
@@ -85,6 +115,8 @@ def _label(action: str, d: Mapping[str, Any], names: Mapping[str, str]) -> str |
         return "开始电子送达"
     if action == "confirmation.applied":
         return "申请司法确认"
+    if action in _FRONT_STEPS:
+        return _FRONT_STEPS[action]
     if action == "case.state_changed":
         return _STATE_STEPS.get(str(d.get("new")))
     if action == "case.ended":
