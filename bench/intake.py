@@ -34,10 +34,12 @@ uploaded: the sizes the server stored for driver 1's three scene photos (the off
 
 ``--quick``: one unscaled 4 MB photo alone takes about 48 s on this link, so quick times one camera photo per
 side (the rear and collision slots get small photos, the same on both sides; ``"photos": 1`` in the JSON); it
-still runs for about 100 s. The last line printed is one JSON object.
+still runs for about 90 s. ``--cpu-throttle 4`` slows the phone's CPU as DevTools' "mid-tier mobile" does
+(CDP ``Emulation.setCPUThrottlingRate``, timed part only). The last line printed is one JSON object.
 
     .venv/bin/python bench/intake.py --quick
     .venv/bin/python bench/intake.py
+    .venv/bin/python bench/intake.py --cpu-throttle 4
 """
 
 from __future__ import annotations
@@ -107,12 +109,24 @@ DRIVERS = (
 WATCH = """
 () => {
   // the clock: the first photo chosen in a file input (a capturing listener), the accepted state on #state
-  window.__bench = {t0: null, accepted: null, marks: {}};
+  window.__bench = {t0: null, accepted: null, marks: {}, chosen: [], uploading: [], uploaded: []};
   document.addEventListener("change", (e) => {
-    if (e.target.type === "file" && window.__bench.t0 === null) window.__bench.t0 = performance.now();
+    if (e.target.type !== "file") return;
+    if (window.__bench.t0 === null) window.__bench.t0 = performance.now();
+    window.__bench.chosen.push(performance.now());
   }, true);
+  // the photo step's own words: 正在上传 (hashed and downscaled, the upload starts), 已上传 (the server took it)
+  const photo = document.getElementById("photo-state");
+  new MutationObserver(() => {
+    const text = photo.textContent;
+    if (text.startsWith("正在上传")) window.__bench.uploading.push(performance.now());
+    if (text.startsWith("已上传 ✓")) window.__bench.uploaded.push(performance.now());
+  }).observe(photo, {childList: true, characterData: true, subtree: true});
   const state = document.getElementById("state");
   const seen = () => {
+    if (!window.__bench.marks.submitted && state.classList.contains("submitted")) {
+      window.__bench.marks.submitted = performance.now();
+    }
     if (window.__bench.accepted === null && state.classList.contains("accepted")) {
       window.__bench.accepted = performance.now();
       window.__bench.shown = state.textContent;
@@ -180,6 +194,10 @@ class Side:
     sent: list[int] = field(default_factory=list)
     stored: list[int] = field(default_factory=list)
     shown: str = ""
+    prepare_ms: list[float] = field(default_factory=list)
+    """Per photo chosen on the page: from the choice to the upload's start (reading, SHA-256, downscaling)."""
+    upload_ms: list[float] = field(default_factory=list)
+    """Per photo chosen on the page: the upload (the request until the server's answer)."""
     accept_call_ms: float | None = None
 
 
@@ -269,19 +287,14 @@ async def begin(page: Any, base: str, api: Api, seed: int) -> tuple[str, str]:
     return str(session["report"]), str(session["token"])
 
 
-async def mark(page: Any) -> float:
-    return float(await page.evaluate("performance.now() - window.__bench.t0"))
-
-
 async def page_side(page: Any, side: Side, paths: list[Path], person: Path) -> None:
     """The real page, as the driver uses it: each photo chosen on its step (the page downscales and uploads it
     at once), next, the items, the photo with the vehicle, submit."""
     await page.click("#share-next")
-    for i, path in enumerate(paths):
+    for path in paths:
         await page.wait_for_selector("#photo-env", state="attached")
         await page.set_input_files("#photo-env", str(path))
         await page.wait_for_selector("#photo-next:not([disabled])", timeout=LIMIT_MS)
-        side.marks[f"photo{i + 1}"] = await mark(page)
         await page.click("#photo-next")
     await page.wait_for_selector("#s-items", state="visible")
     await page.fill("#licence", DRIVERS[0]["licence_number"])
@@ -297,7 +310,6 @@ async def page_side(page: Any, side: Side, paths: list[Path], person: Path) -> N
     await page.wait_for_selector("#complete", state="visible")
     await page.click("#complete")
     await page.wait_for_selector("#state.submitted, #state.accepted", state="attached", timeout=LIMIT_MS)
-    side.marks["submitted"] = await mark(page)
 
 
 async def baseline_side(page: Any, side: Side, report_id: str, token: str, paths: list[Path], person: Path) -> None:
@@ -323,6 +335,7 @@ async def run_side(
     person: Path,
     desk: dict[str, Side],
     seed: int,
+    cpu_throttle: float,
 ) -> None:
     context = await browser.new_context(**PHONE, user_agent=MOBILE_UA, locale="zh-CN", timezone_id="Asia/Shanghai")
     try:
@@ -332,6 +345,8 @@ async def run_side(
         cdp = await context.new_cdp_session(page)
         await cdp.send("Network.enable")
         await cdp.send("Network.emulateNetworkConditions", FAST_3G)
+        if cpu_throttle > 1:
+            await cdp.send("Emulation.setCPUThrottlingRate", {"rate": cpu_throttle})
         await page.evaluate(WATCH)
         if side.mode == "page":
             await page_side(page, side, paths, person)
@@ -340,6 +355,16 @@ async def run_side(
         await page.wait_for_selector("#state.accepted", state="attached", timeout=LIMIT_MS)
         side.marks["accepted"] = float(await page.evaluate("window.__bench.accepted - window.__bench.t0"))
         side.shown = str(await page.evaluate("window.__bench.shown"))
+        if side.mode == "page":  # the marks in the page: each upload's 已上传, #state's first 已提交
+            b = await page.evaluate(
+                "({t0: window.__bench.t0, c: window.__bench.chosen, s: window.__bench.uploading, "
+                "u: window.__bench.uploaded, m: window.__bench.marks})"
+            )
+            side.marks.update({f"photo{i + 1}": u - b["t0"] for i, u in enumerate(b["u"][: len(paths)])})
+            if "submitted" in b["m"]:
+                side.marks["submitted"] = b["m"]["submitted"] - b["t0"]
+            side.prepare_ms = [s - c for c, s in zip(b["c"], b["s"], strict=False)]
+            side.upload_ms = [u - s for s, u in zip(b["s"], b["u"], strict=False)]
     finally:
         await context.close()
     view = await api.call("GET", f"/police/scene-reports/{side.report_id}", officer)
@@ -393,13 +418,15 @@ def summary(sides: dict[str, Side], args: Any, sizes: list[int], big: int, versi
     if up:
         out["baseline_effective_upload_kbit_s"] = round(sum(b.stored) * 8 / up, 1)
     out["shown"] = m.shown
+    out["page_prepare_ms"] = [round(x) for x in m.prepare_ms]
+    out["page_upload_ms"] = [round(x) for x in m.upload_ms]
     out["accept_call_ms"] = [None if x.accept_call_ms is None else round(x.accept_call_ms) for x in (m, b)]
     out["downscale"] = "the page's own: longest side 1600 px, JPEG 0.85 (web/static/scene.js)"
     out["phone_poll_ms"] = 3000
     out["officer_poll_ms"] = 100
     out["link"] = {"preset": "Fast 3G (Chrome DevTools)", **FAST_3G}
     out["link_from"] = "the report started (page load and start form on loopback, untimed)"
-    out["phone"] = {"viewport": PHONE["viewport"], "mobile": True, "cpu_throttling": None}
+    out["phone"] = {"viewport": PHONE["viewport"], "mobile": True, "cpu_throttling": args.cpu_throttle}
     out["server"] = "subprocess (python -m server.cli serve), SQLite"
     out["chromium"] = version
     out["cpus"] = os.cpu_count()
@@ -452,7 +479,16 @@ async def main_async(args: argparse.Namespace) -> int:
                             for n, side in enumerate(sides.values()):
                                 log(f"{side.mode}: {big} camera photo(s) over Fast 3G…")
                                 await run_side(
-                                    browser, base, api, login["token"], side, paths, person, desk_sides, 100 * n
+                                    browser,
+                                    base,
+                                    api,
+                                    login["token"],
+                                    side,
+                                    paths,
+                                    person,
+                                    desk_sides,
+                                    100 * n,
+                                    args.cpu_throttle,
                                 )
                                 log(
                                     f"{side.mode}: accepted on the phone at {side.marks['accepted'] / 1000:.2f} s, "
@@ -475,7 +511,7 @@ async def main_async(args: argparse.Namespace) -> int:
         f"bench/intake.py: {big} camera photo(s) per side of {', '.join(f'{n / 1e6:.2f}' for n in sizes[:big])} MB "
         f"(4000x3000, q92){'' if big == 3 else ' + small ones for ' + ', '.join(SLOTS[big:])}; emulated Fast 3G "
         f"(latency {FAST_3G['latency']} ms, down 1.44 Mbit/s, up 675 kbit/s); Chromium {version}, 360x740 mobile; "
-        f"{os.cpu_count()} CPUs; seconds after the first photo was chosen"
+        f"phone CPU throttled {args.cpu_throttle:g}x; {os.cpu_count()} CPUs; seconds after the first photo was chosen"
     )
     print()
     header = f"{'side':<34}" + "".join(f"{f'photo {i + 1}':>9}" for i in range(len(SLOTS)))
@@ -490,6 +526,16 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{label:<34}{marks}{side.marks.get('submitted', 0) / 1000:>11.2f}"
             f"{side.marks.get('accepted', 0) / 1000:>10.2f}{sum(side.stored):>11}"
         )
+    page = sides["page"]
+    if page.prepare_ms:
+        print()
+        print(
+            "/scene per photo chosen (the three scene photos, then the photo with the vehicle): "
+            + "; ".join(
+                f"prepare {p / 1000:.2f} s + upload {u / 1000:.2f} s"
+                for p, u in zip(page.prepare_ms, page.upload_ms, strict=False)
+            )
+        )
     print()
     print(json.dumps(out, ensure_ascii=False))
     return 0
@@ -498,7 +544,15 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one 4 MB photo per side (and two small ones)")
+    parser.add_argument(
+        "--cpu-throttle",
+        type=float,
+        default=1.0,
+        help="slow the phone's CPU N times (CDP Emulation.setCPUThrottlingRate; DevTools' mid-tier phone: 4)",
+    )
     args = parser.parse_args()
+    if not 1 <= args.cpu_throttle <= 20:
+        parser.error("--cpu-throttle is 1 to 20")
     if not Path(CHROMIUM).exists():
         log(f"bench/intake.py: Chromium not found at {CHROMIUM} (apt-get install chromium)")
         return 2
