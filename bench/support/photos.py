@@ -37,11 +37,11 @@ def camera_jpeg(seed: int, size: tuple[int, int] = SIZE, sigma: float = NOISE_SI
     return out.getvalue()
 
 
-def write_camera_photos(folder: Path, count: int, seed: int = 15) -> list[Path]:
-    """``count`` camera-like JPEGs ``photo-1.jpg``… in ``folder`` (seeds ``seed``, ``seed + 1``…)."""
+def write_camera_photos(folder: Path, count: int, seed: int = 15, size: tuple[int, int] = SIZE) -> list[Path]:
+    """``count`` camera-like JPEGs ``photo-1.jpg``… in ``folder`` (seeds ``seed``, ``seed + 1``…) of ``size``."""
     paths = []
     for i in range(count):
         path = folder / f"photo-{i + 1}.jpg"
-        path.write_bytes(camera_jpeg(seed + i))
+        path.write_bytes(camera_jpeg(seed + i, size=size))
         paths.append(path)
     return paths
