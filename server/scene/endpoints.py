@@ -232,7 +232,7 @@ async def join(request: web.Request) -> web.Response:
 
 async def read_report(request: web.Request) -> web.Response:
     claims = await driver(request)
-    return respond(await request.app[SCENE_MEDIATION].read_as_driver(claims, report_id(request)))
+    return respond(await request.app[SCENE_MEDIATION].read_as_driver(claims, report_id(request), now(request)))
 
 
 async def ask_mediation(request: web.Request) -> web.Response:

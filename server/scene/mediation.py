@@ -31,8 +31,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import select
 
 from server.cases.usecases import CaseService, NewParticipant, added_record
 from server.domain import lifecycle as lc
@@ -50,6 +52,7 @@ from server.referrals.usecases import MEDIATION_ORGANISATIONS, ReferralService
 from server.scene.finding_store import FindingStore
 from server.scene.store import Change, Event, LoadedReport
 from server.scene.usecases import SceneService, current_photos
+from server.store import schema as t
 from server.store.blobs import BlobStore
 from server.store.repository import AuditRecord, DocumentRecord
 
@@ -57,7 +60,9 @@ logger = logging.getLogger(__name__)
 
 FINDING_KIND = "police_intake"
 """The kind of the JSON document with the finding as data (the intake's own: ``server.intake.usecases``)."""
-COVER = "交强险"
+STUCK_AFTER = timedelta(minutes=2)
+"""How long a conversion may stay half done (``mediation`` with no case) before a driver's request finishes it:
+a live one takes seconds."""
 
 
 class _AlreadyCase(Exception):
@@ -186,11 +191,12 @@ class SceneMediation:
 
     # ------------------------------------------------------------------ what the phone shows
 
-    async def read_as_driver(self, claims: TokenClaims, report_id: str) -> dict[str, Any]:
-        """The driver's view of the report with its mediation part."""
+    async def read_as_driver(self, claims: TokenClaims, report_id: str, now: datetime) -> dict[str, Any]:
+        """The driver's view of the report with its mediation part (finishing a conversion a crash left half done:
+        :meth:`_mend`)."""
         report = await self.scenes.load(report_id)
         number = self.scenes._number_of(report, claims.subject)
-        return await self._view(report, number)
+        return await self._view(await self._mend(report, now), number)
 
     async def _view(self, report: SceneReport, number: int) -> dict[str, Any]:
         view = self.scenes.driver_view(report, number)
@@ -250,11 +256,62 @@ class SceneMediation:
         try:
             report = await self.scenes._write(report_id, decide, now)
         except _AlreadyCase:
-            report = await self.scenes.load(report_id)
+            report = await self._mend(await self.scenes.load(report_id), now)
         else:
             if converting:
                 report = await self._convert(report, organisation_id, now)
         return await self._view(report, self.scenes._number_of(report, claims.subject))
+
+    async def _mend(self, report: SceneReport, now: datetime) -> SceneReport:
+        """Finish a conversion that a crash left half done: the report is ``mediation`` with no case, and nothing
+        has happened to it for :data:`STUCK_AFTER`. One request claims the mending (a ``scene.mediation_resumed``
+        event under the report's version check); it records the case if one was filed for the report (its number
+        is the case's police case number at the agreed organisation), or files it."""
+        if report.state is not SceneState.MEDIATION or report.case_id is not None:
+            return report
+        entries = await self.scenes.store.events(report.id)
+        agreed = [e for e in entries if e.action in ("scene.mediation_agreed", "scene.mediation_resumed")]
+        if not agreed or now - datetime.fromisoformat(agreed[-1].at) < STUCK_AFTER:
+            return report
+        organisation_id = str(agreed[-1].details_dict()["organisation_id"])
+
+        def resume(loaded: LoadedReport) -> Change:
+            if loaded.report.case_id is not None or loaded.report.version != report.version:
+                raise _AlreadyCase
+            return Change(events=[Event("system", "scene.mediation_resumed", {"organisation_id": organisation_id})])
+
+        try:
+            report = await self.scenes._write(report.id, resume, now)
+        except _AlreadyCase:
+            return await self.scenes.load(report.id)
+        logger.warning("[scene=%s] resuming a conversion left half done", report.id)
+        c = t.cases
+        async with self.cases.repo.engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(c.c.id).where(
+                        c.c.referral_kind == ReferralKind.POLICE.value,
+                        c.c.court_case_number == report.number,
+                        c.c.organisation_id == organisation_id,
+                    )
+                )
+            ).first()
+        if found is None:
+            return await self._convert(report, organisation_id, now)
+        case_id = str(found.id)
+        by_role = {p.role: p.id for p in await self.cases.repo.participants(case_id)}
+        applicant = applicant_of(report)
+        participants = {
+            d.number: by_role[Role.APPLICANT if d.number == applicant else Role.RESPONDENT] for d in report.drivers
+        }
+
+        def filed(loaded: LoadedReport) -> Change:
+            details = {"case_id": case_id, "participants": {str(k): v for k, v in sorted(participants.items())}}
+            return Change(report={"case_id": case_id}, events=[Event("system", "scene.case_filed", details)])
+
+        report = await self.scenes._write(report.id, filed, now)
+        await self._send_links(report, case_id, participants, now)
+        return report
 
     async def _convert(self, report: SceneReport, organisation_id: str, now: datetime) -> SceneReport:
         try:
@@ -290,7 +347,10 @@ class SceneMediation:
             NewParticipant(Role.APPLICANT if d.number == applicant else Role.RESPONDENT, d.name, phone=d.phone)
             for d in ordered
         ]
-        people += [NewParticipant(Role.INSURER, f"{d.insurer}（{d.plate}，{COVER}）") for d in ordered if d.insurer]
+        # the insurer by its own name (a claim finds the insurer's organisation by it), once even if it insures both
+        people += [
+            NewParticipant(Role.INSURER, name) for name in dict.fromkeys(d.insurer for d in ordered if d.insurer)
+        ]
         title = f"{ordered[0].name}与{ordered[1].name}道路交通事故损害赔偿纠纷"[:200]
         referral = lc.Referral(ReferralKind.POLICE, organisation_id, now, court_case_number=report.number)
         documents = await self._documents(report, actor, now)

@@ -121,7 +121,8 @@ async def test_both_drivers_ask_and_the_report_becomes_one_case(api: Api) -> Non
     assert (people["applicant"]["display_name"], people["applicant"]["phone"]) == (second["name"], second["phone"])
     assert (people["respondent"]["display_name"], people["respondent"]["phone"]) == (first["name"], first["phone"])
     insurers = sorted(p["display_name"] for p in full["participants"] if p["role"] == "insurer")
-    assert insurers == sorted([f"{first['insurer']}（浙A12345，交强险）", f"{second['insurer']}（浙AD12345，交强险）"])
+    # by the insurer's own name: a claim finds the insurer's organisation by it
+    assert insurers == sorted({first["insurer"], second["insurer"]})
     kinds: dict[str, list[dict[str, Any]]] = {}
     for d in full["documents"]:
         kinds.setdefault(d["kind"], []).append(d)
@@ -181,6 +182,49 @@ async def test_both_asking_at_once_for_the_first_time_file_one_case(api: Api) ->
     assert await cases_of(api, w["east"]) == 1
     status, view, _ = await api.call("GET", f"{SCENE}/{report['id']}", report["tokens"][2])
     assert view["state"] == "mediation" and view["mediation"]["case"] is not None
+
+
+@pytest.mark.parametrize("filed_before_the_crash", [False, True])
+async def test_a_conversion_a_crash_left_half_done_is_finished_by_a_drivers_phone(
+    api: Api, filed_before_the_crash: bool
+) -> None:
+    w = await world(api)
+    report = await signed_report(api)
+    mediation = api.app[SCENE_MEDIATION]
+    real_convert = mediation._convert
+
+    async def crash(stuck: Any, organisation_id: str, now: Any) -> Any:
+        # the process dies after the report moved to mediation: before filing, or after filing but before recording
+        if filed_before_the_crash:
+            await mediation._file(stuck, organisation_id, now)
+        return stuck
+
+    mediation._convert = crash
+    try:
+        assert (await ask(api, report, 1, w["east"]))[0] == 200
+        status, view = await ask(api, report, 2, w["east"])
+    finally:
+        mediation._convert = real_convert
+    assert status == 200 and view["state"] == "mediation" and view["mediation"]["case"] is None
+    assert await cases_of(api, w["east"]) == (1 if filed_before_the_crash else 0)
+    # within two minutes a conversion may still be running: the phone's poll leaves it alone
+    api.clock.advance(timedelta(seconds=60))
+    status, view, _ = await api.call("GET", f"{SCENE}/{report['id']}", report["tokens"][1])
+    assert status == 200 and view["mediation"]["case"] is None
+    # after it, the next poll finishes the conversion: one case, recorded on the report, links sent
+    api.clock.advance(timedelta(seconds=90))
+    polls = await asyncio.gather(
+        *(api.call("GET", f"{SCENE}/{report['id']}", report["tokens"][n]) for n in (1, 2, 1, 2))
+    )
+    assert all(p[0] == 200 for p in polls), polls
+    status, view, _ = await api.call("GET", f"{SCENE}/{report['id']}", report["tokens"][2])
+    assert view["mediation"]["case"] is not None, view
+    assert await cases_of(api, w["east"]) == 1
+    assert {m.to for m in w["outbox"].sent} == {d["phone"] for d in SCENE_DRIVERS}
+    status, desk_view, _ = await api.call("GET", f"/api/v1/police/scene-reports/{report['id']}", report["officer"])
+    actions = [e["action"] for e in desk_view["chain"]["events"]]
+    assert actions[-3:] == ["scene.mediation_agreed", "scene.mediation_resumed", "scene.case_filed"], actions
+    assert desk_view["chain"]["ok"] is True
 
 
 async def test_asking_before_signed_is_409_and_another_reports_driver_404(api: Api) -> None:
