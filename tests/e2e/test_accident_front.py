@@ -9,10 +9,10 @@ SMS gateway (tests.channels.Gateway) and a loopback SMTP server; codes and links
    已受理) and makes the liability finding: 70/30 with facts and reasons, an agreed amount and its payer.
 3. Both phones sign the electronic accident finding with codes sent by SMS; the desk downloads the signed PDF and
    pdfsig validates the unit's certification and both drivers' signatures (trusted, through the platform's CA).
-4. One-click claims: the claimant of a signed case claims from their join link on a phone, the insurer's adjuster
-   reaches /insurer from the home page and pays it within the deadline; a second claim passes its deadline (the
-   deadline job's clock moved on) and the other insurer's desk shows it flagged. (A claim from the signed scene
-   finding is not offered by the server yet: see the report of H9.)
+4. One-click claim: driver 2 (who does not pay) claims the agreed amount on driver 1's insurer with the phone's one
+   button; the insurer's adjuster reaches /insurer from the home page, opens it (the signed finding) and pays it
+   within the deadline, and the phone shows 已支付. A second report's claim (built over HTTP) passes its deadline
+   (the deadline job's clock moved on) and the same desk shows it flagged, the paid one not.
 5. A police agency's system files a case with a signed intake request; a mediator of the organisation hosts it from
    /console without typing a party's detail: takes it from the queue, sends both parties their links by SMS,
    schedules and opens the session; both parties join from the SMS links on phones (fake camera and microphone),
@@ -55,10 +55,10 @@ from tests.builders import (
     PASSWORD,
     SCENE_DRIVERS,
     authorise,
-    insured_case,
     intake_document,
     scene_photo,
     signed_opinion,
+    signed_report,
     staff_account,
 )
 from tests.channels import KEY, Gateway, Mailbox, sms_gateway, smtp_server
@@ -183,6 +183,17 @@ async def test_the_accident_front_from_the_scene_to_the_appraisal(
     # ---- 1. two phones report one accident on /scene
     unit = f"示范区公安局交通警察大队{tag}"
     officer, _, _ = await staff_account(api, AccountKind.POLICE_OFFICER, unit, "冯警官")
+    insurer = SCENE_DRIVERS[0]["insurer"]  # driver 1's, as their phone gives it: driver 1 pays
+    adjuster_username, _, adjuster_account = await staff_account(api, AccountKind.CLAIMS_ADJUSTER, insurer, "赵理赔员")
+    _, insurer_admin, _ = await staff_account(api, AccountKind.ORG_ADMIN, insurer, "钱管理员", phone="13700000041")
+    await authorise(
+        api,
+        {
+            "adjuster_id": adjuster_account.id,
+            "insurer_id": adjuster_account.organisation_id,
+            "insurer_admin": insurer_admin,
+        },
+    )
     one, two = await page_of(PHONE), await page_of(PHONE)
     await one.goto(f"{base}/")
     await one.click("text=快处快赔")
@@ -258,51 +269,51 @@ async def test_the_accident_front_from_the_scene_to_the_appraisal(
     for entry in found:
         assert entry["Signature Validation"] == "Signature is Valid.", entry
         assert entry["Certificate Validation"] == "Certificate is Trusted.", entry
-    for page in (one, two):
-        await page.context.close()
     await desk.context.close()
     lap("finding signed")
 
-    # ---- 4. one-click claims: one paid in time, one past its deadline and flagged
-    deadlines = api.app[CLAIM_DEADLINES]
-    await deadlines.close()  # the job runs when the test says, at the clock it is given
-    paid, late = await insured_case(api), await insured_case(api)
-    for c in (paid, late):
-        await authorise(api, c)
-    claimants = []
-    for c in (paid, late):
-        phone = await page_of(PHONE)
-        await phone.goto(f"{base}/join#token={c['applicant']}")
-        await phone.click("#claim-party:not([hidden]) #claim-start")
-        await phone.wait_for_selector("#claim-party .claim-state:has-text('已提交')")
-        assert "15000.00 元" in await phone.inner_text("#claim-party")
-        claimants.append(phone)
+    # ---- 4. one-click claims: driver 2 (who does not pay) claims the agreed amount on driver 1's insurer from the
+    # phone; the adjuster pays it in time; a second report's claim passes its deadline and is flagged on the desk
+    await two.click("#claim-scene:not([hidden]) #scene-claim-start")
+    await two.wait_for_selector("#claim-scene .claim-state:has-text('已提交')")
+    text = await two.inner_text("#claim-scene")
+    assert "1800.00 元" in text and SCENE_DRIVERS[0]["insurer"] in text and "剩余 10 个工作日" in text
+    await one.wait_for_selector("#claim-scene[hidden]", state="attached")  # the paying driver has nothing to claim
+    assert await one.locator("#scene-claim-start").count() == 0
     adjuster = await page_of(DESK)
-    await staff_login(adjuster, base, "a[href='/insurer']", paid["adjuster_username"])
-    claim_row = adjuster.locator("#rows tr", has_text="15000.00")
+    await staff_login(adjuster, base, "a[href='/insurer']", adjuster_username)
+    claim_row = adjuster.locator("#rows tr", has_text="1800.00")
     await claim_row.wait_for()
+    paid_id = await claim_row.get_attribute("data-id")
     assert "剩余 10 个工作日" in await claim_row.inner_text()
     await claim_row.locator("button.open").click()
-    await adjuster.wait_for_selector("#detail:not([hidden]) #accept:not([hidden])")
-    await adjuster.click("#accept")
-    await adjuster.wait_for_selector("#d-claim .claim-state:has-text('已受理')")
+    await adjuster.wait_for_selector("#detail:not([hidden]) #pay:not([hidden])")
+    assert "电子事故认定书" in await adjuster.inner_text("#d-agreement")
     await adjuster.fill("#pay-reference", f"TX-{tag}")
     await adjuster.fill("#pay-date", datetime.now(BEIJING).date().isoformat())
-    assert await adjuster.input_value("#pay-amount") == "15000.00"
+    assert await adjuster.input_value("#pay-amount") == "1800.00"
     await adjuster.click("#pay button")
     await adjuster.wait_for_selector("#d-claim .claim-state:has-text('已支付')")
-    await claimants[0].reload()
-    await claimants[0].wait_for_selector("#claim-party .claim-state:has-text('已支付')")
-    # thirty days on, the job flags the unpaid claim (and only it); its insurer's desk shows it in red
+    await two.wait_for_selector("#claim-scene .claim-state:has-text('已支付')")  # the phone's own poll
+    for page in (one, two):
+        await page.context.close()
+    # another report, signed the same way (over HTTP), whose claim on the same insurer is never paid: thirty days
+    # on, the job flags it (and not the paid one); the desk shows it in red
+    late_report = await signed_report(api, f"示范区公安局交通警察大队二中队{tag}")
+    status, late, _ = await api.call(
+        "POST", f"/api/v1/scene-reports/{late_report['id']}/claims", late_report["tokens"][2]
+    )
+    assert status == 201, late
+    deadlines = api.app[CLAIM_DEADLINES]
+    await deadlines.close()  # the job runs when the test says, at the clock it is given
     deadlines.clock = lambda: datetime.now(UTC) + timedelta(days=30)
     assert await deadlines.run_round() == 1
-    other = await page_of(DESK)
-    await staff_login(other, base, "a[href='/insurer']", late["adjuster_username"])
-    await other.wait_for_selector("#rows tr .overdue-flag")
-    assert "已超期" in await other.inner_text("#rows tr:has(.overdue-flag)")
-    assert await adjuster.locator("#rows .overdue-flag").count() == 0
-    for page in (*claimants, adjuster, other):
-        await page.context.close()
+    await adjuster.reload()
+    await adjuster.wait_for_selector(f"#rows tr[data-id='{late['id']}'] .overdue-flag")
+    assert "已超期" in await adjuster.inner_text(f"#rows tr[data-id='{late['id']}']")
+    assert "付清" in await adjuster.inner_text(f"#rows tr[data-id='{paid_id}']")
+    assert await adjuster.locator(f"#rows tr[data-id='{paid_id}'] .overdue-flag").count() == 0
+    await adjuster.context.close()
     lap("claims paid and flagged")
 
     # ---- 5. a police intake document becomes a case a mediator hosts from /console
