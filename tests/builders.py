@@ -436,19 +436,22 @@ async def signed_opinion(keys: Any, case_number: str, institution: str, now: dat
     return await render_sealed(render, None, keys, case_number, "鉴定意见", now, signer)
 
 
-async def insured_case(api: Api) -> dict[str, Any]:
+async def insured_case(api: Api, qualifier: str = "") -> dict[str, Any]:
     """One-click claims' world: a signed case whose agreement obliges its insurer participant to pay the
     applicant 15,000 yuan (the terms' 5,000 of property loss is vehicle damage); the insurer is an organisation
     of kind insurer of the same name, with a claims adjuster and an administrator (who has a phone). Keys as
     :func:`signed_case`'s, plus ``insurer_name``, ``insurer_id``, ``adjuster`` (token), ``adjuster_id``, ``adjuster_username``, ``insurer_admin_username``,
-    ``insurer_admin`` (token); ``insurer`` is the insurer participant's join token."""
+    ``insurer_admin`` (token); ``insurer`` is the insurer participant's join token. ``qualifier`` follows the
+    insurer's name on the case (e.g. ``（交强险）``, as the police's intake names insurers): the participant and the
+    agreement's payer, not the organisation."""
     name = f"乙保险公司{uuid.uuid4().hex[:6]}"
     adjuster_username, adjuster, adjuster_account = await staff_account(
         api, AccountKind.CLAIMS_ADJUSTER, name, "赵理赔员"
     )
     admin_username, admin, _ = await staff_account(api, AccountKind.ORG_ADMIN, name, "钱管理员", phone="13700000001")
-    obligation = {"payer": name, "payee": "张三", "amount": "15000.00", "due": "2026-12-31", "method": "银行转账"}
-    insurer = {"role": "insurer", "display_name": name, "phone": "13800000009"}
+    payer = name + qualifier
+    obligation = {"payer": payer, "payee": "张三", "amount": "15000.00", "due": "2026-12-31", "method": "银行转账"}
+    insurer = {"role": "insurer", "display_name": payer, "phone": "13800000009"}
     c = await signed_case(
         api,
         (SERVICE_APPLICANT, SERVICE_RESPONDENT, insurer),

@@ -34,6 +34,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -62,6 +63,15 @@ from server.store import schema as t
 from server.store.accounts import Account, AccountStore
 
 logger = logging.getLogger(__name__)
+
+
+_QUALIFIER = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")
+
+
+def bare_name(name: str) -> str:
+    """An insurer's name without a qualifier in brackets at its end: 甲保险公司（交强险） → 甲保险公司."""
+    return _QUALIFIER.sub("", name)
+
 
 SETTLED = frozenset(
     {CaseState.SIGNED, CaseState.SERVING, CaseState.SERVED, CaseState.CONFIRMATION_APPLIED, CaseState.CONFIRMED}
@@ -385,9 +395,12 @@ class ClaimService:
     async def _owed(
         self, terms: dict[str, Any], claimant: str, insurers: Sequence[str]
     ) -> tuple[Organisation, list[dict[str, Any]]]:
-        """The first of the case's insurers that the agreement obliges to pay the claimant, and those payments."""
+        """The first of the case's insurers that the agreement obliges to pay the claimant, and those payments.
+
+        An insurer participant is the organisation of its name, or of its name without a qualifier in brackets at
+        the end (the police's intake names them ``…（交强险）``)."""
         for name in insurers:
-            organisation = await self.organisations.by_name(name)
+            organisation = await self.organisations.by_name(name) or await self.organisations.by_name(bare_name(name))
             if organisation is None or organisation.kind is not OrganisationKind.INSURER or organisation.disabled:
                 continue
             lines = [
