@@ -345,6 +345,10 @@ async def test_the_accident_front_from_the_scene_to_the_appraisal(
     await console.click(f"button[data-progress-id='{cid}']")
     for name, _phone in INTAKE_PARTIES:
         await console.wait_for_selector(f"#progress:not([hidden]) #people-rows tr:has-text('{name}')")
+    people = await console.inner_text("#people-rows")  # as the police's system sent them: nothing typed
+    for shown in ("13911112222", "zhang.intake@example.org", "13833334444", "甲财产保险股份有限公司（交强险）"):
+        assert shown in people, shown
+    await console.wait_for_selector("#document-rows tr:has-text('道路交通事故认定书')")
     pids = {}
     for name, _phone in INTAKE_PARTIES:
         person = console.locator(f"#people-rows tr:has-text('{name}')")
@@ -417,7 +421,7 @@ async def test_the_accident_front_from_the_scene_to_the_appraisal(
     await console.select_option(".appraisal-payer", "insurer")
     await console.click(".appraisal-appoint")
     await console.wait_for_selector("article.appraisal[data-state='appointed']")
-    await console.locator(".appraisal-materials input").first.check()  # the police's finding, as filed
+    await console.locator(".appraisal-materials li", has_text="道路交通事故认定书").locator("input").check()
     await console.click(".appraisal-send")
     await console.wait_for_selector("#appraisal-desk-status:has-text('已送交 1 份')")
 
@@ -427,7 +431,8 @@ async def test_the_accident_front_from_the_scene_to_the_appraisal(
     assert case_number in await institution.inner_text("#rows")
     await institution.click("#rows tr button.open")
     await institution.wait_for_selector("#d-materials li")
-    assert await institution.locator("#d-materials li").count() == 1
+    assert await institution.locator("#d-materials li").count() == 1  # what was sent, the police's finding
+    assert "道路交通事故认定书" in await institution.inner_text("#d-materials")
     opinion = await signed_opinion(api.app[SIGNING], case_number, institution_name, datetime.now(UTC))
     await institution.set_input_files(
         "#opinion-file", files=[{"name": "鉴定意见书.pdf", "mimeType": "application/pdf", "buffer": opinion}]
