@@ -12,13 +12,17 @@ SMS gateway (tests.channels.Gateway): the codes and links are read from what it 
 4. One-click claim: driver 2 (who does not pay) claims the agreed amount on driver 1's insurer with the phone's one
    button; the insurer's adjuster reaches /insurer from the home page, opens it (the signed finding) and pays it
    within the deadline, and the phone shows 已支付. A second report's claim (built over HTTP) passes its deadline
-   (the deadline job's clock moved on) and the same desk shows it flagged, the paid one not.
+   (the deadline job's clock moved on): the insurer's administrator is told by SMS and the same desk shows it
+   flagged, the paid one not.
 5. A police agency's system files a case with a signed intake request; a mediator of the organisation hosts it from
    /console without typing a party's detail: takes it from the queue, sends both parties their links by SMS,
    schedules and opens the session; both parties join from the SMS links on phones (fake camera and microphone),
    are admitted and receive video; the mediator ends it.
-6. On that case an appraisal runs from both parties' consent to the drawn institution, the fee, the materials,
-   the signed opinion uploaded on /appraisal, the mediator's evaluation, and the justice bureau's view on /bureau.
+6. On that case an appraisal runs from every party's consent (the two parties from their SMS links, the two
+   insurers from links issued over the API: the document names no contact of theirs) to the drawn institution, the
+   fee, the police's finding sent as material, the signed opinion uploaded on /appraisal, the mediator's
+   evaluation, a party's phone showing the notice and the opinion (downloaded byte for byte), and the justice
+   bureau's view on /bureau.
 """
 
 from __future__ import annotations
@@ -449,6 +453,16 @@ async def test_the_accident_front_from_the_scene_to_the_appraisal(
     await console.fill(".appraisal-comment", "论证充分")
     await console.click(".appraisal-evaluate")
     await console.wait_for_selector(".appraisal-evaluation:has-text('4 分')")
+    # the party sees the appointment notice and the opinion on the phone, from the link they were sent
+    phone = await page_of(PHONE)
+    await phone.goto(links["张三"])
+    await phone.wait_for_selector("#appraisal-party article.appraisal[data-state='opinion']")
+    buttons = await phone.locator("#appraisal-party .appraisal-download").all_inner_texts()
+    assert any("鉴定委托通知书" in b for b in buttons) and any("鉴定意见书" in b for b in buttons), buttons
+    async with phone.expect_download() as downloading:
+        await phone.locator("#appraisal-party .appraisal-download", has_text="鉴定意见书").click()
+    assert Path(await (await downloading.value).path()).read_bytes() == opinion
+    await phone.context.close()
     office = await page_of(DESK)
     await staff_login(office, base, "a[href='/bureau']", bureau)
     org = appraiser_account.organisation_id
