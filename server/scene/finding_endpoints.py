@@ -16,10 +16,11 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import AwareDatetime, Field, StringConstraints
 
+from server.documents.marks import MAX_MARK_BYTES
 from server.http import schemas as s
 from server.http.kit import API, Endpoint, body, now, principal, respond
 from server.scene.endpoints import driver, report_id
-from server.scene.finding_signing import MAX_MARK_BYTES, Asker, FindingService, SceneReports
+from server.scene.finding_signing import Asker, FindingService, SceneReports
 from server.scene.finding_store import FindingFile
 
 FINDINGS: web.AppKey[FindingService] = web.AppKey("scene_findings", FindingService)

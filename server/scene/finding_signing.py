@@ -23,21 +23,19 @@ a PAdES signature.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import functools
 import hashlib
 import hmac
-import io
 import logging
-import math
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from server.documents.marks import read_mark
 from server.documents.sealed import SealingKeys
+from server.domain.codes import code_refusal, code_rule
 from server.domain.roles import AccountKind
 from server.domain.scene import SceneReport, SceneState
 from server.domain.time import BEIJING
@@ -54,7 +52,7 @@ from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
 from server.organisations.store import OrganisationStore
 from server.scene.finding import DRIVER_LABELS, POLICE_SIGNER, driver_field, finding_facts, render_finding
-from server.scene.finding_store import CodeLimits, CodeRule, FindingFile, FindingRecord, FindingStore, NewCode
+from server.scene.finding_store import FindingFile, FindingRecord, FindingStore, NewCode
 from server.store.accounts import AccountStore
 from server.store.blobs import BlobStore
 
@@ -62,10 +60,6 @@ logger = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
-RESEND_AFTER = timedelta(seconds=60)
-MAX_CODES_PER_DAY = 10
-MAX_WRONG_PER_DAY = 20
-MAX_MARK_BYTES = 256 * 1024
 SIGN_RETRIES = 10
 REASON = "本人已阅读本道路交通事故认定书"
 LOCATION = "交通事故快处快赔"
@@ -268,9 +262,9 @@ class FindingService:
         code = f"{secrets.randbelow(10**6):06d}"
         code_id = str(uuid.uuid4())
         new = NewCode(code_id, report.id, number, self._hash(code_id, code), now, now + CODE_TTL, record.newest.sha256)
-        stored, limits = await self.store.add_code(new, _rule(now))
+        stored, limits = await self.store.add_code(new, code_rule(now))
         if not stored:
-            raise _refusal(limits, now)
+            raise code_refusal(limits, now)
         text = (
             f"您的道路交通事故认定书签字验证码为 {code}，{int(CODE_TTL.total_seconds() // 60)} 分钟内有效，"
             f"仅用于签署第 {report.number} 号认定书（文件 SHA-256 前 8 位 {record.newest.sha256[:8]}），请勿告诉他人。"
@@ -290,7 +284,7 @@ class FindingService:
         """Check the driver's code, add their signature to the newest file, and complete the finding when
         both have signed. A driver who already signed gets 409 before their code is looked at."""
         report, number = self._driver(asker)
-        mark = _mark(mark_b64)
+        mark = read_mark(mark_b64)
         record = await self._finding(report, now)
         if number in record.signed_by:
             raise IllegalTransition("sign the accident finding", "signed by you")
@@ -311,9 +305,9 @@ class FindingService:
             raise Forbidden("The code has expired or was already used: ask for a new one")
         if latest["attempts"] >= MAX_ATTEMPTS:
             raise TooManyAttempts("Too many wrong codes: ask for a new one")
-        rule = _rule(now)
+        rule = code_rule(now)
         if await self.store.count_guess(report_id, number, rule) is None:
-            raise _refusal(await self.store.code_limits(report_id, number), now)
+            raise code_refusal(await self.store.code_limits(report_id, number), now)
         matched = hmac.compare_digest(latest["code_hash"], self._hash(latest["id"], code.strip()))
         if not await self.store.spend_code(latest["id"], matched, now, MAX_ATTEMPTS, counted_on=rule.day):
             raise Forbidden("The code is wrong" if not matched else "The code was already used")
@@ -375,46 +369,3 @@ class FindingService:
 
 def _file_view(f: FindingFile) -> dict[str, Any]:
     return {"seq": f.seq, "sha256": f.sha256, "size": f.size, "created_at": f.created_at.isoformat()}
-
-
-def _next_day(now: datetime) -> datetime:
-    return datetime.combine(now.astimezone(BEIJING).date() + timedelta(days=1), time(0), tzinfo=BEIJING)
-
-
-def _rule(now: datetime) -> CodeRule:
-    return CodeRule(now.astimezone(BEIJING).date().isoformat(), RESEND_AFTER, MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY)
-
-
-def _refusal(limits: CodeLimits | None, now: datetime) -> TooManyAttempts:
-    """Why a driver may not have a code (or a guess) now, and when they may."""
-    today = now.astimezone(BEIJING).date().isoformat()
-    if limits is not None and limits.day == today and limits.wrong_guesses >= MAX_WRONG_PER_DAY:
-        why = f"Too many wrong codes today ({MAX_WRONG_PER_DAY})"
-    elif limits is not None and limits.day == today and limits.codes_sent >= MAX_CODES_PER_DAY:
-        why = f"You were sent {MAX_CODES_PER_DAY} codes today"
-    else:
-        sent = limits.last_sent_at if limits is not None and limits.last_sent_at is not None else now
-        wait = max(1, math.ceil((sent + RESEND_AFTER - now).total_seconds()))
-        return TooManyAttempts(f"A code was sent less than a minute ago: try again in {wait} seconds", wait)
-    until = _next_day(now)
-    return TooManyAttempts(
-        f"{why}: try again after {until:%Y-%m-%d %H:%M} (Beijing time)", math.ceil((until - now).total_seconds())
-    )
-
-
-def _mark(mark_b64: str) -> bytes:
-    """The handwritten mark: a PNG (base64), at most 256 KiB, that Pillow reads."""
-    try:
-        data = base64.b64decode(mark_b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCommand("The mark must be a base64 PNG") from exc
-    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) > MAX_MARK_BYTES:
-        raise InvalidCommand(f"The mark must be a PNG of at most {MAX_MARK_BYTES // 1024} KiB")
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken images
-        raise InvalidCommand("The mark is not a readable PNG") from exc
-    return data

@@ -6,22 +6,24 @@ blob store by content address). Adding a file names the ``seq`` it expects; the 
 refuses the second of two drivers signing at the same moment on every node, and the unique (report, driver)
 keeps a driver from signing twice: :meth:`FindingStore.add_file` answers False and the caller re-reads.
 
-The code limits (one code a minute, codes and wrong guesses a Beijing day) are decided by conditional
-UPDATEs of the driver's row in ``liability_finding_code_limits``, as ``server.signing.store`` does for the
-agreement's signers (the same rules, keyed by report and driver number instead of case and participant).
+The code limits (:mod:`server.domain.codes`: one code a minute, codes and wrong guesses a Beijing day) are
+kept in ``liability_finding_code_limits`` by :class:`server.store.codes.OneTimeCodes`, as the agreement's
+signers' are (the same rules and code, keyed by report and driver number instead of case and participant).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, insert, or_, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.domain.codes import CodeLimits, CodeRule
 from server.store import schema as t
+from server.store.codes import OneTimeCodes
 
 
 @dataclass(frozen=True)
@@ -74,36 +76,14 @@ class NewCode:
     """The file it was sent for: it signs that file, or that file with the other driver's signature appended."""
 
 
-@dataclass(frozen=True)
-class CodeRule:
-    """The limits a code request is held to."""
-
-    day: str
-    """Today in Beijing (``YYYY-MM-DD``)."""
-    resend_after: timedelta
-    max_codes: int
-    max_wrong: int
-
-
-@dataclass(frozen=True)
-class CodeLimits:
-    """Where a driver stands against the code limits."""
-
-    last_sent_at: datetime | None
-    day: str
-    codes_sent: int
-    wrong_guesses: int
-
-
-def _limits(row: Any) -> CodeLimits:
-    return CodeLimits(row.last_sent_at, row.day, row.codes_sent, row.wrong_guesses)
-
-
 class FindingStore:
     """Keeps findings, their files and the drivers' codes."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._codes = OneTimeCodes(
+            engine, t.liability_finding_codes, t.liability_finding_code_limits, ("report_id", "driver")
+        )
 
     # ------------------------------------------------------------------ the finding and its files
 
@@ -153,153 +133,36 @@ class FindingStore:
 
     # ------------------------------------------------------------------ one-time codes
 
-    @staticmethod
-    def _key(report_id: str, driver: int) -> Any:
-        lim = t.liability_finding_code_limits
-        return and_(lim.c.report_id == report_id, lim.c.driver == driver)
-
     async def code_limits(self, report_id: str, driver: int) -> CodeLimits | None:
-        lim = t.liability_finding_code_limits
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(lim).where(self._key(report_id, driver)))).first()
-        return _limits(row) if row is not None else None
+        return await self._codes.limits((report_id, driver))
 
     async def add_code(self, code: NewCode, rule: CodeRule) -> tuple[bool, CodeLimits | None]:
         """Keep a code's keyed hash if ``rule`` lets the driver have one now (earlier unused codes stop
         counting): (True, the limits after it), or (False, the limits that refused it) with nothing stored."""
-        sc, lim = t.liability_finding_codes, t.liability_finding_code_limits
-        key = self._key(code.report_id, code.driver)
-        same_day = lim.c.day == rule.day
-        allowed = and_(
-            key,
-            or_(lim.c.last_sent_at.is_(None), lim.c.last_sent_at <= code.created_at - rule.resend_after),
-            or_(~same_day, and_(lim.c.codes_sent < rule.max_codes, lim.c.wrong_guesses < rule.max_wrong)),
-        )
-        try:
-            async with self.engine.begin() as conn:
-                row = (
-                    await conn.execute(
-                        update(lim)
-                        .where(allowed)
-                        .values(
-                            last_sent_at=code.created_at,
-                            day=rule.day,
-                            codes_sent=case((same_day, lim.c.codes_sent + 1), else_=1),
-                            wrong_guesses=case((same_day, lim.c.wrong_guesses), else_=0),
-                        )
-                        .returning(lim)
-                    )
-                ).first()
-                if row is None:
-                    current = (await conn.execute(select(lim).where(key))).first()
-                    if current is not None:
-                        return False, _limits(current)
-                    await conn.execute(
-                        insert(lim).values(
-                            report_id=code.report_id,
-                            driver=code.driver,
-                            last_sent_at=code.created_at,
-                            day=rule.day,
-                            codes_sent=1,
-                            wrong_guesses=0,
-                        )
-                    )
-                    limits = CodeLimits(code.created_at, rule.day, 1, 0)
-                else:
-                    limits = _limits(row)
-                mine = and_(sc.c.report_id == code.report_id, sc.c.driver == code.driver, sc.c.used_at.is_(None))
-                await conn.execute(update(sc).where(mine).values(used_at=code.created_at))
-                await conn.execute(
-                    insert(sc).values(
-                        id=code.id,
-                        report_id=code.report_id,
-                        driver=code.driver,
-                        code_hash=code.code_hash,
-                        created_at=code.created_at,
-                        expires_at=code.expires_at,
-                        attempts=0,
-                        used_at=None,
-                        document_sha256=code.document_sha256,
-                    )
-                )
-        except IntegrityError:
-            # another request created the driver's row first, in the same moment: it sent the code
-            current_limits = await self.code_limits(code.report_id, code.driver)
-            if current_limits is None:
-                raise
-            return False, current_limits
-        return True, limits
+        row = {
+            "id": code.id,
+            "code_hash": code.code_hash,
+            "created_at": code.created_at,
+            "expires_at": code.expires_at,
+            "document_sha256": code.document_sha256,
+        }
+        return await self._codes.add((code.report_id, code.driver), row, rule)
 
     async def void_code(self, code: NewCode, now: datetime) -> None:
         """An undelivered code: spent unused, neither counted nor holding the wait."""
-        sc, lim = t.liability_finding_codes, t.liability_finding_code_limits
-        async with self.engine.begin() as conn:
-            await conn.execute(update(sc).where(and_(sc.c.id == code.id, sc.c.used_at.is_(None))).values(used_at=now))
-            await conn.execute(
-                update(lim)
-                .where(
-                    and_(
-                        self._key(code.report_id, code.driver),
-                        lim.c.last_sent_at == code.created_at,
-                        lim.c.codes_sent > 0,
-                    )
-                )
-                .values(last_sent_at=None, codes_sent=lim.c.codes_sent - 1)
-            )
+        await self._codes.void((code.report_id, code.driver), code.id, code.created_at, now)
 
     async def latest_code(self, report_id: str, driver: int) -> dict[str, Any] | None:
-        sc = t.liability_finding_codes
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(sc)
-                    .where(and_(sc.c.report_id == report_id, sc.c.driver == driver))
-                    .order_by(sc.c.created_at.desc(), sc.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-        return dict(row._mapping) if row is not None else None
+        return await self._codes.latest((report_id, driver))
 
     async def count_guess(self, report_id: str, driver: int, rule: CodeRule) -> CodeLimits | None:
         """Count a guess as wrong before it is checked, if the day's allowance has room; None if not."""
-        lim = t.liability_finding_code_limits
-        same_day = lim.c.day == rule.day
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(lim)
-                    .where(and_(self._key(report_id, driver), or_(~same_day, lim.c.wrong_guesses < rule.max_wrong)))
-                    .values(
-                        day=rule.day,
-                        wrong_guesses=case((same_day, lim.c.wrong_guesses + 1), else_=1),
-                        codes_sent=case((same_day, lim.c.codes_sent), else_=0),
-                    )
-                    .returning(lim)
-                )
-            ).first()
-        return _limits(row) if row is not None else None
+        return await self._codes.count_guess((report_id, driver), rule)
 
     async def spend_code(self, code_id: str, matched: bool, now: datetime, max_attempts: int, counted_on: str) -> bool:
         """Count one attempt; use the code up if it matched. True only for the one attempt that wins
         (which gives back the guess counted on ``counted_on`` and lifts the wait for a new code)."""
-        sc, lim = t.liability_finding_codes, t.liability_finding_code_limits
-        live = and_(sc.c.id == code_id, sc.c.used_at.is_(None), sc.c.attempts < max_attempts, sc.c.expires_at > now)
-        values: dict[str, Any] = {"attempts": sc.c.attempts + 1}
-        if matched:
-            values["used_at"] = now
-        async with self.engine.begin() as conn:
-            won = (await conn.execute(update(sc).where(live).values(**values).returning(sc))).first()
-            if matched and won is not None:
-                refund = case(
-                    (and_(lim.c.day == counted_on, lim.c.wrong_guesses > 0), lim.c.wrong_guesses - 1),
-                    else_=lim.c.wrong_guesses,
-                )
-                await conn.execute(
-                    update(lim)
-                    .where(self._key(won.report_id, won.driver))
-                    .values(last_sent_at=None, wrong_guesses=refund)
-                )
-        return matched and won is not None
+        return await self._codes.spend(code_id, matched, now, max_attempts, counted_on)
 
 
 def _file(f: FindingFile) -> dict[str, Any]:

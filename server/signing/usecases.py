@@ -30,19 +30,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import functools
 import hashlib
 import hmac
 import io
 import json
 import logging
-import math
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +50,9 @@ from e_sign.ca import PlatformCA
 from e_sign.tsa import InProcessTimeStamper, TimestampAuthority
 from server.agreement.usecases import TERMS_KIND
 from server.cases.usecases import CaseService, document_view
+from server.documents.marks import read_mark
 from server.domain import lifecycle as lc
+from server.domain.codes import MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY, code_refusal, code_rule, next_day
 from server.domain.roles import Action, Role, role_name
 from server.domain.time import BEIJING
 from server.errors import (
@@ -68,7 +67,7 @@ from server.errors import (
 )
 from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
-from server.signing.store import CodeLimits, CodeRule, NewSigningCode, SigningCodeStore
+from server.signing.store import NewSigningCode, SigningCodeStore
 from server.store.repository import AuditRecord, DocumentRecord
 
 logger = logging.getLogger(__name__)
@@ -76,11 +75,7 @@ logger = logging.getLogger(__name__)
 SIGNING_KIND = "agreement_signing"
 CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
-RESEND_AFTER = timedelta(seconds=60)
-MAX_CODES_PER_DAY = 10
-MAX_WRONG_PER_DAY = 20
 PREFIX_CACHE = 1024
-MAX_MARK_BYTES = 256 * 1024
 TSA_TIMEOUT_S = 10
 CERTIFICATE_KIND = "signing_certificate"
 
@@ -258,9 +253,9 @@ class SigningService:
         new = NewSigningCode(
             code_id, case_id, pid, self._hash(code_id, code), channel, now, now + CODE_TTL, document.sha256
         )
-        stored, limits = await self.codes.add_signing_code(new, _rule(now))
+        stored, limits = await self.codes.add_signing_code(new, code_rule(now))
         if not stored:
-            raise _refusal(limits, now)
+            raise code_refusal(limits, now)
         text = (
             f"您的调解协议签署验证码为 {code}，{int(CODE_TTL.total_seconds() // 60)} 分钟内有效，"
             f"仅用于签署《{document.title}》（文件 SHA-256 前 8 位 {document.sha256[:8]}），请勿告诉他人。"
@@ -298,7 +293,7 @@ class SigningService:
     ) -> dict[str, Any]:
         """Check the code (a party) or the password (the mediator's account), add the signature, record it."""
         pid, case, acting = await self._signer(principal, case_id)
-        mark = _mark(mark_b64)
+        mark = read_mark(mark_b64)
         lc.apply(case, lc.RecordSignature(pid), now)  # not your turn, already signed, deadline: refused first
         if await self._verify_with(principal, acting) == "password":
             await self._password(principal, password)
@@ -344,10 +339,10 @@ class SigningService:
         if latest["attempts"] >= MAX_ATTEMPTS:
             raise TooManyAttempts("Too many wrong codes: ask for a new one")
         bound = await self._bound_file(case_id, latest["document_sha256"])
-        rule = _rule(now)
+        rule = code_rule(now)
         counted = await self.codes.count_code_guess(case_id, pid, rule)  # a wrong guess until shown right
         if counted is None:
-            raise _refusal(await self.codes.code_limits(case_id, pid), now)
+            raise code_refusal(await self.codes.code_limits(case_id, pid), now)
         matched = hmac.compare_digest(latest["code_hash"], self._hash(latest["id"], code.strip()))
         if not await self.codes.spend_signing_code(latest["id"], matched, now, MAX_ATTEMPTS, counted_on=rule.day):
             if counted.wrong_guesses >= MAX_WRONG_PER_DAY:
@@ -370,7 +365,7 @@ class SigningService:
         self, principal: Principal, case_id: str, pid: str, action: str, limit: int, now: datetime
     ) -> None:
         """An audit entry when a signer reaches a daily cap (once a day and cap: the request that reaches it)."""
-        details = {"participant_id": pid, "limit": limit, "until": _next_day(now).isoformat()}
+        details = {"participant_id": pid, "limit": limit, "until": next_day(now).isoformat()}
         await self.repo.record(case_id, [AuditRecord(principal.actor, action, details)], now)
         logger.warning("[case=%s] %s for participant %s", case_id, action, pid)
 
@@ -603,32 +598,6 @@ class SigningService:
         return await render_sealed(render_certificate, facts, self.keys, case.number, "签署完成证明", now)
 
 
-def _next_day(now: datetime) -> datetime:
-    """The start of the next day in Beijing, when the daily code limits start again."""
-    return datetime.combine(now.astimezone(BEIJING).date() + timedelta(days=1), time(0), tzinfo=BEIJING)
-
-
-def _rule(now: datetime) -> CodeRule:
-    """The code limits as they apply at ``now``."""
-    return CodeRule(now.astimezone(BEIJING).date().isoformat(), RESEND_AFTER, MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY)
-
-
-def _refusal(limits: CodeLimits | None, now: datetime) -> TooManyAttempts:
-    """Why a signer may not have a code (or a guess) now, and when they may."""
-    today = now.astimezone(BEIJING).date().isoformat()
-    if limits is not None and limits.day == today and limits.wrong_guesses >= MAX_WRONG_PER_DAY:
-        why = f"Too many wrong codes today ({MAX_WRONG_PER_DAY})"
-    elif limits is not None and limits.day == today and limits.codes_sent >= MAX_CODES_PER_DAY:
-        why = f"You were sent {MAX_CODES_PER_DAY} codes today"
-    else:
-        sent = limits.last_sent_at if limits is not None and limits.last_sent_at is not None else now
-        wait = max(1, math.ceil((sent + RESEND_AFTER - now).total_seconds()))
-        return TooManyAttempts(f"A code was sent less than a minute ago: try again in {wait} seconds", wait)
-    until = _next_day(now)
-    wait = math.ceil((until - now).total_seconds())
-    return TooManyAttempts(f"{why}: try again after {until:%Y-%m-%d %H:%M} (Beijing time)", wait)
-
-
 def _signed_by(name: str, agent: Any) -> str:
     """The signer as the certificate names them: the party, and the agent who signed for them."""
     return f"{name}（由代理人{agent.display_name}代签）" if agent is not None else name
@@ -639,21 +608,3 @@ def _signed_fields(pdf: bytes) -> set[str]:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     return {s.field_name for s in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_regular_signatures}
-
-
-def _mark(mark_b64: str) -> bytes:
-    """The handwritten mark: a PNG (base64), at most 256 KiB."""
-    try:
-        data = base64.b64decode(mark_b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCommand("The mark must be a base64 PNG") from exc
-    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) > MAX_MARK_BYTES:
-        raise InvalidCommand(f"The mark must be a PNG of at most {MAX_MARK_BYTES // 1024} KiB")
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for broken images
-        raise InvalidCommand("The mark is not a readable PNG") from exc
-    return data

@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
+from server.documents.marks import MAX_MARK_BYTES
+from server.documents.marks import read_mark as _mark
+from server.domain.codes import CodeLimits
+from server.domain.codes import code_refusal as _refusal
+from server.domain.codes import code_rule as _rule
 from server.errors import InvalidCommand
-from server.scene.finding_signing import MAX_MARK_BYTES, _mark, _refusal, _rule
-from server.scene.finding_store import CodeLimits
 
 NOW = datetime(2026, 12, 5, 16, 30, tzinfo=UTC)  # 00:30 on 6 December in Beijing
 
