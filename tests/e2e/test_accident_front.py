@@ -19,7 +19,8 @@ SMS gateway (tests.channels.Gateway): the codes and links are read from what it 
    schedules and opens the session; both parties join from the SMS links on phones (fake camera and microphone),
    are admitted and receive video; the mediator ends it.
 6. On that case an appraisal runs from every party's consent (the two parties from their SMS links, the two
-   insurers from links issued over the API: the document names no contact of theirs) to the drawn institution, the
+   insurers from links the mediator hands them from the console: the document names no contact of theirs) to the
+   drawn institution, the
    fee, the police's finding sent as material, the signed opinion uploaded on /appraisal, the mediator's
    evaluation, a party's phone showing the notice and the opinion (downloaded byte for byte), and the justice
    bureau's view on /bureau.
@@ -398,15 +399,15 @@ async def test_the_accident_front_from_the_scene_to_the_appraisal(
     await console.select_option("#appraisal-requested-by", pids["张三"])
     await console.click("#appraisal-start button")
     await console.wait_for_selector("article.appraisal[data-state='consenting']")
-    # the police's document names no contact of the insurers (交强险, 商业险), and the console offers no way to hand
-    # a party a link without one: their links are issued over the API with the mediator's login (see the report)
-    token = await console.evaluate("sessionStorage.getItem('mediation-token')")
-    case = (await api.call("GET", f"/api/v1/cases/{cid}", token))[1]
-    for p in case["participants"]:
-        if p["role"] == "insurer":
-            status, issued, _ = await api.call("POST", f"/api/v1/cases/{cid}/participants/{p['id']}/link", token)
-            assert status == 201, issued
-            links[p["id"]] = issued["join_url"]
+    # the police's document names no contact of the insurers (交强险, 商业险): the mediator hands each a new link
+    # from their row (生成链接), as one would over the counter or a chat
+    for row in await console.locator("#people-rows tr").all():
+        if not (await row.inner_text()).startswith("保险公司"):
+            continue
+        await row.locator("button.invite-link").click()  # the page's confirm() is accepted by the handler above
+        handed = row.locator("input.handed-link")
+        await handed.wait_for()
+        links[str(await row.get_attribute("data-participant-id"))] = await handed.input_value()
     assert len(links) == 4  # two drivers, two policies
     for join in links.values():
         phone = await page_of(PHONE)

@@ -228,6 +228,24 @@ function renderCasePeople(c, base, caseId, note) {
       };
       send("sms", "短信发送 SMS", p.phone);
       send("email", "邮件发送 E-mail", p.email);
+      // a person with no phone or e-mail on the case (an insurer the police's system named, say): a new link the
+      // mediator hands over another way; it replaces the person's earlier join links
+      const hand = document.createElement("button");
+      hand.textContent = "生成链接 Link"; hand.className = "invite-link";
+      hand.addEventListener("click", async () => {
+        if (!confirm("生成新链接后，此人此前的链接将失效。继续？ A new link ends this person's earlier links. Go on?")) return;
+        hand.disabled = true;
+        try {
+          const r = await api("POST", `${base}/participants/${encodeURIComponent(p.id)}/link`);
+          const out = document.createElement("input");
+          out.readOnly = true; out.className = "handed-link"; out.value = r.join_url;
+          out.setAttribute("aria-label", "加入链接 Join link");
+          out.addEventListener("focus", () => out.select());
+          td.querySelector(".sent").replaceChildren("请将此链接交给本人： Give this link to the person: ", out);
+        } catch (err) { td.querySelector(".sent").textContent = ERRORS[err.code] || "未能生成 Not issued"; }
+        hand.disabled = false;
+      });
+      td.append(hand);
       const sent = document.createElement("span"); sent.className = "sent"; td.append(sent);
     }
     tr.append(td); rows.append(tr);
