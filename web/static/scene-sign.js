@@ -102,7 +102,7 @@ export async function mountFindingSigning(container, reportId, token, { officer 
     if (form) form.hidden = st.complete || !me || Boolean(me.signed_at);
     onChange(st);
     clearTimeout(timer);
-    if (!st.complete) timer = setTimeout(refresh, 15000);  // the other driver's signature appears as it comes
+    if (!st.complete) timer = setTimeout(refresh, 5000);  // the other signature appears within seconds (a small status; the PDF only on change)
   };
   const refresh = async () => {
     try { await render(await api("GET", statusPath)); } catch (err) { note.textContent = problemText(err); }
