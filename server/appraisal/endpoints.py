@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from server.appraisal.usecases import MAX_MATERIALS, AppraisalService
 from server.domain.appraisal import MAX_TEXT, SPECIALTIES
 from server.http import schemas as s
-from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal, query, raw_body, respond
+from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal, query, raw_body, respond, stored_file
 
 APPRAISALS: web.AppKey[AppraisalService] = web.AppKey("appraisals", AppraisalService)
 
@@ -279,16 +279,7 @@ async def desk_item(request: web.Request) -> web.Response:
 async def material(request: web.Request) -> web.Response:
     who = await principal(request)
     doc, data = await request.app[APPRAISALS].material(who, _appraisal_id(request), request.match_info["document_id"])
-    return web.Response(
-        body=data,
-        content_type=doc.media_type,
-        headers={
-            "Cache-Control": "no-store",
-            "ETag": f'"{doc.sha256}"',
-            "Content-Disposition": "attachment",
-            "X-Content-SHA256": doc.sha256,
-        },
-    )
+    return stored_file(data, doc.media_type, doc.sha256)
 
 
 async def opinion(request: web.Request) -> web.Response:

@@ -33,6 +33,7 @@ from server.http.kit import (
     query,
     raw_body,
     respond,
+    stored_file,
 )
 from server.http.problems import ApiError
 from server.identity.access import Principal
@@ -222,16 +223,7 @@ async def add_document(request: web.Request) -> web.Response:
 async def read_document(request: web.Request) -> web.Response:
     who = await principal(request)
     doc, data = await request.app[SERVICE].read_document(who, case_id(request), request.match_info["document_id"])
-    return web.Response(
-        body=data,
-        content_type=doc.media_type,
-        headers={
-            "Cache-Control": "no-store",
-            "ETag": f'"{doc.sha256}"',
-            "Content-Disposition": "attachment",
-            "X-Content-SHA256": doc.sha256,
-        },
-    )
+    return stored_file(data, doc.media_type, doc.sha256)
 
 
 async def audit_trail(request: web.Request) -> web.Response:

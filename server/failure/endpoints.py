@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 from server.failure.usecases import MAX_ITEMS, MAX_TEXT, FailureService
 from server.http import schemas as s
-from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal, respond
+from server.http.kit import _CASE, API, Endpoint, body, case_id, now, principal, respond, stored_file
 
 FAILURES: web.AppKey[FailureService] = web.AppKey("failures", FailureService)
 
@@ -156,16 +156,7 @@ async def court_read(request: web.Request) -> web.Response:
 async def court_document(request: web.Request) -> web.Response:
     who = await principal(request)
     doc, data = await request.app[FAILURES].document_for_court(who, case_id(request))
-    return web.Response(
-        body=data,
-        content_type=doc.media_type,
-        headers={
-            "Cache-Control": "no-store",
-            "ETag": f'"{doc.sha256}"',
-            "Content-Disposition": 'attachment; filename="undisputed-facts.pdf"',
-            "X-Content-SHA256": doc.sha256,
-        },
-    )
+    return stored_file(data, doc.media_type, doc.sha256, 'attachment; filename="undisputed-facts.pdf"')
 
 
 _COURT_CASE = f"{API}/court/cases/{{case_id}}"

@@ -222,6 +222,17 @@ def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None)
     )
 
 
+def stored_file(data: bytes, media_type: str, sha256: str, disposition: str = "attachment") -> web.Response:
+    """A stored file's bytes as a download: not cached, its SHA-256 as ETag and ``X-Content-SHA256``."""
+    headers = {
+        "Cache-Control": "no-store",
+        "ETag": f'"{sha256}"',
+        "Content-Disposition": disposition,
+        "X-Content-SHA256": sha256,
+    }
+    return web.Response(body=data, content_type=media_type, headers=headers)
+
+
 def case_id(request: web.Request) -> str:
     """The ``{case_id}`` path segment (any text: unknown ids are simply not found)."""
     return request.match_info["case_id"]

@@ -23,6 +23,7 @@ from server.http.kit import (
     query,
     raw_body,
     respond,
+    stored_file,
 )
 from server.http.problems import ApiError
 from server.relief.usecases import NewApplication, ReliefService
@@ -269,16 +270,7 @@ async def read(request: web.Request) -> web.Response:
 async def evidence(request: web.Request) -> web.Response:
     who = await principal(request)
     doc, data = await request.app[RELIEF].evidence(who, _application(request), request.match_info["document_id"])
-    return web.Response(
-        body=data,
-        content_type=doc.media_type,
-        headers={
-            "Cache-Control": "no-store",
-            "ETag": f'"{doc.sha256}"',
-            "Content-Disposition": "attachment",
-            "X-Content-SHA256": doc.sha256,
-        },
-    )
+    return stored_file(data, doc.media_type, doc.sha256)
 
 
 async def decide(request: web.Request) -> web.Response:

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from server.documents.marks import MAX_MARK_BYTES
 from server.http import schemas as s
-from server.http.kit import API, Endpoint, body, now, principal, respond
+from server.http.kit import API, Endpoint, body, now, principal, respond, stored_file
 from server.scene.endpoints import driver, report_id
 from server.scene.finding_signing import Asker, FindingService, SceneReports
 from server.scene.finding_store import FindingFile
@@ -92,16 +92,7 @@ async def _officer(request: web.Request) -> Asker:
 
 
 def _pdf(file: FindingFile, data: bytes, number: str) -> web.Response:
-    return web.Response(
-        body=data,
-        content_type="application/pdf",
-        headers={
-            "Cache-Control": "no-store",
-            "ETag": f'"{file.sha256}"',
-            "Content-Disposition": f'inline; filename="accident-finding-{number}.pdf"',
-            "X-Content-SHA256": file.sha256,
-        },
-    )
+    return stored_file(data, "application/pdf", file.sha256, f'inline; filename="accident-finding-{number}.pdf"')
 
 
 async def read_status(request: web.Request) -> web.Response:
