@@ -523,15 +523,20 @@ class CaseService:
         doc = await self.platform_document(
             case_id, data, kind=kind, title=title, media_type=media_type, visibility=visibility, now=now, actor=actor
         )
-        for attempt in range(RETRIES):
+        await self.record_document(case_id, doc, actor)
+        return doc
+
+    async def record_document(self, case_id: str, doc: DocumentRecord, actor: str, tries: int = RETRIES) -> None:
+        """Add a kept document (its bytes already in the blob store) to the case with its audit entry,
+        trying again (up to ``tries`` times) when another write moved the case on meanwhile."""
+        for attempt in range(tries):
             loaded = await self.repo.load_case(case_id)
             try:
                 await self.repo.add_document(loaded, doc, [added_record(actor, doc)])
-                return doc
+                return
             except ConcurrentUpdate:
-                if attempt == RETRIES - 1:
+                if attempt == tries - 1:
                     raise
-        raise AssertionError("unreachable")
 
     async def platform_document(
         self,

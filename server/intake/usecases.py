@@ -29,13 +29,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.cases.usecases import CaseService, NewParticipant, added_record
+from server.cases.usecases import CaseService, NewParticipant
 from server.domain import lifecycle as lc
 from server.domain.lifecycle import ReferralKind
 from server.domain.organisations import OrganisationKind
 from server.domain.roles import Action, Role
 from server.errors import (
-    ConcurrentUpdate,
     IntakeBadSignature,
     IntakeConflict,
     IntakeUnknownKey,
@@ -52,7 +51,6 @@ from server.intake.document import IntakeDocument, canonical, decode, fingerprin
 from server.intake.store import IntakeKey, IntakeStore
 from server.organisations.store import OrganisationStore
 from server.referrals.usecases import MEDIATION_ORGANISATIONS, ReferralService
-from server.store.repository import DocumentRecord
 
 logger = logging.getLogger(__name__)
 
@@ -248,19 +246,9 @@ class IntakeService:
         case_id = str(case["id"])
         await self.store.filed(intake_id, case_id)
         for blob in blobs:
-            await self._record(case_id, replace(blob, case_id=case_id), actor)
+            await self.cases.record_document(case_id, replace(blob, case_id=case_id), actor, tries=5)
         logger.info("[case=%s] filed by intake key %s (%d documents)", case_id, key.id, len(blobs))
         return case_id
-
-    async def _record(self, case_id: str, doc: DocumentRecord, actor: str) -> None:
-        for attempt in range(5):
-            loaded = await self.cases.repo.load_case(case_id)
-            try:
-                await self.cases.repo.add_document(loaded, doc, [added_record(actor, doc)])
-                return
-            except ConcurrentUpdate:
-                if attempt == 4:
-                    raise
 
     async def _answer(self, case_id: str, number: str, *, created: bool) -> dict[str, Any]:
         loaded = await self.cases.repo.load_case(case_id)

@@ -36,14 +36,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.cases.usecases import CaseService, NewParticipant, added_record
+from server.cases.usecases import CaseService, NewParticipant
 from server.domain import lifecycle as lc
 from server.domain.audit import AuditEntry
 from server.domain.lifecycle import ReferralKind
 from server.domain.roles import Role
 from server.domain.scene import LIABILITY_NAMES, PHOTO_SLOT_NAMES, SceneReport, SceneState, require_state
 from server.domain.time import beijing_time
-from server.errors import ConcurrentUpdate, DeliveryFailed, InvalidCommand, NotFound
+from server.errors import DeliveryFailed, InvalidCommand, NotFound
 from server.identity.access import Authenticator
 from server.identity.tokens import TokenClaims
 from server.notify import Message, Notifier
@@ -359,7 +359,7 @@ class SceneMediation:
         )
         case_id = str(case["id"])
         for doc in documents:
-            await self._record(case_id, replace(doc, case_id=case_id), actor)
+            await self.cases.record_document(case_id, replace(doc, case_id=case_id), actor, tries=5)
         by_role = {p.role: p.id for p in await self.cases.repo.participants(case_id)}
         participants = {
             d.number: by_role[Role.APPLICANT if d.number == applicant else Role.RESPONDENT] for d in report.drivers
@@ -412,16 +412,6 @@ class SceneMediation:
             )
         )
         return out
-
-    async def _record(self, case_id: str, doc: DocumentRecord, actor: str) -> None:
-        for attempt in range(5):
-            loaded = await self.cases.repo.load_case(case_id)
-            try:
-                await self.cases.repo.add_document(loaded, doc, [added_record(actor, doc)])
-                return
-            except ConcurrentUpdate:
-                if attempt == 4:
-                    raise
 
     # ------------------------------------------------------------------ the drivers' way in
 
