@@ -101,6 +101,7 @@ class AuthorisationOut(s.Open):
     valid_from: str
     valid_to: str
     in_force: bool
+    state: str = Field(description="in_force (在效), revoked (已撤回), expired (已过期) or pending (未生效)")
 
 
 class Authorisations(s.Open):
@@ -235,6 +236,19 @@ async def authorise(request: web.Request) -> web.Response:
 async def authorisations(request: web.Request) -> web.Response:
     who = await principal(request)
     return respond({"authorisations": await request.app[CLAIMS].authorisations(who, _org(request), now(request))})
+
+
+async def revoke(request: web.Request) -> web.Response:
+    who = await principal(request)
+    auth = request.match_info["authorisation_id"]
+    return respond(await request.app[CLAIMS].revoke(who, _org(request), auth, now(request)))
+
+
+async def authorisation_document(request: web.Request) -> web.Response:
+    who = await principal(request)
+    data = await request.app[CLAIMS].authorisation_document(who, _org(request), request.match_info["authorisation_id"])
+    headers = {"Cache-Control": "no-store", "Content-Disposition": "inline"}
+    return web.Response(body=data, content_type="application/pdf", headers=headers)
 
 
 async def add_shop(request: web.Request) -> web.Response:
@@ -443,6 +457,27 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The insurer's authorisations (an adjuster: their own)",
         "listAuthorisations",
         Authorisations,
+        errors=(401, 403, 404),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "POST",
+        f"{_ORG}/authorisations/{{authorisation_id}}/revoke",
+        revoke,
+        "The insurer's administrator withdraws an authorisation from now on (again: unchanged, 200)",
+        "revokeAuthorisation",
+        AuthorisationOut,
+        errors=(401, 403, 404),
+        tags=_TAGS,
+    ),
+    Endpoint(
+        "GET",
+        f"{_ORG}/authorisations/{{authorisation_id}}/document",
+        authorisation_document,
+        "The signed authorisation (PDF) as stored: the insurer's administrator and the adjuster it names",
+        "readAuthorisationDocument",
+        None,
+        raw_response="application/pdf",
         errors=(401, 403, 404),
         tags=_TAGS,
     ),

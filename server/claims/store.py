@@ -90,6 +90,16 @@ class RepairShop:
         return {"id": self.id, "name": self.name, "address": self.address, "phone": self.phone}
 
 
+@dataclass(frozen=True)
+class StoredAuthorisation:
+    """An authorisation as stored: the rules' view, its insurer, its signed PDF and when it was withdrawn."""
+
+    authorisation: Authorisation
+    organisation_id: str
+    document_sha256: str
+    revoked_at: datetime | None
+
+
 def _authorisation(r: Any) -> Authorisation:
     return Authorisation(
         id=r.id,
@@ -134,6 +144,38 @@ class ClaimStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(a).where(a.c.id == authorisation_id))).first()
         return _authorisation(row) if row is not None else None
+
+    async def stored_authorisation(self, authorisation_id: str) -> StoredAuthorisation | None:
+        """One authorisation with its insurer, its signed PDF's blob and when it was withdrawn."""
+        a = t.claim_authorisations
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(a).where(a.c.id == authorisation_id))).first()
+        if row is None:
+            return None
+        return StoredAuthorisation(_authorisation(row), row.organisation_id, row.document_sha256, row.revoked_at)
+
+    async def revoke_authorisation(self, stored: StoredAuthorisation, actor: str, now: datetime) -> bool:
+        """Withdraw the authorisation (a conditional UPDATE on ``revoked_at`` being empty) and record who did, as
+        an ``authorisation_revoked`` event of the insurer naming the adjuster, in one transaction. False (nothing
+        written) when it was already withdrawn."""
+        a = t.claim_authorisations
+        auth = stored.authorisation
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(a).where(a.c.id == auth.id, a.c.revoked_at.is_(None)).values(revoked_at=now)
+            )
+            if done.rowcount != 1:
+                return False
+            await conn.execute(
+                insert(t.organisation_events).values(
+                    organisation_id=stored.organisation_id,
+                    at=now,
+                    actor=actor,
+                    action="authorisation_revoked",
+                    account_id=auth.account_id,
+                )
+            )
+        return True
 
     # ------------------------------------------------------------------ repair shops
 

@@ -42,7 +42,7 @@ from typing import Any
 
 from server.agreement.usecases import TERMS_KIND
 from server.cases.usecases import CaseService
-from server.claims.store import ClaimRecord, ClaimStore, RepairShop
+from server.claims.store import ClaimRecord, ClaimStore, RepairShop, StoredAuthorisation
 from server.domain import claims as rules
 from server.domain.claims import ClaimAction, ClaimSource, ClaimState
 from server.domain.compensation import ItemKind, Money
@@ -694,6 +694,40 @@ class ClaimService:
             out.append(_authorisation_view(a, name, now))
         return out
 
+    async def _stored(self, organisation_id: str, authorisation_id: str) -> StoredAuthorisation:
+        """The insurer's authorisation (another insurer's, or none: NotFound)."""
+        stored = await self.store.stored_authorisation(authorisation_id)
+        if stored is None or stored.organisation_id != organisation_id:
+            raise NotFound("No such authorisation")
+        return stored
+
+    async def revoke(
+        self, principal: Principal, organisation_id: str, authorisation_id: str, now: datetime
+    ) -> dict[str, Any]:
+        """The insurer's administrator withdraws an authorisation from ``now`` on: its adjuster's accepting, paying
+        and refusing that needed it are refused (``beyond_authorisation``) unless another in force covers them;
+        what was paid stays paid. Withdrawing one already withdrawn changes nothing and answers it as it is."""
+        admin = await self._admin(principal, organisation_id)
+        stored = await self._stored(organisation_id, authorisation_id)
+        if await self.store.revoke_authorisation(stored, principal.actor, now):
+            logger.info("authorisation %s withdrawn by %s", authorisation_id, admin.id)
+        a = (await self._stored(organisation_id, authorisation_id)).authorisation
+        try:
+            name = (await self.accounts.account(a.account_id)).display_name
+        except NotFound:
+            name = ""
+        return _authorisation_view(a, name, now)
+
+    async def authorisation_document(self, principal: Principal, organisation_id: str, authorisation_id: str) -> bytes:
+        """The signed authorisation PDF as stored: for the insurer's administrator and the adjuster it names (another
+        adjuster of the insurer: 403). A case's mediator sees on the claim who acts and within what limits, never
+        the PDF (an insurer's internal paper)."""
+        account = await self._insurer_account(principal, organisation_id)
+        stored = await self._stored(organisation_id, authorisation_id)
+        if account.kind is not AccountKind.ORG_ADMIN and account.id != stored.authorisation.account_id:
+            raise Forbidden("Only the insurer's administrator and the adjuster it names read this authorisation")
+        return await self.cases.blobs.get(stored.document_sha256)
+
     async def add_shop(
         self, principal: Principal, organisation_id: str, *, name: str, address: str, phone: str, now: datetime
     ) -> dict[str, str]:
@@ -709,6 +743,15 @@ class ClaimService:
         return [s.as_dict() for s in await self.store.shops(organisation_id)]
 
 
+def _authorisation_state(a: rules.Authorisation, today: date) -> str:
+    """``revoked`` (已撤回), ``expired`` (已过期), ``pending`` (未生效) or ``in_force`` (在效)."""
+    if a.revoked:
+        return "revoked"
+    if today > a.valid_to:
+        return "expired"
+    return "pending" if today < a.valid_from else "in_force"
+
+
 def _authorisation_view(a: rules.Authorisation, adjuster: str, now: datetime) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -720,4 +763,5 @@ def _authorisation_view(a: rules.Authorisation, adjuster: str, now: datetime) ->
         "valid_from": a.valid_from.isoformat(),
         "valid_to": a.valid_to.isoformat(),
         "in_force": a.in_force(rules.beijing_date(now)),
+        "state": _authorisation_state(a, rules.beijing_date(now)),
     }

@@ -2,10 +2,11 @@
 opens the join page from the link they were sent (a phone, 360 px) and starts the claim with one button, the
 amounts the agreement's; the insurer's adjuster reaches /insurer from the home page, sees the claim in the queue
 with its deadline clock, accepts and pays it; the claimant's page then says 已支付 and the mediator's console shows
-the claim."""
+the claim; the administrator then withdraws the authorisation (撤回) and its row says 已撤回."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -115,4 +116,14 @@ async def test_the_claimant_claims_with_one_click_and_the_insurer_pays(browser: 
     await console_login(console, api.base, c["mediator_username"], PASSWORD)
     await console.click(f"button[data-progress-id='{c['case_id']}']")
     await console.wait_for_selector("#claim-desk:not([hidden]) .claim-state:has-text('已支付')")
+
+    # the administrator withdraws the authorisation from the desk (confirmed first): the row says 已撤回, no 撤回 left
+    admin.on("dialog", lambda d: asyncio.ensure_future(d.accept()))  # 撤回 … 的授权？
+    await admin.click("#refresh")
+    item = admin.locator("#authorisations li", has_text="赵理赔员")
+    await item.locator(".auth-state:has-text('在效')").wait_for()
+    await item.locator("button.auth-revoke").click()
+    await admin.wait_for_selector("#authorisations li .auth-state:has-text('已撤回')")
+    assert await admin.locator("#authorisations button.auth-revoke").count() == 0
+    assert "已撤回授权" in await admin.inner_text("#admin-status")
     assert not errors, errors

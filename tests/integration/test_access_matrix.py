@@ -810,6 +810,9 @@ MATRIX: dict[str, Row] = {
         )
     ),
     "listAuthorisations": insurer_org(),
+    # H12: an authorisation the world does not hold, on the case organisation's path (a court): as its other records.
+    "revokeAuthorisation": insurer_org(Call(path={"authorisation_id": RANDOM_ID})),
+    "readAuthorisationDocument": insurer_org(Call(path={"authorisation_id": RANDOM_ID})),
     "addRepairShop": insurer_org(Call(json={"name": "修理厂", "address": "城东路 1 号", "phone": "057188880000"})),
     "listRepairShops": insurer_org(),
 }

@@ -315,3 +315,79 @@ async def test_two_payments_at_once_pay_the_claim_once(api: Api) -> None:
     assert sorted(status for status, _, _ in answers) == [201, 409], [body for _, body, _ in answers]
     mine = (await api.call("GET", f"/api/v1/claims/{claim['id']}", c["applicant"]))[1]
     assert mine["paid"] == "15000.00" and len(mine["payments"]) == 1
+
+
+@BACKENDS
+async def test_a_withdrawn_authorisation_stops_its_adjuster_and_its_pdf_is_kept(api: Api) -> None:
+    """H12: the administrator withdraws an authorisation; the adjuster acts on under another one in force, and
+    once that is withdrawn too is refused (what was paid stays paid); the signed PDF reads back byte for byte."""
+    from server.organisations.store import OrganisationStore
+
+    c = await insured_case(api)
+    org = f"/api/v1/organisations/{c['insurer_id']}"
+    narrow = await authorise(api, c, limit="20000")
+    wide_pdf = PDF_BYTES + b"% the wider one\n"
+    wide = await authorise(api, c, limit="50000", document_pdf=base64.b64encode(wide_pdf).decode())
+    assert narrow["state"] == "in_force" and wide["state"] == "in_force"
+    cid = (await _claim(api, c))["id"]
+    status, accepted, _ = await api.call("POST", f"/api/v1/claims/{cid}/accept", c["adjuster"])
+    assert status == 200 and accepted["acting"]["limit"] == "20000.00", accepted
+
+    # the signed PDFs as uploaded: the administrator and the adjuster they name; nobody else
+    for who in ("insurer_admin", "adjuster"):
+        status, pdf, resp = await api.call("GET", f"{org}/authorisations/{wide['id']}/document", c[who])
+        assert status == 200 and resp.content_type == "application/pdf" and pdf == wide_pdf, status
+    assert (await api.call("GET", f"{org}/authorisations/{narrow['id']}/document", c["adjuster"]))[1] == PDF_BYTES
+    _, another_adjuster, _ = await staff_account(api, AccountKind.CLAIMS_ADJUSTER, c["insurer_name"])
+    status, body, _ = await api.call("GET", f"{org}/authorisations/{wide['id']}/document", another_adjuster)
+    assert status == 403 and body["code"] == "forbidden", body
+    other = await insured_case(api)
+    for outsider in (other["insurer_admin"], other["adjuster"], c["mediator"], c["applicant"]):
+        status, body, _ = await api.call("GET", f"{org}/authorisations/{wide['id']}/document", outsider)
+        assert status in (403, 404) and body.get("code") in ("not_found", "forbidden"), body
+        assert status == 404 or outsider == c["applicant"], body
+    # one insurer's authorisation on another insurer's path is none of it
+    other_org = f"/api/v1/organisations/{other['insurer_id']}"
+    status, body, _ = await api.call("POST", f"{other_org}/authorisations/{wide['id']}/revoke", other["insurer_admin"])
+    assert status == 404, body
+
+    # only the administrator withdraws: another insurer's administrator 404, the adjuster 403, nothing changed
+    status, body, _ = await api.call("POST", f"{org}/authorisations/{narrow['id']}/revoke", other["insurer_admin"])
+    assert status == 404 and body["code"] == "not_found", body
+    status, body, _ = await api.call("POST", f"{org}/authorisations/{narrow['id']}/revoke", c["adjuster"])
+    assert status == 403 and body["code"] == "forbidden", body
+    status, body, _ = await api.call("POST", f"{org}/authorisations/{narrow['id']}/revoke", c["mediator"])
+    assert status == 404, body
+    listed = (await api.call("GET", f"{org}/authorisations", c["insurer_admin"]))[1]["authorisations"]
+    assert {a["state"] for a in listed} == {"in_force"}
+
+    status, revoked, _ = await api.call("POST", f"{org}/authorisations/{narrow['id']}/revoke", c["insurer_admin"])
+    assert status == 200 and revoked["state"] == "revoked" and revoked["in_force"] is False, revoked
+    # again: unchanged, and recorded once, naming the adjuster and who withdrew it
+    status, again, _ = await api.call("POST", f"{org}/authorisations/{narrow['id']}/revoke", c["insurer_admin"])
+    assert status == 200 and again == revoked, again
+    events = await OrganisationStore(api.repo.engine).events(c["insurer_id"])
+    withdrawn = [e for e in events if e.action == "authorisation_revoked"]
+    assert [e.account_id for e in withdrawn] == [c["adjuster_id"]], withdrawn
+    assert withdrawn[0].actor.startswith("account:")
+    mine = (await api.call("GET", f"{org}/authorisations", c["adjuster"]))[1]["authorisations"]
+    assert {a["id"]: a["state"] for a in mine} == {narrow["id"]: "revoked", wide["id"]: "in_force"}
+
+    # the wider one still covers the claim: a first payment goes through
+    api.clock.advance(timedelta(hours=1))
+    paid_on = (api.clock() + timedelta(hours=8)).date().isoformat()
+    first = {"amount": "5000.00", "reference": "TX-1", "paid_on": paid_on}
+    status, paid, _ = await api.call("POST", f"/api/v1/claims/{cid}/payments", c["adjuster"], json=first)
+    assert status == 201 and paid["paid"] == "5000.00", paid
+    # with both withdrawn the adjuster is refused; what was paid stays paid
+    status, _, _ = await api.call("POST", f"{org}/authorisations/{wide['id']}/revoke", c["insurer_admin"])
+    assert status == 200
+    rest = {"amount": "10000.00", "reference": "TX-2", "paid_on": paid_on}
+    status, refused, _ = await api.call("POST", f"/api/v1/claims/{cid}/payments", c["adjuster"], json=rest)
+    assert status == 403 and refused["code"] == "beyond_authorisation", refused
+    status, refused, _ = await api.call("POST", f"/api/v1/claims/{cid}/refusal", c["adjuster"], json={"reason": "x"})
+    assert status == 403 and refused["code"] == "beyond_authorisation", refused
+    claim = (await api.call("GET", f"/api/v1/claims/{cid}", c["insurer_admin"]))[1]
+    assert claim["paid"] == "5000.00" and [p["amount"] for p in claim["payments"]] == ["5000.00"], claim
+    # the withdrawn PDF is still there to read
+    assert (await api.call("GET", f"{org}/authorisations/{narrow['id']}/document", c["insurer_admin"]))[1] == PDF_BYTES

@@ -5,28 +5,17 @@
 // records authorisations and the repair shops.
 import { ERRORS } from "/static/words.js";
 import { CLAIM_STATES, claimBody, clock } from "/static/claim-party.js";
+import { api, fetchBlob, forgetIfExpired, mountLogin } from "/static/desk-login.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
 const said = (err, fallback) => (err && ERRORS[err.code]) || fallback + (err && err.detail ? `（${err.detail}）` : "");
-let token = sessionStorage.getItem("mediation-token");
 let me = null;
 let current = null;
 
 function status(text) { $("status").textContent = text || ""; }
 function detailStatus(text) { $("d-status").textContent = text || ""; }
 const today = () => new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { ...(token ? { Authorization: "Bearer " + token } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw data;
-  return data;
-}
 
 function cell(row, content) {
   const td = document.createElement("td");
@@ -36,6 +25,40 @@ function cell(row, content) {
 }
 const li = (text) => { const e = document.createElement("li"); e.textContent = text; return e; };
 
+const AUTH_STATES = { in_force: "在效 In force", revoked: "已撤回 Withdrawn", expired: "已过期 Expired", pending: "未生效 Not yet in force" };
+
+// One authorisation: its terms and state, a link to its signed PDF, and 撤回 (withdraw, confirmed first) while it
+// is in force or not yet in force.
+function authorisationItem(a) {
+  const item = li(`${a.adjuster}：限额 ${a.limit} 元，${a.any_region ? "全国 any region" : a.regions.join("、")}，${a.valid_from} 至 ${a.valid_to} `);
+  item.dataset.id = a.id;
+  const state = document.createElement("strong");
+  state.className = "auth-state"; state.textContent = AUTH_STATES[a.state] || a.state;
+  const path = `/api/v1/organisations/${me.organisation.id}/authorisations/${a.id}`;
+  const pdf = document.createElement("button");
+  pdf.type = "button"; pdf.className = "auth-pdf"; pdf.textContent = "授权委托书 PDF";
+  pdf.addEventListener("click", async () => {
+    const blob = await fetchBlob(`${path}/document`);
+    if (!blob) { $("admin-status").textContent = "无法打开授权委托书。 Cannot open the authorisation."; return; }
+    window.open(URL.createObjectURL(blob), "_blank", "noopener");
+  });
+  item.append(state, " ", pdf);
+  if (a.state === "in_force" || a.state === "pending") {
+    const revoke = document.createElement("button");
+    revoke.type = "button"; revoke.className = "auth-revoke"; revoke.textContent = "撤回 Withdraw";
+    revoke.addEventListener("click", async () => {
+      if (!confirm(`撤回 ${a.adjuster} 的授权？其此后的受理、支付和拒赔将被拒绝。 Withdraw the authorisation? Their later actions are refused.`)) return;
+      try {
+        await api("POST", `${path}/revoke`);
+        $("admin-status").textContent = "已撤回授权。 Authorisation withdrawn.";
+        await loadAdmin();
+      } catch (err) { $("admin-status").textContent = said(err, "未能撤回。 Not withdrawn."); }
+    });
+    item.append(" ", revoke);
+  }
+  return item;
+}
+
 async function loadAdmin() {
   const org = me.organisation.id;
   const [auths, shops, staff] = await Promise.all([
@@ -43,8 +66,7 @@ async function loadAdmin() {
     api("GET", `/api/v1/organisations/${org}/repair-shops`),
     api("GET", `/api/v1/organisations/${org}/accounts`),
   ]);
-  $("authorisations").replaceChildren(...auths.authorisations.map((a) => li(
-    `${a.adjuster}：限额 ${a.limit} 元，${a.any_region ? "全国 any region" : a.regions.join("、")}，${a.valid_from} 至 ${a.valid_to}${a.in_force ? "" : "（未生效或已过期 not in force）"}`)));
+  $("authorisations").replaceChildren(...auths.authorisations.map(authorisationItem));
   $("shops").replaceChildren(...shops.repair_shops.map((s) => li(`${s.name}（${s.address}，${s.phone}）`)));
   const sel = $("auth-account");
   sel.replaceChildren();
@@ -76,7 +98,7 @@ async function loadQueue() {
     show("login", false); show("detail", false); show("queue");
     if (me.may_manage_accounts) await loadAdmin(); else show("admin", false);
   } catch (err) {
-    if (err && ["unauthenticated", "token_expired", "token_revoked"].includes(err.code)) { token = null; sessionStorage.removeItem("mediation-token"); }
+    forgetIfExpired(err);
     show("queue", false); show("detail", false); show("admin", false); show("login");
     if (err && err.code && err.code !== "unauthenticated") status(said(err, "无法打开工作台。 The desk cannot be opened."));
   }
@@ -115,9 +137,9 @@ async function act(path, body, done) {
 }
 
 $("d-agreement").addEventListener("click", async () => {
-  const res = await fetch(current.agreement_url, { headers: { Authorization: "Bearer " + token } });
-  if (!res.ok) { detailStatus("无法打开协议。 Cannot open the agreement."); return; }
-  window.open(URL.createObjectURL(await res.blob()), "_blank", "noopener");
+  const blob = await fetchBlob(current.agreement_url);
+  if (!blob) { detailStatus("无法打开协议。 Cannot open the agreement."); return; }
+  window.open(URL.createObjectURL(blob), "_blank", "noopener");
 });
 $("accept").addEventListener("click", () => act("accept", undefined, "已受理。 Accepted."));
 $("pay").addEventListener("submit", (e) => {
@@ -152,18 +174,4 @@ $("add-shop").addEventListener("submit", async (e) => {
 });
 $("back").addEventListener("click", loadQueue);
 $("refresh").addEventListener("click", loadQueue);
-$("login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const res = await api("POST", "/api/v1/auth/login", { username: $("username").value, password: $("password").value });
-    token = res.token;
-    sessionStorage.setItem("mediation-token", token);
-    status("");
-    await loadQueue();
-  } catch (err) { status(said(err, "登录失败。 Login failed.")); }
-});
-$("logout").addEventListener("click", async () => {
-  try { await api("POST", "/api/v1/auth/logout"); } catch { /* gone either way */ }
-  token = null; sessionStorage.removeItem("mediation-token"); show("queue", false); show("admin", false); show("login");
-});
-if (token) loadQueue(); else show("login");
+mountLogin({ open: loadQueue, close: () => { show("queue", false); show("admin", false); }, status, said });
