@@ -156,7 +156,7 @@ class ClaimStore:
 
     async def revoke_authorisation(self, stored: StoredAuthorisation, actor: str, now: datetime) -> bool:
         """Withdraw the authorisation (a conditional UPDATE on ``revoked_at`` being empty) and record who did, as
-        an ``authorisation_revoked`` event of the insurer naming the adjuster, in one transaction. False (nothing
+        an ``authorisation.revoked`` event of the insurer naming the adjuster, in one transaction. False (nothing
         written) when it was already withdrawn."""
         a = t.claim_authorisations
         auth = stored.authorisation
@@ -171,7 +171,7 @@ class ClaimStore:
                     organisation_id=stored.organisation_id,
                     at=now,
                     actor=actor,
-                    action="authorisation_revoked",
+                    action="authorisation.revoked",
                     account_id=auth.account_id,
                 )
             )

@@ -367,7 +367,7 @@ async def test_a_withdrawn_authorisation_stops_its_adjuster_and_its_pdf_is_kept(
     status, again, _ = await api.call("POST", f"{org}/authorisations/{narrow['id']}/revoke", c["insurer_admin"])
     assert status == 200 and again == revoked, again
     events = await OrganisationStore(api.repo.engine).events(c["insurer_id"])
-    withdrawn = [e for e in events if e.action == "authorisation_revoked"]
+    withdrawn = [e for e in events if e.action == "authorisation.revoked"]
     assert [e.account_id for e in withdrawn] == [c["adjuster_id"]], withdrawn
     assert withdrawn[0].actor.startswith("account:")
     mine = (await api.call("GET", f"{org}/authorisations", c["adjuster"]))[1]["authorisations"]
