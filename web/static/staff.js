@@ -13,6 +13,7 @@ const KINDS = {
   fund_officer: "救助基金经办人 Fund officer", bureau_officer: "司法局工作人员 Bureau officer",
 };
 const ACTIONS = {
+  "authorisation.revoked": "撤回理赔授权 authorisation withdrawn",
   "account.created": "创建账号 created",
   "account.disabled": "停用账号 disabled",
   "account.password_reset": "重置密码 password reset",
