@@ -2,25 +2,14 @@
 // institution, opens one to fetch exactly the materials the mediator sent (nothing else of the case), and uploads
 // the signed opinion (PDF); the server checks its signatures and says what it found.
 import { APPRAISAL_STATES, PAYER_NAMES, el, said, when } from "/static/appraisal-party.js";
+import { api, download, forgetIfExpired, mountLogin } from "/static/desk-login.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
-let token = sessionStorage.getItem("mediation-token");
 let current = null;
 
 function status(text) { $("status").textContent = text || ""; }
 function detailStatus(text) { $("d-status").textContent = text || ""; }
-
-async function api(method, path, body, type = "application/json") {
-  const res = await fetch(path, {
-    method,
-    headers: { ...(token ? { Authorization: "Bearer " + token } : {}), ...(body ? { "Content-Type": type } : {}) },
-    body: body ? (type === "application/json" ? JSON.stringify(body) : body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw data;
-  return data;
-}
 
 const SPECIALTIES = {
   injury: "法医临床 Injury", disability: "伤残等级 Disability grade", vehicle_damage: "车辆损失 Vehicle damage",
@@ -62,19 +51,14 @@ async function loadQueue() {
     show("empty", !desk.appraisals.length);
     show("login", false); show("detail", false); show("queue");
   } catch (err) {
-    if (err && ["unauthenticated", "token_expired", "token_revoked"].includes(err.code)) { token = null; sessionStorage.removeItem("mediation-token"); }
+    forgetIfExpired(err);
     show("queue", false); show("detail", false); show("login");
     if (err && err.code && err.code !== "unauthenticated") status(said(err, "无法打开工作台。 The desk cannot be opened."));
   }
 }
 
-async function download(doc) {
-  const res = await fetch(`/api/v1/appraisal/desk/${current.id}/materials/${doc.id}`, { headers: { Authorization: "Bearer " + token } });
-  if (!res.ok) { detailStatus("无法下载。 Cannot download."); return; }
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(await res.blob());
-  link.download = doc.title;
-  link.click();
+async function material(doc) {
+  if (!(await download(`/api/v1/appraisal/desk/${current.id}/materials/${doc.id}`, doc.title))) detailStatus("无法下载。 Cannot download.");
 }
 
 function render(a) {
@@ -86,7 +70,7 @@ function render(a) {
   $("d-materials").replaceChildren(...a.materials.map((d) => {
     const li = el("li", undefined, { "data-id": d.id });
     const b = el("button", `${d.title} 下载 Download`, { type: "button", class: "material" });
-    b.addEventListener("click", () => download(d));
+    b.addEventListener("click", () => material(d));
     li.append(b);
     return li;
   }));
@@ -121,18 +105,4 @@ $("specialties").addEventListener("submit", async (e) => {
 $("admin-logout").addEventListener("click", () => $("logout").click());
 $("back").addEventListener("click", loadQueue);
 $("refresh").addEventListener("click", loadQueue);
-$("login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const res = await api("POST", "/api/v1/auth/login", { username: $("username").value, password: $("password").value });
-    token = res.token;
-    sessionStorage.setItem("mediation-token", token);
-    status("");
-    await loadQueue();
-  } catch (err) { status(said(err, "登录失败。 Login failed.")); }
-});
-$("logout").addEventListener("click", async () => {
-  try { await api("POST", "/api/v1/auth/logout"); } catch { /* gone either way */ }
-  token = null; sessionStorage.removeItem("mediation-token"); show("queue", false); show("specialties", false); show("login");
-});
-if (token) loadQueue(); else show("login");
+mountLogin({ open: loadQueue, close: () => { show("queue", false); show("specialties", false); }, status, said });

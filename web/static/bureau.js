@@ -1,22 +1,10 @@
 // The justice bureau's page (/bureau): a bureau officer logs in and reads, per appraisal institution, the average
 // score, the number of evaluations and each evaluation (who evaluated by role only, the score, the comment, when).
 import { el, said, when } from "/static/appraisal-party.js";
+import { api, forgetIfExpired, mountLogin } from "/static/desk-login.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
-let token = sessionStorage.getItem("mediation-token");
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { ...(token ? { Authorization: "Bearer " + token } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw data;
-  return data;
-}
-
 async function load() {
   try {
     const view = await api("GET", "/api/v1/appraisal/evaluations");
@@ -37,25 +25,11 @@ async function load() {
     show("empty", !view.institutions.length);
     show("login", false); show("evaluations");
   } catch (err) {
-    if (err && ["unauthenticated", "token_expired", "token_revoked"].includes(err.code)) { token = null; sessionStorage.removeItem("mediation-token"); }
+    forgetIfExpired(err);
     show("evaluations", false); show("login");
     if (err && err.code && err.code !== "unauthenticated") $("status").textContent = said(err, "无法打开。 Cannot open.");
   }
 }
 
 $("refresh").addEventListener("click", load);
-$("login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const res = await api("POST", "/api/v1/auth/login", { username: $("username").value, password: $("password").value });
-    token = res.token;
-    sessionStorage.setItem("mediation-token", token);
-    $("status").textContent = "";
-    await load();
-  } catch (err) { $("status").textContent = said(err, "登录失败。 Login failed."); }
-});
-$("logout").addEventListener("click", async () => {
-  try { await api("POST", "/api/v1/auth/logout"); } catch { /* gone either way */ }
-  token = null; sessionStorage.removeItem("mediation-token"); show("evaluations", false); show("login");
-});
-if (token) load(); else show("login");
+mountLogin({ open: load, close: () => show("evaluations", false), status: (text) => { $("status").textContent = text; }, said });

@@ -4,27 +4,16 @@
 // then tracks recovery from the liable party (追偿) in parts, or writes the rest off.
 import { ERRORS } from "/static/words.js";
 import { GROUNDS, KINDS, RELIEF_STATES, RELIEF_STEPS, when } from "/static/relief-party.js";
+import { api, download, forgetIfExpired, mountLogin } from "/static/desk-login.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
 const said = (err, fallback) => (err && ERRORS[err.code]) || fallback + (err && err.detail ? `（${err.detail}）` : "");
 const RECOVERY = { open: "待追偿 Open", partly_recovered: "部分追回 Partly recovered", recovered: "已追回 Recovered", written_off: "已核销 Written off" };
-let token = sessionStorage.getItem("mediation-token");
 let current = null;
 
 function status(text) { $("status").textContent = text || ""; }
 function detailStatus(text) { $("d-status").textContent = text || ""; }
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { ...(token ? { Authorization: "Bearer " + token } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw data;
-  return data;
-}
 
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.append(td); return td; }
 function facts(dl, pairs) {
@@ -62,19 +51,14 @@ async function loadQueue() {
     show("empty", !desk.applications.length);
     show("login", false); show("detail", false); show("queue");
   } catch (err) {
-    if (err && (err.code === "unauthenticated" || err.code === "token_expired" || err.code === "token_revoked")) { token = null; sessionStorage.removeItem("mediation-token"); }
+    forgetIfExpired(err);
     show("queue", false); show("detail", false); show("login");
     if (err && err.code && err.code !== "unauthenticated") status(said(err, "无法打开工作台。 The desk cannot be opened."));
   }
 }
 
-async function download(doc) {
-  const res = await fetch(`/api/v1/relief/applications/${current.id}/evidence/${doc.id}`, { headers: { Authorization: "Bearer " + token } });
-  if (!res.ok) { detailStatus("无法下载。 Cannot download."); return; }
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(await res.blob());
-  link.download = doc.title;
-  link.click();
+async function evidence(doc) {
+  if (!(await download(`/api/v1/relief/applications/${current.id}/evidence/${doc.id}`, doc.title))) detailStatus("无法下载。 Cannot download.");
 }
 
 function render(a) {
@@ -92,7 +76,7 @@ function render(a) {
     const li = document.createElement("li");
     const b = document.createElement("button");
     b.type = "button"; b.textContent = `${d.title}（${d.media_type}）`;
-    b.addEventListener("click", () => download(d));
+    b.addEventListener("click", () => evidence(d));
     li.append(b); ev.append(li);
   }
   if (!a.evidence.length) { const li = document.createElement("li"); li.textContent = "无 None"; ev.append(li); }
@@ -156,18 +140,4 @@ $("recover").addEventListener("submit", (e) => {
 $("write-off").addEventListener("submit", (e) => { e.preventDefault(); act("write-off", { reason: $("write-off-reason").value }, "已核销。 Written off."); });
 $("back").addEventListener("click", loadQueue);
 $("refresh").addEventListener("click", loadQueue);
-$("login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const res = await api("POST", "/api/v1/auth/login", { username: $("username").value, password: $("password").value });
-    token = res.token;
-    sessionStorage.setItem("mediation-token", token);
-    status("");
-    await loadQueue();
-  } catch (err) { status(said(err, "登录失败。 Login failed.")); }
-});
-$("logout").addEventListener("click", async () => {
-  try { await api("POST", "/api/v1/auth/logout"); } catch { /* gone either way */ }
-  token = null; sessionStorage.removeItem("mediation-token"); show("queue", false); show("login");
-});
-if (token) loadQueue(); else show("login");
+mountLogin({ open: loadQueue, close: () => show("queue", false), status, said });

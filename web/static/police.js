@@ -6,6 +6,7 @@
 import { ERRORS } from "/static/words.js";
 import { blobUrl } from "/static/reader.js";
 import { mountFindingSigning } from "/static/scene-sign.js";
+import { api, deskToken, forgetIfExpired, mountLogin } from "/static/desk-login.js";
 
 const $ = (id) => document.getElementById(id);
 const show = (id, on = true) => { $(id).hidden = !on; };
@@ -14,7 +15,6 @@ const LIABILITIES = {  // server.domain.scene LIABILITY_NAMES and LIABILITY_SHAR
   minor: ["次要责任 Minor", 30], none: ["无责任 None", 0],
 };
 const said = (err, fallback) => (err && ERRORS[err.code]) || fallback;
-let token = sessionStorage.getItem("mediation-token");
 let current = null;
 let timer = 0;
 let photoUrls = [];
@@ -22,17 +22,6 @@ let photoUrls = [];
 function status(text) { $("status").textContent = text || ""; }
 function detailStatus(text) { $("d-status").textContent = text || ""; }
 const beijing = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) : "—");
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { ...(token ? { Authorization: "Bearer " + token } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw data;
-  return data;
-}
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -65,7 +54,7 @@ async function loadQueue() {
     if (!current) show("queue");
   } catch (err) {
     clearInterval(timer);
-    if (err && ["unauthenticated", "token_expired", "token_revoked"].includes(err.code)) { token = null; sessionStorage.removeItem("mediation-token"); }
+    forgetIfExpired(err);
     show("queue", false); show("detail", false); show("login");
     if (err && err.code && err.code !== "unauthenticated") status(said(err, "无法打开工作台（仅限交警）。 The desk is for traffic police officers."));
   }
@@ -113,7 +102,7 @@ function renderReport() {
   photoUrls = [];
   $("d-photos").replaceChildren(...r.photos.filter((p) => p.current).map((p) => {
     const img = el("img", { alt: `司机 ${p.driver} ${p.slot_name}`, width: 240 });
-    blobUrl(`/api/v1/police/scene-reports/${r.id}/photos/${p.id}`, token)
+    blobUrl(`/api/v1/police/scene-reports/${r.id}/photos/${p.id}`, deskToken())
       .then((url) => { photoUrls.push(url); img.src = url; })
       .catch(() => { img.alt = "无法显示 Cannot be shown"; });
     const caption = el("figcaption", {},
@@ -138,7 +127,7 @@ function renderReport() {
     ]);
     const signing = el("div");
     box.append(el("h3", { textContent: "责任认定 Liability finding" }), dl, signing);
-    mountFindingSigning(signing, r.id, token, { officer: true }).catch(() => {});
+    mountFindingSigning(signing, r.id, deskToken(), { officer: true }).catch(() => {});
   }
 }
 
@@ -191,18 +180,4 @@ $("back").addEventListener("click", () => { current = null; show("detail", false
 
 // ------------------------------------------------------------------ logging in
 
-$("login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const res = await api("POST", "/api/v1/auth/login", { username: $("username").value, password: $("password").value });
-    token = res.token;
-    sessionStorage.setItem("mediation-token", token);
-    status("");
-    await start();
-  } catch (err) { status(said(err, "登录失败。 Login failed.")); }
-});
-$("logout").addEventListener("click", async () => {
-  try { await api("POST", "/api/v1/auth/logout"); } catch { /* gone anyway */ }
-  token = null; sessionStorage.removeItem("mediation-token"); clearInterval(timer); show("queue", false); show("login");
-});
-if (token) start(); else show("login");
+mountLogin({ open: start, close: () => { clearInterval(timer); show("queue", false); }, status, said });
