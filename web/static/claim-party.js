@@ -70,12 +70,9 @@ export function claimBody(c) {
   return box;
 }
 
-/** Show the claims section to the party whose link opened the join page. */
-export async function showClaims(caseId, token, caseState) {
-  const root = document.getElementById("claim-party");
-  if (!root) return;
-  const base = `/api/v1/cases/${encodeURIComponent(caseId)}/claims`;
-  const call = async (method, path, body) => {
+/** The JSON API with a link's token (a party's join link, a driver's scene link); a refusal throws its problem. */
+export function linkApi(token) {
+  return async (method, path, body) => {
     const res = await fetch(path, {
       method,
       headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
@@ -85,34 +82,55 @@ export async function showClaims(caseId, token, caseState) {
     if (!res.ok) throw data;
     return data;
   };
+}
+
+/** The heading of a claimant's claims section. */
+export function claimsTitle() {
+  const title = el("h2", "一键理赔 ");
+  title.append(el("small", "One-click claim", { class: "en" }));
+  return title;
+}
+
+/** A claim as its claimant sees it: claimBody, and while the insurer's repair shops are open to choose (定修直赔),
+ *  the choice; ``choose(shopId)`` saves it, ``say`` tells how it went, ``reload`` shows the claims again. */
+export function claimantClaim(c, choose, say, reload) {
+  const box = claimBody(c);
+  if (c.repair_shops.length && !c.repair_shop) {
+    const form = el("form", undefined, { class: "claim-shop" });
+    const sel = el("select", undefined, { id: `shop-${c.id}` });
+    for (const s of c.repair_shops) sel.append(el("option", `${s.name}（${s.address}）`, { value: s.id }));
+    const label = el("label", "定修直赔：选择修理厂 Choose a repair shop (the insurer pays it) ");
+    label.append(sel);
+    form.append(label, el("button", "选定 Choose", { type: "submit" }));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try { await choose(sel.value); say("已选定修理厂。 Shop chosen."); await reload(); }
+      catch (err) { say(said(err, "未能保存。 Not saved.")); }
+    });
+    box.append(form);
+  }
+  return box;
+}
+
+/** Show the claims section to the party whose link opened the join page. */
+export async function showClaims(caseId, token, caseState) {
+  const root = document.getElementById("claim-party");
+  if (!root) return;
+  const base = `/api/v1/cases/${encodeURIComponent(caseId)}/claims`;
+  const call = linkApi(token);
   let claims;
   try { claims = (await call("GET", base)).claims; } catch { root.hidden = true; return; }
   const settled = SETTLED.includes(caseState);
   if (!claims.length && !settled) { root.hidden = true; return; }
-  const title = el("h2", "一键理赔 ");
-  title.append(el("small", "One-click claim", { class: "en" }));
+  const title = claimsTitle();
   const note = el("p", "", { id: "claim-status", role: "status" });
   root.replaceChildren(title);
   const say = (t) => { note.textContent = t || ""; };
   const render = (list) => {
     root.replaceChildren(title);
     for (const c of list) {
-      const box = claimBody(c);
-      if (c.repair_shops.length && !c.repair_shop) {
-        const form = el("form", undefined, { class: "claim-shop" });
-        const sel = el("select", undefined, { id: `shop-${c.id}` });
-        for (const s of c.repair_shops) sel.append(el("option", `${s.name}（${s.address}）`, { value: s.id }));
-        const label = el("label", "定修直赔：选择修理厂 Choose a repair shop (the insurer pays it) ");
-        label.append(sel);
-        form.append(label, el("button", "选定 Choose", { type: "submit" }));
-        form.addEventListener("submit", async (e) => {
-          e.preventDefault();
-          try { await call("POST", `/api/v1/claims/${c.id}/repair-shop`, { repair_shop_id: sel.value }); say("已选定修理厂。 Shop chosen."); await reload(); }
-          catch (err) { say(said(err, "未能保存。 Not saved.")); }
-        });
-        box.append(form);
-      }
-      root.append(box);
+      const choose = (shop) => call("POST", `/api/v1/claims/${c.id}/repair-shop`, { repair_shop_id: shop });
+      root.append(claimantClaim(c, choose, say, reload));
     }
     const open = list.some((c) => c.state !== "refused");
     if (settled && !open) {

@@ -4,7 +4,7 @@
 // payment deadline and an overdue flag, and a choice of the insurer's repair shops (定修直赔). scene.js calls
 // mountSceneClaim on every poll of the report once it is signed; the section is made once, below the finding.
 import { ERRORS } from "/static/words.js";
-import { claimBody } from "/static/claim-party.js";
+import { claimantClaim, claimsTitle, linkApi } from "/static/claim-party.js";
 
 const el = (tag, text, attrs = {}) => {
   const e = document.createElement(tag);
@@ -29,16 +29,7 @@ export async function mountSceneClaim(reportId, token, report) {
     finding.after(root);
   }
   const base = `/api/v1/scene-reports/${encodeURIComponent(reportId)}/claims`;
-  const call = async (method, path, body) => {
-    const res = await fetch(path, {
-      method,
-      headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw data;
-    return data;
-  };
+  const call = linkApi(token);
   const f = report.finding;
   const entitled = report.state === "signed" && f && f.agreed_amount && f.payer && f.payer !== report.driver;
   busy = true;
@@ -48,28 +39,13 @@ export async function mountSceneClaim(reportId, token, report) {
   const key = JSON.stringify([claims, entitled]);
   if (key === shown) return;  // nothing changed since the last poll: leave the section (and a chosen option) alone
   shown = key;
-  const title = el("h2", "一键理赔 ");
-  title.append(el("small", "One-click claim", { class: "en" }));
+  const title = claimsTitle();
   const say = (t) => { note.textContent = t || ""; };
   const again = async () => { shown = ""; await mountSceneClaim(reportId, token, report); };
   root.replaceChildren(title);
   for (const c of claims) {
-    const box = claimBody(c);
-    if (c.repair_shops.length && !c.repair_shop) {
-      const form = el("form", undefined, { class: "claim-shop" });
-      const sel = el("select", undefined, { id: `shop-${c.id}` });
-      for (const s of c.repair_shops) sel.append(el("option", `${s.name}（${s.address}）`, { value: s.id }));
-      const label = el("label", "定修直赔：选择修理厂 Choose a repair shop (the insurer pays it) ");
-      label.append(sel);
-      form.append(label, el("button", "选定 Choose", { type: "submit" }));
-      form.addEventListener("submit", async (e) => {
-        e.preventDefault();
-        try { await call("POST", `${base}/${c.id}/repair-shop`, { repair_shop_id: sel.value }); say("已选定修理厂。 Shop chosen."); await again(); }
-        catch (err) { say(said(err, "未能保存。 Not saved.")); }
-      });
-      box.append(form);
-    }
-    root.append(box);
+    const choose = (shop) => call("POST", `${base}/${c.id}/repair-shop`, { repair_shop_id: shop });
+    root.append(claimantClaim(c, choose, say, again));
   }
   if (entitled && !claims.some((c) => c.state !== "refused")) {
     const start = el("button", "一键理赔 Claim from the other driver's insurer", { type: "button", id: "scene-claim-start", class: "big primary" });
