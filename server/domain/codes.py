@@ -8,15 +8,19 @@ why one was refused and when to try again. The store (``server.store.codes``) ke
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from server.domain.time import BEIJING
-from server.errors import TooManyAttempts
+from server.errors import Forbidden, TooManyAttempts
 
 RESEND_AFTER = timedelta(seconds=60)
 MAX_CODES_PER_DAY = 10
 MAX_WRONG_PER_DAY = 20
+MAX_ATTEMPTS = 5
+"""Tries at one code."""
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,13 @@ def code_refusal(limits: CodeLimits | None, now: datetime) -> TooManyAttempts:
     until = next_day(now)
     wait = math.ceil((until - now).total_seconds())
     return TooManyAttempts(f"{why}: try again after {until:%Y-%m-%d %H:%M} (Beijing time)", wait)
+
+
+def check_usable(latest: Mapping[str, Any] | None, now: datetime) -> Mapping[str, Any]:
+    """The signer's newest code (a codes-table row) if a code may be tried against it: unexpired, unused and
+    within its :data:`MAX_ATTEMPTS` tries."""
+    if latest is None or latest["used_at"] is not None or latest["expires_at"] <= now:
+        raise Forbidden("The code has expired or was already used: ask for a new one")
+    if latest["attempts"] >= MAX_ATTEMPTS:
+        raise TooManyAttempts("Too many wrong codes: ask for a new one")
+    return latest

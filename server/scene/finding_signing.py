@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from server.documents.marks import read_mark
 from server.documents.sealed import SealingKeys
-from server.domain.codes import code_refusal, code_rule
+from server.domain.codes import MAX_ATTEMPTS, check_usable, code_refusal, code_rule
 from server.domain.roles import AccountKind
 from server.domain.scene import SceneReport, SceneState
 from server.domain.time import BEIJING
@@ -46,7 +46,6 @@ from server.errors import (
     InvalidCommand,
     NotFound,
     ServiceUnavailable,
-    TooManyAttempts,
 )
 from server.identity.access import Principal
 from server.notify import Message, Notifier, mask_address
@@ -59,7 +58,6 @@ from server.store.blobs import BlobStore
 logger = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
-MAX_ATTEMPTS = 5
 SIGN_RETRIES = 10
 REASON = "本人已阅读本道路交通事故认定书"
 LOCATION = "交通事故快处快赔"
@@ -300,11 +298,7 @@ class FindingService:
         SHA-256 of the file it was sent for."""
         if not code:
             raise Forbidden("Enter the code that was sent to you")
-        latest = await self.store.latest_code(report_id, number)
-        if latest is None or latest["used_at"] is not None or latest["expires_at"] <= now:
-            raise Forbidden("The code has expired or was already used: ask for a new one")
-        if latest["attempts"] >= MAX_ATTEMPTS:
-            raise TooManyAttempts("Too many wrong codes: ask for a new one")
+        latest = check_usable(await self.store.latest_code(report_id, number), now)
         rule = code_rule(now)
         if await self.store.count_guess(report_id, number, rule) is None:
             raise code_refusal(await self.store.code_limits(report_id, number), now)

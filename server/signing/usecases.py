@@ -52,7 +52,15 @@ from server.agreement.usecases import TERMS_KIND
 from server.cases.usecases import CaseService, document_view
 from server.documents.marks import read_mark
 from server.domain import lifecycle as lc
-from server.domain.codes import MAX_CODES_PER_DAY, MAX_WRONG_PER_DAY, code_refusal, code_rule, next_day
+from server.domain.codes import (
+    MAX_ATTEMPTS,
+    MAX_CODES_PER_DAY,
+    MAX_WRONG_PER_DAY,
+    check_usable,
+    code_refusal,
+    code_rule,
+    next_day,
+)
 from server.domain.roles import Action, Role, role_name
 from server.domain.time import BEIJING
 from server.errors import (
@@ -62,7 +70,6 @@ from server.errors import (
     InvalidCommand,
     NotFound,
     ServiceUnavailable,
-    TooManyAttempts,
     Unauthenticated,
 )
 from server.identity.access import Principal
@@ -74,7 +81,6 @@ logger = logging.getLogger(__name__)
 
 SIGNING_KIND = "agreement_signing"
 CODE_TTL = timedelta(minutes=5)
-MAX_ATTEMPTS = 5
 PREFIX_CACHE = 1024
 TSA_TIMEOUT_S = 10
 CERTIFICATE_KIND = "signing_certificate"
@@ -333,11 +339,7 @@ class SigningService:
         (the code's and the day's), sent for the file being signed. The channel, and the file it was sent for."""
         if not code:
             raise Forbidden("Enter the code that was sent to you")
-        latest = await self.codes.latest_signing_code(case_id, pid)
-        if latest is None or latest["used_at"] is not None or latest["expires_at"] <= now:
-            raise Forbidden("The code has expired or was already used: ask for a new one")
-        if latest["attempts"] >= MAX_ATTEMPTS:
-            raise TooManyAttempts("Too many wrong codes: ask for a new one")
+        latest = check_usable(await self.codes.latest_signing_code(case_id, pid), now)
         bound = await self._bound_file(case_id, latest["document_sha256"])
         rule = code_rule(now)
         counted = await self.codes.count_code_guess(case_id, pid, rule)  # a wrong guess until shown right
