@@ -2,6 +2,7 @@
 // fee and payer, the notice and the opinion; the party agrees or objects (with a reason) while consent is asked,
 // evaluates the opinion (1-5 and a comment) and may apply for a new appraisal with reasons. join.js mounts it.
 import { ERRORS } from "/static/words.js";
+import { linkApi } from "/static/link.js";
 
 export const APPRAISAL_STATES = {
   consenting: "征求当事人意见 Asking the parties",
@@ -34,16 +35,7 @@ export function appraisalFacts(a) {
   return dl;
 }
 
-async function call(method, path, token, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw data;
-  return data;
-}
+const call = (method, path, token, body) => linkApi(token)(method, path, body);
 
 async function download(base, token, doc) {
   const res = await fetch(`${base}/documents/${doc.id}`, { headers: { Authorization: "Bearer " + token } });

@@ -4,6 +4,7 @@
 // (定修直赔). The insurer participant sees the case's claims and the adjuster who acts, with their limits.
 // join.js mounts it.
 import { ERRORS } from "/static/words.js";
+import { linkApi } from "/static/link.js";
 
 export const CLAIM_STATES = {
   submitted: "已提交 Submitted",
@@ -68,20 +69,6 @@ export function claimBody(c) {
     box.append(el("h4", "办理经过 Steps"), ol);
   }
   return box;
-}
-
-/** The JSON API with a link's token (a party's join link, a driver's scene link); a refusal throws its problem. */
-export function linkApi(token) {
-  return async (method, path, body) => {
-    const res = await fetch(path, {
-      method,
-      headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw data;
-    return data;
-  };
 }
 
 /** The heading of a claimant's claims section. */

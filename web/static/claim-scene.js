@@ -4,7 +4,8 @@
 // payment deadline and an overdue flag, and a choice of the insurer's repair shops (定修直赔). scene.js calls
 // mountSceneClaim on every poll of the report once it is signed; the section is made once, below the finding.
 import { ERRORS } from "/static/words.js";
-import { claimantClaim, claimsTitle, linkApi } from "/static/claim-party.js";
+import { claimantClaim, claimsTitle } from "/static/claim-party.js";
+import { linkApi } from "/static/link.js";
 
 const el = (tag, text, attrs = {}) => {
   const e = document.createElement(tag);

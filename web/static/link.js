@@ -21,3 +21,18 @@ export function takeLinkToken(key = LINK) {
   });
   return arrived || sessionStorage.getItem(key);
 }
+
+// The JSON API with a link's token (a party's join link, a driver's scene link): api(method, path, body); a refusal
+// throws its problem body.
+export function linkApi(token) {
+  return async (method, path, body) => {
+    const res = await fetch(path, {
+      method,
+      headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw data;
+    return data;
+  };
+}

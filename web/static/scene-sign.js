@@ -9,6 +9,7 @@
 // every 15 s until both drivers have signed, and calls `onChange(status)` (if given) after every status.
 import { ERRORS } from "/static/words.js";
 import { blobUrl } from "/static/reader.js";
+import { linkApi } from "/static/link.js";
 import { Pad } from "/static/pad.js";
 
 const MESSAGES = {
@@ -32,16 +33,7 @@ export async function mountFindingSigning(container, reportId, token, { officer 
   const id = encodeURIComponent(reportId);
   const base = officer ? `/api/v1/police/scene-reports/${id}/finding` : `/api/v1/scene-reports/${id}/finding`;
   const statusPath = officer ? `${base}/signing` : base;
-  const api = async (method, path, body) => {
-    const res = await fetch(path, {
-      method,
-      headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw data;
-    return data;
-  };
+  const api = linkApi(token);
 
   const note = el("p", { className: "finding-note", role: "status" });
   const drivers = el("ul", { className: "finding-drivers" });

@@ -3,7 +3,7 @@
 // the console (#case=…, the console's login in this tab) and confirms with their password.
 import { T, ERRORS } from "/static/call.js";
 import { blobUrl as readerBlobUrl, showPages as showDocumentPages } from "/static/reader.js";
-import { takeLinkToken } from "/static/link.js";
+import { linkApi, takeLinkToken } from "/static/link.js";
 import { Pad } from "/static/pad.js";
 
 const $ = (id) => document.getElementById(id);
@@ -25,16 +25,7 @@ function status(text) { $("status").textContent = text; }
 function problemText(err) { return MESSAGES[err && err.code] || (err && err.detail) || "出现问题，请重试。Something went wrong."; }
 function beijing(iso) { return new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }); }
 
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: { Authorization: "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw data;
-  return data;
-}
+const api = linkApi(token);
 
 function blobUrl(path) { return readerBlobUrl(path, token); }
 
