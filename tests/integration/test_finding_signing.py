@@ -13,27 +13,33 @@ import base64
 import hashlib
 import io
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm
+from sqlalchemy import insert
 
 from e_sign.ca import PlatformCA
 from e_sign.tsa import TimestampAuthority
 from e_sign.verify import async_verify_pdf
+from server.domain.organisations import Organisation, OrganisationKind
 from server.domain.scene import SceneReport, SceneState
 from server.errors import Forbidden, IllegalTransition, InvalidCommand, NotFound, TooManyAttempts
 from server.notify import HttpSmsGateway
+from server.organisations.store import OrganisationStore
 from server.scene.finding import driver_field
 from server.scene.finding_signing import Asker, FindingService
 from server.scene.finding_store import FindingFile, FindingStore
 from server.signing.usecases import Keys
 from server.store import db
+from server.store import schema as t
 from server.store.blobs import LocalBlobStore
 from tests.builders import found_scene_report
 from tests.channels import KEY, Gateway
@@ -105,12 +111,44 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+async def keep_report_row(engine: Any, report: SceneReport) -> None:
+    """The report's row (its police unit's too), which the finding's rows belong to; the scene stage's own use-cases
+    are the double above (``Reports``), so that this test drives the finding alone."""
+    unit = Organisation(
+        str(uuid.uuid4()), OrganisationKind.POLICE, f"交警大队{uuid.uuid4().hex[:8]}", report.started_at
+    )
+    await OrganisationStore(engine).create(unit)
+    at = report.started_at
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(t.scene_reports).values(
+                id=report.id,
+                number=report.number,
+                police_unit_id=unit.id,
+                state=report.state.value,
+                started_at=at,
+                occurred_at=report.occurred_at,
+                place=report.place,
+                returned_reason="",
+                signed_by="{}",
+                join_code_hash="0" * 64,
+                join_expires_at=at,
+                join_attempts=0,
+                version=1,
+                updated_at=at,
+                chain_seq=0,
+                chain_head="0" * 64,
+            )
+        )
+
+
 @pytest_asyncio.fixture
 async def world(db_url: str, tmp_path: Path, gateway: Gateway) -> AsyncIterator[World]:
     engine = db.create_engine(db_url)
     ca = PlatformCA.load_or_create(tmp_path / "ca", now())
     tsa = TimestampAuthority.load_or_create(tmp_path / "ca", ca, now)
-    reports = Reports(found_scene_report(number=f"KC-20261205-{id(tmp_path) % 10000:04d}"))
+    reports = Reports(found_scene_report(number=f"KC-{uuid.uuid4().hex[:12]}"))
+    await keep_report_row(engine, reports.report)
     service = FindingService(
         reports,
         reports,
