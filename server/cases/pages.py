@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
 from server.cases.endpoints import SERVICE
-from server.documents.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, RENDERED_KINDS, PageImages
+from server.documents.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, RENDERED_KINDS, PageImages, drawn
 from server.errors import InvalidCommand, NotFound
 from server.http import schemas as s
 from server.http.kit import _CASE, Endpoint, case_id, principal, query, respond
@@ -49,7 +48,7 @@ async def layout_response(request: web.Request, doc: DocumentRecord, load: Loade
     images = request.app[PAGES]
     sizes = images.cached_layout(doc.sha256)
     if sizes is None:
-        sizes = await asyncio.to_thread(images.layout, doc.sha256, await load())
+        sizes = await drawn(images.layout, doc.sha256, await load())
     listed = [{"number": i + 1, "width_pt": round(w, 2), "height_pt": round(h, 2)} for i, (w, h) in enumerate(sizes)]
     return respond({"document_id": doc.id, "sha256": doc.sha256, "pages": listed})
 
@@ -64,7 +63,7 @@ async def page_response(request: web.Request, doc: DocumentRecord, load: Loader)
     images = request.app[PAGES]
     image = images.cached_png(doc.sha256, int(raw), width)
     if image is None:
-        image = await asyncio.to_thread(images.png, doc.sha256, await load(), int(raw), width)
+        image = await drawn(images.png, doc.sha256, await load(), int(raw), width)
     return web.Response(
         body=image,
         content_type="image/png",

@@ -12,9 +12,13 @@ by the document's SHA-256, page and width (documents are immutable).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from server.errors import InvalidCommand, NotFound
 
@@ -38,6 +42,20 @@ PDFIUM = threading.Lock()
 """PDFium is not thread-safe, not even across documents: every call into it holds this lock. Pages are
 drawn in worker threads (a phone asks for several pages at once); two at a time once crashed the whole
 server process (``int3`` in libpdfium.so, a Chromium test beside stress-ng)."""
+
+
+T = TypeVar("T")
+
+DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf-pages")
+"""The threads pages are drawn in: their own, so that a phone waiting for the page it reads never queues behind
+the shared pool's long work (sealing recording segments, waiting for a speech worker to start, rendering whole
+documents). PDFium takes one at a time anyway (:data:`PDFIUM`); the second thread serves the cache's misses of
+another document's layout meanwhile."""
+
+
+async def drawn(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` in a :data:`DRAWING` thread."""
+    return await asyncio.get_running_loop().run_in_executor(DRAWING, call, *args)
 
 
 class PageImages:
