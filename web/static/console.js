@@ -124,8 +124,12 @@ function renderPeople(room) {
 }
 
 let caseParticipants = [];
+// Which view the mediator asked for last: a progress view still loading when they went back to the list (or
+// opened another) must not take the screen back when its last answers arrive.
+let currentView = 0;
 
 async function openRoom(caseId) {
+  currentView += 1;  // a progress view still loading stays behind the room
   show("cases", false); show("room");
   caseParticipants = (await api("GET", `/api/v1/cases/${encodeURIComponent(caseId)}`).catch(() => ({ participants: [] }))).participants;
   client = new RoomClient({ token, caseId, tiles: $("tiles"), localVideo: $("self") });
@@ -277,6 +281,7 @@ function renderCasePeople(c, base, caseId, note) {
 }
 
 async function openProgress(caseId, message = "") {
+  const view = ++currentView;
   const base = `/api/v1/cases/${encodeURIComponent(caseId)}`;
   const note = (text) => { $("progress-status").textContent = text || ""; };
   note(message);
@@ -372,8 +377,9 @@ async function openProgress(caseId, message = "") {
         };
       }
     }
+    if (view !== currentView) return;  // the mediator has moved on meanwhile
     show("cases", false); show("progress");
   } catch (err) { status(err.detail || "无法打开案件。"); }
 }
 
-$("progress-back").addEventListener("click", () => { show("progress", false); listCases(); });
+$("progress-back").addEventListener("click", () => { currentView += 1; show("progress", false); listCases(); });
