@@ -34,8 +34,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from server.cases.usecases import CaseService, NewParticipant
 from server.domain import lifecycle as lc
 from server.domain.audit import AuditEntry
@@ -60,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 FINDING_KIND = "police_intake"
 """The kind of the JSON document with the finding as data (the intake's own: ``server.intake.usecases``)."""
+ASKING_STATES = frozenset({SceneState.SIGNED, SceneState.MEDIATION, SceneState.CLOSED})
+"""The states in which the report's chain may hold the drivers' requests for mediation (asked while signed)."""
 STUCK_AFTER = timedelta(minutes=2)
 """How long a conversion may stay half done (``mediation`` with no case) before a driver's request finishes it:
 a live one takes seconds."""
@@ -200,7 +200,8 @@ class SceneMediation:
 
     async def _view(self, report: SceneReport, number: int) -> dict[str, Any]:
         view = self.scenes.driver_view(report, number)
-        asked = await self._asked(report.id)
+        # requests exist only once both signed: the phones' 3 s poll at the scene does not read the chain for them
+        asked = await self._asked(report.id) if report.state in ASKING_STATES else Asked({}, None, {})
         names: dict[str, str] = {}
         for organisation_id in set(asked.by_driver.values()):
             try:
@@ -286,32 +287,18 @@ class SceneMediation:
             return await self.scenes.load(report.id)
         logger.warning("[scene=%s] resuming a conversion left half done", report.id)
         c = t.cases
-        async with self.cases.repo.engine.connect() as conn:
-            found = (
-                await conn.execute(
-                    select(c.c.id).where(
-                        c.c.referral_kind == ReferralKind.POLICE.value,
-                        c.c.court_case_number == report.number,
-                        c.c.organisation_id == organisation_id,
-                    )
-                )
-            ).first()
-        if found is None:
+        found = await self.referrals.store.cases(
+            [
+                c.c.referral_kind == ReferralKind.POLICE.value,
+                c.c.court_case_number == report.number,
+                c.c.organisation_id == organisation_id,
+            ],
+            limit=1,
+        )
+        if not found:
             return await self._convert(report, organisation_id, now)
-        case_id = str(found.id)
-        by_role = {p.role: p.id for p in await self.cases.repo.participants(case_id)}
-        applicant = applicant_of(report)
-        participants = {
-            d.number: by_role[Role.APPLICANT if d.number == applicant else Role.RESPONDENT] for d in report.drivers
-        }
-
-        def filed(loaded: LoadedReport) -> Change:
-            details = {"case_id": case_id, "participants": {str(k): v for k, v in sorted(participants.items())}}
-            return Change(report={"case_id": case_id}, events=[Event("system", "scene.case_filed", details)])
-
-        report = await self.scenes._write(report.id, filed, now)
-        await self._send_links(report, case_id, participants, now)
-        return report
+        case_id = found[0].id
+        return await self._record_case(report, case_id, await self._drivers_on(case_id, report), now)
 
     async def _convert(self, report: SceneReport, organisation_id: str, now: datetime) -> SceneReport:
         try:
@@ -328,14 +315,27 @@ class SceneMediation:
             await self.scenes._write(report.id, undo, now)
             raise
 
+        logger.info("[scene=%s] became case %s", report.id, case_id)
+        return await self._record_case(report, case_id, participants, now)
+
+    async def _record_case(
+        self, report: SceneReport, case_id: str, participants: dict[int, str], now: datetime
+    ) -> SceneReport:
+        """The report records the case it became (``scene.case_filed``), then each driver gets their link."""
+
         def filed(loaded: LoadedReport) -> Change:
             details = {"case_id": case_id, "participants": {str(k): v for k, v in sorted(participants.items())}}
             return Change(report={"case_id": case_id}, events=[Event("system", "scene.case_filed", details)])
 
         report = await self.scenes._write(report.id, filed, now)
-        logger.info("[scene=%s] became case %s", report.id, case_id)
         await self._send_links(report, case_id, participants, now)
         return report
+
+    async def _drivers_on(self, case_id: str, report: SceneReport) -> dict[int, str]:
+        """Driver number → their participant on the case (the applicant the smaller share, as filed)."""
+        by_role = {p.role: p.id for p in await self.cases.repo.participants(case_id)}
+        applicant = applicant_of(report)
+        return {d.number: by_role[Role.APPLICANT if d.number == applicant else Role.RESPONDENT] for d in report.drivers}
 
     async def _file(self, report: SceneReport, organisation_id: str, now: datetime) -> tuple[str, dict[int, str]]:
         """File the case with its parties and insurers, then keep its documents: the case's id and each driver's
@@ -360,11 +360,7 @@ class SceneMediation:
         case_id = str(case["id"])
         for doc in documents:
             await self.cases.record_document(case_id, replace(doc, case_id=case_id), actor, tries=5)
-        by_role = {p.role: p.id for p in await self.cases.repo.participants(case_id)}
-        participants = {
-            d.number: by_role[Role.APPLICANT if d.number == applicant else Role.RESPONDENT] for d in report.drivers
-        }
-        return case_id, participants
+        return case_id, await self._drivers_on(case_id, report)
 
     async def _documents(self, report: SceneReport, actor: str, now: datetime) -> list[DocumentRecord]:
         """The signed finding, the photos and the finding as data, kept in the blob store before the case."""

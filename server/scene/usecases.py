@@ -397,10 +397,6 @@ class SceneService:
             "signed": sorted(report.signed_by),
         }
 
-    async def read_as_driver(self, claims: TokenClaims, report_id: str) -> dict[str, Any]:
-        report = await self.load(report_id)
-        return self.driver_view(report, self._number_of(report, claims.subject))
-
     async def set_items(self, claims: TokenClaims, report_id: str, items: DriverItems, now: datetime) -> dict[str, Any]:
         """A driver gives (or corrects) their items; a completed part is reopened."""
 
