@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of a chain's first entry."""
@@ -128,6 +128,29 @@ def next_entry(
     body = canonical_json(details)
     digest = entry_hash(case_id, seq, at, actor, action, body, head.hash)
     return AuditEntry(case_id, seq, at, actor, action, body, head.hash, digest)
+
+
+class Step(Protocol):
+    """What to append: who did what, with JSON-ready details (``server.store.repository.AuditRecord``)."""
+
+    @property
+    def actor(self) -> str: ...
+
+    @property
+    def action(self) -> str: ...
+
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+def following(head: ChainHead, chain_id: str, now: datetime, steps: Sequence[Step]) -> list[AuditEntry]:
+    """The entries that append ``steps`` after ``head``, in order (empty for no steps)."""
+    entries = []
+    for step in steps:
+        entry = next_entry(head, chain_id, now, step.actor, step.action, step.details)
+        entries.append(entry)
+        head = ChainHead(entry.seq, entry.hash)
+    return entries
 
 
 def verify(entries: Sequence[AuditEntry], head: ChainHead) -> ChainVerdict:

@@ -48,7 +48,7 @@ from server.notify import Message, Notifier
 from server.organisations.store import OrganisationStore
 from server.referrals.usecases import MEDIATION_ORGANISATIONS, ReferralService
 from server.scene.finding_store import FindingStore
-from server.scene.store import Change, Event, LoadedReport
+from server.scene.store import Change, LoadedReport
 from server.scene.usecases import SceneService, current_photos
 from server.store import schema as t
 from server.store.blobs import BlobStore
@@ -241,7 +241,7 @@ class SceneMediation:
                 raise _AlreadyCase
             require_state(report, "ask for mediation", SceneState.SIGNED)
             asked = await self._asked(report_id)
-            mine = Event(
+            mine = AuditRecord(
                 f"driver:{claims.subject}",
                 "scene.mediation_asked",
                 {"driver": number, "organisation_id": organisation_id},
@@ -251,7 +251,7 @@ class SceneMediation:
             converting = both
             if not both:
                 return Change(events=[mine])
-            agreed = Event("system", "scene.mediation_agreed", {"organisation_id": organisation_id})
+            agreed = AuditRecord("system", "scene.mediation_agreed", {"organisation_id": organisation_id})
             return Change(report={"state": SceneState.MEDIATION.value}, events=[mine, agreed])
 
         try:
@@ -279,7 +279,9 @@ class SceneMediation:
         def resume(loaded: LoadedReport) -> Change:
             if loaded.report.case_id is not None or loaded.report.version != report.version:
                 raise _AlreadyCase
-            return Change(events=[Event("system", "scene.mediation_resumed", {"organisation_id": organisation_id})])
+            return Change(
+                events=[AuditRecord("system", "scene.mediation_resumed", {"organisation_id": organisation_id})]
+            )
 
         try:
             report = await self.scenes._write(report.id, resume, now)
@@ -309,7 +311,7 @@ class SceneMediation:
             def undo(loaded: LoadedReport) -> Change:
                 return Change(
                     report={"state": SceneState.SIGNED.value},
-                    events=[Event("system", "scene.mediation_failed", {"organisation_id": organisation_id})],
+                    events=[AuditRecord("system", "scene.mediation_failed", {"organisation_id": organisation_id})],
                 )
 
             await self.scenes._write(report.id, undo, now)
@@ -325,7 +327,7 @@ class SceneMediation:
 
         def filed(loaded: LoadedReport) -> Change:
             details = {"case_id": case_id, "participants": {str(k): v for k, v in sorted(participants.items())}}
-            return Change(report={"case_id": case_id}, events=[Event("system", "scene.case_filed", details)])
+            return Change(report={"case_id": case_id}, events=[AuditRecord("system", "scene.case_filed", details)])
 
         report = await self.scenes._write(report.id, filed, now)
         await self._send_links(report, case_id, participants, now)

@@ -25,17 +25,7 @@ from server.domain.organisations import Organisation, OrganisationKind
 from server.domain.scene import Driver, Liability, LiabilityFinding, PhotoSlot, ScenePhoto, SceneReport, SceneState
 from server.errors import ConcurrentUpdate, Duplicate, NotFound
 from server.store import schema as t
-
-
-@dataclass(frozen=True)
-class Event:
-    """One entry to append to a report's chain (no personal data in ``details``)."""
-
-    actor: str
-    """``driver:<id>``, ``account:<id>`` or ``system``."""
-    action: str
-    """E.g. ``scene.photo_added``."""
-    details: dict[str, Any] = field(default_factory=dict)
+from server.store.repository import AuditRecord
 
 
 @dataclass(frozen=True)
@@ -59,7 +49,7 @@ class Change:
     """Per driver number, columns of ``scene_drivers`` to set."""
     new_driver: Driver | None = None
     photos: list[ScenePhoto] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[AuditRecord] = field(default_factory=list)
 
 
 def finding_json(finding: LiabilityFinding) -> str:
@@ -213,13 +203,8 @@ class SceneStore:
         return int(found)
 
     @staticmethod
-    def _head_after(head: ChainHead, report_id: str, events: Sequence[Event], now: datetime) -> list[AuditEntry]:
-        entries = []
-        for e in events:
-            entry = audit.next_entry(head, report_id, now, e.actor, e.action, e.details)
-            entries.append(entry)
-            head = ChainHead(entry.seq, entry.hash)
-        return entries
+    def _head_after(head: ChainHead, report_id: str, events: Sequence[AuditRecord], now: datetime) -> list[AuditEntry]:
+        return audit.following(head, report_id, now, events)
 
     @staticmethod
     async def _append(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
@@ -238,7 +223,7 @@ class SceneStore:
             )
 
     async def create(
-        self, report: SceneReport, join_code_hash: str, join_expires_at: datetime, events: Sequence[Event]
+        self, report: SceneReport, join_code_hash: str, join_expires_at: datetime, events: Sequence[AuditRecord]
     ) -> None:
         """Insert a new report with its first driver and first events; Duplicate if its number is taken."""
         entries = self._head_after(audit.EMPTY_HEAD, report.id, events, report.started_at)

@@ -78,9 +78,10 @@ from server.identity.access import Authenticator, Principal
 from server.identity.tokens import TokenClaims
 from server.organisations.store import OrganisationStore
 from server.scene.images import PhotoFacts, inspect_photo
-from server.scene.store import Change, Event, LoadedReport, SceneStore, finding_json, signed_json
+from server.scene.store import Change, LoadedReport, SceneStore, finding_json, signed_json
 from server.store.accounts import AccountStore
 from server.store.blobs import BlobStore
+from server.store.repository import AuditRecord
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ class SceneService:
                 drivers=(driver,),
             )
             events = [
-                Event(
+                AuditRecord(
                     _driver_actor(driver.id),
                     "scene.started",
                     {"police_unit_id": police_unit_id, "number": number, "driver": 1, "driver_id": driver.id},
@@ -329,7 +330,7 @@ class SceneService:
             require_state(report, "join the report", *EDITABLE)
             return Change(
                 new_driver=driver,
-                events=[Event(_driver_actor(driver.id), "scene.joined", {"driver": 2, "driver_id": driver.id})],
+                events=[AuditRecord(_driver_actor(driver.id), "scene.joined", {"driver": 2, "driver_id": driver.id})],
             )
 
         try:
@@ -415,7 +416,7 @@ class SceneService:
             }
             return Change(
                 drivers={number: values},
-                events=[Event(_driver_actor(claims.subject), "scene.items_set", {"driver": number})],
+                events=[AuditRecord(_driver_actor(claims.subject), "scene.items_set", {"driver": number})],
             )
 
         report = await self._write(report_id, decide, now)
@@ -464,7 +465,7 @@ class SceneService:
             return Change(
                 drivers={number: {"completed_at": None}},
                 photos=[photo],
-                events=[Event(_driver_actor(claims.subject), "scene.photo_added", details)],
+                events=[AuditRecord(_driver_actor(claims.subject), "scene.photo_added", details)],
             )
 
         await self._write(report_id, decide, now)
@@ -489,12 +490,12 @@ class SceneService:
             missing = missing_items(report, number)
             if missing:
                 raise ItemsMissing("Still missing: " + "、".join(missing))
-            events = [Event(_driver_actor(claims.subject), "scene.completed", {"driver": number})]
+            events = [AuditRecord(_driver_actor(claims.subject), "scene.completed", {"driver": number})]
             change = Change(drivers={number: {"completed_at": now}}, events=events)
             others_done = [d for d in report.drivers if d.number != number and d.completed_at is not None]
             if len(report.drivers) == len(DRIVERS) and others_done:
                 change.report = {"state": SceneState.SUBMITTED.value, "submitted_at": now, "returned_reason": ""}
-                events.append(Event("system", "scene.submitted", {"from": report.state.value}))
+                events.append(AuditRecord("system", "scene.submitted", {"from": report.state.value}))
             return change
 
         report = await self._write(report_id, decide, now)
@@ -513,7 +514,7 @@ class SceneService:
             signed[driver] = now
             change = Change(
                 report={"signed_by": signed_json(signed)},
-                events=[Event("system", "scene.finding_signed", {"driver": driver, "document_id": document_id})],
+                events=[AuditRecord("system", "scene.finding_signed", {"driver": driver, "document_id": document_id})],
             )
             if set(signed) >= {d.number for d in report.drivers}:
                 change.report["state"] = SceneState.SIGNED.value
@@ -640,7 +641,7 @@ class SceneService:
             require_state(report, "accept the report", SceneState.SUBMITTED)
             return Change(
                 report={"state": SceneState.ACCEPTED.value, "accepted_at": now, "officer_account_id": officer},
-                events=[Event(f"account:{officer}", "scene.accepted")],
+                events=[AuditRecord(f"account:{officer}", "scene.accepted", {})],
             )
 
         return await self._decide(principal, report_id, now, what)
@@ -653,7 +654,7 @@ class SceneService:
             return Change(
                 report={"state": SceneState.RETURNED.value, "returned_reason": reason, "officer_account_id": officer},
                 drivers={d.number: {"completed_at": None} for d in report.drivers},
-                events=[Event(f"account:{officer}", "scene.returned", {"reason_chars": len(reason)})],
+                events=[AuditRecord(f"account:{officer}", "scene.returned", {"reason_chars": len(reason)})],
             )
 
         return await self._decide(principal, report_id, now, what)
@@ -684,7 +685,7 @@ class SceneService:
             }
             return Change(
                 report={"state": SceneState.FOUND.value, "finding": finding_json(finding)},
-                events=[Event(f"account:{officer}", "scene.finding_made", details)],
+                events=[AuditRecord(f"account:{officer}", "scene.finding_made", details)],
             )
 
         return await self._decide(principal, report_id, now, what)
@@ -704,7 +705,7 @@ class SceneService:
             )
             return Change(
                 report={"state": SceneState.CLOSED.value},
-                events=[Event(f"account:{officer}", "scene.closed", {"from": report.state.value})],
+                events=[AuditRecord(f"account:{officer}", "scene.closed", {"from": report.state.value})],
             )
 
         return await self._decide(principal, report_id, now, what)

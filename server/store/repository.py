@@ -250,10 +250,8 @@ class CaseRepository:
 
     @staticmethod
     def _head_after(head: ChainHead, case_id: str, records: Sequence[AuditRecord], now: datetime) -> ChainHead:
-        for rec in records:
-            entry = audit.next_entry(head, case_id, now, rec.actor, rec.action, rec.details)
-            head = ChainHead(entry.seq, entry.hash)
-        return head
+        entries = audit.following(head, case_id, now, records)
+        return ChainHead(entries[-1].seq, entries[-1].hash) if entries else head
 
     async def _bump(
         self,
