@@ -84,8 +84,10 @@ class FileResult:
         return self.cpu / self.seconds if self.seconds else 0.0
 
 
-def pairs(paths: list[Path]) -> list[tuple[Path, Path]]:
-    """(WAV, reference) pairs from folders (every ``*.wav``) and files; WAVs without a ``.txt`` are skipped."""
+def pairs(paths: list[Path]) -> list[tuple[Path, str]]:
+    """(WAV, reference text) pairs from folders (every ``*.wav``) and files. The reference is the
+    same-named ``.txt`` beside the WAV or, failing that, the WAV's row in a ``sentences.tsv`` beside
+    it (``id<TAB>spoken<TAB>record``, as ``tests/mandarin/``); WAVs with neither are skipped."""
     wavs: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -95,21 +97,30 @@ def pairs(paths: list[Path]) -> list[tuple[Path, Path]]:
     out = []
     for wav in wavs:
         ref = wav.with_suffix(".txt")
+        table = read_table(wav.parent / "sentences.tsv")
         if ref.exists():
-            out.append((wav, ref))
+            out.append((wav, ref.read_text(encoding="utf-8").strip()))
+        elif wav.stem in table:
+            out.append((wav, table[wav.stem]))
         else:
-            print(f"skipped {wav}: no {ref.name} beside it", file=sys.stderr)
+            print(f"skipped {wav}: no {ref.name} beside it and no row in sentences.tsv", file=sys.stderr)
     return out
 
 
-def make_demo(folder: Path) -> list[tuple[Path, Path]]:
+def read_table(path: Path) -> dict[str, str]:
+    """id → the record's text, from a ``sentences.tsv`` (empty if there is none)."""
+    if not path.exists():
+        return {}
+    rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines())
+    return {row[0]: row[2] for row in rows if len(row) == 3 and not row[0].startswith("#")}
+
+
+def make_demo(folder: Path) -> list[tuple[Path, str]]:
     """espeak-ng ``cmn`` WAVs with their references in ``folder``."""
     out = []
     for i, text in enumerate(DEMO):
         wav = espeak(text, "cmn", folder / f"demo{i}.wav")
-        ref = wav.with_suffix(".txt")
-        ref.write_text(text + "\n", encoding="utf-8")
-        out.append((wav, ref))
+        out.append((wav, text))
     return out
 
 
@@ -119,13 +130,12 @@ def traditional(text: str) -> int:
     return sum(a != b for a, b in zip(text, converted, strict=False)) + abs(len(text) - len(converted))
 
 
-def measure(engine: Any, files: list[tuple[Path, Path]], language: str) -> list[FileResult]:
+def measure(engine: Any, files: list[tuple[Path, str]], language: str) -> list[FileResult]:
     session = silero_session()
     results = []
-    for wav, ref_path in files:
+    for wav, ref in files:
         cut = cut_utterances(read_wav(wav), session=session)
         got = recognise(engine, cut, language)
-        ref = ref_path.read_text(encoding="utf-8").strip()
         results.append(
             FileResult(
                 wav.name,

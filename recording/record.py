@@ -67,6 +67,7 @@ class RecordLine:
             "ended_at": self.line.ended_at.isoformat(),
             "text": self.text,
             "original": self.line.text,
+            "heard": self.line.heard or self.line.text,
             "corrected": bool(self.corrections),
             "corrections": [{"text": c.text, "by": c.actor, "at": c.at.isoformat()} for c in self.corrections],
             "language": self.line.language,

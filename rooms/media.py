@@ -56,6 +56,10 @@ class MediaSession(Protocol):
         """Record exactly these members' media from now on (empty: record nothing)."""
         ...
 
+    def set_vocabulary(self, words: tuple[str, ...]) -> None:
+        """The case's own words (names, insurers, places, plates): the live transcript leans towards them."""
+        ...
+
     async def disconnect(self, participant_id: str) -> None:
         """Close a member's peer connection."""
         ...

@@ -22,7 +22,7 @@ composition root.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -120,6 +120,11 @@ class Caption(Protocol):
         ...
 
     @property
+    def heard(self) -> str:
+        """Finals: the engine's own text before the record's repairs and number writing (kept beside it)."""
+        ...
+
+    @property
     def language(self) -> str:
         """Language asked for."""
         ...
@@ -149,6 +154,7 @@ class Transcriber(Protocol):
         """Whether captions can be made (False: the engine failed; the room goes on without)."""
         ...
 
-    def open(self, sink: CaptionSink) -> TranscriptFeed:
-        """A feed for one microphone; its captions go to ``sink``."""
+    def open(self, sink: CaptionSink, language: str | None = None, words: Sequence[str] = ()) -> TranscriptFeed:
+        """A feed for one microphone; its captions go to ``sink``. ``words``: the case's own words (names,
+        insurers, places, plates), which recognition leans towards."""
         ...

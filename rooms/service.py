@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,6 +71,8 @@ class LiveRoom:
     """What pages pass to RTCPeerConnection."""
     recording_enabled: bool = False
     """Whether this server records (a recording store is configured)."""
+    words: tuple[str, ...] | None = None
+    """The case's own words for the live transcript (None: not read yet)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,9 @@ class RoomService:
         self._ended: dict[str, LiveRoom] = {}
         """Rooms closed in the last minutes: the last utterances are still being recognised."""
         self.notifier: RoomNotifier | None = None
+        self.vocabulary: Callable[[str], Awaitable[Sequence[str]]] | None = None
+        """The case's own words beyond its participants' names (insurers, places, plates), for the live
+        transcript; set by the composition root."""
 
     # ------------------------------------------------------------------ internals
 
@@ -172,6 +177,9 @@ class RoomService:
             await self.directory.claim(case_id)  # raises OtherNode when another node hosts it
         live = self._live(case_id)
         async with live.lock:
+            if live.words is None:
+                live.words = await self._case_words(case_id)
+                live.media.set_vocabulary(live.words)
             session_id, resumed = await self._start_session_if_needed(principal, case_id, access.role)
             if session_id and not live.room.session_id:
                 live.room = replace(live.room, session_id=session_id)
@@ -193,6 +201,14 @@ class RoomService:
             member = live.room.members[participant.id]
         CaseLog(logger, {"case": case_id}).info("participant %s joined (%s)", participant.id, member.presence.value)
         return Joined(participant.id, access.role, member.presence)
+
+    async def _case_words(self, case_id: str) -> tuple[str, ...]:
+        """Who takes part (names) and what the case is about (insurers, places, plates): the words the live
+        transcript leans towards. Never logged: they are personal data."""
+        words = [p.display_name for p in await self.cases.repo.participants(case_id)]
+        if self.vocabulary is not None:
+            words += await self.vocabulary(case_id)
+        return tuple(dict.fromkeys(w for w in words if w))
 
     async def _restored(self, case_id: str, session_id: str) -> Room:
         """The room of a session that was running when this server stopped, from the audit trail."""
@@ -380,6 +396,7 @@ class RoomService:
             caption.text,
             caption.language,
             caption.engine,
+            caption.heard,
         )
         try:
             await self.cases.records.add_transcript_line(line, self.clock())

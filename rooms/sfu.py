@@ -117,6 +117,8 @@ class AiortcMediaSession:
         self.recorders = recorders
         """Makes the frame sink of each recorded publication."""
         self.transcriber = transcriber
+        self.words: tuple[str, ...] = ()
+        """The case's own words, for the live transcript (names, insurers, places, plates)."""
         self._captions = _LINGERING
         """Caption deliveries and transcript flushes: they may outlive the room by a few seconds."""
         self.peers: dict[str, Peer] = {}
@@ -214,6 +216,9 @@ class AiortcMediaSession:
         except (ValueError, AssertionError) as exc:
             raise InvalidCommand("The ICE candidate does not match the session") from exc
 
+    def set_vocabulary(self, words: tuple[str, ...]) -> None:
+        self.words = words
+
     def set_recording(self, publishers: frozenset[str]) -> None:
         self.recording = publishers
         for peer in self.peers.values():
@@ -228,7 +233,7 @@ class AiortcMediaSession:
             publication.make_recorder = lambda codec: self._recorder(publication, codec)
             if self.transcriber is not None and publication.kind is Kind.AUDIO and self.transcriber.available:
                 publisher = publication.publisher
-                publication.transcript = self.transcriber.open(lambda c: self._caption(publisher, c))
+                publication.transcript = self.transcriber.open(lambda c: self._caption(publisher, c), words=self.words)
         elif not wanted and publication.recording:
             publication.recording = False
             publication.make_recorder = None

@@ -401,6 +401,7 @@ def _add_live_rooms(
         IntakeStore(components.repo.engine),
         derive_key(settings.signing_key(), INTAKE_KEYS),
     )
+    rooms.vocabulary = app[INTAKE].spoken_words  # the live transcript leans towards the finding's names and places
     from server.identity.keys import SCENE_CODES
     from server.organisations.store import OrganisationStore
     from server.scene.endpoints import SCENES

@@ -206,6 +206,9 @@ class RelayMediaSession:
     def set_recording(self, publishers: frozenset[str]) -> None:
         """The baseline measures forwarding only: it records nothing."""
 
+    def set_vocabulary(self, words: tuple[str, ...]) -> None:
+        """Nor does it transcribe."""
+
     def set_routes(self, routes: frozenset[Route]) -> None:
         self.routes = routes
         for member in self.members.values():

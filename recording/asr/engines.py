@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from recording.asr import lexicon
 from server.errors import ConfigError
 
 Audio = npt.NDArray[np.float32]
@@ -46,9 +47,9 @@ SAMPLE_RATE = 16_000
 
 ENGINES = ("whisper", "pocketsphinx", "vosk", "sherpa-onnx", "off")
 
-ZH_PROMPT = "以下是普通话的对话，关于道路交通事故损害赔偿的调解。"
-"""Whisper's initial prompt for Mandarin: simplified characters and punctuation, and the topic."""
 
+MAX_PROMPT_TOKENS = 200
+"""Prompt tokens at most (Whisper's limit is 223: half its 448-token context, less the start token)."""
 MAX_TOKENS = 224
 """Tokens per utterance (a 15 s utterance of fast Mandarin needs about 150): bounds a runaway decode."""
 TOKENS_PER_SECOND = 10
@@ -105,8 +106,10 @@ class Engine(Protocol):
     label: str
     """Engine and model, stored with every line."""
 
-    def transcribe(self, audio: Audio, language: str) -> str:
-        """The text of ``audio`` (16 kHz mono float32) in ``language`` (``zh``, ``en``…)."""
+    def transcribe(self, audio: Audio, language: str, prompt: str = "") -> str:
+        """The text of ``audio`` (16 kHz mono float32) in ``language`` (``zh``, ``en``…); ``prompt``:
+        text that came before, in the words the speaker is likely to use (engines that cannot use it
+        ignore it)."""
         ...
 
 
@@ -123,7 +126,7 @@ class WhisperEngine:
         self._t2s: Any = None
         self._tokenizers: dict[str, Any] = {}
 
-    def transcribe(self, audio: Audio, language: str) -> str:
+    def transcribe(self, audio: Audio, language: str, prompt: str = "") -> str:
         if not language:
             return self._transcribe_window(audio)
         import ctranslate2
@@ -137,17 +140,20 @@ class WhisperEngine:
         window[:, : min(frames, width)] = features[:, :width]
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(window[None]), to_cpu=False)
         tokenizer = self._tokenizer(language)
-        prompt: list[int] = []
-        if language == "zh":
-            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + ZH_PROMPT)]
-        prompt += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        if language == "zh" and not prompt:
+            prompt = lexicon.prompt()  # simplified characters, punctuation and a mediation's words
+        tokens: list[int] = []
+        if prompt:
+            # Whisper reads at most 223 tokens of previous text; the end (the case's words) matters most
+            tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt)[-MAX_PROMPT_TOKENS:]]
+        tokens += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         rate = TOKENS_PER_SECOND * (1.5 if language in ("zh", "ja") else 1.0)  # a Chinese character: 1-3 tokens
         budget = min(MAX_TOKENS, 16 + int(audio.size / 16_000 * rate))
         result = self.model.model.generate(
             encoded,
-            [prompt],
+            [tokens],
             beam_size=self.beam_size,
-            max_length=len(prompt) + budget,
+            max_length=len(tokens) + budget,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
@@ -185,6 +191,8 @@ class WhisperEngine:
 def finish_text(parts: list[str], language: str, simplify: Callable[[str], str]) -> str:
     """Join a recogniser's pieces: drop known hallucinations, and for Mandarin (Whisper may answer
     in traditional characters; zh-CN readers want simplified) convert with ``simplify``."""
+    # U+FFFD: the model ended a character's bytes early (seen inside Mandarin punctuation)
+    parts = [p.replace("\ufffd", "") for p in parts]
     kept = [p.strip() for p in parts if p.strip() and not any(h in p for h in HALLUCINATIONS)]
     text = ("" if language in ("zh", "ja") else " ").join(kept).strip()
     return simplify(text) if language == "zh" and text else text
@@ -199,7 +207,7 @@ class PocketsphinxEngine:
         self.decoder = Decoder(hmm=model, samprate=SAMPLE_RATE) if model else Decoder(samprate=SAMPLE_RATE)
         self.label = "pocketsphinx-5/en-us" if not model else f"pocketsphinx-5/{Path(model).name}"
 
-    def transcribe(self, audio: Audio, language: str) -> str:
+    def transcribe(self, audio: Audio, language: str, prompt: str = "") -> str:  # noqa: ARG002 - no prompt
         if language not in ("en", ""):
             raise ConfigError("The bundled pocketsphinx model recognises English only")
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
@@ -223,7 +231,7 @@ class VoskEngine:
         self.model = vosk.Model(model)
         self.label = f"vosk/{Path(model).name}"
 
-    def transcribe(self, audio: Audio, language: str) -> str:
+    def transcribe(self, audio: Audio, language: str, prompt: str = "") -> str:  # noqa: ARG002 - no prompt
         recognizer = self.vosk.KaldiRecognizer(self.model, SAMPLE_RATE)
         recognizer.AcceptWaveform((np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes())
         text = str(json.loads(recognizer.FinalResult()).get("text", ""))
@@ -254,7 +262,7 @@ class SherpaOnnxEngine:
             )
         self.label = f"sherpa-onnx/{folder.name}"
 
-    def transcribe(self, audio: Audio, language: str) -> str:
+    def transcribe(self, audio: Audio, language: str, prompt: str = "") -> str:  # noqa: ARG002 - no prompt
         stream = self.recognizer.create_stream()
         stream.accept_waveform(SAMPLE_RATE, audio)
         self.recognizer.decode_stream(stream)

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
@@ -73,6 +73,9 @@ class Caption:
     """CPU seconds the worker spent recognising (finals)."""
     latency: float = 0.0
     """Seconds from the end of the audio to the result reaching the server's loop."""
+    heard: str = ""
+    """Finals: the engine's own text, before mediation words were repaired and amounts and dates
+    written out (equal to ``text`` when nothing changed; kept beside it in the record)."""
 
 
 CaptionSink = Callable[[Caption], None]
@@ -81,11 +84,21 @@ CaptionSink = Callable[[Caption], None]
 class TranscriptStream:
     """One participant's microphone, as fed to a worker (``rooms.ports.TranscriptFeed``)."""
 
-    def __init__(self, pool: TranscriptionPool, sid: int, worker: int, language: str, sink: CaptionSink) -> None:
+    def __init__(
+        self,
+        pool: TranscriptionPool,
+        sid: int,
+        worker: int,
+        language: str,
+        sink: CaptionSink,
+        words: tuple[str, ...] = (),
+    ) -> None:
         self.pool = pool
         self.sid = sid
         self.worker = worker
         self.language = language
+        self.words = words
+        """The case's own words (names, insurers, places, plates): recognition leans towards them."""
         self.sink = sink
         self.anchor: datetime | None = None
         self.anchor_mono = 0.0
@@ -232,14 +245,15 @@ class TranscriptionPool:
 
     # ------------------------------------------------------------------ streams
 
-    def open(self, sink: CaptionSink, language: str | None = None) -> TranscriptStream:
-        """A stream for one participant's microphone; captions go to ``sink`` (on the loop)."""
+    def open(self, sink: CaptionSink, language: str | None = None, words: Sequence[str] = ()) -> TranscriptStream:
+        """A stream for one participant's microphone; captions go to ``sink`` (on the loop).
+        ``words``: the case's own words (names, insurers, places, plates), which recognition leans towards."""
         sid = self._next_sid
         self._next_sid += 1
         index = min(range(len(self.workers)), key=lambda i: sum(1 for s in self.streams.values() if s.worker == i))
-        stream = TranscriptStream(self, sid, index, language or self.language, sink)
+        stream = TranscriptStream(self, sid, index, language or self.language, sink, tuple(words))
         self.streams[sid] = stream
-        self._send(index, ("open", sid, stream.language))
+        self._send(index, ("open", sid, stream.language, stream.words))
         return stream
 
     def _send(self, index: int, message: Any) -> None:
@@ -308,7 +322,7 @@ class TranscriptionPool:
         for stream in self.streams.values():
             if stream.worker == worker.index and not stream.closed:
                 stream.anchor = None  # the new worker counts time from the next packet
-                self._send(worker.index, ("open", stream.sid, stream.language))
+                self._send(worker.index, ("open", stream.sid, stream.language, stream.words))
             elif stream.worker == worker.index and stream.done is not None and not stream.done.done():
                 stream.done.set_result(None)
 
@@ -333,6 +347,7 @@ class TranscriptionPool:
             language=stream.language,
             compute_seconds=message[5] if kind == "final" else 0.0,
             latency=arrived - (stream.anchor_mono + end),
+            heard=message[6] if kind == "final" else "",
         )
         try:
             stream.sink(caption)

@@ -7,12 +7,16 @@ one when it ends. While someone speaks it re-recognises the growing utterance
 about once a second for partial captions, unless it is falling behind.
 
 Messages in (tuples over a ``multiprocessing`` pipe):
-``("open", sid, language)``, ``("audio", sid, [(rtp_ts, payload), …])``,
+``("open", sid, language, words)`` (``words``: the case's own words, which bias
+recognition: ``recording.asr.lexicon``), ``("audio", sid, [(rtp_ts, payload), …])``,
 ``("close", sid)``, ``("stop",)``.
 Messages out: ``("ready", engine_label)`` or ``("error", message)`` once at
 start; ``("partial", sid, start_s, end_s, text)``;
-``("final", sid, start_s, end_s, text, compute_s)``; ``("closed", sid)``.
-Times are seconds of stream audio from the stream's first packet.
+``("final", sid, start_s, end_s, text, compute_s, heard)``; ``("closed", sid)``.
+Times are seconds of stream audio from the stream's first packet. For Mandarin,
+``text`` is what the engine heard (``heard``) with misheard mediation words
+repaired and amounts and dates written as the record writes them
+(``recording.asr.written``).
 
 A reader thread empties the pipe into a queue while the engine works, so the
 server's side never blocks, and how long a message waited tells when to skip partials.
@@ -53,15 +57,20 @@ class WorkerOptions:
 class _Stream:
     """One participant's audio inside the worker."""
 
-    def __init__(self, sid: int, language: str, options: WorkerOptions, vad_session: Any) -> None:
+    def __init__(
+        self, sid: int, language: str, options: WorkerOptions, vad_session: Any, words: tuple[str, ...] = ()
+    ) -> None:
         import av
         import numpy as np
 
+        from recording.asr import lexicon
         from recording.asr.vad import Segmenter, SileroVad
 
         self.np = np
         self.sid = sid
         self.language = language
+        self.prompt = lexicon.prompt(words) if language == "zh" else ""
+        self.repair = lexicon.Repair(words) if language == "zh" else None
         self.options = options
         self.decoder: Any = av.CodecContext.create("opus", "r")
         self.resampler: Any = av.AudioResampler(format="flt", layout="mono", rate=RATE)
@@ -150,6 +159,14 @@ class _Stream:
         b = max(a, utterance.end - self.buffer_start)
         return self.buffer[a:b]
 
+    def finish(self, heard: str) -> str:
+        """What the record shows of what was heard (Mandarin: repaired, amounts and dates written out)."""
+        if self.repair is None or not heard:
+            return heard
+        from recording.asr.written import written
+
+        return written(self.repair(heard))
+
     def current(self) -> tuple[int, Any] | None:
         """The utterance in progress (start sample, audio), if any."""
         if self.segmenter.start is None:
@@ -190,8 +207,9 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
 
     def recognise(stream: _Stream, u: Any, audio: Any) -> None:
         began = time.process_time()
-        text = engine.transcribe(audio, stream.language) if audio.size else ""
-        conn.send(("final", stream.sid, u.start / RATE, u.end / RATE, text, time.process_time() - began))
+        heard = engine.transcribe(audio, stream.language, stream.prompt) if audio.size else ""
+        text = stream.finish(heard)
+        conn.send(("final", stream.sid, u.start / RATE, u.end / RATE, text, time.process_time() - began, heard))
         stream.partial_at = 0
         stream.partial_shown = None
 
@@ -201,7 +219,8 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
         if kind == "stop":
             return
         if kind == "open":
-            streams[message[1]] = _Stream(message[1], message[2], options, vad_session)
+            words = tuple(message[3]) if len(message) > 3 else ()
+            streams[message[1]] = _Stream(message[1], message[2], options, vad_session, words)
         elif kind == "audio":
             stream = streams.get(message[1])
             if stream is None:
@@ -212,7 +231,7 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
             if stream.partial_shown is not None and not stream.segmenter.in_speech:
                 # the utterance was dropped (too short to keep): clear its partial caption
                 start = stream.partial_shown
-                conn.send(("final", stream.sid, start / RATE, start / RATE, "", 0.0))
+                conn.send(("final", stream.sid, start / RATE, start / RATE, "", 0.0, ""))
                 stream.partial_shown = None
                 stream.partial_at = 0
             _maybe_partial(conn, engine, stream, options, time.monotonic() - arrived)
@@ -241,7 +260,7 @@ def _maybe_partial(conn: Connection, engine: Any, stream: _Stream, options: Work
     if audio.size - stream.partial_at < stream.partial_gap * RATE:
         return
     began = time.process_time()
-    text = engine.transcribe(audio, stream.language)
+    text = stream.finish(engine.transcribe(audio, stream.language, stream.prompt))
     cost = time.process_time() - began
     stream.partial_at = audio.size
     stream.partial_gap = max(options.partial_interval, 2 * cost)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -272,15 +273,28 @@ class IntakeService:
         """The liability finding, vehicles and insurers the police's system sent, for the case's staff (the
         mediator's calculator reads the shares here)."""
         await self.cases.require(principal, case_id, Action.READ_ALL_DOCUMENTS)
+        data = await self._stored(case_id)
+        if data is None:
+            raise NotFound("This case was not sent by a police agency's system")
+        return {"case_id": case_id, "police_case_number": data["police_case_number"], **_finding(data)}
+
+    async def _stored(self, case_id: str) -> dict[str, Any] | None:
         text = await self.store.document_of_case(case_id)
         if text is None:  # a scene report become a case (server.scene.mediation) keeps its finding as this document
             made = [d for d in await self.cases.repo.documents(case_id) if d.kind == FINDING_KIND]
             if made:
                 text = (await self.cases.blobs.get(made[0].sha256)).decode()
-        if text is None:
-            raise NotFound("This case was not sent by a police agency's system")
-        data = json.loads(text)
-        return {"case_id": case_id, "police_case_number": data["police_case_number"], **_finding(data)}
+        return None if text is None else dict(json.loads(text))
+
+    async def spoken_words(self, case_id: str) -> list[str]:
+        """Words the parties will say that the police's finding holds (the live transcript leans towards them;
+        the server's own use: no caller, never shown): names, plates, insurers and the place's roads."""
+        data = await self._stored(case_id)
+        if data is None:
+            return []
+        words = [p["name"] for p in data["parties"]] + [p["plate"] for p in data["parties"] if p.get("plate")]
+        words += [v["plate"] for v in data.get("vehicles", [])] + [i["name"] for i in data.get("insurers", [])]
+        return words + [w for w in re.split(r"[，,、；;。\s]|与|和|及|交叉口", data["accident"]["place"]) if w]
 
 
 def _finding(data: dict[str, Any]) -> dict[str, Any]:

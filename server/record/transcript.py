@@ -59,6 +59,7 @@ class TranscriptLineView(s.Open):
     ended_at: str
     text: str
     original: str
+    heard: str
     corrected: bool
     corrections: list[dict[str, Any]]
     language: str

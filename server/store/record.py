@@ -41,11 +41,14 @@ class TranscriptLine:
     ended_at: datetime
     """Wall-clock end."""
     text: str
-    """What the engine heard."""
+    """The line as the record shows it (Mandarin: misheard mediation words repaired, amounts and dates written
+    as the record writes them)."""
     language: str
     """Language asked of the engine (``zh``, ``en``)."""
     engine: str
     """Which engine and model."""
+    heard: str = ""
+    """The engine's own text before those repairs (empty: the same as ``text``)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,9 @@ class RecordStore:
             "ended_at": line.ended_at.isoformat(),
             "sha256": audit.sha256_text(line.text),
         }
+        heard = line.heard if line.heard and line.heard != line.text else None
+        if heard is not None:
+            details["heard_sha256"] = audit.sha256_text(heard)
         values = {
             "id": line.id,
             "case_id": line.case_id,
@@ -144,6 +150,7 @@ class RecordStore:
             "language": line.language,
             "engine": line.engine,
             "created_at": now,
+            "heard": heard,
         }
         await self.cases.insert_audited(
             line.case_id, t.transcript_lines, values, AuditRecord("system", "transcript.line", details), now, attempts
@@ -181,7 +188,16 @@ class RecordStore:
             rows = (await conn.execute(query.order_by(tl.c.started_at, tl.c.id))).all()
         return [
             TranscriptLine(
-                r.id, r.case_id, r.session_id, r.participant_id, r.started_at, r.ended_at, r.text, r.language, r.engine
+                r.id,
+                r.case_id,
+                r.session_id,
+                r.participant_id,
+                r.started_at,
+                r.ended_at,
+                r.text,
+                r.language,
+                r.engine,
+                r.heard or "",
             )
             for r in rows
         ]

@@ -219,8 +219,11 @@ transcript_lines = Table(
     Column("language", String(16), nullable=False),
     Column("engine", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("heard", Text(), nullable=True),
 )
-"""What the recogniser heard, as it heard it: never updated (corrections live beside it)."""
+"""What the recogniser heard: never updated (corrections live beside it). ``text`` is the line as the record shows
+it (Mandarin: misheard mediation words repaired, amounts and dates written out); ``heard`` the engine's own
+text when that differs (NULL: the same)."""
 
 record_edits = Table(
     "record_edits",

@@ -575,6 +575,19 @@ async function pdfLink(documentId) {
   }
 }
 
+function engineHeard(line) {
+  // the engine's own words, where the record repaired a misheard term or wrote out an amount or a date
+  return line.heard && line.heard !== line.original
+    ? [el("li", { class: "pb-heard" }, el("span", { class: "pb-h-label", text: "识别原文 Engine heard：" }), line.heard)]
+    : [];
+}
+
+function recognitionNote(line) {
+  return el("details", { class: "pb-history pb-normalised", "data-line": line.id },
+    el("summary", { title: `识别原文 Engine heard: ${line.heard}` }, "已规范 ", el("small", { text: "normalised" })),
+    el("ol", { class: "pb-history-list" }, ...engineHeard(line)));
+}
+
 function correctionHistory(line) {
   const heard = el("li", {}, el("span", { class: "pb-h-label", text: "原文 As heard：" }), line.original);
   const steps = line.corrections.map((c) => el("li", {},
@@ -583,7 +596,7 @@ function correctionHistory(line) {
     ...line.corrections.map((c) => `${byText(c.by)} ${wallText(new Date(c.at))}: ${c.text}`)].join("\n");
   return el("details", { class: "pb-history", "data-line": line.id },
     el("summary", { class: "fixed", title: tip }, "已更正 ", el("small", { text: "corrected" })),
-    el("ol", { class: "pb-history-list" }, heard, ...steps));
+    el("ol", { class: "pb-history-list" }, ...engineHeard(line), heard, ...steps));
 }
 
 function noteItem(note) {
@@ -635,6 +648,7 @@ function buildLine(line) {
 function renderCorrection(item) {
   item.mark.replaceChildren();
   if (item.line.corrected) item.mark.append(correctionHistory(item.line));
+  else if (item.line.heard && item.line.heard !== item.line.original) item.mark.append(recognitionNote(item.line));
   item.li.classList.toggle("corrected", Boolean(item.line.corrected));
 }
 
