@@ -39,9 +39,10 @@ UNITS = {"十": 10, "百": 100, "千": 1000}
 BIG = {"万": 10_000, "亿": 100_000_000}
 
 _CN = "零〇○一幺二两三四五六七八九十百千万亿"
-_NUMBER = rf"[0-9{_CN}](?:[0-9{_CN},.]*[0-9{_CN}])?"
-"""A spoken or written number: Arabic digits (with Whisper's stray commas), Chinese numerals, or both."""
-_MONEY = re.compile(rf"(?<![0-9{_CN},.])({_NUMBER})(万元|元|块钱|块)")
+_NUMBER = rf"[0-9{_CN}](?:[0-9{_CN},.点]*[0-9{_CN}])?"
+"""A spoken or written number: Arabic digits (with Whisper's stray commas), Chinese numerals, or both;
+a point written . or spoken 点 (三点五万, 十二点五)."""
+_MONEY = re.compile(rf"(?<![0-9{_CN},.点])({_NUMBER})(万元|元|块钱|块)")
 _PERCENT = re.compile(rf"百分之([{_CN}0-9.点]+)")
 _YEAR = re.compile(r"(?<![0-9零〇○一二三四五六七八九])([零〇○一二三四五六七八九]{4})年")
 _MONTH_DAY = re.compile(
@@ -103,6 +104,9 @@ def number(spoken: str) -> Decimal | None:
         if frac and all(c in DIGITS for c in frac) and whole and not any(c.isdigit() for c in whole):
             head = number(whole)
             return None if head is None else head + Decimal("0." + "".join(str(DIGITS[c]) for c in frac))
+    if s[-1] in BIG and "." in s[:-1] and not s[:-1].replace(".", "").isdigit():
+        head = number(s[:-1])  # 三点五万: the point is inside the count of 万
+        return None if head is None else _bounded(head * BIG[s[-1]])
     if all(c in DIGITS for c in s) and len(s) > 1:
         return _decimal("".join(str(DIGITS[c]) for c in s))  # digit by digit: 二零二六
     total = Decimal(0)
@@ -122,7 +126,7 @@ def number(spoken: str) -> Decimal | None:
             i = j
             continue
         if c == ".":
-            return None  # a point between Chinese numerals (三点五万) is read by the caller's 点 → "."
+            return None  # a point anywhere else between Chinese numerals (三点五十): not a number we read
         if c in DIGITS:
             if current is not None and current != 0 and c != "零":
                 return None  # two digits in a row inside a counted number: not a number we can read
@@ -144,7 +148,10 @@ def number(spoken: str) -> Decimal | None:
         if last_unit >= 10 and single and s[-1] not in "零〇○0":
             current *= last_unit // 10  # 三万五 = 35,000; 一万二千六 = 12,600; 三百五 = 350
         section += current
-    value = total + section
+    return _bounded(total + section)
+
+
+def _bounded(value: Decimal) -> Decimal | None:
     return value if len(str(int(value))) <= MAX_DIGITS else None
 
 

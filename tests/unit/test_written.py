@@ -74,6 +74,23 @@ def test_jiao_and_fen_as_two_decimals(spoken: str, record: str) -> None:
     assert written(spoken) == record
 
 
+@pytest.mark.parametrize(
+    ("spoken", "record"),
+    [
+        ("三点五万元", "35,000元"),
+        ("三点五万块钱", "35,000元"),
+        ("十二点五元", "12.50元"),
+        ("一万二千六百点五元", "12,600.50元"),
+        ("一万二千六百点零五元", "12,600.05元"),
+        ("两千点五块钱", "2,000.50元"),
+        ("一点五亿元", "150,000,000元"),
+    ],
+)
+def test_a_spoken_point_is_read_as_the_decimal_point(spoken: str, record: str) -> None:
+    # before: 三点五万元 became "三点50,000元" (the point cut the amount in two: a wrong amount in the record)
+    assert written(f"赔偿{spoken}。") == f"赔偿{record}。"
+
+
 def test_less_than_a_fen_is_not_rounded_into_the_record() -> None:
     assert written("3.555元") == "3.555元"  # no amount has a third decimal: rounding would invent one
 
@@ -187,6 +204,8 @@ def test_a_sentence_with_several_figures() -> None:
         ("两千", Decimal(2000)),
         ("三万零五", Decimal(30005)),
         ("十二点五", Decimal("12.5")),
+        ("三点五万", Decimal(35000)),
+        ("零点五万", Decimal(5000)),
     ],
 )
 def test_number_reads_spoken_and_written_numbers(spoken: str, value: Decimal) -> None:
