@@ -48,6 +48,8 @@ _YEAR = re.compile(r"(?<![0-9零〇○一二三四五六七八九])([零〇○�
 _MONTH_DAY = re.compile(
     rf"(?<![0-9{_CN}])([0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})月([0-9]{{1,2}}|[一二三四五六七八九十]{{1,3}})(日|号)"
 )
+DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+"""The most days each month can have (February's in a leap year: the year is often not said)."""
 MAX_DIGITS = 15
 """Longer numbers are left alone (no amount in a mediation has more; it bounds the arithmetic)."""
 
@@ -62,7 +64,7 @@ def written(text: str) -> str:
 
 def _month_day(m: re.Match[str]) -> str:
     month, day = number(m.group(1)), number(m.group(2))
-    if month is None or day is None or not (1 <= month <= 12 and 1 <= day <= 31):
+    if month is None or day is None or not (1 <= month <= 12 and 1 <= day <= DAYS_IN_MONTH[int(month) - 1]):
         return m.group(0)
     return f"{int(month)}月{int(day)}日"
 

@@ -144,6 +144,8 @@ def test_a_percentage_over_a_hundred_is_left_as_heard() -> None:
         ("十一月三日", "11月3日"),
         ("2月3号", "2月3日"),
         ("一月三十一日", "1月31日"),
+        ("二月二十九日", "2月29日"),
+        ("四月三十号", "4月30日"),
         ("十二月二十号", "12月20日"),
         ("二零二六年", "2026年"),
     ],
@@ -152,7 +154,21 @@ def test_dates(spoken: str, record: str) -> None:
     assert written(f"于{spoken}前支付") == f"于{record}前支付"
 
 
-@pytest.mark.parametrize("spoken", ["十三月五日", "十二月三十二号", "零月三日", "三月零号", "13月5日", "12月32日"])
+@pytest.mark.parametrize(
+    "spoken",
+    [
+        "二月三十日",
+        "2月30号",
+        "四月三十一号",
+        "十一月三十一日",
+        "十三月五日",
+        "十二月三十二号",
+        "零月三日",
+        "三月零号",
+        "13月5日",
+        "12月32日",
+    ],
+)
 def test_an_impossible_date_is_left_as_heard(spoken: str) -> None:
     assert written(spoken) == spoken
 
