@@ -5,7 +5,7 @@ Whisper writes the same spoken amount several ways: 三万五千元, 35000元, "
 "35,000.00"), writes one form:
 
 * amounts of money: Arabic digits grouped by thousands, then 元: ``35,000元``, ``12,600.50元``
-  (块/块钱 as 元; 万元 multiplied out; the colloquial 三万五 = 35,000 and 一万二千六 = 12,600);
+  (块/块钱 as 元; 万元 multiplied out; jiao and fen as decimals: 一万二千六百元五角 = 12,600.50元; the colloquial 三万五 = 35,000 and 一万二千六 = 12,600);
 * percentages: 百分之七十 → ``70%``;
 * dates: 二零二六年十二月十五日 → ``2026年12月15日``; the day after a month written 日, not 号
   (十一月三号 → ``11月3日``).
@@ -42,7 +42,14 @@ _CN = "零〇○一幺二两三四五六七八九十百千万亿"
 _NUMBER = rf"[0-9{_CN}](?:[0-9{_CN},.点]*[0-9{_CN}])?"
 """A spoken or written number: Arabic digits (with Whisper's stray commas), Chinese numerals, or both;
 a point written . or spoken 点 (三点五万, 十二点五)."""
-_MONEY = re.compile(rf"(?<![0-9{_CN},.点])({_NUMBER})(万元|元|块钱|块)")
+_TENTHS = "0-9一二两三四五六七八九"
+_MONEY = re.compile(
+    rf"(?<![0-9{_CN},.点])({_NUMBER})(万元|元|块钱|块)"
+    rf"(?:零?([{_TENTHS}])[角毛](?!钱?[不都也])(?![巾衣病笔线])钱?)?"
+    rf"(?:(?(3)零?|零)([{_TENTHS}])分(?!钱?[不都也])(?![钟之析别配期数])钱?)?"
+)
+"""An amount: a number, its unit, then jiao (角/毛) and fen (分): 一万二千六百元五角, 十元五角三分, 十元零五分
+(分 alone only after 零: 一分 is also a minute's or a point's; none before 不/都/也: 一分不少 is not a fen)."""
 _PERCENT = re.compile(rf"百分之([{_CN}0-9.点]+)")
 _YEAR = re.compile(r"(?<![0-9零〇○一二三四五六七八九])([零〇○一二三四五六七八九]{4})年")
 _MONTH_DAY = re.compile(
@@ -77,17 +84,25 @@ def _percent(m: re.Match[str]) -> str:
 
 
 def _money(m: re.Match[str]) -> str:
-    spoken, unit = m.group(1), m.group(2)
+    spoken, unit, jiao, fen = m.group(1), m.group(2), m.group(3), m.group(4)
     value = number(spoken)
     if value is None:
         return m.group(0)
-    if unit == "块" and not any(c.isdigit() or c in "十百千万亿" for c in spoken):
+    if unit == "块" and not (jiao or fen) and not any(c.isdigit() or c in "十百千万亿" for c in spoken):
         return m.group(0)  # 一块 (together), 两块 (two pieces): not money without 钱 or a larger number
     if unit == "万元":
         value *= 10_000
+    if jiao or fen:
+        if value != value.to_integral_value():
+            return m.group(0)  # 12.5元五角: not an amount we can read
+        value += Decimal(f"0.{_digit(jiao)}{_digit(fen)}")
     if value != value.quantize(Decimal("0.01")):
         return m.group(0)
     return f"{value:,.0f}元" if value == value.to_integral_value() else f"{value:,.2f}元"
+
+
+def _digit(c: str | None) -> int:
+    return 0 if c is None else int(c) if c.isdigit() else DIGITS[c]
 
 
 def _plain(value: Decimal) -> str:

@@ -91,6 +91,40 @@ def test_a_spoken_point_is_read_as_the_decimal_point(spoken: str, record: str) -
     assert written(f"赔偿{spoken}。") == f"赔偿{record}。"
 
 
+@pytest.mark.parametrize(
+    ("spoken", "record"),
+    [
+        ("一万二千六百元五角", "12,600.50元"),
+        ("12600元5角", "12,600.50元"),
+        ("十元五角三分", "10.53元"),
+        ("十元五角零三分", "10.53元"),
+        ("十元零五分", "10.05元"),
+        ("一百元零三分钱", "100.03元"),
+        ("三百五十块零五毛", "350.50元"),
+        ("两块五毛钱", "2.50元"),
+        ("三万元五角", "30,000.50元"),
+    ],
+)
+def test_jiao_and_fen_spoken_after_the_yuan(spoken: str, record: str) -> None:
+    # before: 一万二千六百元五角 became "12,600元五角", one amount written two ways in one record
+    assert written(f"支付{spoken}。") == f"支付{record}。"
+
+
+@pytest.mark.parametrize(
+    ("heard", "record"),
+    [
+        ("五千元一分不少", "5,000元一分不少"),
+        ("五千元一毛钱都不少", "5,000元一毛钱都不少"),
+        ("每十元一分钟", "每10元一分钟"),
+        ("十元五分", "10元五分"),  # 分 without 零 or a jiao: a point or a minute as likely as a fen
+        ("五元一毛巾", "5元一毛巾"),
+        ("12.5元五角", "12.5元五角"),
+    ],
+)
+def test_what_only_looks_like_jiao_or_fen_is_not_added(heard: str, record: str) -> None:
+    assert written(heard) == record
+
+
 def test_less_than_a_fen_is_not_rounded_into_the_record() -> None:
     assert written("3.555元") == "3.555元"  # no amount has a third decimal: rounding would invent one
 
