@@ -29,3 +29,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("transcript_lines") as batch:
         batch.drop_column("heard")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's batch mode rebuilt the table without its triggers: the lines stay append-only (as 0004)
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER transcript_lines_no_{verb.lower()} BEFORE {verb} ON transcript_lines "
+                "BEGIN SELECT RAISE(ABORT, 'transcript_lines is append-only'); END"
+            )
