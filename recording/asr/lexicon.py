@@ -11,8 +11,8 @@ parties', agents' and insurers' names, places, plate numbers):
 * :class:`Repair`: after recognition, a stretch of characters that sounds exactly like a term
   (the same pinyin, any reading of each character; tones too for two-character words, which
   collide far more often) but is written otherwise is replaced by the term: 商残等级 → 伤残等级,
-  律失 → 律师. A stretch that is a common word of its own (``homophones.txt``: 意义 for 异议,
-  旅行 for 履行, 原稿 for 原告) is kept: a wrong repair would put words in a party's mouth.
+  律失 → 律师. A stretch that is, or lies inside, a common word (``homophones.txt``: 意义 for 异议,
+  旅行 for 履行, 原稿 for 原告, 小心翼翼 for 异议) is kept: a wrong repair would put words in a party's mouth.
 
 Pure: text in, text out (pypinyin's dictionaries and ``homophones.txt``, read once).
 """
@@ -191,7 +191,7 @@ def _is_hanzi(char: str) -> bool:
 
 @lru_cache(maxsize=1)
 def homophones() -> frozenset[str]:
-    """Common words that sound like a term (``homophones.txt``, made by ``make_homophones``)."""
+    """Common words the repair would otherwise change (``homophones.txt``, made by ``make_homophones``)."""
     lines = Path(__file__).with_name("homophones.txt").read_text(encoding="utf-8").splitlines()
     return frozenset(line.split("\t")[0] for line in lines if line and not line.startswith("#"))
 
@@ -199,12 +199,20 @@ def homophones() -> frozenset[str]:
 class Repair:
     """Replaces stretches that sound exactly like a known word but are written otherwise (see the module)."""
 
-    def __init__(self, case_words: Iterable[str] = (), terms: Iterable[str] = TERMS) -> None:
+    def __init__(
+        self, case_words: Iterable[str] = (), terms: Iterable[str] = TERMS, keep: Iterable[str] | None = None
+    ) -> None:
+        """``keep``: the common words to leave alone (:func:`homophones` unless given)."""
         from pypinyin import Style, lazy_pinyin
 
         words = [w for w in case_vocabulary(case_words) if all(_is_hanzi(c) for c in w)]
         words += [t for t in terms if t not in words]
-        self._keep = homophones()
+        self._keep: dict[str, list[tuple[str, int]]] = {}
+        """Each stretch of a common word (翼翼) → the words it lies in and where (小心翼翼, 2)."""
+        for common in homophones() if keep is None else keep:
+            for a in range(len(common)):
+                for b in range(a + 2, len(common) + 1):
+                    self._keep.setdefault(common[a:b], []).append((common, a))
         self._by_first: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {}
         for word in words:
             tones = len(word) == 2
@@ -237,5 +245,9 @@ class Repair:
                 if len(span) < len(word) or not all(_is_hanzi(c) for c in span):
                     continue
                 if all(s in _readings(c, tones) for s, c in zip(sounds, span, strict=True)):
-                    return None if span in self._keep else word
+                    return None if self._kept(text, i, span) else word
         return None
+
+    def _kept(self, text: str, i: int, span: str) -> bool:
+        """Whether ``span`` at ``i`` is, or lies inside, a common word written there in ``text``."""
+        return any(a <= i and text[i - a : i - a + len(common)] == common for common, a in self._keep.get(span, ()))

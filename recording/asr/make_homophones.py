@@ -1,9 +1,11 @@
 """Write ``homophones.txt``: common words that sound exactly like a term of :data:`lexicon.TERMS` (run by hand).
 
 :class:`recording.asr.lexicon.Repair` must not turn a real word into a term that sounds the
-same (意义 into 异议, 旅行 into 履行). The words come from jieba 0.42.1's dictionary (MIT,
-349,046 words with frequencies in a corpus, downloaded with ``pip download``; only this
-script needs it): every word of :data:`MIN_FREQUENCY` or more whose toneless pinyin is a term's.
+same (意义 into 异议, 旅行 into 履行, 小心翼翼 into 小心异议). The words come from jieba 0.42.1's
+dictionary (MIT, 349,046 words with frequencies in a corpus, downloaded with ``pip download``; only
+this script needs it): every word of :data:`MIN_FREQUENCY` or more, up to :data:`MAX_LENGTH`
+characters, that the repair itself (any reading of each character, tones for two-character terms)
+would change if it kept nothing.
 
     .venv/bin/python -m recording.asr.make_homophones     # rewrites recording/asr/homophones.txt
 """
@@ -16,17 +18,15 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from pypinyin import Style, lazy_pinyin
-
-from recording.asr.lexicon import TERMS
+from recording.asr.lexicon import TERMS, Repair
 
 MIN_FREQUENCY = 20
+MAX_LENGTH = 8
 OUT = Path(__file__).with_name("homophones.txt")
 
 
 def main() -> None:
-    sounds = {tuple(lazy_pinyin(t, style=Style.NORMAL)): t for t in TERMS}
-    lengths = {len(t) for t in TERMS}
+    repair = Repair(keep=())
     found: list[tuple[str, str, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
@@ -51,15 +51,22 @@ def main() -> None:
             lines = member.read().decode("utf-8").splitlines()
     for line in lines:
         word, freq, *_ = line.split(" ")
-        if len(word) not in lengths or int(freq) < MIN_FREQUENCY or word in TERMS:
+        if not 2 <= len(word) <= MAX_LENGTH or int(freq) < MIN_FREQUENCY or word in TERMS:
             continue
         if not all("\u4e00" <= c <= "\u9fff" for c in word):
             continue
-        term = sounds.get(tuple(lazy_pinyin(word, style=Style.NORMAL)))
-        if term is not None:
+        repaired = repair(word)
+        if repaired != word:
+            term = next((t for t in TERMS if repaired.count(t) > word.count(t)), repaired)
             found.append((word, term, int(freq)))
+    found.sort(key=lambda f: len(f[0]))
+    kept: list[str] = []
+    for word, _, _ in found:
+        if Repair(keep=kept)(word) != word:
+            kept.append(word)  # 旅行社 is kept by 旅行 already
+    found = [f for f in found if f[0] in kept]
     found.sort(key=lambda f: (f[1], -f[2]))
-    header = "# word<TAB>the term it sounds like<TAB>jieba frequency (made by recording/asr/make_homophones.py)\n"
+    header = "# word<TAB>the term the repair would write into it<TAB>jieba frequency (made by recording/asr/make_homophones.py)\n"
     OUT.write_text(header + "".join(f"{w}\t{t}\t{f}\n" for w, t, f in found), encoding="utf-8")
     print(f"{len(found)} words written to {OUT}")
 
