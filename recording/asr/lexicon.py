@@ -213,6 +213,7 @@ class Repair:
             for a in range(len(common)):
                 for b in range(a + 2, len(common) + 1):
                     self._keep.setdefault(common[a:b], []).append((common, a))
+        self._rank = {word: n for n, word in enumerate(words)}
         self._by_first: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {}
         for word in words:
             tones = len(word) == 2
@@ -237,16 +238,23 @@ class Repair:
         return "".join(out)
 
     def _match(self, text: str, i: int) -> str | None:
-        """The word that the stretch from ``i`` sounds like, if it should be repaired to it."""
-        firsts = _readings(text[i]) | _readings(text[i], tones=True)
-        for first in firsts:
+        """The word that the stretch from ``i`` sounds like, if it should be repaired to it: the longest
+        of those it sounds like, whichever reading of its first character they start with (见定以见 is
+        鉴定意见, not 鉴定 and 以见), the case's words first among equally long ones."""
+        best: tuple[int, int, str] | None = None
+        for first in _readings(text[i]) | _readings(text[i], tones=True):
             for word, sounds, tones in self._by_first.get(first, ()):
+                rank = (-len(word), self._rank[word])
+                if best is not None and rank >= best[:2]:
+                    continue
                 span = text[i : i + len(word)]
                 if len(span) < len(word) or not all(_is_hanzi(c) for c in span):
                     continue
                 if all(s in _readings(c, tones) for s, c in zip(sounds, span, strict=True)):
-                    return None if self._kept(text, i, span) else word
-        return None
+                    best = (*rank, word)
+        if best is None or self._kept(text, i, text[i : i + len(best[2])]):
+            return None
+        return best[2]
 
     def _kept(self, text: str, i: int, span: str) -> bool:
         """Whether ``span`` at ``i`` is, or lies inside, a common word written there in ``text``."""

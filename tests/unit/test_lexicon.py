@@ -8,6 +8,9 @@ stay as heard.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,31 @@ def repair() -> Repair:
 )
 def test_a_misheard_term_or_case_name_is_repaired(repair: Repair, heard: str, record: str) -> None:
     assert repair(heard) == record
+
+
+def test_the_longest_term_wins_whatever_the_first_characters_reading() -> None:
+    repair = Repair()
+    assert repair("见定以见") == "鉴定意见"  # not 鉴定 (two characters, toned) and 以见 left over
+    assert repair("条解协以") == "调解协议"
+
+
+def test_the_repair_is_the_same_in_every_process() -> None:
+    """A set's iteration order follows the process's hash seed: the record must not (before: 见定以见 read
+    鉴定意见 in one worker process and 鉴定以见 in another)."""
+    code = "from recording.asr.lexicon import Repair; print(Repair()('见定以见，条解协以'))"
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONIOENCODING": "utf-8"},
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+        for seed in range(4)
+    }
+    assert seen == {"鉴定意见，调解协议"}
 
 
 def test_a_name_is_repaired_only_towards_the_cases_own_words() -> None:
