@@ -5,10 +5,11 @@ Whisper writes the same spoken amount several ways: 三万五千元, 35000元, "
 "35,000.00"), writes one form:
 
 * amounts of money: Arabic digits grouped by thousands, then 元: ``35,000元``, ``12,600.50元``
-  (块/块钱 as 元; 万元 multiplied out; jiao and fen as decimals: 一万二千六百元五角 = 12,600.50元; the colloquial 三万五 = 35,000 and 一万二千六 = 12,600);
+  (块/块钱 as 元; 万元 multiplied out; jiao and fen as decimals: 一万二千六百元五角 = 12,600.50元;
+  a spoken point read: 三点五万元 = 35,000元; the colloquial 三万五 = 35,000 and 一万二千六 = 12,600);
 * percentages: 百分之七十 → ``70%``;
 * dates: 二零二六年十二月十五日 → ``2026年12月15日``; the day after a month written 日, not 号
-  (十一月三号 → ``11月3日``).
+  (十一月三号 → ``11月3日``); a day the month does not have (二月三十日) is left as heard.
 
 Other numbers (十个工作日, 十级伤残, 三号楼, plate numbers) are left as recognised: their
 written form depends on what they count, and a wrong guess would change the record.
