@@ -169,13 +169,14 @@ class Recognised:
     """One text per utterance."""
 
 
-def recognise(engine: Engine, cut: Cut, language: str) -> Recognised:
-    """Transcribe each utterance of ``cut``; texts joined (no space for zh/ja)."""
+def recognise(engine: Engine, cut: Cut, language: str, prompt: str = "") -> Recognised:
+    """Transcribe each utterance of ``cut`` (with ``prompt``: see ``Engine.transcribe``); texts joined
+    (no space for zh/ja)."""
     cpu = wall = 0.0
     texts = []
     for _, audio in cut.utterances:
         c0, w0 = time.process_time(), time.perf_counter()
-        texts.append(engine.transcribe(audio, language))
+        texts.append(engine.transcribe(audio, language, prompt))
         cpu += time.process_time() - c0
         wall += time.perf_counter() - w0
     joiner = "" if language in ("zh", "ja") else " "
