@@ -154,7 +154,7 @@ async def test_mandarin_speech_is_stored_as_the_record_writes_it_with_what_the_e
             print(f"Mandarin CER {error:.3f} over {len(lines)} lines; best edits per sentence {edits}")  # no text
             assert error < MAX_CER, [x.text for x in lines]
             assert {x.participant_id for x in lines} == {applicant_id}, "a line attributed to someone who was silent"
-            # the case's own names, which the room gave the recogniser (王志强 alone is often heard as 失望至强)
+            # the case's own names, given to the recogniser by the room (Whisper has heard 王志强 as 失望至强: repaired)
             assert all(name in "".join(x.text for x in lines) for name in ("张建国", "王志强")), [x.text for x in lines]
             written = [x for x in lines if x.heard and x.heard != x.text and re.search(r"\d,\d{3}元", x.text)]
             assert written, [(x.text, x.heard) for x in lines]
