@@ -38,6 +38,10 @@ from server.store.codec import decode_lifecycle, encode_lifecycle
 logger = logging.getLogger(__name__)
 
 
+AUDIT_READ_ATTEMPTS = 20
+"""Reads of a live case's audit trail before giving up on one without an append in between."""
+
+
 @dataclass(frozen=True)
 class DocumentRecord:
     """A case document's metadata; the bytes are in the blob store under ``sha256``."""
@@ -547,20 +551,34 @@ class CaseRepository:
     # ------------------------------------------------------------------ audit trail
 
     async def audit_trail(self, case_id: str) -> tuple[list[AuditEntry], ChainHead]:
-        """A case's audit entries in order, and the head kept on the case."""
-        async with self.engine.connect() as conn:
-            case_row = (
-                await conn.execute(select(t.cases.c.audit_seq, t.cases.c.audit_head).where(t.cases.c.id == case_id))
-            ).first()
-            if case_row is None:
-                raise NotFound("No such case")
-            rows = (
-                await conn.execute(
-                    select(t.audit_entries).where(t.audit_entries.c.case_id == case_id).order_by(t.audit_entries.c.seq)
-                )
-            ).all()
+        """A case's audit entries in order, and the head kept on the case, as of one moment.
+
+        The head and the entries are two statements, and at READ COMMITTED each sees what was committed when it
+        ran: an append between them made a live case's chain look altered. So the head is read before and after
+        the entries, and the read is repeated until no append came between (the head only ever advances)."""
+        for _ in range(AUDIT_READ_ATTEMPTS):
+            async with self.engine.connect() as conn:
+                before = await self._audit_head(conn, case_id)
+                rows = (
+                    await conn.execute(
+                        select(t.audit_entries)
+                        .where(t.audit_entries.c.case_id == case_id)
+                        .order_by(t.audit_entries.c.seq)
+                    )
+                ).all()
+                after = await self._audit_head(conn, case_id)
+            if before == after:
+                break
         entries = [AuditEntry(r.case_id, r.seq, r.at, r.actor, r.action, r.details, r.prev_hash, r.hash) for r in rows]
-        return entries, ChainHead(case_row.audit_seq, case_row.audit_head)
+        return entries, after
+
+    async def _audit_head(self, conn: AsyncConnection, case_id: str) -> ChainHead:
+        row = (
+            await conn.execute(select(t.cases.c.audit_seq, t.cases.c.audit_head).where(t.cases.c.id == case_id))
+        ).first()
+        if row is None:
+            raise NotFound("No such case")
+        return ChainHead(row.audit_seq, row.audit_head)
 
     async def verify_audit(self, case_id: str) -> ChainVerdict:
         """Check a case's audit chain; the verdict names the first bad entry."""

@@ -118,6 +118,28 @@ async def test_concurrent_audit_only_appends_all_land_in_one_chain(repo: CaseRep
     assert (await repo.verify_audit(loaded.case.id)).ok
 
 
+async def test_a_live_case_s_chain_checks_intact_while_entries_are_appended(repo: CaseRepository) -> None:
+    # the head and the entries are read in two statements: an append between them once read as "altered"
+    loaded = await new_case(repo)
+    stop = asyncio.Event()
+
+    async def append() -> None:
+        n = 0
+        while not stop.is_set():
+            await repo.record(loaded.case.id, [AuditRecord("system", "note", {"n": n})], T0, attempts=50)
+            n += 1
+
+    writers = [asyncio.create_task(append()) for _ in range(2)]
+    try:
+        verdicts = [await repo.verify_audit(loaded.case.id) for _ in range(40)]
+    finally:
+        stop.set()
+        await asyncio.gather(*writers)
+    assert [v for v in verdicts if not v.ok] == []
+    entries, head = await repo.audit_trail(loaded.case.id)
+    assert head.seq == len(entries) > 10  # appends went on while the chain was checked
+
+
 async def test_participants_accounts_and_tokens(repo: CaseRepository) -> None:
     accounts = AccountStore(repo.engine)
     loaded = await new_case(repo)
