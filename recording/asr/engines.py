@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,11 +189,22 @@ class WhisperEngine:
         return str(self._t2s.convert(text))
 
 
+LOOP = re.compile(r"(.{1,4}?)\1{4,}", re.DOTALL)
+"""A unit of one to four characters said five times or more in a row: a decoding loop, not speech (Whisper
+repeated 亦 23 times in a short Mandarin utterance, too short for the compression-ratio check to see)."""
+
+
+def without_loops(text: str) -> str:
+    """``text`` with each decoding loop cut back to the unit once (对对对, said three times, stays; digits,
+    as in 10000000元, are a number, not a loop)."""
+    return LOOP.sub(lambda m: m.group(0) if all(c in "0123456789,. " for c in m.group(1)) else m.group(1), text)
+
+
 def finish_text(parts: list[str], language: str, simplify: Callable[[str], str]) -> str:
     """Join a recogniser's pieces: drop known hallucinations, and for Mandarin (Whisper may answer
     in traditional characters; zh-CN readers want simplified) convert with ``simplify``."""
     # U+FFFD: the model ended a character's bytes early (seen inside Mandarin punctuation)
-    parts = [p.replace("\ufffd", "") for p in parts]
+    parts = [without_loops(p.replace("\ufffd", "")) for p in parts]
     kept = [p.strip() for p in parts if p.strip() and not any(h in p for h in HALLUCINATIONS)]
     text = ("" if language in ("zh", "ja") else " ").join(kept).strip()
     return simplify(text) if language == "zh" and text else text

@@ -234,7 +234,8 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
                 conn.send(("final", stream.sid, start / RATE, start / RATE, "", 0.0, ""))
                 stream.partial_shown = None
                 stream.partial_at = 0
-            _maybe_partial(conn, engine, stream, options, time.monotonic() - arrived)
+            speaking = sum(1 for s in streams.values() if s.segmenter.in_speech)
+            _maybe_partial(conn, engine, stream, options, time.monotonic() - arrived, speaking)
         elif kind == "close":
             stream = streams.pop(message[1], None)
             if stream is not None:
@@ -244,12 +245,16 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
             conn.send(("closed", message[1]))
 
 
-def _maybe_partial(conn: Connection, engine: Any, stream: _Stream, options: WorkerOptions, lag: float) -> None:
+def _maybe_partial(
+    conn: Connection, engine: Any, stream: _Stream, options: WorkerOptions, lag: float, speaking: int = 1
+) -> None:
     """Re-recognise the utterance in progress when it grew by enough, unless the worker is behind.
 
     ``lag`` is how long the message just handled waited in the queue: finals must not wait for
-    partials. After a partial that cost ``c`` seconds the next waits for at least ``2c`` more
-    seconds of speech, so partials never take more than a third of the worker.
+    partials. After a partial that cost ``c`` seconds, with ``n`` of the worker's streams speaking,
+    the next waits for at least ``2c·n`` more seconds of speech, so the partials of all its streams
+    together take at most about a third of the worker (per stream alone, three Mandarin speakers'
+    partials filled it and finals waited: p95 1.74 s against 1.25 s without partials).
     """
     if options.partial_interval <= 0 or lag > MAX_LAG:
         return
@@ -263,7 +268,7 @@ def _maybe_partial(conn: Connection, engine: Any, stream: _Stream, options: Work
     text = stream.finish(engine.transcribe(audio, stream.language, stream.prompt))
     cost = time.process_time() - began
     stream.partial_at = audio.size
-    stream.partial_gap = max(options.partial_interval, 2 * cost)
+    stream.partial_gap = max(options.partial_interval, 2 * cost * max(1, speaking))
     if text:
         stream.partial_shown = start
         conn.send(("partial", stream.sid, start / RATE, (start + audio.size) / RATE, text))
