@@ -32,7 +32,7 @@ alternative (``pocketsphinx``) in the same run.
      ``min_silence`` = 0.5 s without speech, in 32 ms windows), the sender thread's
      100 ms batching, recognition, and queueing behind partials and other streams.
    * *cut*: the pool's own ``Caption.latency``, from the utterance's end as the worker
-     cut it (last speech window + the 0.2 s pad): it leaves out the pad and the VAD's
+     cut it (last speech window + the 0.4 s pad): it leaves out the pad and the VAD's
      tail, and includes the rest of the silence wait. *compute*: the worker's
      ``compute_seconds`` for that final.
    * *first partial*: arrival of the first partial caption overlapping a sentence
@@ -61,13 +61,13 @@ alternative (``pocketsphinx``) in the same run.
      (``lexicon.prompt(ZH_CASE_WORDS)``), + ``lexicon.Repair`` (= what the worker writes).
      RTF per engine pass.
    * *where the live path loses*: the final step with one part of the live path at a time,
-     on the file path (the whole WAV without VAD cutting; VAD pad 0.4 s; the WAV through
+     on the file path (the whole WAV without VAD cutting; VAD pad 0.2 s, as before issue 16; the WAV through
      48 kHz, 20 ms Opus packets at 32 kb/s and the worker's decoder and resampler), then the
      live path itself: the WAVs, each followed by :data:`ZH_GAP` s of silence, as one stream
      through ``TranscriptionPool(spec, workers=1, language="zh")`` opened with
      ``words=ZH_CASE_WORDS``, fed in real time like the English streams; each final belongs
      to the WAV its span overlaps most; CER of the finals' ``text`` and of their ``heard``.
-     Variants: a pool with ``VadConfig(pad=0.4)``, one without partial captions. These
+     Variants: a pool with ``VadConfig(pad=0.2)``, one without partial captions. These
      pools are fed while the file path runs in a thread of this process (a final's text
      does not depend on timing; the file path's RTF then includes the feeding, a few %).
    * *latency*: the same WAVs as :data:`ZH_STREAMS` streams at once through one worker,
@@ -643,11 +643,11 @@ def measure_zh_file(cache_dir: str, files: list[ZhFile], warm_up: bool) -> ZhFil
         ZhStep("+ Repair (= the worker's text)", final(case.raw), None),
     ]
     whole = zh_pass(engine, audios, case_prompt, session, None, whole=True)
-    pad = zh_pass(engine, audios, case_prompt, session, VadConfig(pad=0.4), whole=False)
+    pad = zh_pass(engine, audios, case_prompt, session, VadConfig(pad=0.2), whole=False)
     coded = zh_pass(engine, [opus_round_trip(f.audio48) for f in files], case_prompt, session, None, whole=False)
     checks = [
         ZhStep("whole WAV, no VAD cut", final(whole.raw), whole.cpu / seconds),
-        ZhStep("VAD pad 0.4 s (server: 0.2)", final(pad.raw), pad.cpu / seconds),
+        ZhStep("VAD pad 0.2 s (before issue 16; server: 0.4)", final(pad.raw), pad.cpu / seconds),
         ZhStep("Opus 32 kb/s + 16k>48k>16k, VAD cut", final(coded.raw), coded.cpu / seconds),
     ]
     texts = [written(repair(t)) for t in case.raw]
@@ -694,8 +694,8 @@ class ZhResult:
     captions (empty with --quick: ``live`` is that run)."""
 
 
-ZH_LIVE = "live (pad 0.2, partials)"
-ZH_LIVE_PAD = "live, VAD pad 0.4 s"
+ZH_LIVE = "live (server: pad 0.4, partials)"
+ZH_LIVE_PAD = "live, VAD pad 0.2 s (before)"
 ZH_LIVE_FINALS = "live, no partial captions"
 
 
@@ -705,7 +705,7 @@ async def measure_zh(cache_dir: str, quick: bool) -> ZhResult:
     files = zh_files(quick)
     variants = {ZH_LIVE: WorkerOptions()}
     if not quick:
-        variants[ZH_LIVE_PAD] = WorkerOptions(vad=VadConfig(pad=0.4))
+        variants[ZH_LIVE_PAD] = WorkerOptions(vad=VadConfig(pad=0.2))
         variants[ZH_LIVE_FINALS] = WorkerOptions(partial_interval=0.0)
     pools = await zh_pools(cache_dir, variants)
     try:
@@ -896,7 +896,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 speech.append(audio[a:b])
             session = silero_session()
             cuts = [cut_utterances(read_wav(p), session=session) for p in wavs]
-            cuts_pad = [cut_utterances(read_wav(p), VadConfig(pad=0.4), session=session) for p in wavs]
+            cuts_pad = [cut_utterances(read_wav(p), VadConfig(pad=0.2), session=session) for p in wavs]
         vad_cpu = sum(c.vad_cpu for c in cuts)
         direct: dict[str, Direct] = {}
         for name in (ENGINE, BASELINE):
@@ -926,7 +926,7 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{d.load_s:>7.1f}"
         )
     print(
-        f"whisper with VAD pad 0.4 s (server: 0.2): WER {en_pad.errors.rate:.3f} ({en_pad.errors.edits}/"
+        f"whisper with VAD pad 0.2 s (before issue 16; server: 0.4): WER {en_pad.errors.rate:.3f} ({en_pad.errors.edits}/"
         f"{en_pad.errors.length}), RTF {en_pad.rtf:.3f}"
     )
     print(
@@ -985,7 +985,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "en_wer_file": round(d0.errors.rate, 3),
         "en_wer_live": one["wer"],
         "en_wer_live_minus_file": round(one["wer"] - d0.errors.rate, 3),
-        "en_wer_file_vad_pad_0_4": round(en_pad.errors.rate, 3),
+        "en_wer_file_vad_pad_0_2": round(en_pad.errors.rate, 3),
         "caption_p95_s": one["latency_p95_s"],
         "caption_p95_s_most_streams": most.figures()["latency_p95_s"],
         "streams_per_worker": most.streams,
