@@ -29,6 +29,9 @@ from tests.live import PASSWORD, Live
 from tests.media import make_clip
 from tests.peers import ClientPeer
 
+AFTER_CAUCUS = 4
+"""Segments (1 s each in the playback tests) every track records after :func:`record_session`'s caucus."""
+
 
 async def poll(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.25) -> Any:
     """Call ``check`` until it returns something truthy (bounded)."""
@@ -173,7 +176,8 @@ async def referral_accounts(live: Live) -> dict[str, Any]:
 
 
 async def record_session(live: Live, tmp_path: Path) -> str:
-    """Mediator and applicant publish for a few seconds, with a caucus in between; the session ends."""
+    """Mediator and applicant publish for a few seconds, with a caucus in between and at least
+    :data:`AFTER_CAUCUS` segments of every track after it; the session ends."""
     clip_a = make_clip(tmp_path / "a.webm", tone_hz=440)
     clip_b = make_clip(tmp_path / "b.webm", tone_hz=660)
     repo = live.app[ROOMS].cases.repo
@@ -188,13 +192,17 @@ async def record_session(live: Live, tmp_path: Path) -> str:
         for who in ("applicant", "respondent"):  # the respondent only listens: the caucus leaves them out
             assert (await mediator.emit("admit", {"participant_id": live.ids[who]}))["ok"]
 
-        async def segments(count: int, tracks_wanted: int = 4) -> bool:
+        async def counts() -> dict[str, int]:
             trail, _ = await repo.audit_trail(live.case_id)
             tracks: dict[str, int] = {}
             for e in trail:
                 if e.action == "recording.segment":
                     track = e.details_dict()["track"]
                     tracks[track] = tracks.get(track, 0) + 1
+            return tracks
+
+        async def segments(count: int, tracks_wanted: int = 4) -> bool:
+            tracks = await counts()
             return len(tracks) == tracks_wanted and min(tracks.values()) >= count
 
         # the applicant starts publishing seconds after the mediator: their clips start later on the timeline
@@ -206,7 +214,10 @@ async def record_session(live: Live, tmp_path: Path) -> str:
         assert ack["ok"], ack
         await asyncio.sleep(1.5)
         assert (await mediator.emit("caucus_end"))["ok"]
-        await poll(lambda: segments(5), "five segments of every track")
+        # enough after the caucus to play: counted in segments, which a busy machine makes more slowly (a
+        # fixed "five in all" once left half a second after it, and a test seeking past the caucus met the end)
+        wanted = max(5, max((await counts()).values()) + AFTER_CAUCUS)
+        await poll(lambda: segments(wanted), f"{AFTER_CAUCUS} segments of every track after the caucus")
         assert (await mediator.emit("end"))["ok"]
     finally:
         for peer in peers:
