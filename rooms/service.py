@@ -177,9 +177,9 @@ class RoomService:
             await self.directory.claim(case_id)  # raises OtherNode when another node hosts it
         live = self._live(case_id)
         async with live.lock:
-            if live.words is None:
-                live.words = await self._case_words(case_id)
-                live.media.set_vocabulary(live.words)
+            # read at every join: a participant added since (an agent, an insurer) is named too
+            live.words = await self._case_words(case_id)
+            live.media.set_vocabulary(live.words)
             session_id, resumed = await self._start_session_if_needed(principal, case_id, access.role)
             if session_id and not live.room.session_id:
                 live.room = replace(live.room, session_id=session_id)

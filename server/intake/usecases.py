@@ -294,7 +294,10 @@ class IntakeService:
             return []
         words = [p["name"] for p in data["parties"]] + [p["plate"] for p in data["parties"] if p.get("plate")]
         words += [v["plate"] for v in data.get("vehicles", [])] + [i["name"] for i in data.get("insurers", [])]
-        return words + [w for w in re.split(r"[，,、；;。\s]|与|和|及|交叉口", data["accident"]["place"]) if w]
+        # the place's parts: 上海市静安区中山北路与建设路交叉口 → 上海市, 静安区, 中山北路, 建设路
+        return words + [
+            w for w in re.split(r"[，,、；;。\s]|与|和|及|交叉口|(?<=[省市区县镇])", data["accident"]["place"]) if w
+        ]
 
 
 def _finding(data: dict[str, Any]) -> dict[str, Any]:
