@@ -52,11 +52,14 @@ async def _live(
     video_codec: str = "VP8",
     contacts: dict[str, dict[str, str]] | None = None,
     roles: tuple[str, ...] = ("applicant", "respondent", "insurer"),
+    database_url: str | None = None,
     **settings_extra: Any,
 ) -> AsyncIterator[Live]:
-    """Start the server and prepare the case; yields a :class:`Live`."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
-    await db.upgrade(url)
+    """Start the server and prepare the case; yields a :class:`Live`. ``database_url``: an upgraded
+    database to use (default: a new SQLite file in ``tmp_path``)."""
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    if database_url is None:
+        await db.upgrade(url)
     with socket.socket() as probe:  # a free port, known before the app is built
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])

@@ -16,7 +16,7 @@ import pytest_asyncio
 from recording.asr.scoring import wer, words
 from server.app import ROOMS
 from server.http.kit import TRANSCRIBER
-from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
+from tests.e2e.chromium import CHROMIUM, DESK, PHONE, speaking
 from tests.e2e.steps import admit, poll
 from tests.live import PASSWORD, Live, _live
 from tests.speech import MODELS, speech_wav, write_wav
@@ -59,12 +59,7 @@ async def test_spoken_sentences_become_captions_and_attributed_lines(live: Live,
     wavs["mediator"] = write_wav(tmp_path / "silence.wav", np.zeros(48_000 * 3, dtype="<i2"))
     ids = live.ids
     async with async_playwright() as p:
-        browsers = {
-            who: await p.chromium.launch(
-                executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-audio-capture={wav}"]
-            )
-            for who, wav in wavs.items()
-        }
+        browsers = await speaking(p, wavs)
         try:
             console = await (await browsers["mediator"].new_context(**DESK, bypass_csp=True)).new_page()
             await console.goto(live.base + "/console")

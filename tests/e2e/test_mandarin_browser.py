@@ -20,7 +20,7 @@ import pytest_asyncio
 from recording.asr.scoring import hanzi
 from server.app import ROOMS
 from server.http.kit import TRANSCRIBER
-from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
+from tests.e2e.chromium import CHROMIUM, DESK, PHONE, speaking
 from tests.e2e.steps import admit, console_login, poll
 from tests.live import PASSWORD, Live, _live
 from tests.speech import MODELS, write_wav
@@ -121,12 +121,7 @@ async def test_mandarin_speech_is_stored_as_the_record_writes_it_with_what_the_e
     records = live.app[ROOMS].cases.records
     applicant_id = live.ids["applicant"]
     async with async_playwright() as p:
-        browsers = {
-            who: await p.chromium.launch(
-                executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-audio-capture={wav}"]
-            )
-            for who, wav in wavs.items()
-        }
+        browsers = await speaking(p, wavs)
         try:
             console = await (await browsers["mediator"].new_context(**DESK)).new_page()
             console.on("dialog", lambda dialog: dialog.accept())  # "End the session?"

@@ -42,7 +42,7 @@ from server.signing.endpoints import SIGNING, SIGNINGS
 from server.store.accounts import Account
 from tests.builders import TERMS, code_for, mark
 from tests.channels import Mailbox, smtp_server
-from tests.e2e.chromium import ARGS, CHROMIUM, DESK, PHONE
+from tests.e2e.chromium import CHROMIUM, DESK, PHONE, speaking
 from tests.e2e.steps import admit, draw, poll
 from tests.live import PASSWORD, Live, _live
 from tests.pdfs import make_nss_db, pdf_text, pdfsig, require_pdf_tools
@@ -156,12 +156,7 @@ async def test_a_whole_case_from_filing_to_export(live: Live, receiver: tuple[Re
             live.app[SIGNINGS].notifier = notifier
             live.app[SERVING].notifier = notifier
             async with async_playwright() as p:
-                browsers = {
-                    who: await p.chromium.launch(
-                        executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-audio-capture={wav}"]
-                    )
-                    for who, wav in wavs.items()
-                }
+                browsers = await speaking(p, wavs)
                 try:
                     # ---- mediate: the console and two phones; speech becomes stored, attributed lines
                     console = await (await browsers["mediator"].new_context(**DESK, bypass_csp=True)).new_page()
