@@ -300,6 +300,7 @@ def _add_live_rooms(
             model=settings.transcript_model,
             cache_dir=str(settings.resolved_model_dir),
             threads=settings.transcript_threads,
+            beam_size=settings.transcript_beam_size,
         )
         transcriber = TranscriptionPool(spec, settings.transcript_workers, settings.transcript_language, clock=clock)
     app[kit.TRANSCRIBER] = transcriber

@@ -93,6 +93,9 @@ class Settings:
     """Recognition worker processes (each loads the model: about 350 MB for Whisper base)."""
     transcript_threads: int = 1
     """CPU threads per worker."""
+    transcript_beam_size: int = 1
+    """Whisper's beam width: 1 (greedy) or up to 10. On the Mandarin set beam 5 read CER 0.045 against 0.073 for
+    about 45 % more CPU per utterance (``docs/benchmarks.md``): for servers with a core to spare per worker."""
     model_dir: Path | None = None
     """Where the bundled speech model is assembled; None means ``data_dir/models``."""
     signing_ca_key: Path | None = None
@@ -385,6 +388,8 @@ def load_settings(
         raise ConfigError("The bundled pocketsphinx model is English only: set transcript_language to en")
     if settings.transcript_workers < 1 or settings.transcript_threads < 1:
         raise ConfigError("transcript_workers and transcript_threads must be at least 1")
+    if not 1 <= settings.transcript_beam_size <= 10:
+        raise ConfigError("transcript_beam_size must be from 1 to 10")
     if settings.sockets_per_participant < 1 or settings.sockets_per_address < 1:
         raise ConfigError("sockets_per_participant and sockets_per_address must be at least 1")
     if settings.socket_recheck_seconds <= 0:

@@ -75,6 +75,10 @@ def test_transcript_settings(tmp_path: Path) -> None:
         load_settings(environ={"MEDIATION_TRANSCRIPT_LANGUAGE": "fr"})
     with pytest.raises(ConfigError, match="at least 1"):
         load_settings(environ={"MEDIATION_TRANSCRIPT_WORKERS": "0"})
+    assert load_settings(environ={"MEDIATION_TRANSCRIPT_BEAM_SIZE": "5"}).transcript_beam_size == 5
+    for wrong in ("0", "11"):
+        with pytest.raises(ConfigError, match="transcript_beam_size must be from 1 to 10"):
+            load_settings(environ={"MEDIATION_TRANSCRIPT_BEAM_SIZE": wrong})
 
 
 def test_signing_ca_paths_come_in_pairs(tmp_path: Path) -> None:
