@@ -199,6 +199,9 @@ def main(conn: Connection, spec: EngineSpec, options: WorkerOptions) -> None:
 
         engine = load_engine(spec)
         vad_session = silero_session()
+        from recording.asr import lexicon
+
+        lexicon.Repair()  # pypinyin's dictionaries load here (0.3 s), not when the first Mandarin stream opens
     except Exception as exc:  # noqa: BLE001 - reported to the server, which logs it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
